@@ -1,0 +1,3 @@
+from artreport.cli import main
+
+main()

@@ -1,0 +1,58 @@
+"""The ``artreport`` command line: argument parsing and printing only; the work lives in the
+plain modules that each command calls."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from artreport import __version__
+from artreport.cli.common import AppState
+from artreport.messages import resolve_language
+
+app = typer.Typer(
+    name="artreport",
+    help="Report assisted-reproduction records to the Zhejiang ART platform. "
+    "上报辅助生殖数据到浙江省辅助生殖管理信息系统。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"artreport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", help="Config file (default: $ARTREPORT_CONFIG, ./artreport.yaml)."),
+    ] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Message language: zh (default) or en.")
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    ctx.obj = AppState(config_path=config, lang=resolve_language(lang), debug=debug)
+
+
+def _register_commands() -> None:
+    # Each module adds its commands to ``app`` when imported.
+    from artreport.cli import schema_cmd, validate_cmd  # noqa: F401
+
+
+_register_commands()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,76 @@
+"""What every command shares: global options, the consoles, and the one error printer."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import typer
+from rich.console import Console
+
+from artreport.config import Config, load_config
+from artreport.errors import EXIT_SIGINT, EXIT_USAGE, ArtreportError
+from artreport.messages import resolve_language, translate
+
+
+@dataclass
+class AppState:
+    config_path: str | None = None
+    lang: str = "zh"
+    debug: bool = False
+
+    def t(self, code: str, **params: object) -> str:
+        return translate(code, self.lang, **params)
+
+    def config(self) -> Config:
+        return load_config(self.config_path)
+
+
+def state_of(ctx: typer.Context) -> AppState:
+    root = ctx.find_root()
+    if not isinstance(root.obj, AppState):
+        root.obj = AppState(lang=resolve_language(None))
+    return root.obj
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def reporting_errors(state: AppState) -> Iterator[None]:
+    """Turn any failure into a short message on stderr and a documented exit code.
+
+    A traceback appears only with ``--debug``; locals are never shown (the app is created with
+    ``pretty_exceptions_show_locals=False``) because they could hold the key.
+    """
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except ArtreportError as error:
+        stderr_console().print(f"[red]✗[/red] {error.message(state.lang)}", soft_wrap=True)
+        if state.debug:
+            raise
+        raise typer.Exit(error.exit_code) from None
+    except KeyboardInterrupt:
+        stderr_console().print(state.t("interrupted"))
+        raise typer.Exit(EXIT_SIGINT) from None
+    except Exception as error:
+        if state.debug:
+            raise
+        stderr_console().print(
+            f"[red]✗[/red] {state.t('internal-error', kind=type(error).__name__)}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,142 @@
+"""Settings: a YAML file, overridden by environment variables.
+
+The file is found from ``--config PATH``, else ``$ARTREPORT_CONFIG``, else ``./artreport.yaml``.
+``ARTREPORT_BASE_URL``, ``ARTREPORT_ORGID`` and ``ARTREPORT_KEY`` override the file's values.
+The key is a secret: it is kept out of ``repr`` so that no log line or traceback shows it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from artreport.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "artreport.yaml"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 5
+DEFAULT_RETRY_MAX_SECONDS = 120.0
+DEFAULT_CHUNK_SIZE = 200
+DEFAULT_CHUNK_BYTES = 2_000_000
+DEFAULT_CONCURRENCY = 1
+
+_ENV_OVERRIDES = {
+    "ARTREPORT_BASE_URL": "base_url",
+    "ARTREPORT_ORGID": "orgid",
+    "ARTREPORT_KEY": "key",
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    base_url: str = ""
+    orgid: str = ""
+    key: str = field(default="", repr=False)
+    timeout: float = DEFAULT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    retry_max_seconds: float = DEFAULT_RETRY_MAX_SECONDS
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    concurrency: int = DEFAULT_CONCURRENCY
+    verify: bool = True
+    ca_bundle: str | None = None
+    state_dir: str | None = None
+    lang: str | None = None
+    source: Path | None = None
+
+    def with_overrides(self, **changes: Any) -> Config:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    def require(self, *names: str) -> None:
+        """Raise a ConfigError naming the settings a command needs but the config lacks."""
+        missing = [n for n in names if not getattr(self, n)]
+        if missing:
+            raise ConfigError(
+                "config-missing-settings",
+                names=", ".join(missing),
+                source=str(self.source) if self.source else "-",
+            )
+
+
+_NUMBER_SETTINGS: Mapping[str, type] = {
+    "timeout": float,
+    "retries": int,
+    "retry_max_seconds": float,
+    "chunk_size": int,
+    "chunk_bytes": int,
+    "concurrency": int,
+}
+_KNOWN = {f.name for f in fields(Config)} - {"source"}
+
+
+def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in _KNOWN:
+            # Later features add settings; an unknown one is kept out, not fatal.
+            continue
+        if value is None:
+            continue
+        if name in _NUMBER_SETTINGS:
+            try:
+                value = _NUMBER_SETTINGS[name](value)
+            except (TypeError, ValueError):
+                raise ConfigError("config-bad-value", name=name, value=value) from None
+            if value <= 0 and name not in ("retries",):
+                raise ConfigError("config-bad-value", name=name, value=value)
+        elif name == "verify":
+            value = bool(value)
+        else:
+            value = str(value)
+        values[name] = value
+    base_url = values.get("base_url")
+    if base_url:
+        values["base_url"] = base_url.rstrip("/")
+    return Config(source=source, **values)
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None) -> tuple[Path | None, bool]:
+    """The config file to read and whether the user named it (so its absence is an error)."""
+    if explicit:
+        return Path(explicit), True
+    from_env = os.environ.get("ARTREPORT_CONFIG")
+    if from_env:
+        return Path(from_env), True
+    local = Path.cwd() / DEFAULT_CONFIG_NAME
+    return (local, False) if local.exists() else (None, False)
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
+    path, named = find_config_path(explicit)
+    raw: dict[str, Any] = {}
+    if path is not None:
+        if not path.exists():
+            if named:
+                raise ConfigError("config-not-found", path=str(path))
+        else:
+            try:
+                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                raise ConfigError("config-unreadable", path=str(path), reason=_reason(exc)) from None
+            if loaded is None:
+                loaded = {}
+            if not isinstance(loaded, dict):
+                raise ConfigError("config-unreadable", path=str(path), reason="not a mapping")
+            raw.update(loaded)
+    for variable, name in _ENV_OVERRIDES.items():
+        if os.environ.get(variable):
+            raw[name] = os.environ[variable]
+    return _from_mapping(raw, path if path is not None and path.exists() else None)
+
+
+def _reason(exc: BaseException) -> str:
+    # YAML errors quote the offending line, which could be the key itself: keep only the position.
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+    return type(exc).__name__

@@ -1,0 +1,51 @@
+"""The one message catalogue: every user-facing text, in Chinese and English.
+
+The catalogue is data, split by area into ``*.yaml`` files beside this module so that each
+part of the program keeps its own texts; a code may be defined in only one file. Each entry is
+``code: {zh: ..., en: ...}`` with ``str.format`` placeholders.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from importlib import resources
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+
+
+@functools.cache
+def catalogue() -> dict[str, dict[str, str]]:
+    merged: dict[str, dict[str, str]] = {}
+    for entry in sorted(resources.files(__package__).iterdir(), key=lambda p: p.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        texts = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        for code, by_language in texts.items():
+            if code in merged:
+                raise ValueError(f"message code {code!r} is defined twice ({entry.name})")
+            merged[code] = by_language
+    return merged
+
+
+def resolve_language(lang: str | None = None) -> str:
+    """The language asked for, else ``$ARTREPORT_LANG``, else Chinese."""
+    chosen = (lang or os.environ.get("ARTREPORT_LANG") or DEFAULT_LANGUAGE).lower()
+    return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def translate(code: str, lang: str | None = None, **params: Any) -> str:
+    entry = catalogue().get(code)
+    if entry is None:
+        # An unknown code is a programming error, but the user still deserves the facts.
+        details = ", ".join(f"{k}={v}" for k, v in params.items())
+        return f"{code} {details}".strip()
+    template = entry[resolve_language(lang)]
+    try:
+        return template.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return template

@@ -1,0 +1,83 @@
+"""Reads the record-type YAML files into a :class:`Schema`, checking them as it goes."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from artreport.schema.model import FIELD_TYPES, PII_KINDS, Field, RecordType, Schema
+
+_FIELD_KEYS = {"name", "label", "type", "required", "dict", "aliases", "pii", "description"}
+_TYPE_KEYS = {
+    "name", "label", "aliases", "resource", "primary_key", "delete_params", "fields", "order",
+}
+
+
+class SchemaFileError(ValueError):
+    """A record-type file is malformed: a packaging bug, or a bad edit by whoever extends it."""
+
+
+def _field(source: str, raw: dict[str, Any]) -> Field:
+    unknown = set(raw) - _FIELD_KEYS
+    if unknown:
+        raise SchemaFileError(f"{source}: field {raw.get('name')!r} has unknown keys {unknown}")
+    if raw.get("type") not in FIELD_TYPES:
+        raise SchemaFileError(f"{source}: field {raw.get('name')!r} has type {raw.get('type')!r}")
+    if raw.get("pii") not in (None, *PII_KINDS):
+        raise SchemaFileError(f"{source}: field {raw.get('name')!r} has pii {raw.get('pii')!r}")
+    return Field(
+        name=str(raw["name"]),
+        label=str(raw.get("label") or raw["name"]),
+        type=raw["type"],
+        required=bool(raw.get("required", False)),
+        dict=bool(raw.get("dict", False)),
+        aliases=tuple(str(a) for a in raw.get("aliases") or ()),
+        pii=raw.get("pii"),
+        description=str(raw.get("description") or ""),
+    )
+
+
+def _record_type(source: str, raw: dict[str, Any]) -> RecordType:
+    unknown = set(raw) - _TYPE_KEYS
+    if unknown:
+        raise SchemaFileError(f"{source}: unknown keys {unknown}")
+    fields = tuple(_field(source, f) for f in raw.get("fields") or ())
+    names = [f.name for f in fields]
+    if len(set(names)) != len(names):
+        raise SchemaFileError(f"{source}: a field name appears twice")
+    record_type = RecordType(
+        name=str(raw["name"]),
+        label=str(raw["label"]),
+        resource=str(raw["resource"]),
+        primary_key=str(raw["primary_key"]),
+        delete_params=tuple(raw.get("delete_params") or ()),
+        fields=fields,
+        aliases=tuple(str(a) for a in raw.get("aliases") or ()),
+    )
+    if not record_type.has_field(record_type.primary_key):
+        raise SchemaFileError(f"{source}: primary key {record_type.primary_key!r} is not a field")
+    return record_type
+
+
+def _order(raw: dict[str, Any]) -> int:
+    return int(raw.get("order", 1000))
+
+
+def load_schema_from(directory: Path) -> Schema:
+    raws = []
+    for path in sorted(directory.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raws.append((path.name, raw))
+    raws.sort(key=lambda item: (_order(item[1]), item[0]))
+    return Schema(tuple(_record_type(name, raw) for name, raw in raws))
+
+
+@functools.cache
+def load_schema() -> Schema:
+    """The record types shipped with artreport."""
+    with resources.as_file(resources.files("artreport.schema")) as directory:
+        return load_schema_from(Path(directory))

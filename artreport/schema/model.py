@@ -1,0 +1,131 @@
+"""Record types and fields as immutable values, and how a spreadsheet header finds its field."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from artreport.errors import UsageError
+
+FieldType = Literal["string", "integer", "number", "date", "datetime"]
+FIELD_TYPES: tuple[str, ...] = ("string", "integer", "number", "date", "datetime")
+
+#: Kinds of personal data a field may hold; console output and logs mask these.
+PII_KINDS: tuple[str, ...] = ("name", "idcard", "phone", "address")
+
+_WHITESPACE = re.compile(r"\s+")
+_BRACKETED_SUFFIX = re.compile(r"\(.*$")
+
+
+def header_key(text: str) -> str:
+    """The form in which headers are compared: NFKC (full-width → half-width, so ``（`` is
+    ``(``), no white space, case-folded, without the ``*`` that templates put on required
+    columns."""
+    folded = unicodedata.normalize("NFKC", str(text))
+    return _WHITESPACE.sub("", folded).casefold().strip("*")
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    type: FieldType
+    required: bool = False
+    dict: bool = False
+    aliases: tuple[str, ...] = ()
+    pii: str | None = None
+    description: str = ""
+
+    @property
+    def short_label(self) -> str:
+        """The label before any bracket: ``并发症(感染)`` → ``并发症``."""
+        normal = unicodedata.normalize("NFKC", self.label)
+        return _BRACKETED_SUFFIX.sub("", normal).strip()
+
+
+@dataclass(frozen=True)
+class RecordType:
+    name: str
+    label: str
+    resource: str
+    primary_key: str
+    delete_params: tuple[str, ...]
+    fields: tuple[Field, ...]
+    aliases: tuple[str, ...] = ()
+    _by_name: dict[str, Field] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _by_header: dict[str, Field] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        self._by_name.update((f.name, f) for f in self.fields)
+        self._by_header.update(_header_index(self.fields))
+
+    @property
+    def required_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.required)
+
+    def field(self, name: str) -> Field:
+        return self._by_name[name]
+
+    def has_field(self, name: str) -> bool:
+        return name in self._by_name
+
+    def match_header(self, header: object) -> Field | None:
+        """The field a column header names, or None.
+
+        A header matches a field's API name (any case), its full Chinese label, one of its
+        aliases, or its short label when no other field of this type shares that short label.
+        """
+        if header is None:
+            return None
+        return self._by_header.get(header_key(str(header)))
+
+
+def _header_index(fields: Iterable[Field]) -> dict[str, Field]:
+    fields = tuple(fields)
+    index: dict[str, Field] = {}
+    exact: dict[str, Field] = {}
+    ambiguous: set[str] = set()
+    for f in fields:
+        for text in (f.name, f.label, *f.aliases):
+            key = header_key(text)
+            if key in exact and exact[key] is not f:
+                ambiguous.add(key)
+            exact.setdefault(key, f)
+    short_counts: dict[str, list[Field]] = {}
+    for f in fields:
+        short_counts.setdefault(header_key(f.short_label), []).append(f)
+    for key, owners in short_counts.items():
+        if len(owners) == 1 and key and key not in exact:
+            index[key] = owners[0]
+    # A label two fields share names neither: the user must use the API name.
+    index.update((k, f) for k, f in exact.items() if k not in ambiguous)
+    for f in fields:
+        index[header_key(f.name)] = f
+    return index
+
+
+@dataclass(frozen=True)
+class Schema:
+    types: tuple[RecordType, ...]
+
+    def __iter__(self) -> Iterator[RecordType]:
+        return iter(self.types)
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def get(self, name: str) -> RecordType:
+        """A record type by CLI name, Chinese name (full or short) or resource name."""
+        wanted = header_key(name)
+        for record_type in self.types:
+            names = (record_type.name, record_type.label, record_type.resource, *record_type.aliases)
+            if any(header_key(n) == wanted for n in names):
+                return record_type
+        raise UsageError(
+            "unknown-record-type", name=name, known=", ".join(t.name for t in self.types)
+        )
