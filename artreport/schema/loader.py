@@ -13,7 +13,15 @@ from artreport.schema.model import FIELD_TYPES, PII_KINDS, Field, RecordType, Sc
 
 _FIELD_KEYS = {"name", "label", "type", "required", "dict", "aliases", "pii", "description"}
 _TYPE_KEYS = {
-    "name", "label", "aliases", "resource", "primary_key", "delete_params", "fields", "order",
+    "name",
+    "label",
+    "aliases",
+    "resource",
+    "primary_key",
+    "delete_params",
+    "fields",
+    "order",
+    "one_of_required",
 }
 
 
@@ -57,9 +65,12 @@ def _record_type(source: str, raw: dict[str, Any]) -> RecordType:
         delete_params=tuple(raw.get("delete_params") or ()),
         fields=fields,
         aliases=tuple(str(a) for a in raw.get("aliases") or ()),
+        one_of_required=tuple(tuple(group) for group in raw.get("one_of_required") or ()),
     )
-    if not record_type.has_field(record_type.primary_key):
-        raise SchemaFileError(f"{source}: primary key {record_type.primary_key!r} is not a field")
+    named = (record_type.primary_key, *(n for group in record_type.one_of_required for n in group))
+    for name in named:
+        if not record_type.has_field(name):
+            raise SchemaFileError(f"{source}: {name!r} is not a field of {record_type.name}")
     return record_type
 
 

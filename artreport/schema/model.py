@@ -55,6 +55,8 @@ class RecordType:
     delete_params: tuple[str, ...]
     fields: tuple[Field, ...]
     aliases: tuple[str, ...] = ()
+    #: Groups of fields of which each row must fill at least one (``fName`` or ``wName``).
+    one_of_required: tuple[tuple[str, ...], ...] = ()
     _by_name: dict[str, Field] = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_header: dict[str, Field] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -123,7 +125,12 @@ class Schema:
         """A record type by CLI name, Chinese name (full or short) or resource name."""
         wanted = header_key(name)
         for record_type in self.types:
-            names = (record_type.name, record_type.label, record_type.resource, *record_type.aliases)
+            names = (
+                record_type.name,
+                record_type.label,
+                record_type.resource,
+                *record_type.aliases,
+            )
             if any(header_key(n) == wanted for n in names):
                 return record_type
         raise UsageError(

@@ -1,0 +1,306 @@
+"""The shipped record-type schema, checked against the platform spec.
+
+``spec_fields.json`` is the machine extraction of the spec's 31 endpoint tables; where it and
+the spec text disagree the text wins, and the YAML then deviates from the extraction on purpose:
+such deviations are listed in ``DEVIATIONS`` (see ``docs/spec-notes.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from artreport.errors import UsageError
+from artreport.schema.loader import load_schema
+from artreport.schema.model import RecordType
+
+SPEC_FIELDS = Path(__file__).resolve().parents[2] / "shared" / "spec" / "spec_fields.json"
+
+CLI_NAMES = [
+    "information",
+    "cycle",
+    "ovum",
+    "ejaculation",
+    "insemination",
+    "eresult",
+    "transplant",
+    "freeze",
+    "thaw",
+    "thawdet",
+    "biopsy",
+    "result",
+    "childbirth",
+    "supplier",
+    "selfsemen",
+]
+
+#: Number of fields in the spec text's 15 batchInsert tables (the array row not counted).
+TEXT_FIELD_COUNT = 310
+
+#: The extraction's type strings, as the schema spells them.
+TYPE_MAP = {
+    "string": "string",
+    "integer(int32)": "integer",
+    "number": "number",
+    "string(date-time)": "datetime",
+    "date": "date",
+    "Date": "date",
+    "string(date)": "date",
+    "object": "date",  # wBirthday: the text's table says object, the value is a yyyy-MM-dd date
+}
+
+#: (record type, field, attribute) -> (value in the YAML, why the spec text overrides the
+#: extraction). Empty: every field table of the text agrees with spec_fields.json on name, type
+#: and required flag (checked cell by cell; see docs/spec-notes.md).
+DEVIATIONS: dict[tuple[str, str, str], tuple[Any, str]] = {}
+
+#: Labels the spec text gives to two fields of one type: the label names neither field.
+SHARED_LABELS = {("transplant", "操作人员姓名"): {"checkname", "opertionname"}}
+
+#: Fields holding a patient's or donor's personal data, and its kind. Staff names are not here.
+PII = {
+    ("information", "fName"): "name",
+    ("information", "wName"): "name",
+    ("information", "fIdcode"): "idcard",
+    ("information", "wIdcode"): "idcard",
+    ("information", "fCurrentaddress"): "address",
+    ("information", "fHouseadress"): "address",
+    ("information", "wCurrentaddress"): "address",
+    ("information", "wHouseadress"): "address",
+    ("selfsemen", "name"): "name",
+    ("selfsemen", "idcard"): "idcard",
+}
+
+_CODE_HINT = re.compile(r"\s*(空\s*或)?\s*1是2否$")
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return load_schema()
+
+
+@pytest.fixture(scope="module")
+def endpoints() -> dict[str, dict[str, Any]]:
+    """The extraction's endpoints by URL."""
+    if not SPEC_FIELDS.is_file():
+        pytest.skip(f"spec extraction not found at {SPEC_FIELDS} (clone the repo beside shared/)")
+    data = json.loads(SPEC_FIELDS.read_text(encoding="utf-8"))
+    return {endpoint["url"]: endpoint for endpoint in data}
+
+
+def _insert(endpoints: dict[str, dict[str, Any]], record_type: RecordType) -> dict[str, Any]:
+    return endpoints[f"/art/{record_type.resource}/batchInsert"]
+
+
+def _expected(record_type: str, field: str, attribute: str, from_spec: Any) -> Any:
+    deviation = DEVIATIONS.get((record_type, field, attribute))
+    return from_spec if deviation is None else deviation[0]
+
+
+# --- record types -------------------------------------------------------------------------
+
+
+def test_fifteen_record_types_under_their_cli_names(schema):
+    names = [t.name for t in schema]
+    assert len(schema) == 15
+    assert sorted(names) == sorted(CLI_NAMES)
+
+
+def test_each_type_uploads_to_the_batch_insert_resource_its_label_names(schema, endpoints):
+    inserts = {
+        e["title"]: e["url"] for e in endpoints.values() if e["url"].endswith("/batchInsert")
+    }
+    assert len(inserts) == 15
+    for record_type in schema:
+        title = "新增" + record_type.label
+        assert title in inserts, f"{record_type.name}: no endpoint titled {title}"
+        assert inserts[title] == f"/art/{record_type.resource}/batchInsert", record_type.name
+
+
+@pytest.mark.parametrize(
+    "wanted", ["周期信息", "周期", "aCyclerecord", "cycle", "ACYCLERECORD", " 周期信息 "]
+)
+def test_get_finds_cycle_by_any_of_its_names(schema, wanted):
+    assert schema.get(wanted).name == "cycle"
+
+
+def test_get_finds_every_type_by_cli_name_label_and_resource(schema):
+    for record_type in schema:
+        for wanted in (record_type.name, record_type.label, record_type.resource):
+            assert schema.get(wanted) is record_type, wanted
+
+
+@pytest.mark.parametrize("wanted", ["cycles", "周期信息表", "aCyclerecord/batchInsert", ""])
+def test_get_rejects_unknown_names(schema, wanted):
+    with pytest.raises(UsageError):
+        schema.get(wanted)
+
+
+# --- fields against the extraction ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CLI_NAMES)
+def test_fields_have_the_spec_names_types_and_required_flags(schema, endpoints, name):
+    record_type = schema.get(name)
+    spec_fields = _insert(endpoints, record_type)["fields"]
+    assert {f.name for f in record_type.fields} == {f["name"] for f in spec_fields}
+    for spec in spec_fields:
+        field = record_type.field(spec["name"])
+        assert field.type == _expected(name, field.name, "type", TYPE_MAP[spec["type"]]), (
+            f"{name}.{field.name}: spec type {spec['type']}"
+        )
+        assert field.required is _expected(name, field.name, "required", spec["required"]), (
+            f"{name}.{field.name}: spec required={spec['required']}"
+        )
+
+
+@pytest.mark.parametrize("name", CLI_NAMES)
+def test_labels_are_the_spec_descriptions(schema, endpoints, name):
+    record_type = schema.get(name)
+    for spec in _insert(endpoints, record_type)["fields"]:
+        label = record_type.field(spec["name"]).label
+        # Only white space may differ (a description the text spreads over several lines).
+        assert label.split() == spec["desc"].split(), f"{name}.{spec['name']}"
+
+
+@pytest.mark.parametrize("name", CLI_NAMES)
+def test_dictionary_coded_fields_are_flagged(schema, endpoints, name):
+    record_type = schema.get(name)
+    for spec in _insert(endpoints, record_type)["fields"]:
+        field = record_type.field(spec["name"])
+        assert field.dict is ("字典项" in spec["desc"]), f"{name}.{field.name}"
+        if field.dict:
+            assert field.type == "integer", f"{name}.{field.name}: codes are integers"
+
+
+def test_deviations_are_real_and_explained(schema, endpoints):
+    for (name, field_name, attribute), (value, reason) in DEVIATIONS.items():
+        record_type = schema.get(name)
+        spec = {f["name"]: f for f in _insert(endpoints, record_type)["fields"]}[field_name]
+        from_spec = TYPE_MAP[spec["type"]] if attribute == "type" else spec[attribute]
+        assert value != from_spec, f"{name}.{field_name}.{attribute} no longer deviates"
+        assert getattr(record_type.field(field_name), attribute) == value
+        assert reason.strip()
+
+
+def test_field_count_is_the_texts(schema):
+    assert sum(len(t.fields) for t in schema) == TEXT_FIELD_COUNT
+
+
+def test_extraction_field_count(endpoints):
+    inserts = [e for url, e in endpoints.items() if url.endswith("/batchInsert")]
+    assert sum(len(e["fields"]) for e in inserts) == TEXT_FIELD_COUNT
+
+
+# --- keys and deletes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CLI_NAMES)
+def test_delete_params_are_the_delete_endpoints_parameters(schema, endpoints, name):
+    record_type = schema.get(name)
+    delete = endpoints[f"/art/{record_type.resource}/delete"]
+    assert len(record_type.delete_params) == len(set(record_type.delete_params))
+    assert set(record_type.delete_params) == {f["name"] for f in delete["fields"]}
+
+
+@pytest.mark.parametrize("name", CLI_NAMES)
+def test_primary_key_is_a_required_field_and_a_delete_parameter(schema, name):
+    record_type = schema.get(name)
+    assert record_type.has_field(record_type.primary_key)
+    assert record_type.field(record_type.primary_key).required
+    assert record_type.primary_key in record_type.delete_params
+    assert "orgid" in record_type.delete_params
+
+
+def test_self_semen_records_are_keyed_by_id_card_number(schema):
+    assert schema.get("selfsemen").primary_key == "idcard"
+
+
+# --- header matching ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "header", "expected"),
+    [
+        # full label, as the spec writes it (misprints included)
+        ("cycle", "不孕原因类别(字典项)", "acyesistype"),
+        ("cycle", "并发症(感染)", "complication1"),
+        ("childbirth", "新生儿1身长（cm）", "newborn1Legth"),
+        ("transplant", "移槙人员姓名", "transplantname"),
+        ("result", "是否妊娠空 或1是2否", "pregnancy"),
+        # short label: the part before a bracket
+        ("eresult", "可利用胚胎数", "embryonum"),
+        ("childbirth", "新生儿1体重", "newborn1Weight"),
+        ("ejaculation", "处理前活动精子总数", "tmsbt"),
+        # API name in upper case
+        ("information", "WBIRTHDAY", "wBirthday"),
+        ("result", "BIOCHEMICAL_P", "biochemical_p"),
+        ("transplant", "OPERTIONNAME", "opertionname"),
+        # aliases
+        ("eresult", "threepnnum", "multipnnumber"),
+        ("eresult", "是否全胚冷冻", "allfreeze"),
+        ("eresult", "IVF受精是否失败", "isivffail"),
+        ("transplant", "移植人员姓名", "transplantname"),
+        ("transplant", "核对人员姓名", "checkname"),
+        ("cycle", "取消原因", "cancelcause"),
+        ("result", "是否HCG阳性", "hcgpositive"),
+        ("cycle", "启动日期(yyyy-MM-dd)", "startDate"),
+        # template decorations: required star, white space, full-width brackets
+        ("cycle", "*周期ID", "cycleid"),
+        ("cycle", " 周期 开始时间 ", "cycledate"),
+        # no match
+        ("cycle", "并发症", None),
+        ("cycle", "programme", None),
+        ("eresult", "onepnnum", None),
+    ],
+)
+def test_headers_find_their_field(schema, name, header, expected):
+    field = schema.get(name).match_header(header)
+    assert (field and field.name) == expected
+
+
+@pytest.mark.parametrize("name", CLI_NAMES)
+def test_every_label_and_alias_finds_its_own_field(schema, name):
+    record_type = schema.get(name)
+    for field in record_type.fields:
+        for alias in field.aliases:
+            assert record_type.match_header(alias) is field, f"{name}.{field.name}: {alias}"
+        shared = SHARED_LABELS.get((name, field.label))
+        if shared is None:
+            assert record_type.match_header(field.label) is field, f"{name}.{field.name}"
+        else:
+            assert field.name in shared
+            assert record_type.match_header(field.label) is None
+            assert field.aliases, f"{name}.{field.name} shares its label and needs an alias"
+
+
+@pytest.mark.parametrize("name", CLI_NAMES)
+def test_labels_without_code_hints_find_their_field(schema, name):
+    record_type = schema.get(name)
+    for field in record_type.fields:
+        bare = field.label.removesuffix("(字典项)")
+        bare = _CODE_HINT.sub("", bare)
+        if bare != field.label:
+            assert record_type.match_header(bare) is field, f"{name}.{field.name}: {bare}"
+
+
+# --- personal data ------------------------------------------------------------------------
+
+
+def test_personal_data_fields_are_marked(schema):
+    marked = {(t.name, f.name): f.pii for t in schema for f in t.fields if f.pii}
+    assert marked == PII
+
+
+def test_staff_names_are_not_personal_data(schema):
+    staff = re.compile(
+        r"^(assistant|oDoctor|check|opertion|freeze|thaw|transplant|ejaculation)name$"
+    )
+    for record_type in schema:
+        for field in record_type.fields:
+            if staff.match(field.name):
+                assert field.pii is None, f"{record_type.name}.{field.name}"
