@@ -1,0 +1,43 @@
+"""``artreport login [--force]``: log in (or reuse the cached login) and say until when."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from artreport.cli import app
+from artreport.cli.common import reporting_errors, state_of
+from artreport.client import ClientEvent, PlatformClient, SessionCache
+
+
+@app.command("login")
+def login_command(
+    ctx: typer.Context,
+    force: Annotated[
+        bool, typer.Option("--force", help="Log in again even if a cached login is still valid.")
+    ] = False,
+) -> None:
+    """Log in to the platform and show when the login expires. 登录上报平台。"""
+    state = state_of(ctx)
+
+    def show(event: ClientEvent) -> None:
+        typer.echo(event.message(state.lang), err=True)
+
+    with reporting_errors(state):
+        config = state.config()
+        with PlatformClient(
+            config, session_cache=SessionCache.for_config(config), on_event=show
+        ) as client:
+            session = client.login(force=force)
+    expires = datetime.fromtimestamp(session.expires_at).astimezone()
+    typer.echo(
+        state.t(
+            "login-reused" if session.reused else "login-done",
+            orgid=session.orgid,
+            expires=expires.strftime("%Y-%m-%d %H:%M"),
+            minutes=max(0, round((session.expires_at - time.time()) / 60)),
+        )
+    )

@@ -1,0 +1,80 @@
+"""The platform's answer envelope ``{"code", "msg", "data"}`` and the one table that decides
+what each code means for us."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class Outcome(enum.Enum):
+    SUCCESS = "success"
+    AUTH = "auth"  # our credentials are refused: stop the run (exit 3)
+    EXPIRED = "expired"  # the login has lapsed: log in again and resend
+    DATA = "data"  # this request's rows were refused: the caller reports or bisects them
+
+
+_OUTCOMES: Mapping[int, Outcome] = {
+    # The error table lists 200 as OK while the envelope example shows 0: both mean success.
+    0: Outcome.SUCCESS,
+    200: Outcome.SUCCESS,
+    40001: Outcome.AUTH,  # orgid/token headers missing
+    40002: Outcome.AUTH,  # token check failed: wrong key
+    40004: Outcome.AUTH,  # organisation unknown or disabled
+    40009: Outcome.AUTH,  # verification field does not match the organisation
+    40003: Outcome.EXPIRED,  # login expired or not logged in
+    40000: Outcome.DATA,  # other error
+    40005: Outcome.DATA,  # duplicate data
+    40006: Outcome.DATA,  # data not found
+    40007: Outcome.DATA,  # required parameter missing
+    40008: Outcome.DATA,  # male and female names both empty
+    500: Outcome.DATA,  # business error
+}
+
+
+def classify(code: int) -> Outcome:
+    # A code the spec does not list still came inside a well-formed envelope, so the platform's
+    # application has judged this very request. Treating it as a data answer keeps the run going
+    # and puts the rows, with the platform's own message, into the failure report where a person
+    # can read it; stopping the whole run, or resending something the platform has already
+    # judged, would help no one.
+    return _OUTCOMES.get(code, Outcome.DATA)
+
+
+@dataclass(frozen=True)
+class Answer:
+    code: int
+    msg: str
+    data: Any
+    outcome: Outcome
+    #: Requests sent for this call; more than one means it was resent after a lost answer, a
+    #: gateway error or an expired login, so an earlier copy may already have been applied.
+    attempts: int = 1
+
+
+def read_answer(body: bytes) -> Answer | None:
+    """The envelope in ``body``, or None when the body is not one (a gateway's HTML page, an
+    empty body, JSON of another shape)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:  # also covers UnicodeDecodeError
+        return None
+    if not isinstance(parsed, dict) or "code" not in parsed:
+        return None
+    raw_code = parsed["code"]
+    if isinstance(raw_code, bool) or not isinstance(raw_code, (int, str)):
+        return None
+    try:
+        code = int(raw_code)
+    except ValueError:
+        return None
+    msg = parsed.get("msg")
+    return Answer(
+        code=code,
+        msg="" if msg is None else str(msg),
+        data=parsed.get("data"),
+        outcome=classify(code),
+    )

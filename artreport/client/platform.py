@@ -1,0 +1,353 @@
+"""``PlatformClient``: login, batchInsert and delete over httpx, shared by worker threads.
+
+One call goes through three layers::
+
+    batch_insert / delete          returns the Answer (success or data), raises AuthError
+     └── _call                     a usable session first; on 40003 log in again and resend
+          └── RetryPolicy.run      resend on network failures, 429/502/503/504, non-envelopes
+               └── _attempt        one HTTP request, judged into Answer or TryAgain
+
+The key and the token live only in this object's private attributes and in the requests it
+sends; every text that leaves it (errors, events, the platform's messages) is scrubbed of both.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from artreport import __version__
+from artreport.client.answers import Answer, Outcome, read_answer
+from artreport.client.events import ClientEvent, EventHandler, EventKind
+from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
+from artreport.client.session import Session, SessionCache, make_token
+from artreport.config import Config
+from artreport.errors import ArtreportError, AuthError, ConfigError, UnreachableError
+
+#: Logins in a row made after a 40003 with no other answer in between: past this many, the
+#: platform refuses every fresh login and another one will not help.
+MAX_RELOGINS = 3
+
+# Gateways and an overloaded platform use these to say "come back later", whatever the body.
+_COME_BACK_LATER = frozenset({429, 502, 503, 504})
+
+_AUTH_MESSAGES = {
+    40001: "client-auth-missing-fields",
+    40002: "client-auth-bad-key",
+    40004: "client-auth-unknown-org",
+    40009: "client-auth-org-mismatch",
+}
+
+
+def encode_body(value: Any) -> bytes:
+    """A request body as the platform receives it: compact UTF-8 JSON. Callers that cap chunks in
+    bytes measure this."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+class PlatformClient:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        session_cache: SessionCache | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        on_event: EventHandler | None = None,
+    ) -> None:
+        config.require("base_url", "orgid", "key")
+        self._base_url = _checked_base_url(config.base_url)
+        self._orgid = config.orgid
+        self._key = config.key
+        self._token = make_token(config.orgid, config.key)
+        self._cache = session_cache
+        self._clock = clock
+        self._on_event: EventHandler = on_event or (lambda event: None)
+        self._retry = RetryPolicy(
+            retries=config.retries,
+            max_seconds=config.retry_max_seconds,
+            sleep=sleep,
+            clock=clock,
+            on_event=self._on_event,
+        )
+        self._http = httpx.Client(
+            timeout=config.timeout,
+            verify=_tls_context(config),
+            # An injected transport is the whole network; with trust_env httpx would route
+            # proxied URLs around it. A loopback platform (the sandbox) is never behind the
+            # hospital's proxy.
+            trust_env=transport is None and not _is_loopback(self._base_url),
+            limits=httpx.Limits(
+                max_connections=config.concurrency,
+                max_keepalive_connections=config.concurrency,
+            ),
+            transport=transport,
+            headers={"user-agent": f"artreport/{__version__}"},
+        )
+        # One login at a time; a worker that waited reuses the session the other one made.
+        self._lock = threading.Lock()
+        self._session: Session | None = None
+        self._generation = 0  # bumped whenever _session changes, to tell stale 40003s apart
+        self._login_failure: ArtreportError | None = None
+        self._relogins_in_a_row = 0
+
+    def __repr__(self) -> str:
+        return f"PlatformClient(base_url={self._base_url!r}, orgid={self._orgid!r})"
+
+    def __enter__(self) -> PlatformClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the platform's operations ------------------------------------------------------------
+
+    def login(self, force: bool = False) -> Session:
+        """A usable session: the one in hand, else a cached one, else a new login (always a new
+        login with ``force``)."""
+        with self._lock:
+            if not force and self._session is not None and self._session.usable(self._clock()):
+                return self._session
+            return self._log_in(EventKind.LOGIN, use_cache=not force)
+
+    def batch_insert(self, resource: str, rows: list[dict[str, Any]]) -> Answer:
+        """Upload ``rows`` to ``POST /art/<resource>/batchInsert``. A data answer (some row was
+        refused; the platform says not which) is returned for the caller to bisect."""
+        return self.batch_insert_body(resource, encode_body(rows))
+
+    def batch_insert_body(self, resource: str, body: bytes) -> Answer:
+        """:meth:`batch_insert` for a JSON array already encoded, so that a pipeline keeping
+        rows as bytes never encodes them twice, not even when bisecting."""
+        return self._call("POST", f"/art/{resource}/batchInsert", content=body)
+
+    def delete(self, resource: str, params: dict[str, str]) -> Answer:
+        """``GET /art/<resource>/delete?<params>``. If the answer to a first copy was lost, the
+        resent copy may answer 40006 (not found) for a record that copy deleted: see
+        ``Answer.attempts``."""
+        return self._call("GET", f"/art/{resource}/delete", params=params)
+
+    # -- sessions -----------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Answer:
+        headers = {"orgid": self._orgid, "token": self._token}
+        if content is not None:
+            headers["content-type"] = "application/json"
+        sent = 0
+        while True:
+            generation = self._session_generation()
+            answer = self._exchange(method, path, content=content, params=params, headers=headers)
+            sent += answer.attempts
+            if answer.outcome is Outcome.EXPIRED:
+                # A 40003 means the platform did not process the request, so resending is safe.
+                self._renew(generation)
+                continue
+            if answer.outcome is Outcome.AUTH:
+                raise self._auth_error(answer)
+            # The platform took a session of ours: logins are working.
+            self._relogins_in_a_row = 0
+            return replace(answer, attempts=sent)
+
+    def _session_generation(self) -> int:
+        """Make sure a usable session exists, logging in if needed, and say which one it is."""
+        with self._lock:
+            if self._session is None:
+                self._log_in(EventKind.LOGIN, use_cache=True)
+            elif not self._session.usable(self._clock()):
+                self._log_in(EventKind.RELOGIN, use_cache=True, reason="expiring")
+            return self._generation
+
+    def _renew(self, stale_generation: int) -> None:
+        """Log in again after a 40003 answered to a request sent with ``stale_generation``,
+        unless another worker has done so meanwhile.
+
+        The bound on re-logins is counted for the whole client, not per call: when sessions
+        expire after a few requests and several workers share them, one call may meet 40003
+        again and again while the others succeed, which is progress, not a stuck platform.
+        """
+        with self._lock:
+            if self._generation != stale_generation:
+                return
+            if self._relogins_in_a_row >= MAX_RELOGINS:
+                raise AuthError("client-session-keeps-expiring", count=self._relogins_in_a_row)
+            self._relogins_in_a_row += 1
+            # Not the cache: it holds the very login the platform just called expired.
+            self._log_in(EventKind.RELOGIN, use_cache=False, reason="40003")
+
+    def _log_in(self, kind: EventKind, *, use_cache: bool, reason: str = "") -> Session:
+        """Called with the lock held. A failed login is final for this client: credentials do
+        not heal during a run, and workers queued behind a login that exhausted its retries
+        must not each spend the whole retry budget again."""
+        if self._login_failure is not None:
+            raise _copy(self._login_failure)
+        now = self._clock()
+        if use_cache and self._cache is not None:
+            cached = self._cache.load(self._base_url, self._orgid, self._token)
+            if cached is not None and cached.usable(now):
+                return self._adopt(cached)
+        self._on_event(ClientEvent(kind, self._base_url + "/art/login", reason=reason))
+        body = encode_body({"key": self._key, "orgid": self._orgid, "token": self._token})
+        try:
+            answer = self._exchange(
+                "POST", "/art/login", content=body, headers={"content-type": "application/json"}
+            )
+            if answer.outcome is not Outcome.SUCCESS:
+                raise self._auth_error(answer)
+        except ArtreportError as error:
+            self._login_failure = error
+            raise
+        # Timed from before the request, so our idea of expiry is never later than the
+        # platform's.
+        session = Session.started(self._base_url, self._orgid, now)
+        if self._cache is not None:
+            self._cache.save(session, self._token)
+        return self._adopt(session)
+
+    def _adopt(self, session: Session) -> Session:
+        self._session = session
+        self._generation += 1
+        return session
+
+    def _auth_error(self, answer: Answer) -> AuthError:
+        return AuthError(
+            _AUTH_MESSAGES.get(answer.code, "client-login-refused"),
+            platform_code=answer.code,
+            platform_msg=answer.msg or "-",
+            orgid=self._orgid,
+            url=self._base_url,
+        )
+
+    # -- one request, with retries ------------------------------------------------------------
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str],
+    ) -> Answer:
+        # The query (delete's patient record ids) travels in ``params`` and so is never part of
+        # the URL that errors and events name.
+        url = self._base_url + path
+
+        def attempt() -> Answer | TryAgain:
+            # Resending is safe: batchInsert is an upsert by primary key, so a batch whose
+            # answer was lost (the platform may have stored it) replaces the same rows with the
+            # same values; login and delete are idempotent too (see PlatformClient.delete).
+            try:
+                response = self._http.request(
+                    method, url, content=content, params=params, headers=headers
+                )
+            except httpx.TransportError as exc:
+                if _certificate_rejected(exc):
+                    raise UnreachableError(
+                        "client-certificate-rejected", url=url, reason=self._scrub(exc)
+                    ) from None
+                detail = self._scrub(exc)
+                return TryAgain(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+            return self._judge(response)
+
+        answer, attempts = self._retry.run(url, attempt)
+        return replace(answer, msg=self._scrub(answer.msg), attempts=attempts)
+
+    def _judge(self, response: httpx.Response) -> Answer | TryAgain:
+        status = response.status_code
+        answer = read_answer(response.content)
+        if answer is not None and status not in _COME_BACK_LATER:
+            # Any other status carrying the envelope (e.g. HTTP 500 with code 500, business
+            # error) is the platform's application answering about this request: its code,
+            # not the HTTP status, says what happened.
+            return answer
+        reason = f"HTTP {status}"
+        if answer is None:
+            content_type = response.headers.get("content-type", "no content type")
+            reason += f", {content_type.split(';')[0]}, not the platform's answer"
+        retry_after = retry_after_seconds(response.headers.get("retry-after"), self._clock())
+        return TryAgain(reason, retry_after)
+
+    # -- keeping secrets out of texts ---------------------------------------------------------
+
+    def _scrub(self, text: object) -> str:
+        scrubbed = str(text)
+        for secret in (self._key, self._token, self._token.lower()):
+            scrubbed = scrubbed.replace(secret, "***")
+        return scrubbed[:300]
+
+
+def _checked_base_url(base_url: str) -> str:
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise ConfigError("client-bad-base-url", url=base_url)
+    if url.userinfo or url.query:
+        # They would leak into every error message that names the URL.
+        raise ConfigError("client-bad-base-url", url=base_url.split("@")[-1].split("?")[0])
+    return base_url.rstrip("/")
+
+
+def _is_loopback(base_url: str) -> bool:
+    host = httpx.URL(base_url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls_context(config: Config) -> ssl.SSLContext | bool:
+    if not config.ca_bundle:
+        return config.verify
+    # A hospital whose network re-signs TLS traffic names its own authority; it replaces the
+    # public ones, as with curl's --cacert.
+    try:
+        return ssl.create_default_context(cafile=config.ca_bundle)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            "client-ca-bundle-unreadable", path=config.ca_bundle, reason=str(exc)
+        ) from None
+
+
+def _certificate_rejected(exc: BaseException) -> bool:
+    # Retrying cannot fix a certificate we do not trust; the user needs to hear about ca_bundle.
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
+            seen
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _copy(error: ArtreportError) -> ArtreportError:
+    # Raising one exception object from several threads would tangle their tracebacks.
+    return type(error)(error.code, **error.params)

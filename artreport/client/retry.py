@@ -1,0 +1,117 @@
+"""How long to keep trying one request: bounded attempts and total time, exponential backoff
+with full jitter, and the server's own ``Retry-After``.
+
+Written by hand rather than with tenacity or stamina. The wait must sometimes come from the
+response (Retry-After, which may exceed the backoff and may exceed what is left of the budget),
+and tests must inject both the sleep and the clock so that nothing really waits; both libraries
+measure their time budget with ``time.monotonic`` of their own, and either would still need
+custom wait and stop hooks for Retry-After and our events. The loop below is shorter than that
+glue. (httpx's own ``retries=`` covers only failed connects.)
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timezone
+from typing import TypeVar
+
+from artreport.client.events import ClientEvent, EventHandler, EventKind
+from artreport.errors import UnreachableError
+
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TryAgain:
+    """An attempt's verdict: the same request may succeed if sent again later."""
+
+    reason: str
+    retry_after: float | None = None
+
+
+class RetryPolicy:
+    """``retries`` more attempts after the first, none started once ``max_seconds`` have passed
+    since the first; each attempt itself is bounded by the HTTP timeout."""
+
+    def __init__(
+        self,
+        *,
+        retries: int,
+        max_seconds: float,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        on_event: EventHandler,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._attempts = max(retries, 0) + 1
+        self._max_seconds = max_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._on_event = on_event
+        self._rng = rng or random.Random()
+
+    def run(self, url: str, attempt: Callable[[], T | TryAgain]) -> tuple[T, int]:
+        """The first result of ``attempt`` that is not :class:`TryAgain`, and the number of
+        attempts it took; :class:`UnreachableError` naming ``url`` when the bounds run out."""
+        started = self._clock()
+        number = 0
+        while True:
+            number += 1
+            result = attempt()
+            if not isinstance(result, TryAgain):
+                return result, number
+            remaining = self._max_seconds - (self._clock() - started)
+            if number >= self._attempts or remaining <= 0:
+                break
+            delay = min(self._backoff(number), remaining)
+            kind = EventKind.RETRYING
+            if result.retry_after is not None:
+                # Coming back before the server asked is pointless, and waiting past our budget
+                # only to give up afterwards would waste the user's time.
+                if result.retry_after > remaining:
+                    break
+                delay = max(delay, result.retry_after)
+                kind = EventKind.RETRY_AFTER
+            self._on_event(
+                ClientEvent(kind, url, attempt=number + 1, delay=delay, reason=result.reason)
+            )
+            self._sleep(delay)
+        raise UnreachableError(
+            "client-unreachable",
+            url=url,
+            attempts=number,
+            seconds=round(self._clock() - started),
+            reason=result.reason,
+        )
+
+    def _backoff(self, failures: int) -> float:
+        # Full jitter: workers that failed together do not come back together.
+        ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (failures - 1))
+        return self._rng.uniform(0, ceiling)
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """A ``Retry-After`` header as seconds from ``now``: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+        if not math.isfinite(seconds):
+            return None
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = when.timestamp() - now
+    return max(seconds, 0.0)

@@ -1,0 +1,81 @@
+"""Where artreport keeps its own files, and how it writes files that only the owner may read.
+
+The state directory holds the login cache, the ledger and default failure reports: derived
+credentials and patient data. It is ``$ARTREPORT_HOME``, else the config's ``state_dir``, else
+the platform's per-user state directory, and is created owner-only (0700).
+
+Files holding such data are written with :func:`open_private` / :func:`write_private`: into a
+0600 temporary file beside the target, renamed over it only once complete, so a reader never sees
+half a file and the data is never readable by others, not even for a moment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import platformdirs
+
+from artreport.config import Config
+from artreport.errors import ConfigError
+
+STATE_DIR_ENV = "ARTREPORT_HOME"
+
+
+def state_dir(config: Config) -> Path:
+    chosen = (
+        os.environ.get(STATE_DIR_ENV)
+        or config.state_dir
+        or platformdirs.user_state_dir("artreport", appauthor=False)
+    )
+    return private_dir(Path(chosen).expanduser())
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory, created owner-only if it does not exist yet.
+
+    An existing directory keeps its permissions: the user may have pointed us at a folder they
+    manage themselves.
+    """
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError("state-dir-unusable", path=str(path), reason=exc.strerror or "") from None
+    return path
+
+
+@contextlib.contextmanager
+def open_private(
+    path: str | os.PathLike[str],
+    mode: str = "wb",
+    *,
+    encoding: str | None = None,
+    newline: str | None = None,
+) -> Iterator[IO[Any]]:
+    """Open ``path`` for writing, owner-only and atomically: the file appears, complete, when
+    the ``with`` block ends without an exception; after an exception the old file (if any) is
+    untouched."""
+    if mode not in ("w", "wt", "wb"):
+        raise ValueError(f"open_private writes whole files; mode {mode!r} is not supported")
+    target = Path(path)
+    # mkstemp creates the file 0600 on POSIX, so the data is private from the first byte.
+    fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+    with open_private(path, "wb") as handle:
+        handle.write(data)

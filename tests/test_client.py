@@ -1,0 +1,753 @@
+"""The platform client against fake platforms written as httpx handler functions.
+
+Nothing here really waits: the client gets a fake clock whose ``sleep`` only moves time on,
+except in the one test that knocks on a real closed port.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import json
+import logging
+import os
+import socket
+import ssl
+import stat
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from artreport.client import (
+    MAX_RELOGINS,
+    RENEW_MARGIN_SECONDS,
+    SESSION_LIFETIME_SECONDS,
+    ClientEvent,
+    EventKind,
+    Outcome,
+    PlatformClient,
+    SessionCache,
+    classify,
+    encode_body,
+    make_token,
+)
+from artreport.client.answers import read_answer
+from artreport.config import Config
+from artreport.errors import EXIT_AUTH, EXIT_UNREACHABLE, AuthError, UnreachableError
+from artreport.state import open_private, state_dir, write_private
+
+BASE_URL = "https://platform.test/zj"
+ORGID = "330100123"
+KEY = "Zk9-secret-KEY-7731"
+# Computed outside Python: printf '%s' '330100123Zk9-secret-KEY-7731' | md5sum
+TOKEN = "B62DA896F472BA2816AD58C61178BAC3"
+ROWS = [{"cycleid": "C1", "orgid": ORGID, "wName": "王芳"}, {"cycleid": "C2", "orgid": ORGID}]
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("ARTREPORT_HOME", str(tmp_path / "home"))
+    for name in ("ARTREPORT_CONFIG", "ARTREPORT_BASE_URL", "ARTREPORT_ORGID", "ARTREPORT_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+class FakeClock:
+    """``time.time`` and ``time.sleep`` for the client: sleeping only moves the time on."""
+
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def envelope(code: int, msg: str = "", data: Any = None, status: int = 200) -> httpx.Response:
+    return httpx.Response(status, json={"msg": msg, "code": code, "data": data})
+
+
+class FakePlatform:
+    """Checks credentials like the real platform and remembers whether the token is logged in.
+    Data calls first consume ``script`` (responses, exceptions to raise, or handlers)."""
+
+    def __init__(
+        self, *, key: str = KEY, script: list[Any] | None = None, expire_after: int = 0
+    ) -> None:
+        self.token = make_token(ORGID, key)
+        self.logged_in = False
+        #: With N > 0, a login serves N authenticated requests and then expires.
+        self.expire_after = expire_after
+        self.served = 0
+        self.logins = 0
+        self.requests: list[httpx.Request] = []
+        self.script = list(script or [])
+        self._lock = threading.Lock()
+
+    @property
+    def data_requests(self) -> list[httpx.Request]:
+        return [r for r in self.requests if r.url.path != "/zj/art/login"]
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            self.requests.append(request)
+            step = self.script.pop(0) if self.script and "login" not in request.url.path else None
+        if request.url.path == "/zj/art/login":
+            if json.loads(request.content)["token"] != self.token:
+                return envelope(40002, "校验失败，请检查校验码")
+            with self._lock:
+                self.logins += 1
+                self.logged_in = True
+                self.served = 0
+            return envelope(0, "请求成功")
+        if isinstance(step, BaseException):
+            raise step
+        if isinstance(step, httpx.Response):
+            # A copy, so that one scripted answer can be given many times.
+            return httpx.Response(step.status_code, headers=step.headers, content=step.content)
+        if step is not None:
+            return step(request)
+        if request.headers.get("token") != self.token:
+            return envelope(40002, "校验失败，请检查校验码")
+        with self._lock:
+            if self.logged_in and self.expire_after:
+                self.served += 1
+                self.logged_in = self.served < self.expire_after
+            elif not self.logged_in:
+                return envelope(40003, "验签已过期或未登录")
+        rows = json.loads(request.content) if request.method == "POST" else []
+        return envelope(0, "请求成功", len(rows))
+
+
+def make_config(**overrides: Any) -> Config:
+    settings: dict[str, Any] = {
+        "base_url": BASE_URL,
+        "orgid": ORGID,
+        "key": KEY,
+        "retries": 4,
+        "retry_max_seconds": 60.0,
+    }
+    settings.update(overrides)
+    return Config(**settings)
+
+
+def make_client(
+    handler: Handler,
+    clock: FakeClock,
+    events: list[ClientEvent] | None = None,
+    cache: SessionCache | None = None,
+    **overrides: Any,
+) -> PlatformClient:
+    return PlatformClient(
+        make_config(**overrides),
+        transport=httpx.MockTransport(handler),
+        session_cache=cache,
+        sleep=clock.sleep,
+        clock=clock,
+        on_event=events.append if events is not None else None,
+    )
+
+
+# -- the classification table -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [
+        (0, Outcome.SUCCESS),
+        (200, Outcome.SUCCESS),
+        (40001, Outcome.AUTH),
+        (40002, Outcome.AUTH),
+        (40004, Outcome.AUTH),
+        (40009, Outcome.AUTH),
+        (40003, Outcome.EXPIRED),
+        (40000, Outcome.DATA),
+        (40005, Outcome.DATA),
+        (40006, Outcome.DATA),
+        (40007, Outcome.DATA),
+        (40008, Outcome.DATA),
+        (500, Outcome.DATA),
+        (40010, Outcome.DATA),  # not in the spec
+        (1, Outcome.DATA),
+        (-1, Outcome.DATA),
+    ],
+)
+def test_classify(code, outcome):
+    assert classify(code) is outcome
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        (b'{"msg":"ok","code":0,"data":2}', 0),
+        (b'{"code":"200","msg":null}', 200),
+        ('{"code":40006,"msg":"数据不存在"}'.encode(), 40006),
+        (b"<html><body>502 Bad Gateway</body></html>", None),
+        (b"", None),
+        (b'{"status":503,"error":"Service Unavailable"}', None),
+        (b"[1, 2]", None),
+        (b'{"code":true}', None),
+        (b'{"code":"OK"}', None),
+        (b"\xff\xfe", None),
+    ],
+)
+def test_read_answer_accepts_only_the_envelope(body, code):
+    answer = read_answer(body)
+    assert (answer.code if answer else None) == code
+
+
+# -- login and requests -----------------------------------------------------------------------
+
+
+def test_login_sends_upper_case_md5_and_calls_carry_headers():
+    platform = FakePlatform()
+    with make_client(platform, FakeClock()) as client:
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert make_token(ORGID, KEY) == TOKEN
+    login, insert = platform.requests
+    assert login.method == "POST" and login.url == f"{BASE_URL}/art/login"
+    assert json.loads(login.content) == {"key": KEY, "orgid": ORGID, "token": TOKEN}
+    assert "token" not in login.headers
+    assert insert.method == "POST" and insert.url == f"{BASE_URL}/art/aCyclerecord/batchInsert"
+    assert (insert.headers["orgid"], insert.headers["token"]) == (ORGID, TOKEN)
+    assert insert.headers["content-type"] == "application/json"
+    assert json.loads(insert.content) == ROWS
+    # What the pipeline measures to cap chunks in bytes is exactly what is sent.
+    assert insert.content == encode_body(ROWS)
+    assert "王芳".encode() in insert.content
+    assert (answer.code, answer.data, answer.outcome, answer.attempts) == (0, 2, Outcome.SUCCESS, 1)
+
+
+def test_a_pre_encoded_batch_is_sent_as_given():
+    body = b'[{"cycleid":"C1","orgid":"330100123"}]'
+    platform = FakePlatform()
+    with make_client(platform, FakeClock()) as client:
+        answer = client.batch_insert_body("aCyclerecord", body)
+    (request,) = platform.data_requests
+    assert request.content == body
+    assert request.headers["content-type"] == "application/json"
+    assert (answer.outcome, answer.data) == (Outcome.SUCCESS, 1)
+
+
+def test_delete_is_a_get_with_the_parameters_in_the_query():
+    platform = FakePlatform(script=[envelope(40006, "数据不存在")])
+    with make_client(platform, FakeClock()) as client:
+        answer = client.delete("aCyclerecord", {"cycleid": "C1", "orgid": ORGID})
+    (request,) = platform.data_requests
+    assert request.method == "GET"
+    assert request.url.path == "/zj/art/aCyclerecord/delete"
+    assert dict(request.url.params) == {"cycleid": "C1", "orgid": ORGID}
+    assert request.headers["token"] == TOKEN
+    assert (answer.code, answer.msg, answer.outcome) == (40006, "数据不存在", Outcome.DATA)
+
+
+def test_data_answers_are_returned_not_raised():
+    platform = FakePlatform(script=[envelope(40008, "男女双方姓名不可同时为空")])
+    with make_client(platform, FakeClock()) as client:
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert (answer.code, answer.outcome) == (40008, Outcome.DATA)
+
+
+def test_http_500_carrying_the_envelope_is_the_platform_answering_not_a_gateway():
+    clock = FakeClock()
+    platform = FakePlatform(script=[envelope(500, "业务错误", status=500)])
+    with make_client(platform, clock) as client:
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert (answer.code, answer.outcome) == (500, Outcome.DATA)
+    assert clock.sleeps == []
+
+
+# -- sessions ---------------------------------------------------------------------------------
+
+
+def test_40003_logs_in_once_more_and_replays_the_request():
+    platform = FakePlatform()
+    events: list[ClientEvent] = []
+    with make_client(platform, FakeClock(), events) as client:
+        client.batch_insert("aCyclerecord", ROWS)
+        platform.logged_in = False  # the platform forgets the login, as after 2 hours
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert platform.logins == 2
+    assert len(platform.data_requests) == 3
+    assert platform.data_requests[-1].content == platform.data_requests[-2].content
+    assert (answer.outcome, answer.attempts) == (Outcome.SUCCESS, 2)
+    assert [(e.kind, e.reason) for e in events] == [
+        (EventKind.LOGIN, ""),
+        (EventKind.RELOGIN, "40003"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "logins"),
+    [
+        (SESSION_LIFETIME_SECONDS - RENEW_MARGIN_SECONDS - 1, 1),
+        (SESSION_LIFETIME_SECONDS - RENEW_MARGIN_SECONDS + 1, 2),
+        (SESSION_LIFETIME_SECONDS + 1, 2),
+    ],
+)
+def test_logs_in_again_before_the_session_expires(elapsed, logins):
+    clock = FakeClock()
+    platform = FakePlatform()
+    with make_client(platform, clock) as client:
+        client.batch_insert("aCyclerecord", ROWS)
+        clock.now += elapsed
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert platform.logins == logins
+    assert answer.attempts == 1  # renewed before sending, never answered 40003
+
+
+def test_concurrent_40003_answers_lead_to_one_login():
+    workers = 6
+    platform = FakePlatform()
+    everyone_refused = threading.Barrier(workers, timeout=10)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "login" not in request.url.path and not platform.logged_in:
+            # Every worker's request is refused before any of them can log in again.
+            everyone_refused.wait()
+            return envelope(40003, "验签已过期或未登录")
+        return platform(request)
+
+    events: list[ClientEvent] = []
+    with make_client(handler, FakeClock(), events, concurrency=workers) as client:
+        client.login()
+        platform.logged_in = False
+        answers: list[Any] = []
+
+        def work() -> None:
+            answers.append(client.batch_insert("aCyclerecord", ROWS))
+
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+    assert [a.outcome for a in answers] == [Outcome.SUCCESS] * workers
+    assert platform.logins == 2
+    assert [e.kind for e in events].count(EventKind.RELOGIN) == 1
+
+
+def test_sessions_that_expire_every_request_starve_no_worker():
+    # Four workers share logins that each serve one request: a worker may meet 40003 many times
+    # in a row while the others succeed. That is progress, not a platform stuck on 40003.
+    workers, per_worker = 4, 25
+    platform = FakePlatform(expire_after=1)
+    answers: list[Any] = []
+    with make_client(platform, FakeClock(), concurrency=workers) as client:
+
+        def work() -> None:
+            for _ in range(per_worker):
+                answers.append(client.batch_insert("aCyclerecord", ROWS))
+
+        threads = [threading.Thread(target=work) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert [a.outcome for a in answers] == [Outcome.SUCCESS] * workers * per_worker
+
+
+def test_a_platform_that_always_answers_40003_ends_in_an_error():
+    platform = FakePlatform()
+    always_expired = [envelope(40003, "验签已过期或未登录")] * (MAX_RELOGINS + 5)
+    platform.script = list(always_expired)
+    with make_client(platform, FakeClock()) as client, pytest.raises(AuthError) as caught:
+        client.batch_insert("aCyclerecord", ROWS)
+    assert caught.value.code == "client-session-keeps-expiring"
+    assert platform.logins == 1 + MAX_RELOGINS
+
+
+@pytest.mark.parametrize(
+    ("code", "message_code"),
+    [
+        (40001, "client-auth-missing-fields"),
+        (40002, "client-auth-bad-key"),
+        (40004, "client-auth-unknown-org"),
+        (40009, "client-auth-org-mismatch"),
+        (40000, "client-login-refused"),
+    ],
+)
+def test_refused_login_is_an_auth_error_and_final(code, message_code):
+    logins = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        logins.append(request)
+        return envelope(code, "平台的说明")
+
+    with make_client(handler, FakeClock()) as client:
+        with pytest.raises(AuthError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+        # Workers that come later must not knock again with credentials that were refused.
+        with pytest.raises(AuthError):
+            client.batch_insert("aCyclerecord", ROWS)
+    assert (caught.value.code, caught.value.exit_code) == (message_code, EXIT_AUTH)
+    assert "平台的说明" in caught.value.message("zh")
+    assert len(logins) == 1
+
+
+@pytest.mark.parametrize("code", [40001, 40002, 40004, 40009])
+def test_auth_codes_on_a_data_call_stop_the_run(code):
+    platform = FakePlatform(script=[envelope(code, "拒绝")])
+    with make_client(platform, FakeClock()) as client, pytest.raises(AuthError) as caught:
+        client.batch_insert("aCyclerecord", ROWS)
+    assert caught.value.exit_code == EXIT_AUTH
+    assert len(platform.data_requests) == 1
+
+
+def test_wrong_key_is_refused_at_login():
+    platform = FakePlatform(key="the-real-key")
+    with make_client(platform, FakeClock()) as client, pytest.raises(AuthError) as caught:
+        client.login()
+    assert caught.value.code == "client-auth-bad-key"
+
+
+# -- the session cache ------------------------------------------------------------------------
+
+
+def test_cached_login_is_owner_only_holds_no_secret_and_is_reused(tmp_path):
+    clock = FakeClock()
+    cache = SessionCache(tmp_path / "home" / "sessions")
+    first = FakePlatform()
+    with make_client(first, clock, cache=cache) as client:
+        session = client.login()
+    path = cache.path_for(BASE_URL, ORGID)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    text = path.read_text()
+    for secret in (KEY, TOKEN, TOKEN.lower()):
+        assert secret not in text
+    assert session.reused is False
+
+    # A later command: the platform still remembers the login, so nobody logs in again.
+    later = FakePlatform()
+    later.logged_in = True
+    clock.now += 60 * 60
+    with make_client(later, clock, cache=cache) as client:
+        assert client.login().reused is True
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert later.logins == 0
+    assert answer.outcome is Outcome.SUCCESS
+
+
+@pytest.mark.parametrize(
+    ("key", "elapsed", "reused"),
+    [
+        (KEY, 10, True),
+        ("another-key", 10, False),  # a login made with another key proves nothing
+        (KEY, SESSION_LIFETIME_SECONDS - RENEW_MARGIN_SECONDS + 1, False),
+        (KEY, -3600, False),  # logged in "in the future": the clock was changed
+    ],
+)
+def test_cached_login_is_reused_only_with_the_same_key_and_before_expiry(
+    tmp_path, key, elapsed, reused
+):
+    clock = FakeClock()
+    cache = SessionCache(tmp_path / "sessions")
+    with make_client(FakePlatform(), clock, cache=cache) as client:
+        client.login()
+    clock.now += elapsed
+    platform = FakePlatform(key=key)
+    with make_client(platform, clock, cache=cache, key=key) as client:
+        session = client.login()
+    assert session.reused is reused
+    assert platform.logins == (0 if reused else 1)
+
+
+def test_forced_login_ignores_the_cache(tmp_path):
+    clock = FakeClock()
+    cache = SessionCache(tmp_path / "sessions")
+    with make_client(FakePlatform(), clock, cache=cache) as client:
+        client.login()
+    platform = FakePlatform()
+    with make_client(platform, clock, cache=cache) as client:
+        assert client.login(force=True).reused is False
+    assert platform.logins == 1
+
+
+def test_unreadable_cache_file_means_no_cache(tmp_path):
+    cache = SessionCache(tmp_path / "sessions")
+    cache.directory.mkdir()
+    cache.path_for(BASE_URL, ORGID).write_text("{not json")
+    platform = FakePlatform()
+    with make_client(platform, FakeClock(), cache=cache) as client:
+        assert client.login().reused is False
+    assert platform.logins == 1
+
+
+# -- retries ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(503, html="<html><body>503 Service Temporarily Unavailable</body></html>"),
+        httpx.Response(502, text=""),
+        httpx.Response(504, json={"code": 504, "msg": "gateway timeout"}),
+        httpx.Response(429, text="slow down"),
+        httpx.Response(500, html="<h1>Internal Server Error</h1>"),
+        httpx.Response(200, html="<html>请先登录上网认证</html>"),  # a captive portal
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ConnectError("[Errno 111] Connection refused"),
+        httpx.ReadError("[Errno 104] Connection reset by peer"),
+        httpx.WriteError("[Errno 32] Broken pipe"),
+        httpx.ReadTimeout("timed out"),
+        httpx.ConnectTimeout("timed out"),
+    ],
+    ids=lambda f: type(f).__name__ if isinstance(f, Exception) else f"HTTP-{f.status_code}",
+)
+def test_transient_failure_then_success(failure):
+    clock = FakeClock()
+    events: list[ClientEvent] = []
+    platform = FakePlatform(script=[failure])
+    with make_client(platform, clock, events) as client:
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert (answer.outcome, answer.data, answer.attempts) == (Outcome.SUCCESS, 2, 2)
+    # The replayed request is the same batch: safe, because batchInsert is an upsert.
+    first, second = platform.data_requests
+    assert first.content == second.content
+    assert len(clock.sleeps) == 1
+    (retrying,) = [e for e in events if e.kind is EventKind.RETRYING]
+    assert (retrying.attempt, retrying.url) == (2, f"{BASE_URL}/art/aCyclerecord/batchInsert")
+
+
+def test_backoff_grows_and_stays_within_its_ceiling():
+    clock = FakeClock()
+    platform = FakePlatform(script=[httpx.ConnectError("refused")] * 4)
+    with make_client(platform, clock, retries=4, retry_max_seconds=1000) as client:
+        client.batch_insert("aCyclerecord", ROWS)
+    assert len(clock.sleeps) == 4
+    for number, slept in enumerate(clock.sleeps, start=1):
+        assert 0 <= slept <= 0.5 * 2 ** (number - 1)
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "expected"),
+    [
+        ("7", 7.0),
+        (lambda now: email.utils.formatdate(now + 30, usegmt=True), 30.0),
+    ],
+    ids=["seconds", "http-date"],
+)
+def test_retry_after_is_honoured(retry_after, expected):
+    clock = FakeClock()
+    value = retry_after(clock.now) if callable(retry_after) else retry_after
+    events: list[ClientEvent] = []
+    platform = FakePlatform(script=[httpx.Response(429, headers={"Retry-After": value})])
+    with make_client(platform, clock, events) as client:
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert answer.outcome is Outcome.SUCCESS
+    assert clock.sleeps == [pytest.approx(expected, abs=1)]
+    assert [e.kind for e in events if e.kind is not EventKind.LOGIN] == [EventKind.RETRY_AFTER]
+
+
+def test_retry_after_beyond_the_budget_gives_up_at_once():
+    clock = FakeClock()
+    platform = FakePlatform(script=[httpx.Response(503, headers={"Retry-After": "3600"})])
+    with make_client(platform, clock, retry_max_seconds=60) as client:
+        client.login()
+        with pytest.raises(UnreachableError):
+            client.batch_insert("aCyclerecord", ROWS)
+    assert clock.sleeps == []
+    assert len(platform.data_requests) == 1
+
+
+def test_retries_exhausted_is_unreachable_naming_the_url_without_query():
+    clock = FakeClock()
+    always_down = [httpx.Response(503, html="<html>down</html>")] * 10
+    platform = FakePlatform(script=always_down)
+    with make_client(platform, clock, retries=3) as client:
+        client.login()
+        with pytest.raises(UnreachableError) as caught:
+            client.delete("aCyclerecord", {"cycleid": "C-4711", "orgid": ORGID})
+    error = caught.value
+    assert error.exit_code == EXIT_UNREACHABLE
+    assert len(platform.data_requests) == 4  # the first attempt and 3 retries
+    assert f"{BASE_URL}/art/aCyclerecord/delete" in error.message("en")
+    assert "HTTP 503" in error.message("en")
+    assert "C-4711" not in str(error) and "C-4711" not in error.message("zh")
+
+
+def test_retries_stop_when_the_time_budget_is_spent():
+    clock = FakeClock()
+    start = clock.now
+    platform = FakePlatform(script=[httpx.ConnectError("refused")] * 1000)
+    with make_client(platform, clock, retries=1000, retry_max_seconds=10) as client:
+        client.login()
+        with pytest.raises(UnreachableError):
+            client.batch_insert("aCyclerecord", ROWS)
+    assert clock.now - start <= 10
+    assert len(platform.data_requests) < 1000
+
+
+def test_untrusted_certificate_is_not_retried():
+    clock = FakeClock()
+    cause = ssl.SSLCertVerificationError("certificate verify failed: self-signed certificate")
+    failure = httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED]")
+    failure.__cause__ = cause
+    platform = FakePlatform(script=[failure])
+    with make_client(platform, clock) as client:
+        client.login()
+        with pytest.raises(UnreachableError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+    assert caught.value.code == "client-certificate-rejected"
+    assert "ca_bundle" in caught.value.message("en")
+    assert clock.sleeps == []
+
+
+def test_closed_loopback_port_is_unreachable_quickly():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = make_config(
+        base_url=f"http://127.0.0.1:{port}", retries=2, retry_max_seconds=2, timeout=2
+    )
+    started = time.monotonic()
+    with PlatformClient(config) as client, pytest.raises(UnreachableError) as caught:
+        client.login()
+    assert time.monotonic() - started < 10
+    assert f"127.0.0.1:{port}" in caught.value.message("en")
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def test_key_and_token_appear_in_no_error_event_answer_or_log(caplog, tmp_path):
+    caplog.set_level(logging.DEBUG)
+    clock = FakeClock()
+    events: list[ClientEvent] = []
+    texts: list[str] = []
+    echoing = f"bad token {TOKEN} for key {KEY}"  # a platform careless enough to echo them
+
+    def collect_error(error: Exception) -> None:
+        texts.extend([str(error), repr(error), error.message("zh"), error.message("en")])
+        texts.extend(str(v) for v in error.params.values())
+        if error.__cause__ is not None:
+            texts.append(str(error.__cause__))
+
+    scenarios: list[tuple[list[Any], Callable[[PlatformClient], Any]]] = [
+        ([httpx.ConnectError(f"refused {KEY} {TOKEN}")] * 5, lambda c: c.batch_insert("x", ROWS)),
+        ([envelope(40009, echoing)], lambda c: c.batch_insert("x", ROWS)),
+        ([envelope(40000, echoing)], lambda c: c.batch_insert("x", ROWS)),
+        ([envelope(40003)] * 10, lambda c: c.delete("x", {"id": "1"})),
+    ]
+    for script, act in scenarios:
+        platform = FakePlatform(script=script)
+        cache = SessionCache(tmp_path / "sessions")
+        with make_client(platform, clock, events, cache=cache, retries=2) as client:
+            texts.append(repr(client))
+            texts.append(repr(client.login()))
+            try:
+                answer = act(client)
+            except (AuthError, UnreachableError) as error:
+                collect_error(error)
+            else:
+                texts.extend([repr(answer), answer.msg])
+    with make_client(lambda r: envelope(40002, echoing), clock, events) as client:
+        with pytest.raises(AuthError) as caught:
+            client.login()
+        collect_error(caught.value)
+
+    texts.extend(repr(e) for e in events)
+    texts.extend(e.message(lang) for e in events for lang in ("zh", "en"))
+    texts.append(caplog.text)
+    assert len(texts) > 20 and any("***" in t for t in texts)  # the scrubbed echoes are there
+    for text in texts:
+        for secret in (KEY, TOKEN, TOKEN.lower()):
+            assert secret not in text
+
+
+# -- the state directory ----------------------------------------------------------------------
+
+
+def test_state_dir_prefers_the_environment_and_is_owner_only(tmp_path, monkeypatch):
+    home = tmp_path / "env-home"
+    monkeypatch.setenv("ARTREPORT_HOME", str(home))
+    assert state_dir(Config(state_dir=str(tmp_path / "configured"))) == home
+    assert stat.S_IMODE(home.stat().st_mode) == 0o700
+    monkeypatch.delenv("ARTREPORT_HOME")
+    assert state_dir(Config(state_dir=str(tmp_path / "configured"))) == tmp_path / "configured"
+
+
+def test_private_files_are_0600_and_replaced_whole(tmp_path):
+    target = tmp_path / "report.csv"
+    target.write_text("old")
+    os.chmod(target, 0o644)
+    write_private(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+
+    with pytest.raises(RuntimeError), open_private(target, "w", encoding="utf-8") as handle:
+        handle.write("half a report")
+        raise RuntimeError("the writer failed")
+    assert target.read_bytes() == b"new"
+    assert os.listdir(tmp_path) == ["report.csv"]  # no temporary file left behind
+
+
+# -- artreport login --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """Run ``artreport`` against a fake platform."""
+    from artreport.cli import app, login_cmd
+
+    def run(platform: Handler, *args: str, **env: str) -> Any:
+        monkeypatch.setattr(
+            login_cmd,
+            "PlatformClient",
+            functools.partial(PlatformClient, transport=httpx.MockTransport(platform)),
+        )
+        environment = {
+            "ARTREPORT_BASE_URL": BASE_URL,
+            "ARTREPORT_ORGID": ORGID,
+            "ARTREPORT_KEY": KEY,
+            **env,
+        }
+        return CliRunner().invoke(app, ["--lang", "en", *args], env=environment)
+
+    return run
+
+
+def test_cli_login_prints_the_expiry_and_reuses_the_login(cli):
+    platform = FakePlatform()
+    result = cli(platform, "login")
+    assert result.exit_code == 0, result.output
+    assert "valid until" in result.stdout
+    again = cli(platform, "login")
+    assert again.exit_code == 0, again.output
+    assert "Reusing the earlier login" in again.stdout
+    assert platform.logins == 1
+    for secret in (KEY, TOKEN):
+        assert secret not in result.output + again.output
+
+
+def test_cli_login_with_a_wrong_key_exits_3(cli):
+    result = cli(FakePlatform(key="the-real-key"), "login", "--force")
+    assert result.exit_code == EXIT_AUTH, result.output
+    assert "code 40002" in result.stderr
+    assert KEY not in result.output and TOKEN not in result.output
+
+
+def test_cli_login_with_the_platform_down_exits_4(cli, tmp_path):
+    config = tmp_path / "artreport.yaml"
+    config.write_text("retries: 0\n")
+
+    def down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused")
+
+    result = cli(down, "--config", str(config), "login")
+    assert result.exit_code == EXIT_UNREACHABLE, result.output
+    assert f"{BASE_URL}/art/login" in result.stderr
