@@ -122,7 +122,9 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
             try:
                 loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-                raise ConfigError("config-unreadable", path=str(path), reason=_reason(exc)) from None
+                raise ConfigError(
+                    "config-unreadable", path=str(path), reason=_reason(exc)
+                ) from None
             if loaded is None:
                 loaded = {}
             if not isinstance(loaded, dict):

@@ -3,6 +3,7 @@ plain modules that each command calls."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -33,7 +34,9 @@ def _global_options(
     ctx: typer.Context,
     config: Annotated[
         str | None,
-        typer.Option("--config", help="Config file (default: $ARTREPORT_CONFIG, ./artreport.yaml)."),
+        typer.Option(
+            "--config", help="Config file (default: $ARTREPORT_CONFIG, ./artreport.yaml)."
+        ),
     ] = None,
     lang: Annotated[
         str | None, typer.Option("--lang", help="Message language: zh (default) or en.")
@@ -43,12 +46,15 @@ def _global_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
-    ctx.obj = AppState(config_path=config, lang=resolve_language(lang), debug=debug)
+    chosen = bool(lang or os.environ.get("ARTREPORT_LANG"))
+    ctx.obj = AppState(
+        config_path=config, lang=resolve_language(lang), debug=debug, lang_chosen=chosen
+    )
 
 
 def _register_commands() -> None:
     # Each module adds its commands to ``app`` when imported.
-    from artreport.cli import schema_cmd, validate_cmd  # noqa: F401
+    from artreport.cli import delete_cmd, login_cmd, push_cmd, sandbox_cmd, schema_cmd, validate_cmd  # noqa: F401
 
 
 _register_commands()

@@ -20,12 +20,17 @@ class AppState:
     config_path: str | None = None
     lang: str = "zh"
     debug: bool = False
+    #: --lang or $ARTREPORT_LANG was given; otherwise the config file's ``lang`` applies.
+    lang_chosen: bool = False
 
     def t(self, code: str, **params: object) -> str:
         return translate(code, self.lang, **params)
 
     def config(self) -> Config:
-        return load_config(self.config_path)
+        config = load_config(self.config_path)
+        if config.lang and not self.lang_chosen:
+            self.lang = resolve_language(config.lang)
+        return config
 
 
 def state_of(ctx: typer.Context) -> AppState:
@@ -74,3 +79,8 @@ def reporting_errors(state: AppState) -> Iterator[None]:
 
 def is_terminal() -> bool:
     return sys.stdout.isatty()
+
+
+def is_interactive() -> bool:
+    """Someone is at a terminal who can answer a question."""
+    return sys.stdin.isatty() and sys.stdout.isatty()

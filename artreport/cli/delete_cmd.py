@@ -1,0 +1,99 @@
+"""``artreport delete TYPE --id ID``: remove records from the platform."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from artreport.cli import app
+from artreport.cli.common import is_interactive, reporting_errors, state_of, stdout_console
+from artreport.cli.validate_cmd import JsonOption, TypeArgument
+from artreport.client import PlatformClient, SessionCache
+from artreport.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
+from artreport.privacy import mask
+from artreport.schema import load_schema
+from artreport.upload.delete import DeleteResult, delete_all, target_for, targets_from_file
+
+
+@app.command("delete")
+def delete_command(
+    ctx: typer.Context,
+    record_type: TypeArgument,
+    record_id: Annotated[
+        str | None, typer.Option("--id", help="Primary key of the record to delete.")
+    ] = None,
+    cycleid: Annotated[
+        str | None, typer.Option("--cycleid", help="Its cycle ID (most record types need it).")
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="CSV/Excel/JSON file listing the records to delete."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Delete records from the platform. 从平台删除记录。"""
+    state = state_of(ctx)
+    results: list[DeleteResult] = []
+    with reporting_errors(state):
+        chosen = load_schema().get(record_type)
+        config = state.config()
+        config.require("base_url", "orgid", "key")
+        if record_id:
+            targets = [target_for(chosen, record_id, config.orgid, cycleid)]
+        elif from_file:
+            targets = list(targets_from_file(chosen, from_file, config.orgid))
+        else:
+            raise UsageError("delete-needs-id")
+        if not yes:
+            if not is_interactive():
+                raise UsageError("delete-needs-yes")
+            question = state.t("delete-confirm", count=len(targets), label=chosen.label)
+            if not typer.confirm(question, default=False):
+                typer.echo(state.t("delete-cancelled"))
+                raise typer.Exit(EXIT_PROBLEMS)
+        with PlatformClient(config, session_cache=SessionCache.for_config(config)) as client:
+            results = list(
+                delete_all(lambda params: client.delete(chosen.resource, params), targets)
+            )
+    key_kind = chosen.field(chosen.primary_key).pii
+    deleted = sum(r.deleted for r in results)
+    not_found = sum(r.not_found for r in results)
+    failed = len(results) - deleted - not_found
+    exit_code = EXIT_OK if deleted == len(results) else EXIT_PROBLEMS
+    if as_json:
+        payload = {
+            "record_type": chosen.name,
+            "deleted": deleted,
+            "not_found": not_found,
+            "failed": failed,
+            "results": [
+                {
+                    "key": mask(key_kind, r.target.key(chosen)),
+                    "row": r.target.row,
+                    "code": r.answer.code,
+                    "message": r.answer.msg,
+                }
+                for r in results
+            ],
+            "exit_code": exit_code,
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False))
+        raise typer.Exit(exit_code)
+    console = stdout_console()
+    for result in results:
+        key = mask(key_kind, result.target.key(chosen))
+        if result.deleted:
+            console.print(f"[green]✓[/green] {state.t('delete-done', key=key)}")
+        elif result.not_found:
+            console.print(f"[red]✗[/red] {state.t('delete-not-found', key=key)}")
+        else:
+            message = state.t(
+                "delete-failed", key=key, code=result.answer.code, message=result.answer.msg
+            )
+            console.print(f"[red]✗[/red] {message}")
+    console.print(state.t("delete-summary", deleted=deleted, not_found=not_found, failed=failed))
+    raise typer.Exit(exit_code)

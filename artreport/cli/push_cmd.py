@@ -1,0 +1,252 @@
+"""``artreport push TYPE FILE``: validate an export and upload its valid rows."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from artreport.cli import app
+from artreport.cli.common import (
+    AppState,
+    is_terminal,
+    reporting_errors,
+    state_of,
+    stderr_console,
+    stdout_console,
+)
+from artreport.cli.render import print_counts_by_code, print_notices
+from artreport.cli.validate_cmd import (
+    BlankClearsOption,
+    EncodingOption,
+    FileArgument,
+    JsonOption,
+    ReportOption,
+    SheetOption,
+    TypeArgument,
+)
+from artreport.client import PlatformClient, SessionCache
+from artreport.client.events import ClientEvent
+from artreport.config import Config
+from artreport.report import ReportWriter, default_report_path
+from artreport.schema import load_schema
+from artreport.state import state_dir
+from artreport.upload import PushOptions, PushStopped, PushSummary, platform_sender, push_file
+from artreport.validation import ValidateOptions
+
+#: Without a terminal (cron), a status line at most this often.
+STATUS_EVERY_SECONDS = 5.0
+
+
+@contextlib.contextmanager
+def platform_config(config: Config, use_sandbox: bool, state: AppState) -> Iterator[Config]:
+    """The config to push with: as given, or pointed at an embedded sandbox for the run."""
+    if not use_sandbox:
+        yield config
+        return
+    from artreport.sandbox import DEMO_ORG, Sandbox
+
+    orgid, key = (config.orgid, config.key) if config.orgid and config.key else DEMO_ORG
+    with Sandbox({orgid: key}) as sandbox:
+        stderr_console().print(state.t("push-sandbox-started", url=sandbox.base_url, orgid=orgid))
+        yield config.with_overrides(base_url=sandbox.base_url, orgid=orgid, key=key)
+
+
+def _estimated_rows(path: Path) -> int | None:
+    """A quick row count for the progress bar's ETA: line ends in a CSV, else unknown."""
+    if path.suffix.lower() not in (".csv", ".txt", ".jsonl", ".ndjson"):
+        return None
+    try:
+        with open(path, "rb") as handle:
+            lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None
+    return max(lines - 1, 0)
+
+
+@contextlib.contextmanager
+def progress_display(
+    state: AppState, path: Path, enabled: bool
+) -> Iterator[Callable[[PushSummary], None]]:
+    if not enabled:
+        yield lambda summary: None
+        return
+    if not is_terminal():
+        last = [time.monotonic()]
+
+        def status_line(summary: PushSummary) -> None:
+            now = time.monotonic()
+            if now - last[0] >= STATUS_EVERY_SECONDS:
+                last[0] = now
+                stderr_console().print(_status_text(state, summary), soft_wrap=True)
+
+        yield status_line
+        return
+    total = _estimated_rows(path)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]} rows/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr_console(), transient=True) as progress:
+        task = progress.add_task(state.t("push-progress"), total=total, rate="0")
+
+        def advance(summary: PushSummary) -> None:
+            progress.update(
+                task, completed=summary.rows_read, rate=f"{summary.rows_per_second:,.0f}"
+            )
+
+        yield advance
+
+
+def _status_text(state: AppState, summary: PushSummary) -> str:
+    return state.t(
+        "push-status",
+        rows=summary.rows_read,
+        sent=summary.sent,
+        accepted=summary.accepted,
+        rejected=summary.rejected,
+        invalid=summary.invalid,
+        rate=f"{summary.rows_per_second:,.0f}",
+    )
+
+
+def _client_event_printer(state: AppState) -> Callable[[ClientEvent], None]:
+    console = stderr_console()
+    return lambda event: console.print(f"[dim]{event.message(state.lang)}[/dim]", soft_wrap=True)
+
+
+@app.command("push")
+def push_command(
+    ctx: typer.Context,
+    record_type: TypeArgument,
+    file: FileArgument,
+    chunk_size: Annotated[
+        int | None, typer.Option("--chunk-size", min=1, help="Rows per request (default 200).")
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option("--concurrency", min=1, max=32, help="Requests in parallel.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Do everything except log in and send.")
+    ] = False,
+    report: ReportOption = None,
+    as_json: JsonOption = False,
+    use_sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Push to an embedded local sandbox of the platform.")
+    ] = False,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    blank_clears: BlankClearsOption = False,
+) -> None:
+    """Validate an export and upload its valid rows. 校验并上报导出文件。"""
+    state = state_of(ctx)
+    summary: PushSummary | None = None
+    stopped: PushStopped | None = None
+    report_path: Path | None = None
+    with reporting_errors(state):
+        chosen = load_schema().get(record_type)
+        config = state.config().with_overrides(chunk_size=chunk_size, concurrency=concurrency)
+        if not (dry_run or use_sandbox):
+            config.require("base_url", "orgid", "key")
+        report_path = report or default_report_path(
+            state_dir(config) / "reports", "push", chosen.name
+        )
+        options = PushOptions(
+            chunk_size=config.chunk_size,
+            chunk_bytes=config.chunk_bytes,
+            concurrency=config.concurrency,
+            dry_run=dry_run,
+            validate=ValidateOptions(blank_clears=blank_clears, sheet=sheet, encoding=encoding),
+        )
+        with (
+            platform_config(config, use_sandbox and not dry_run, state) as target,
+            ReportWriter(report_path, state.lang, always=report is not None) as writer,
+            progress_display(state, file, enabled=not as_json) as on_progress,
+        ):
+            client = None
+            if not dry_run:
+                cache = None if use_sandbox else SessionCache.for_config(target)
+                client = PlatformClient(
+                    target, session_cache=cache, on_event=_client_event_printer(state)
+                )
+            with client or contextlib.nullcontext():
+                try:
+                    summary = push_file(
+                        chosen,
+                        file,
+                        send=None if client is None else platform_sender(client, chosen.resource),
+                        report=writer,
+                        orgid=target.orgid,
+                        options=options,
+                        on_progress=on_progress,
+                    )
+                except PushStopped as stop:
+                    stopped = stop
+                    summary = stop.summary
+            report_path = writer.path if writer.written else None
+    assert summary is not None
+    summary.report = str(report_path) if report_path else None
+    exit_code = stopped.error.exit_code if stopped else summary.exit_code
+    if as_json:
+        payload = summary.to_dict()
+        payload["exit_code"] = exit_code
+        if stopped:
+            payload["stopped_message"] = stopped.error.message(state.lang)
+        typer.echo(json.dumps(payload, ensure_ascii=False))
+        raise typer.Exit(exit_code)
+    print_push_summary(state, chosen.label, chosen.name, file, summary)
+    if stopped:
+        stderr_console().print(f"[red]✗[/red] {stopped.error.message(state.lang)}", soft_wrap=True)
+    raise typer.Exit(exit_code)
+
+
+def print_push_summary(
+    state: AppState, label: str, name: str, file: Path, summary: PushSummary
+) -> None:
+    console = stdout_console()
+    console.print(f"[bold]{label}[/bold] ({name}) — {file}")
+    print_notices(stderr_console(), state, summary.notices)
+    if summary.dry_run:
+        console.print(
+            state.t(
+                "push-dry-run-counts",
+                rows=summary.rows_read,
+                valid=summary.valid,
+                invalid=summary.invalid,
+            )
+        )
+    else:
+        console.print(
+            state.t(
+                "push-counts",
+                rows=summary.rows_read,
+                invalid=summary.invalid,
+                sent=summary.sent,
+                accepted=summary.accepted,
+                rejected=summary.rejected,
+                not_sent=summary.not_sent,
+                requests=summary.requests,
+                extra=summary.extra_requests,
+                seconds=f"{summary.elapsed:.1f}",
+            )
+        )
+    if summary.skipped:
+        console.print(state.t("push-skipped", count=summary.skipped))
+    print_counts_by_code(console, state, dict(summary.problems_by_code))
+    if summary.rejected_by_code:
+        print_counts_by_code(
+            console, state, {f"platform {k}": v for k, v in summary.rejected_by_code.items()}
+        )
+    if summary.report:
+        console.print(state.t("push-report", path=summary.report))
+    if summary.exit_code == 0 and not summary.dry_run:
+        console.print(state.t("push-all-accepted", accepted=summary.accepted))

@@ -1,0 +1,76 @@
+"""Rich rendering of summaries and problems; patient identifiers are masked here."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from artreport.cli.common import AppState
+from artreport.privacy import mask
+from artreport.readers import Notice
+from artreport.schema import RecordType
+from artreport.validation import Problem
+
+
+def masked(problem: Problem, record_type: RecordType) -> Problem:
+    """The problem as it may appear on a screen or in a log."""
+    kind = (
+        record_type.field(problem.field).pii
+        if problem.field and record_type.has_field(problem.field)
+        else None
+    )
+    key_kind = record_type.field(record_type.primary_key).pii
+    return dataclasses.replace(
+        problem, value=mask(kind, problem.value), primary_key=mask(key_kind, problem.primary_key)
+    )
+
+
+def masked_dict(problem: Problem, record_type: RecordType, lang: str) -> dict[str, Any]:
+    return masked(problem, record_type).to_dict(lang)
+
+
+def print_notices(console: Console, state: AppState, notices: Iterable[Notice]) -> None:
+    for notice in notices:
+        console.print(f"[yellow]![/yellow] {state.t(notice.code, row=notice.row, **notice.params)}")
+
+
+def print_problems(
+    console: Console,
+    state: AppState,
+    record_type: RecordType,
+    problems: list[Problem],
+    *,
+    total: int,
+) -> None:
+    if not problems:
+        return
+    table = Table(title=state.t("problems-first", shown=len(problems), total=total))
+    table.add_column(state.t("col-row"), justify="right")
+    table.add_column(state.t("col-key"))
+    table.add_column(state.t("col-field"))
+    table.add_column(state.t("col-message"))
+    for problem in problems:
+        shown = masked(problem, record_type)
+        colour = "red" if problem.is_error else "yellow"
+        table.add_row(
+            "" if shown.row is None else str(shown.row),
+            shown.primary_key or "",
+            shown.field or "",
+            f"[{colour}]{shown.message(state.lang)}[/{colour}]",
+        )
+    console.print(table)
+
+
+def print_counts_by_code(console: Console, state: AppState, counts: dict[str, int]) -> None:
+    if not counts:
+        return
+    table = Table(title=state.t("problems-by-code"))
+    table.add_column(state.t("col-code"))
+    table.add_column(state.t("col-count"), justify="right")
+    for code, count in sorted(counts.items(), key=lambda item: -item[1]):
+        table.add_row(code, str(count))
+    console.print(table)

@@ -1,0 +1,113 @@
+"""``artreport validate TYPE FILE``: check an export without sending anything."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from artreport.cli import app
+from artreport.cli.common import reporting_errors, state_of, stderr_console, stdout_console
+from artreport.cli.render import masked_dict, print_counts_by_code, print_notices, print_problems
+from artreport.report import default_report_path
+from artreport.schema import load_schema
+from artreport.state import state_dir
+from artreport.validation import ValidateOptions
+from artreport.validation.runner import validate_file
+
+TypeArgument = Annotated[
+    str, typer.Argument(metavar="TYPE", help="Record type: cycle, 周期, aCyclerecord …")
+]
+FileArgument = Annotated[
+    Path, typer.Argument(metavar="FILE", help="CSV, XLSX, XLS, ODS, JSON or JSONL export.")
+]
+ReportOption = Annotated[
+    Path | None, typer.Option("--report", help="Write the problem report here (.csv or .xlsx).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")]
+SheetOption = Annotated[
+    str | None, typer.Option("--sheet", help="Sheet to read (default: the first).")
+]
+EncodingOption = Annotated[
+    str | None, typer.Option("--encoding", help="CSV encoding (default: detect UTF-8 / GB18030).")
+]
+BlankClearsOption = Annotated[
+    bool,
+    typer.Option(
+        "--blank-clears", help='Send empty optional cells as 0 / "" to clear stored values.'
+    ),
+]
+
+
+@app.command("validate")
+def validate_command(
+    ctx: typer.Context,
+    record_type: TypeArgument,
+    file: FileArgument,
+    report: ReportOption = None,
+    as_json: JsonOption = False,
+    sheet: SheetOption = None,
+    encoding: EncodingOption = None,
+    blank_clears: BlankClearsOption = False,
+) -> None:
+    """Check an export against the platform's rules; nothing is sent. 校验导出文件（不上报）。"""
+    state = state_of(ctx)
+    with reporting_errors(state):
+        chosen = load_schema().get(record_type)
+        config = state.config()
+        report_path = report or default_report_path(
+            state_dir(config) / "reports", "validate", chosen.name
+        )
+        outcome = validate_file(
+            chosen,
+            file,
+            report_path=report_path,
+            report_always=report is not None,
+            orgid=config.orgid,
+            options=ValidateOptions(blank_clears=blank_clears, sheet=sheet, encoding=encoding),
+            lang=state.lang,
+        )
+    if as_json:
+        payload = outcome.to_dict(state.lang)
+        payload["file_problems"] = [
+            masked_dict(p, chosen, state.lang) for p in outcome.file_problems
+        ]
+        payload["first_problems"] = [
+            masked_dict(p, chosen, state.lang) for p in outcome.first_problems
+        ]
+        typer.echo(json.dumps(payload, ensure_ascii=False, default=str))
+        raise typer.Exit(outcome.exit_code)
+
+    console = stdout_console()
+    summary = outcome.summary
+    console.print(f"[bold]{chosen.label}[/bold] ({chosen.name}) — {file}")
+    print_notices(stderr_console(), state, summary.notices)
+    for problem in outcome.file_problems:
+        colour = "red" if problem.is_error else "yellow"
+        console.print(
+            f"[{colour}]{'✗' if problem.is_error else '!'}[/{colour}] {problem.message(state.lang)}"
+        )
+    console.print(
+        state.t(
+            "validate-counts",
+            rows=summary.rows_read,
+            valid=summary.valid,
+            invalid=summary.invalid,
+            warnings=summary.warnings,
+        )
+    )
+    print_counts_by_code(console, state, dict(summary.problems_by_code))
+    total = sum(summary.problems_by_code.values()) - len(outcome.file_problems)
+    print_problems(console, state, chosen, outcome.first_problems, total=total)
+    if outcome.report_path:
+        console.print(
+            state.t(
+                "report-written",
+                path=str(outcome.report_path),
+                count=sum(summary.problems_by_code.values()),
+            )
+        )
+    console.print(state.t("validate-ok") if outcome.exit_code == 0 else state.t("validate-failed"))
+    raise typer.Exit(outcome.exit_code)

@@ -1,0 +1,123 @@
+"""The failure report: every problem with its spreadsheet row, field, code and message.
+
+Written as CSV (UTF-8 with BOM, so that Excel shows the Chinese correctly) or XLSX, chosen by
+the file's extension, streamed as problems arrive. It holds patient data, so it is created
+owner-only.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from artreport.errors import InputError
+from artreport.validation.problems import Problem
+
+REPORT_COLUMNS = ("row", "primary_key", "field", "code", "message", "value", "severity")
+_OWNER_ONLY = 0o600
+
+
+def _owner_only_opener(path: str, flags: int) -> int:
+    descriptor = os.open(path, flags, _OWNER_ONLY)
+    # An existing file keeps its old mode through O_TRUNC; tighten it as well.
+    if hasattr(os, "fchmod"):
+        os.fchmod(descriptor, _OWNER_ONLY)
+    return descriptor
+
+
+def default_report_path(
+    directory: Path, command: str, record_type: str, suffix: str = ".csv"
+) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return directory / f"{command}-{record_type}-{stamp}{suffix}"
+
+
+class ReportWriter:
+    """Context manager: ``with ReportWriter(path, lang) as report: report.add(problem)``.
+
+    With ``always=False`` the file is created only when the first problem arrives, so a clean
+    run leaves no empty report behind.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], lang: str | None = None, *, always: bool = True
+    ) -> None:
+        self.path = Path(path)
+        self.lang = lang
+        self.always = always
+        self.count = 0
+        suffix = self.path.suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            raise InputError("report-bad-extension", path=str(self.path))
+        self._xlsx = suffix == ".xlsx"
+        self._file: IO[Any] | None = None
+        self._csv: Any = None
+        self._workbook: Any = None
+        self._sheet: Any = None
+
+    def __enter__(self) -> ReportWriter:
+        if self.always:
+            self._open()
+        return self
+
+    @property
+    def written(self) -> bool:
+        return self._file is not None
+
+    def _open(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self._xlsx:
+                from openpyxl import Workbook
+
+                self._file = open(self.path, "wb", opener=_owner_only_opener)  # noqa: SIM115
+                self._workbook = Workbook(write_only=True)
+                self._sheet = self._workbook.create_sheet("report")
+                self._sheet.append(list(REPORT_COLUMNS))
+            else:
+                self._file = open(  # noqa: SIM115
+                    self.path, "w", encoding="utf-8-sig", newline="", opener=_owner_only_opener
+                )
+                self._csv = csv.writer(self._file)
+                self._csv.writerow(REPORT_COLUMNS)
+        except OSError as error:
+            raise InputError(
+                "report-unwritable", path=str(self.path), reason=error.strerror
+            ) from None
+
+    def add(self, problem: Problem) -> None:
+        if self._file is None:
+            self._open()
+        record = problem.to_dict(self.lang)
+        cells = ["" if record[c] is None else record[c] for c in REPORT_COLUMNS]
+        if self._xlsx:
+            self._sheet.append([_cell_text(c) for c in cells])
+        else:
+            self._csv.writerow(cells)
+        self.count += 1
+
+    def add_all(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._file is None:
+            return
+        if self._xlsx:
+            self._workbook.save(self._file)
+        self._file.close()
+
+
+def _cell_text(value: Any) -> Any:
+    # Keep IDs as text in the XLSX so that Excel does not turn them into numbers again.
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)

@@ -1,0 +1,114 @@
+"""Deleting records from the platform: the query parameters each record type's table asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from artreport.client.answers import Answer, Outcome
+from artreport.errors import InputError, UsageError
+from artreport.readers import open_table
+from artreport.schema import RecordType
+from artreport.validation.problems import CellError
+from artreport.validation.values import BLANK, value_reader
+
+CYCLE_PARAM = "cycleid"
+
+
+@dataclass(frozen=True)
+class DeleteTarget:
+    params: dict[str, str]
+    row: int | None = None
+
+    def key(self, record_type: RecordType) -> str:
+        return self.params[record_type.primary_key]
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    target: DeleteTarget
+    answer: Answer
+
+    @property
+    def deleted(self) -> bool:
+        return self.answer.outcome is Outcome.SUCCESS
+
+    @property
+    def not_found(self) -> bool:
+        return self.answer.code == 40006
+
+
+def needs_cycleid(record_type: RecordType) -> bool:
+    return CYCLE_PARAM in record_type.delete_params and record_type.primary_key != CYCLE_PARAM
+
+
+def target_for(
+    record_type: RecordType, key: str, orgid: str, cycleid: str | None, row: int | None = None
+) -> DeleteTarget:
+    params = {record_type.primary_key: key, "orgid": orgid}
+    if needs_cycleid(record_type):
+        if not cycleid:
+            raise UsageError("delete-needs-cycleid", type=record_type.name, row=row or "-")
+        params[CYCLE_PARAM] = cycleid
+    missing = [p for p in record_type.delete_params if p not in params]
+    if missing:
+        raise UsageError("delete-missing-params", params=", ".join(missing))
+    return DeleteTarget(params, row)
+
+
+def targets_from_file(
+    record_type: RecordType, path: str | Path, orgid: str
+) -> Iterator[DeleteTarget]:
+    """One target per row of a CSV/Excel/JSON file naming the records (by API name or label)."""
+    key_field = record_type.field(record_type.primary_key)
+    wanted = [key_field] + ([record_type.field(CYCLE_PARAM)] if needs_cycleid(record_type) else [])
+
+    def known(header: str) -> bool:
+        return record_type.match_header(header) in wanted
+
+    with open_table(path, is_known_header=known) as table:
+        columns: dict[str, int] = {}
+        for index, header in enumerate(table.headers):
+            found = record_type.match_header(header)
+            if found in wanted and found.name not in columns:  # type: ignore[union-attr]
+                columns[found.name] = index  # type: ignore[union-attr]
+        if key_field.name not in columns:
+            raise InputError("delete-file-lacks-column", path=str(path), column=key_field.label)
+        doubles = table.format in ("xlsx", "xls", "ods")
+        readers = {
+            name: value_reader(record_type.field(name), numbers_are_doubles=doubles)
+            for name in columns
+        }
+        count = 0
+        for row_number, cells in table.rows():
+            values: dict[str, Any] = {}
+            for name, index in columns.items():
+                try:
+                    value = readers[name](cells[index])
+                except CellError as error:
+                    raise InputError(
+                        "delete-file-bad-cell",
+                        path=str(path),
+                        row=row_number,
+                        field=name,
+                        code=error.code,
+                    ) from None
+                values[name] = None if value is BLANK else value
+            if values[key_field.name] is None:
+                continue
+            count += 1
+            yield target_for(
+                record_type, values[key_field.name], orgid, values.get(CYCLE_PARAM), row_number
+            )
+        if count == 0:
+            raise InputError("input-no-rows", path=str(path))
+
+
+def delete_all(
+    delete: Callable[[dict[str, str]], Answer],
+    targets: Iterable[DeleteTarget],
+) -> Iterator[DeleteResult]:
+    for target in targets:
+        yield DeleteResult(target, delete(target.params))

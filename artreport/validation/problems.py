@@ -1,0 +1,81 @@
+"""Problems are values: a stable code, where it is (row, field) and what was found.
+
+A problem is never raised to stop the program; checks yield them and reports collect them.
+The code is stable across versions (scripts may match on it); the message comes from the
+catalogue in the user's language.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from artreport.messages import translate
+
+Severity = Literal["error", "warning"]
+
+# Problem codes (the catalogue holds their messages).
+REQUIRED_MISSING = "required-missing"
+NOT_INTEGER = "not-integer"
+INTEGER_OUT_OF_RANGE = "integer-out-of-range"
+NOT_NUMBER = "not-number"
+BAD_DATE = "bad-date"
+BAD_DATETIME = "bad-datetime"
+PRECISION_LOST = "precision-lost"
+LEADING_ZEROS_LOST = "leading-zeros-lost"
+DATE_IN_TEXT_FIELD = "date-in-text-field"
+NOT_TEXT = "not-text"
+ONE_OF_REQUIRED = "one-of-required"
+ORGID_MISMATCH = "orgid-mismatch"
+DUPLICATE_KEY = "duplicate-key"
+IDCARD_CHECKSUM = "idcard-checksum"
+MISSING_COLUMN = "missing-column"
+UNKNOWN_COLUMNS = "unknown-columns"
+DUPLICATE_COLUMN = "duplicate-column"
+PLATFORM_REJECTED = "platform-rejected"
+NOT_SENT_AUTH = "not-sent-auth"
+NOT_SENT_UNREACHABLE = "not-sent-unreachable"
+NOT_SENT_INTERRUPTED = "not-sent-interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    code: str
+    row: int | None = None
+    field: str | None = None
+    value: Any = None
+    severity: Severity = "error"
+    primary_key: str | None = None
+    params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def message(self, lang: str | None = None) -> str:
+        return translate(
+            self.code, lang, row=self.row, field=self.field, value=self.value, **self.params
+        )
+
+    def to_dict(self, lang: str | None = None) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "primary_key": self.primary_key,
+            "field": self.field,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message(lang),
+            "value": self.value,
+        }
+
+
+class CellError(Exception):
+    """Raised by a value reader for a cell it cannot accept; the validator turns it into a
+    :class:`Problem`. An exception keeps the common, valid path free of result tuples."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params

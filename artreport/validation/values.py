@@ -1,0 +1,355 @@
+"""Value readers: turn what a clerk's export really holds into exactly what the platform accepts.
+
+Each reader takes one cell (a ``str`` from CSV, a number, date or string from a spreadsheet,
+any JSON value) and returns the platform's value, :data:`BLANK` for an empty cell, or raises
+:class:`CellError`. They are built once per column by :func:`value_reader`, so the per-cell path
+is a plain function call with the common case first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Any, Final
+
+from artreport.schema import Field
+from artreport.validation.problems import (
+    BAD_DATE,
+    BAD_DATETIME,
+    DATE_IN_TEXT_FIELD,
+    INTEGER_OUT_OF_RANGE,
+    LEADING_ZEROS_LOST,
+    NOT_INTEGER,
+    NOT_NUMBER,
+    NOT_TEXT,
+    PRECISION_LOST,
+    CellError,
+)
+
+
+class _Blank:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "BLANK"
+
+
+BLANK: Final = _Blank()
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+# A double holds 15–17 significant digits; an ID of 16 or more digits that went through a
+# spreadsheet number has lost its tail (330101199001011234 → 3.30101199001011E+17).
+_EXACT_DIGITS_LIMIT = 10**15
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
+
+# Excel serial day numbers 20000–80000 are the years 1954–2119: anything a clinic records.
+_SERIAL_MIN, _SERIAL_MAX = 20000, 80000
+_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
+
+_CANONICAL_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CANONICAL_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
+_DATE_TEXT = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:(?:\s+|T|(?<=日))(\d{1,2})\s*[:时点]\s*(\d{1,2})"
+    r"(?:\s*[:分]\s*(\d{1,2})(?:\.\d+)?\s*秒?|\s*分)?)?$"
+)
+_DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:[ T]?(\d{2})(\d{2})(\d{2})?)?$")
+
+# Caches for the readers whose parsing is costly and whose inputs repeat (dates, numbers as
+# text). Bounded so that a column of unique values cannot grow them without limit.
+_CACHE_LIMIT = 4096
+
+
+def _ascii_digits(text: str) -> str:
+    """Full-width digits and punctuation (``２０２３／５／６``) → ASCII."""
+    return unicodedata.normalize("NFKC", text) if not text.isascii() else text
+
+
+def _cached(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    cache: dict[str, Any] = {}
+
+    def lookup(text: str) -> Any:
+        try:
+            return cache[text]
+        except KeyError:
+            pass
+        result = parse(text)  # a CellError is not cached: bad cells are rare
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[text] = result
+        return result
+
+    return lookup
+
+
+# --- text ---------------------------------------------------------------------------------
+
+
+def _text_from_number(
+    value: float | int, numbers_are_doubles: bool, code_length: int | None
+) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CellError(NOT_TEXT)
+        if not value.is_integer():
+            return repr(value)
+        value = int(value)
+        if abs(value) >= _EXACT_DIGITS_LIMIT:
+            raise CellError(PRECISION_LOST)
+    elif numbers_are_doubles and abs(value) >= _EXACT_DIGITS_LIMIT:
+        raise CellError(PRECISION_LOST)
+    text = str(value)
+    if code_length is not None and len(text) < code_length:
+        # The column's codes are text of this length (YS0001, 003476); a shorter number among
+        # them is one whose leading zeros the spreadsheet dropped (003476 → 3476).
+        raise CellError(LEADING_ZEROS_LOST, length=code_length)
+    return text
+
+
+def _text_reader(numbers_are_doubles: bool, code_length: int | None) -> Callable[[Any], Any]:
+    def read_text(value: Any) -> Any:
+        if value.__class__ is str:
+            text = value.strip()
+            if not text:
+                return BLANK
+            if (
+                text[0] in "0123456789+-"
+                and ("E" in text or "e" in text)
+                and _SCIENTIFIC.match(text)
+            ):
+                raise CellError(PRECISION_LOST)
+            return text
+        if value is None:
+            return BLANK
+        if isinstance(value, bool):
+            raise CellError(NOT_TEXT)
+        if isinstance(value, (int, float)):
+            return _text_from_number(value, numbers_are_doubles, code_length)
+        if isinstance(value, (dt.date, dt.time)):
+            # A spreadsheet turned a code such as "3-5" into a date: the original is gone.
+            raise CellError(DATE_IN_TEXT_FIELD)
+        raise CellError(NOT_TEXT)
+
+    return read_text
+
+
+# --- integers and numbers -------------------------------------------------------------------
+
+
+def _checked_int(number: int) -> int:
+    if INT32_MIN <= number <= INT32_MAX:
+        return number
+    raise CellError(INTEGER_OUT_OF_RANGE)
+
+
+def _int_from_text(text: str) -> int:
+    digits = _ascii_digits(text).replace(" ", "")
+    if "_" in digits:
+        raise CellError(NOT_INTEGER)
+    try:
+        return _checked_int(int(digits))
+    except ValueError:
+        pass
+    try:
+        number = float(digits)
+    except ValueError:
+        raise CellError(NOT_INTEGER) from None
+    if not math.isfinite(number) or not number.is_integer():
+        raise CellError(NOT_INTEGER)
+    return _checked_int(int(number))
+
+
+def read_integer(value: Any) -> Any:
+    if value.__class__ is str:
+        text = value.strip()
+        if not text:
+            return BLANK
+        if text.isascii() and text.isdigit() and len(text) < 10:
+            return int(text)
+        return _int_from_text(text)
+    if value.__class__ is int:
+        return _checked_int(value)
+    if value is None:
+        return BLANK
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise CellError(NOT_INTEGER)
+        return _checked_int(int(value))
+    raise CellError(NOT_INTEGER)
+
+
+def _number_from_text(text: str) -> int | float:
+    digits = _ascii_digits(text).replace(" ", "")
+    if "_" in digits:
+        raise CellError(NOT_NUMBER)
+    try:
+        return int(digits)
+    except ValueError:
+        pass
+    try:
+        number = float(digits)
+    except ValueError:
+        raise CellError(NOT_NUMBER) from None
+    if not math.isfinite(number):
+        raise CellError(NOT_NUMBER)
+    return number
+
+
+def read_number(value: Any) -> Any:
+    if value.__class__ is str:
+        text = value.strip()
+        return _number_from_text(text) if text else BLANK
+    if value is None:
+        return BLANK
+    if isinstance(value, bool):
+        raise CellError(NOT_NUMBER)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise CellError(NOT_NUMBER)
+        return value
+    raise CellError(NOT_NUMBER)
+
+
+# --- dates and date-times -------------------------------------------------------------------
+
+
+def _parse_date_text(text: str, code: str) -> dt.datetime:
+    """``2023-05-06``, ``2023/5/6 8:00``, ``2023年5月6日``, ``20230506``, ``2023-05-06T08:00:00``
+    → a datetime. Day-first and month-first forms (``6/5/2023``) are refused: ambiguous."""
+    normal = _ascii_digits(text)
+    match = _DATE_TEXT.match(normal) or _DATE_COMPACT.match(normal)
+    if match is None:
+        raise CellError(code)
+    year, month, day, hour, minute, second = (int(part) if part else 0 for part in match.groups())
+    try:
+        return dt.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        raise CellError(code) from None
+
+
+def _from_serial(value: float, code: str) -> dt.datetime:
+    if not (_SERIAL_MIN <= value <= _SERIAL_MAX):
+        raise CellError(code)
+    return (_EXCEL_EPOCH + dt.timedelta(days=value)).replace(microsecond=0)
+
+
+def _datetime_of(value: Any, code: str, numbers_are_doubles: bool) -> dt.datetime:
+    """Any non-text cell that can stand for a moment in time."""
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0, tzinfo=None)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CellError(code)
+    if isinstance(value, float) and not value.is_integer():
+        if numbers_are_doubles:
+            return _from_serial(value, code)
+        raise CellError(code)
+    number = int(value)
+    if 19000101 <= number <= 21001231:
+        return _parse_date_text(str(number), code)
+    if numbers_are_doubles:
+        return _from_serial(number, code)
+    raise CellError(code)
+
+
+def _date_reader(numbers_are_doubles: bool) -> Callable[[Any], Any]:
+    @_cached
+    def parse(text: str) -> str:
+        if _CANONICAL_DATE.match(text):
+            try:
+                dt.date.fromisoformat(text)
+            except ValueError:
+                raise CellError(BAD_DATE) from None
+            return text
+        return _parse_date_text(text, BAD_DATE).strftime("%Y-%m-%d")
+
+    def read_date(value: Any) -> Any:
+        if value.__class__ is str:
+            text = value.strip()
+            return parse(text) if text else BLANK
+        if value is None:
+            return BLANK
+        return _datetime_of(value, BAD_DATE, numbers_are_doubles).strftime("%Y-%m-%d")
+
+    return read_date
+
+
+def _datetime_reader(numbers_are_doubles: bool) -> Callable[[Any], Any]:
+    @_cached
+    def parse(text: str) -> str:
+        if _CANONICAL_DATETIME.match(text):
+            try:
+                dt.datetime.fromisoformat(text)
+            except ValueError:
+                raise CellError(BAD_DATETIME) from None
+            return text
+        return _parse_date_text(text, BAD_DATETIME).strftime("%Y-%m-%d %H:%M:%S")
+
+    def read_datetime(value: Any) -> Any:
+        if value.__class__ is str:
+            text = value.strip()
+            return parse(text) if text else BLANK
+        if value is None:
+            return BLANK
+        moment = _datetime_of(value, BAD_DATETIME, numbers_are_doubles)
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+    return read_datetime
+
+
+def value_reader(
+    field: Field, *, numbers_are_doubles: bool = False, code_length: int | None = None
+) -> Callable[[Any], Any]:
+    """The reader for one column.
+
+    ``numbers_are_doubles`` says the source stores numbers as IEEE doubles (spreadsheets), so a
+    large integer may already have lost digits and a bare number in a date column is an Excel
+    serial day; JSON integers are exact and CSV cells are text. ``code_length`` is the length
+    of the codes a text column holds as text (see :func:`typical_code_length`).
+    """
+    if field.type == "string":
+        return _text_reader(numbers_are_doubles, code_length)
+    if field.type == "integer":
+        return read_integer
+    if field.type == "number":
+        return read_number
+    if field.type == "date":
+        return _date_reader(numbers_are_doubles)
+    return _datetime_reader(numbers_are_doubles)
+
+
+_CODE_LIKE = re.compile(r"^[0-9A-Za-z]*[0-9][0-9A-Za-z]*$")
+#: Fewest text codes in a column before their length counts as evidence.
+_MIN_CODE_EVIDENCE = 3
+
+
+def typical_code_length(cells: list[Any]) -> int | None:
+    """The length most text codes in a spreadsheet column share, when at least three share it
+    and they are most of the column's text codes; None when there is no such evidence.
+
+    A spreadsheet turns a code typed as ``003476`` into the number 3476 but leaves ``YS4670``
+    text, so the text codes of a column tell how long its numbers should have been.
+    """
+    lengths: dict[int, int] = {}
+    total = 0
+    for cell in cells:
+        if cell.__class__ is str and len(cell) >= 3 and _CODE_LIKE.match(cell):
+            lengths[len(cell)] = lengths.get(len(cell), 0) + 1
+            total += 1
+    if not lengths:
+        return None
+    length, count = max(lengths.items(), key=lambda item: item[1])
+    return length if count >= _MIN_CODE_EVIDENCE and count * 2 > total else None
+
+
+#: What ``--blank-clears`` sends for an empty optional cell: the platform clears a field on
+#: ``0`` (numbers) or ``""`` (text, dates).
+CLEAR_VALUES: Final = {"string": "", "integer": 0, "number": 0, "date": "", "datetime": ""}

@@ -1,0 +1,194 @@
+"""Every normalisation and every cell-level problem code, as source → result tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from artreport.schema import Field
+from artreport.validation.problems import CellError
+from artreport.validation.values import BLANK, value_reader
+
+TEXT = Field("cycleid", "周期ID", "string")
+INTEGER = Field("ordernumber", "周期次数", "integer")
+NUMBER = Field("wInfertilityyear", "不孕年龄", "number")
+DATE = Field("wBirthday", "女方出生日期", "date")
+DATETIME = Field("operationdate", "手术时间", "datetime")
+
+
+def read(field: Field, value: object, *, doubles: bool = False) -> object:
+    return value_reader(field, numbers_are_doubles=doubles)(value)
+
+
+def problem_code(field: Field, value: object, *, doubles: bool = False) -> str:
+    with pytest.raises(CellError) as caught:
+        read(field, value, doubles=doubles)
+    return caught.value.code
+
+
+@pytest.mark.parametrize(
+    ("source", "doubles", "expected"),
+    [
+        ("CYC001", False, "CYC001"),
+        ("  CYC001 ", False, "CYC001"),
+        ("000123", False, "000123"),
+        (10388644.0, True, "10388644"),
+        (10388644, True, "10388644"),
+        (3.73, True, "3.73"),
+        (330101199001011234, False, "330101199001011234"),  # exact JSON integer
+        ("", False, BLANK),
+        ("   ", False, BLANK),
+        (None, False, BLANK),
+        ("张三", False, "张三"),
+    ],
+)
+def test_text(source: object, doubles: bool, expected: object) -> None:
+    assert read(TEXT, source, doubles=doubles) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "doubles", "code"),
+    [
+        ("3.30101199001011E+17", False, "precision-lost"),
+        ("3.30101199001011e17", False, "precision-lost"),
+        (3.30101199001011e17, True, "precision-lost"),
+        (330101199001011000, True, "precision-lost"),  # an .xls double that came back as int
+        (1234567890123456.0, True, "precision-lost"),
+        (dt.datetime(2023, 3, 5), True, "date-in-text-field"),
+        (True, False, "not-text"),
+        ({"a": 1}, False, "not-text"),
+        ([1, 2], False, "not-text"),
+    ],
+)
+def test_text_problems(source: object, doubles: bool, code: str) -> None:
+    assert problem_code(TEXT, source, doubles=doubles) == code
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("3", 3),
+        (" 3 ", 3),
+        ("3.0", 3),
+        (3.0, 3),
+        (3, 3),
+        ("-2", -2),
+        ("３", 3),
+        ("１２", 12),
+        ("2147483647", 2147483647),
+        ("-2147483648", -2147483648),
+        ("", BLANK),
+        (None, BLANK),
+    ],
+)
+def test_integer(source: object, expected: object) -> None:
+    assert read(INTEGER, source) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("abc", "not-integer"),
+        ("3.5", "not-integer"),
+        (3.5, "not-integer"),
+        ("1_000", "not-integer"),
+        ("nan", "not-integer"),
+        (True, "not-integer"),
+        (dt.date(2023, 1, 1), "not-integer"),
+        ("2147483648", "integer-out-of-range"),
+        (2147483648, "integer-out-of-range"),
+        ("-2147483649", "integer-out-of-range"),
+        (1e12, "integer-out-of-range"),
+    ],
+)
+def test_integer_problems(source: object, code: str) -> None:
+    assert problem_code(INTEGER, source) == code
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("3.5", 3.5), ("3", 3), (3.5, 3.5), (4, 4), ("３.５", 3.5), (" 2.25 ", 2.25), ("", BLANK)],
+)
+def test_number(source: object, expected: object) -> None:
+    assert read(NUMBER, source) == expected
+
+
+@pytest.mark.parametrize("source", ["abc", "1,5", "inf", "nan", True, {"x": 1}])
+def test_number_problems(source: object) -> None:
+    assert problem_code(NUMBER, source) == "not-number"
+
+
+@pytest.mark.parametrize(
+    ("source", "doubles", "expected"),
+    [
+        ("2023-05-06", False, "2023-05-06"),
+        ("2023/5/6", False, "2023-05-06"),
+        ("2023.05.06", False, "2023-05-06"),
+        ("2023年5月6日", False, "2023-05-06"),
+        ("20230506", False, "2023-05-06"),
+        ("2023-05-06 08:00:00", False, "2023-05-06"),
+        ("２０２３－０５－０６", False, "2023-05-06"),
+        (dt.datetime(2023, 5, 6, 0, 0), True, "2023-05-06"),
+        (dt.date(2023, 5, 6), True, "2023-05-06"),
+        (20230506, False, "2023-05-06"),
+        (45052.0, True, "2023-05-06"),  # an Excel serial day whose date format was lost
+        ("", False, BLANK),
+    ],
+)
+def test_date(source: object, doubles: bool, expected: object) -> None:
+    assert read(DATE, source, doubles=doubles) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "doubles"),
+    [
+        ("2023-02-30", False),
+        ("2023-13-01", False),
+        ("6/5/2023", False),  # day-first or month-first: ambiguous, never guessed
+        ("yesterday", False),
+        ("20231301", False),
+        (45052.0, False),  # a bare number in JSON is not an Excel serial
+        (dt.time(8, 0), True),
+        (True, False),
+    ],
+)
+def test_date_problems(source: object, doubles: bool) -> None:
+    assert problem_code(DATE, source, doubles=doubles) == "bad-date"
+
+
+@pytest.mark.parametrize(
+    ("source", "doubles", "expected"),
+    [
+        ("2023-05-06 08:00:00", False, "2023-05-06 08:00:00"),
+        ("2023/5/6 8:00", False, "2023-05-06 08:00:00"),
+        ("2023/5/6 8:00:09", False, "2023-05-06 08:00:09"),
+        ("2023-05-06", False, "2023-05-06 00:00:00"),
+        ("2023年5月6日", False, "2023-05-06 00:00:00"),
+        ("2023年5月6日 8时30分", False, "2023-05-06 08:30:00"),
+        ("20230506", False, "2023-05-06 00:00:00"),
+        ("20230506083000", False, "2023-05-06 08:30:00"),
+        ("2023-05-06T08:00:00", False, "2023-05-06 08:00:00"),
+        ("2023-05-06 08:00:00.000", False, "2023-05-06 08:00:00"),
+        (dt.datetime(2023, 5, 6, 8, 0, 0, 500), True, "2023-05-06 08:00:00"),
+        (dt.date(2023, 5, 6), True, "2023-05-06 00:00:00"),
+        (45052.5, True, "2023-05-06 12:00:00"),
+    ],
+)
+def test_datetime(source: object, doubles: bool, expected: object) -> None:
+    assert read(DATETIME, source, doubles=doubles) == expected
+
+
+@pytest.mark.parametrize(
+    "source", ["2023-02-30 08:00:00", "2023-05-06 25:00:00", "2023/5/6 8", "soon", "5/6/2023 8:00"]
+)
+def test_datetime_problems(source: object) -> None:
+    assert problem_code(DATETIME, source) == "bad-datetime"
+
+
+def test_a_bad_value_is_reported_again_after_a_good_one_is_cached() -> None:
+    reader = value_reader(DATE)
+    assert reader("2023-05-06") == "2023-05-06"
+    for _ in range(2):
+        with pytest.raises(CellError):
+            reader("2023-02-30")
