@@ -1,0 +1,97 @@
+"""Reading hospital exports: CSV, Excel/OpenDocument workbooks and JSON, as one kind of table.
+
+:func:`open_table` picks the reader from the file's extension, checked against its first
+bytes, and returns a :class:`Table`: headers as text, and numbered rows whose numbers are
+the ones the user sees in the file. What a reader did on the user's behalf (skipping a title
+above the header, a 合计 row below the data) is recorded as :class:`Notice` values; anything
+that stops the reading is an :class:`~artreport.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from os import PathLike
+from pathlib import Path
+
+from artreport.errors import InputError
+from artreport.readers.csv_reader import open_csv
+from artreport.readers.formats import (
+    EXTENSIONS,
+    HEAD_SIZE,
+    SPREADSHEETS,
+    content_format,
+    declared_format,
+)
+from artreport.readers.json_reader import open_json, open_json_lines
+from artreport.readers.spreadsheet import open_spreadsheet
+from artreport.readers.table import Notice, Row, Table
+
+__all__ = ["EXTENSIONS", "Notice", "Row", "Table", "open_table"]
+
+
+def open_table(
+    path: str | PathLike[str],
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+    is_known_header: Callable[[str], bool] | None = None,
+) -> Table:
+    """Open *path* for reading; use the result in a ``with`` block.
+
+    *sheet* names the worksheet to read (default: the first visible one); *encoding*
+    overrides the detected encoding of a text file; *is_known_header* tells whether a text
+    is a column header the caller knows, which lets the header be found below a title.
+
+    A spreadsheet's content wins over its extension (an ``.xls`` that is really xlsx, or
+    really tab-separated text, is read as what it is, with a notice). A web page or XML file
+    named as a spreadsheet is refused: reading its table reliably would need an HTML parser.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError("input-is-directory", path=str(path))
+    try:
+        with path.open("rb") as file:
+            head = file.read(HEAD_SIZE)
+    except FileNotFoundError:
+        raise InputError("input-not-found", path=str(path)) from None
+    except OSError as error:
+        raise InputError(
+            "input-unreadable", path=str(path), reason=error.strerror or str(error)
+        ) from None
+    declared = declared_format(path)
+    if not head:
+        raise InputError("input-empty", path=str(path))
+    actual = content_format(head)
+    if actual == "binary":
+        raise InputError("input-not-format", format=declared)
+    if actual == "encrypted":
+        raise InputError("input-password-protected", format=declared)
+
+    notices: list[Notice] = []
+    if actual in SPREADSHEETS:
+        if actual != declared:
+            notices.append(_format_differs(path, actual))
+        return open_spreadsheet(
+            path,
+            actual,
+            by_content=actual != declared,
+            sheet=sheet,
+            is_known_header=is_known_header,
+            notices=notices,
+        )
+    if declared in SPREADSHEETS:
+        if actual == "markup":
+            raise InputError("input-is-markup", format=declared)
+        # Text under a spreadsheet's name: some hospital systems export tab-separated text
+        # as ".xls". The CSV reader handles it, strictly decoded like any CSV.
+        notices.append(_format_differs(path, "csv"))
+        declared = "csv"
+    if declared == "json":
+        return open_json(path, encoding=encoding, notices=notices)
+    if declared == "jsonl":
+        return open_json_lines(path, encoding=encoding, notices=notices)
+    return open_csv(path, encoding=encoding, is_known_header=is_known_header, notices=notices)
+
+
+def _format_differs(path: Path, actual: str) -> Notice:
+    return Notice("content-format-differs", None, {"ext": path.suffix, "actual": actual})

@@ -1,0 +1,141 @@
+"""CSV (and tab- or semicolon-separated text): streamed, strictly decoded, numbered by record.
+
+Row numbers are CSV record numbers (the header line is 1), which is also the row number
+a spreadsheet program shows for the file, quoted multi-line cells included.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from artreport.errors import InputError
+from artreport.readers.encoding import MARK, MARK_ERRORS, choose_encoding
+from artreport.readers.formats import HEAD_SIZE
+from artreport.readers.layout import (
+    FOOTER_FIRST_CHARS,
+    HEADER_SEARCH_ROWS,
+    find_header,
+    footer_notice,
+    is_footer,
+)
+from artreport.readers.table import Notice, Row, Table
+
+#: Comma first: it wins ties, so a comma file with a stray tab or semicolon stays comma.
+DELIMITERS = (",", "\t", ";")
+
+
+def open_csv(
+    path: Path,
+    *,
+    encoding: str | None,
+    is_known_header: Callable[[str], bool] | None,
+    notices: list[Notice],
+) -> CsvTable:
+    raw = path.open("rb")
+    try:
+        chosen = choose_encoding(raw, encoding)
+        raw.seek(0)
+        delimiter = sniff_delimiter(raw.read(HEAD_SIZE).decode(chosen, errors="replace"))
+        raw.seek(0)
+        return CsvTable(path, raw, chosen, delimiter, is_known_header, notices)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def sniff_delimiter(head: str) -> str:
+    """The delimiter of the first top line that holds any: the one it holds most of.
+
+    Only the top lines are looked at, where the header is; a title line above it usually
+    holds none and is passed over.
+    """
+    for line in head.splitlines()[:HEADER_SEARCH_ROWS]:
+        counts = [line.count(delimiter) for delimiter in DELIMITERS]
+        most = max(counts)
+        if most:
+            return DELIMITERS[counts.index(most)]
+    return ","
+
+
+class CsvTable(Table):
+    def __init__(
+        self,
+        path: Path,
+        raw: BinaryIO,
+        encoding: str,
+        delimiter: str,
+        is_known_header: Callable[[str], bool] | None,
+        notices: list[Notice],
+    ) -> None:
+        self.delimiter = delimiter
+        self._codec = encoding
+        self._text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+        self._reader = csv.reader(self._text, delimiter=delimiter)
+        self._extra_cells: Notice | None = None
+        super().__init__(path, "csv", [], 0, encoding=encoding, notices=notices)
+        with self._translating_errors():
+            header = find_header(enumerate(self._reader, 1), str.strip, is_known_header)
+        if header is None:
+            raise InputError("input-empty", path=str(path))
+        self.headers = header.cells
+        self.header_row = header.row
+        self.notices.extend(header.notices)
+        self._records = header.rest
+
+    def _rows(self) -> Iterator[Row]:
+        width = len(self.headers)
+        with self._translating_errors():
+            for number, cells in self._records:
+                if not any(cells):
+                    continue
+                first = cells[0] or next(cell for cell in cells if cell)
+                if first[0] in FOOTER_FIRST_CHARS and is_footer(first):
+                    self.notices.append(footer_notice(number, first))
+                    continue
+                if len(cells) != width:
+                    cells = self._fit(number, cells, width)
+                yield number, cells
+
+    def _fit(self, number: int, cells: list[str], width: int) -> list[str]:
+        if len(cells) < width:
+            return cells + [""] * (width - len(cells))
+        if any(cells[width:]):
+            # One notice for the whole file: a header one column short would flag every row.
+            if self._extra_cells is None:
+                self._extra_cells = Notice("extra-cells-ignored", number, {"rows": 0})
+                self.notices.append(self._extra_cells)
+            self._extra_cells.params["rows"] += 1
+        return cells[:width]
+
+    @contextlib.contextmanager
+    def _translating_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except UnicodeDecodeError:
+            # The text stream decodes ahead in blocks, so where it failed says little about
+            # which record holds the bad bytes: look for them again, record by record.
+            row = self._first_bad_record()
+            raise InputError("input-encoding", row=row, encoding=self.encoding) from None
+        except csv.Error as error:
+            row = self._first_bad_record()
+            raise InputError("input-bad-csv", row=row, reason=str(error)) from None
+
+    def _first_bad_record(self) -> int:
+        """The number of the first record that cannot be decoded or parsed."""
+        number = 0
+        with self.path.open(encoding=self._codec, errors=MARK_ERRORS, newline="") as text:
+            try:
+                for number, cells in enumerate(csv.reader(text, delimiter=self.delimiter), 1):
+                    if MARK in "".join(cells):
+                        return number
+            except csv.Error:
+                return number + 1
+        return number
+
+    def close(self) -> None:
+        self._text.close()

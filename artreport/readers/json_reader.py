@@ -1,0 +1,138 @@
+"""JSON: a top-level array of objects, or JSON Lines (one object per line).
+
+The headers are the keys in the order they are first met over all the records, so a key
+that only appears late still gets its column; a record without a key has ``None`` there,
+as if it had said ``null``. Values come through as JSON gave them, nested ones included,
+for the validator to judge.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from artreport.errors import InputError
+from artreport.readers.encoding import MARK, MARK_ERRORS, choose_encoding
+from artreport.readers.table import Notice, Row, Table
+
+
+def open_json(path: Path, *, encoding: str | None, notices: list[Notice]) -> JsonTable:
+    """A JSON array, loaded whole: its row numbers are 1-based positions in the array."""
+    data = path.read_bytes()
+    codec = choose_encoding(io.BytesIO(data), encoding)
+    text = data.decode(codec, errors=MARK_ERRORS)
+    bad = text.find(MARK)
+    if bad >= 0:
+        line = text.count("\n", 0, bad) + 1
+        raise InputError("input-encoding", row=line, encoding=codec)
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError("input-bad-json", row=error.lineno, reason=error.msg) from None
+    if not isinstance(value, list):
+        raise InputError("input-json-not-array")
+    records = list(enumerate(value, 1))
+    headers = _headers(records)
+    if not headers:
+        raise InputError("input-empty", path=str(path))
+    return JsonTable(path, headers, codec, notices, records)
+
+
+def open_json_lines(path: Path, *, encoding: str | None, notices: list[Notice]) -> JsonLinesTable:
+    """JSON Lines, read twice: once for the keys, once for the rows. Row numbers are line
+    numbers; blank lines are skipped."""
+    with path.open("rb") as raw:
+        codec = choose_encoding(raw, encoding)
+    text = path.open(encoding=codec, errors="strict", newline="")
+    try:
+        table = JsonLinesTable(path, text, codec, notices)
+    except BaseException:
+        text.close()
+        raise
+    return table
+
+
+def _headers(records: Iterable[tuple[int, Any]]) -> list[str]:
+    keys: dict[str, None] = {}
+    for number, record in records:
+        if not isinstance(record, dict):
+            raise InputError("input-json-not-object", row=number)
+        keys.update(dict.fromkeys(record))
+    return list(keys)
+
+
+def _cells(record: dict[str, Any], headers: list[str]) -> list[Any] | None:
+    """The record's values in header order, or None if they are all blank."""
+    cells = [record.get(key) for key in headers]
+    if all(cell is None or cell == "" for cell in cells):
+        return None
+    return cells
+
+
+class JsonTable(Table):
+    def __init__(
+        self,
+        path: Path,
+        headers: list[str],
+        codec: str,
+        notices: list[Notice],
+        records: list[tuple[int, Any]],
+    ) -> None:
+        super().__init__(path, "json", headers, 0, encoding=codec, notices=notices)
+        self._records = records
+
+    def _rows(self) -> Iterator[Row]:
+        for number, record in self._records:
+            cells = _cells(record, self.headers)
+            if cells is not None:
+                yield number, cells
+
+    def close(self) -> None:
+        """Nothing to release: the array was read whole when the table was opened."""
+
+
+class JsonLinesTable(Table):
+    def __init__(
+        self, path: Path, text: io.TextIOWrapper, codec: str, notices: list[Notice]
+    ) -> None:
+        self._text = text
+        super().__init__(path, "jsonl", [], 0, encoding=codec, notices=notices)
+        self.headers = _headers(self._records())
+        if not self.headers:
+            raise InputError("input-empty", path=str(path))
+
+    def _records(self) -> Iterator[tuple[int, Any]]:
+        self._text.seek(0)
+        try:
+            for number, line in enumerate(self._text, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise InputError("input-bad-json", row=number, reason=error.msg) from None
+        except UnicodeDecodeError:
+            raise InputError(
+                "input-encoding", row=self._first_bad_line(), encoding=self.encoding
+            ) from None
+
+    def _first_bad_line(self) -> int:
+        # The stream decodes ahead in blocks; find the line that holds the bad bytes.
+        number = 0
+        with self.path.open(encoding=self.encoding, errors=MARK_ERRORS, newline="") as text:
+            for number, line in enumerate(text, 1):
+                if MARK in line:
+                    return number
+        return number
+
+    def _rows(self) -> Iterator[Row]:
+        for number, record in self._records():
+            cells = _cells(record, self.headers)
+            if cells is not None:
+                yield number, cells
+
+    def close(self) -> None:
+        self._text.close()

@@ -1,0 +1,92 @@
+"""What every reader hands back: a :class:`Table` of headers and numbered rows, plus the
+:class:`Notice` values that tell the user what the reader did on their behalf."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from artreport.messages import translate
+
+#: A data row: its number as the user sees it in the file, and its cells.
+Row = tuple[int, list[Any]]
+
+
+@dataclass
+class Notice:
+    """Something the reader did that the user should know about; not an error.
+
+    The message template may use ``{row}``, which comes from :attr:`row`, not :attr:`params`.
+    """
+
+    code: str
+    row: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def message(self, lang: str | None = None) -> str:
+        return translate(self.code, lang, row=self.row, **self.params)
+
+
+class Table(ABC):
+    """The header and the rows of one input file, read lazily.
+
+    Use it as a context manager: the file stays open until the block ends. ``notices`` grows
+    while :meth:`rows` runs, because footer rows are only met on the way.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        format: str,
+        headers: list[str],
+        header_row: int,
+        *,
+        encoding: str | None = None,
+        sheet: str | None = None,
+        notices: list[Notice] | None = None,
+    ) -> None:
+        self.path = path
+        self.format = format
+        self.encoding = encoding
+        self.sheet = sheet
+        self.headers = headers
+        #: 0 for formats without a header row (JSON, JSON Lines).
+        self.header_row = header_row
+        self.notices = notices if notices is not None else []
+        self._started = False
+
+    def rows(self) -> Iterator[Row]:
+        """``(row number, cells)`` for each data row, cells aligned with :attr:`headers`.
+
+        Fully blank rows and footer rows are left out. The file is streamed, so the rows can
+        be read only once.
+        """
+        if self._started:
+            raise RuntimeError("Table.rows() can be called only once")
+        self._started = True
+        return self._rows()
+
+    @abstractmethod
+    def _rows(self) -> Iterator[Row]: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the file. Calling it again does nothing."""
+
+    def __enter__(self) -> Table:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.format} {str(self.path)!r}>"

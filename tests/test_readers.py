@@ -1,0 +1,658 @@
+"""The readers: every format and encoding a hospital sends, and every way a file can be wrong."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from artreport.errors import InputError
+from artreport.messages import catalogue
+from artreport.readers import Notice, Table, open_table
+from artreport.schema import load_schema
+
+SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "samples-real"
+TRANSPLANT = load_schema().get("transplant")
+
+
+def known_transplant_header(text: str) -> bool:
+    return TRANSPLANT.match_header(text) is not None
+
+
+def read(path: Path, **options: Any) -> tuple[Table, list[tuple[int, list[Any]]]]:
+    with open_table(path, **options) as table:
+        rows = list(table.rows())
+    return table, rows
+
+
+def input_error(path: Path, **options: Any) -> InputError:
+    with pytest.raises(InputError) as caught:
+        read(path, **options)
+    for lang in ("zh", "en"):  # every placeholder filled: no parameter forgotten or misnamed
+        assert "{" not in caught.value.message(lang), caught.value.message(lang)
+    return caught.value
+
+
+def codes(notices: list[Notice]) -> list[str]:
+    return [notice.code for notice in notices]
+
+
+def write_xlsx(path: Path, rows: list[list[Any]], title: str = "Sheet1") -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+# --- CSV encodings -------------------------------------------------------------------------
+
+CHINESE_CSV = "周期ID,患者姓名,移植时间\nCYC001,张三,2024-03-01\nCYC002,李四,2024-03-02\n"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "prefix", "expected"),
+    [
+        ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"),
+        ("utf-8", b"", "utf-8"),
+        ("gb18030", b"", "gb18030"),
+    ],
+)
+def test_csv_encoding_is_detected(tmp_path, encoding, prefix, expected):
+    path = tmp_path / "data.csv"
+    path.write_bytes(prefix + CHINESE_CSV.encode(encoding))
+
+    table, rows = read(path)
+
+    assert table.encoding == expected
+    assert table.headers == ["周期ID", "患者姓名", "移植时间"]
+    assert rows == [(2, ["CYC001", "张三", "2024-03-01"]), (3, ["CYC002", "李四", "2024-03-02"])]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_first_non_ascii_byte_far_into_the_file_decides(tmp_path, encoding):
+    ascii_rows = "".join(f"CYC{n:06d},Zhang,2024-03-01\n" for n in range(20_000))
+    path = tmp_path / "late.csv"
+    path.write_bytes(f"cycle,name,date\n{ascii_rows}CYC999999,王五,2024-03-03\n".encode(encoding))
+
+    table, rows = read(path)
+
+    assert table.encoding == encoding
+    assert rows[-1] == (20_002, ["CYC999999", "王五", "2024-03-03"])
+
+
+@pytest.mark.parametrize("bad_row", [3, 2_000])
+def test_mixed_encodings_are_an_error_naming_the_row(tmp_path, bad_row):
+    lines = [CHINESE_CSV.splitlines()[0].encode("utf-8")]
+    lines += [f"CYC{n:06d},张三,2024-03-01".encode() for n in range(2, bad_row)]
+    lines.append("CYC999999,李四,2024-03-02".encode("gb18030"))
+    lines += [f"CYC{n:06d},王五,2024-03-01".encode() for n in range(10)]
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+
+    error = input_error(path)
+
+    assert error.code == "input-encoding"
+    assert error.params == {"row": bad_row, "encoding": "utf-8"}
+
+
+def test_undecidable_encoding_asks_for_the_encoding_option(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("name,city\nx,y\ncafé,Zürich\n".encode("latin-1"))
+
+    error = input_error(path)
+
+    assert error.code == "input-encoding-undetected"
+    assert error.params == {"line": 3}
+    assert "--encoding" in error.message("en")
+
+
+def test_encoding_option_overrides_detection(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("name,city\ncafé,Zürich\n".encode("latin-1"))
+
+    table, rows = read(path, encoding="latin-1")
+
+    assert table.encoding == "iso8859-1"
+    assert rows == [(2, ["café", "Zürich"])]
+
+
+def test_encoding_option_utf8_still_drops_the_byte_order_mark(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + CHINESE_CSV.encode())
+
+    table, _ = read(path, encoding="UTF8")
+
+    assert table.headers[0] == "周期ID"
+
+
+def test_unknown_encoding_name(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text(CHINESE_CSV, encoding="utf-8")
+
+    error = input_error(path, encoding="no-such-codec")
+
+    assert (error.code, error.params) == ("input-encoding-unknown", {"encoding": "no-such-codec"})
+
+
+def test_excel_unicode_text_is_utf16_tab_separated(tmp_path):
+    path = tmp_path / "export.txt"
+    path.write_bytes(CHINESE_CSV.replace(",", "\t").replace("\n", "\r\n").encode("utf-16"))
+
+    table, rows = read(path)
+
+    assert (table.format, table.encoding) == ("csv", "utf-16")
+    assert table.headers == ["周期ID", "患者姓名", "移植时间"]
+    assert rows[0] == (2, ["CYC001", "张三", "2024-03-01"])
+
+
+# --- CSV structure -------------------------------------------------------------------------
+
+
+def test_row_numbers_are_record_numbers_across_multiline_cells(tmp_path):
+    path = tmp_path / "multiline.csv"
+    path.write_text(
+        'id,note\r\n1,"first line\r\nsecond line"\r\n2,plain\r\n3,"a\nb\nc"\r\n4,end\r\n',
+        encoding="utf-8",
+    )
+
+    _, rows = read(path)
+
+    assert rows == [
+        (2, ["1", "first line\r\nsecond line"]),
+        (3, ["2", "plain"]),
+        (4, ["3", "a\nb\nc"]),
+        (5, ["4", "end"]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "headers"),
+    [
+        ("周期ID\t姓名\nCYC1\t张三\n", ["周期ID", "姓名"]),
+        ("周期ID;姓名\nCYC1;张三\n", ["周期ID", "姓名"]),
+        ("周期ID,是否供精 1是;2否\nCYC1,1\n", ["周期ID", "是否供精 1是;2否"]),
+        ('"周期ID","备注,说明\tx"\nCYC1,1\n', ["周期ID", "备注,说明\tx"]),
+    ],
+)
+def test_delimiter_is_sniffed_from_the_header(tmp_path, text, headers):
+    path = tmp_path / "data.csv"
+    path.write_text(text, encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert table.headers == headers
+    assert rows[0][1][0] == "CYC1"
+
+
+def test_blank_rows_are_skipped_but_keep_their_numbers_and_short_rows_are_padded(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("a,b,c\n\n1,2,3\n,,\n4\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert rows == [(3, ["1", "2", "3"]), (5, ["4", "", ""])]
+    assert table.notices == []
+
+
+def test_cells_beyond_the_header_are_cut_off_with_one_notice(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("a,b\n1,2,\n3,4,lost\n5,6\n7,8,also lost\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert rows == [(2, ["1", "2"]), (3, ["3", "4"]), (4, ["5", "6"]), (5, ["7", "8"])]
+    assert table.notices == [Notice("extra-cells-ignored", 3, {"rows": 2})]
+    assert "row 3" in table.notices[0].message("en")
+
+
+def test_header_only_file_has_headers_and_no_rows(tmp_path):
+    path = tmp_path / "header.csv"
+    path.write_text("周期ID,姓名\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert (table.headers, table.header_row, rows) == (["周期ID", "姓名"], 1, [])
+
+
+def test_unclosed_quote_is_an_error_naming_its_row(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text('a,b\n1,2\n3,"never closed\n' + "x,y\n" * 50_000, encoding="utf-8")
+
+    error = input_error(path)
+
+    assert (error.code, error.params["row"]) == ("input-bad-csv", 3)
+
+
+def test_report_layout_in_csv(tmp_path):
+    path = tmp_path / "report.csv"
+    path.write_text(
+        "某某医院 移植信息导出,,\n导出时间：2024-06-30,,\n,,\n"
+        "周期ID,移植时间,移植ID\nCYC1,2024-01-01,T1\nCYC2,2024-01-02,T2\n合计：,共 2 条,\n",
+        encoding="gb18030",
+    )
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert (table.header_row, table.headers) == (4, ["周期ID", "移植时间", "移植ID"])
+    assert [number for number, _ in rows] == [5, 6]
+    assert codes(table.notices) == ["rows-above-header-skipped", "footer-row-skipped"]
+    assert table.notices[1].row == 7
+
+
+# --- Report-style layouts and footers ------------------------------------------------------
+
+
+@pytest.mark.parametrize("first_cell", ["合计", "合计：", "总计: 20", "小计 ", "共计20条"])
+def test_footer_rows_are_skipped_with_a_notice(tmp_path, first_cell):
+    path = write_xlsx(tmp_path / "f.xlsx", [["周期ID", "移植ID"], ["CYC1", "T1"], [first_cell]])
+
+    table, rows = read(path)
+
+    assert rows == [(2, ["CYC1", "T1"])]
+    assert table.notices == [Notice("footer-row-skipped", 3, {"text": first_cell})]
+
+
+def test_footer_found_after_leading_blank_cells_and_lookalikes_kept(tmp_path):
+    path = write_xlsx(
+        tmp_path / "f.xlsx",
+        [["医院", "周期ID"], ["合作医院", "CYC1"], [None, "总计"], ["小王", "CYC2"]],
+    )
+
+    table, rows = read(path)
+
+    assert [number for number, _ in rows] == [2, 4]
+    assert [notice.row for notice in table.notices] == [3]
+
+
+def test_header_needs_known_headers_in_at_least_half_its_cells(tmp_path):
+    path = write_xlsx(
+        tmp_path / "f.xlsx",
+        [
+            ["周期ID", "说明", "备注", "其他"],  # two known of four: qualifies
+            ["CYC1", "a", "b", "c"],
+        ],
+    )
+    title_first = write_xlsx(
+        tmp_path / "g.xlsx",
+        [["周期ID 说明"], ["周期ID", "说明", "备注", "其他", "更多"], ["CYC1"]],
+    )
+
+    table, _ = read(path, is_known_header=known_transplant_header)
+    fallback, rows = read(title_first, is_known_header=known_transplant_header)
+
+    assert table.header_row == 1
+    # Two of five is less than half: no row qualifies, so the first non-blank row is the
+    # header and the row below it comes back as data.
+    assert fallback.header_row == 1
+    assert [number for number, _ in rows] == [2, 3]
+    assert fallback.notices == []
+
+
+def test_header_search_stops_after_thirty_non_blank_rows(tmp_path):
+    filler = [[f"说明 {n}"] for n in range(30)]
+    path = write_xlsx(tmp_path / "f.xlsx", [*filler, ["周期ID", "移植ID"], ["CYC1", "T1"]])
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert table.header_row == 1
+    assert rows[-2:] == [(31, ["周期ID", "移植ID"]), (32, ["CYC1", "T1"])]
+
+
+def test_without_known_headers_the_first_non_blank_row_is_the_header():
+    table, _ = read(sample("transplant_report_layout.xlsx"))
+
+    assert table.header_row == 1
+    assert table.headers[0] == "某某医院生殖中心 移植信息导出"
+
+
+# --- Files written by a real spreadsheet program -------------------------------------------
+
+
+def sample(name: str) -> Path:
+    path = SAMPLES / name
+    if not path.exists():
+        pytest.skip("shared/samples-real is not beside the repository")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "format", "header", "date_value"),
+    [
+        ("eresult.xls", "xls", "操作时间", datetime.datetime(2023, 5, 28, 19, 26, 58)),
+        ("childbirth.xls", "xls", "分娩时间", datetime.datetime(2024, 5, 17, 20, 25, 56)),
+        ("childbirth.ods", "ods", "分娩时间", datetime.datetime(2024, 5, 17, 20, 25, 56)),
+        ("ovum.xls", "xls", "操作时间", datetime.datetime(2024, 2, 15, 22, 52, 8)),
+        ("ovum.xlsx", "xlsx", "操作时间", datetime.datetime(2024, 2, 15, 22, 52, 8)),
+        ("ovum_gb18030.csv", "csv", "操作时间", "2024-02-15 22:52:08"),
+        ("eresult_source_utf8.csv", "csv", "操作时间", "2023-05-28 19:26:58"),
+    ],
+)
+def test_real_samples(name, format, header, date_value):
+    table, rows = read(sample(name))
+
+    assert table.format == format
+    assert table.header_row == 1
+    assert "周期ID" in table.headers
+    assert len(rows) == 25
+    assert [number for number, _ in rows] == list(range(2, 27))
+    assert all(len(cells) == len(table.headers) for _, cells in rows)
+    assert rows[0][1][table.headers.index("周期ID")] == "CYC00000001"
+    assert rows[0][1][table.headers.index(header)] == date_value
+    assert table.notices == []
+
+
+def test_real_csv_encodings():
+    gb, _ = read(sample("ovum_gb18030.csv"))
+    utf8, _ = read(sample("eresult_source_utf8.csv"))
+
+    assert (gb.encoding, utf8.encoding) == ("gb18030", "utf-8")
+
+
+def test_rich_text_header_comes_out_as_one_string():
+    table, _ = read(sample("ovum.xlsx"))
+
+    assert table.headers[2] == "周期ID"
+
+
+def test_real_report_layout():
+    table, rows = read(
+        sample("transplant_report_layout.xlsx"), is_known_header=known_transplant_header
+    )
+
+    assert (table.sheet, table.header_row) == ("数据", 4)
+    assert table.headers[:3] == ["移植囊胚数", "核对人员代码", "周期ID"]
+    assert len(rows) == 20
+    number, cells = rows[0]
+    assert number == 5
+    assert cells[table.headers.index("周期ID")] == "CYC00000001"
+    assert cells[table.headers.index("操作时间")] == datetime.datetime(2024, 1, 30, 14, 36, 56)
+    assert rows[-1][0] == 24
+    assert table.notices == [
+        Notice("rows-above-header-skipped", None, {"count": 2, "header_row": 4}),
+        Notice("footer-row-skipped", 25, {"text": "合计"}),
+    ]
+    for notice in table.notices:
+        assert "{" not in notice.message("zh") and "{" not in notice.message("en")
+
+
+# --- Workbooks we write ourselves ----------------------------------------------------------
+
+
+def test_xlsx_cell_types(tmp_path):
+    when = datetime.datetime(2024, 3, 1, 8, 30)
+    day = datetime.date(2024, 3, 2)
+    header = ["周期ID", "移植时间", "日期", "编码", "胚胎数", "评分", "是否"]
+    values = ["CYC1", when, day, "000123", 2, 1.5, True]
+    path = write_xlsx(tmp_path / "types.xlsx", [header, values])
+
+    table, rows = read(path)
+
+    assert (table.format, table.sheet, table.encoding) == ("xlsx", "Sheet1", None)
+    assert rows == [(2, values)]
+
+
+def test_xlsx_header_only(tmp_path):
+    path = write_xlsx(tmp_path / "header.xlsx", [["周期ID", "移植ID"]])
+
+    table, rows = read(path)
+
+    assert (table.headers, rows) == (["周期ID", "移植ID"], [])
+
+
+def test_xlsx_row_numbers_count_blank_rows_above_the_data(tmp_path):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["B3"], sheet["C3"] = "周期ID", "移植ID"
+    sheet["B5"], sheet["C5"] = "CYC1", "T1"
+    workbook.save(tmp_path / "offset.xlsx")
+
+    table, rows = read(tmp_path / "offset.xlsx")
+
+    assert (table.header_row, table.headers) == (3, ["周期ID", "移植ID"])
+    assert rows == [(5, ["CYC1", "T1"])]
+
+
+def test_non_text_header_cells_become_text(tmp_path):
+    rows = [[" 周期ID ", 2024, 3.0, None, "x"], ["CYC1", 1, 2, 3, 4]]
+    path = write_xlsx(tmp_path / "h.xlsx", rows)
+
+    table, _ = read(path)
+
+    assert table.headers == ["周期ID", "2024", "3", "", "x"]
+
+
+def test_sheet_by_name_and_first_visible_sheet_by_default(tmp_path):
+    workbook = openpyxl.Workbook()
+    hidden = workbook.active
+    hidden.title = "字典"
+    hidden.append(["代码", "名称"])
+    hidden.sheet_state = "hidden"
+    data = workbook.create_sheet("数据")
+    data.append(["周期ID"])
+    data.append(["CYC1"])
+    workbook.save(tmp_path / "two.xlsx")
+
+    default, rows = read(tmp_path / "two.xlsx")
+    chosen, _ = read(tmp_path / "two.xlsx", sheet="字典")
+
+    assert (default.sheet, rows) == ("数据", [(2, ["CYC1"])])
+    assert (chosen.sheet, chosen.headers) == ("字典", ["代码", "名称"])
+
+
+def test_missing_sheet_lists_the_sheets(tmp_path):
+    path = write_xlsx(tmp_path / "one.xlsx", [["周期ID"]], title="数据")
+
+    error = input_error(path, sheet="Sheet1")
+
+    assert error.code == "input-sheet-not-found"
+    assert error.params == {"sheet": "Sheet1", "sheets": "数据"}
+
+
+def test_empty_sheet_is_an_empty_input(tmp_path):
+    path = write_xlsx(tmp_path / "blank.xlsx", [])
+
+    assert input_error(path).code == "input-empty"
+
+
+# --- Content that does not match the extension ---------------------------------------------
+
+
+def test_xlsx_named_xls_is_read_as_xlsx(tmp_path):
+    path = tmp_path / "renamed.xls"
+    write_xlsx(tmp_path / "real.xlsx", [["周期ID"], ["CYC1"]])
+    shutil.copy(tmp_path / "real.xlsx", path)
+
+    table, rows = read(path)
+
+    assert (table.format, rows) == ("xlsx", [(2, ["CYC1"])])
+    assert table.notices == [
+        Notice("content-format-differs", None, {"ext": ".xls", "actual": "xlsx"})
+    ]
+
+
+def test_text_named_xls_is_read_as_csv(tmp_path):
+    path = tmp_path / "export.xls"
+    path.write_bytes("周期ID\t姓名\r\nCYC1\t张三\r\n".encode("gb18030"))
+
+    table, rows = read(path)
+
+    assert (table.format, table.encoding, table.headers) == ("csv", "gb18030", ["周期ID", "姓名"])
+    assert rows == [(2, ["CYC1", "张三"])]
+    assert codes(table.notices) == ["content-format-differs"]
+
+
+def test_html_named_xls_is_refused(tmp_path):
+    path = tmp_path / "export.xls"
+    path.write_text("<html><body><table><tr><td>周期ID</td></tr></table></body></html>")
+
+    assert input_error(path).code == "input-is-markup"
+
+
+def test_random_bytes_named_xlsx(tmp_path):
+    path = tmp_path / "junk.xlsx"
+    path.write_bytes(random.Random(0).randbytes(4096))
+
+    error = input_error(path)
+
+    assert (error.code, error.params) == ("input-not-format", {"format": "xlsx"})
+
+
+def test_password_protected_xlsx(tmp_path):
+    # What Excel writes when a password is set: an OLE container whose directory names an
+    # "EncryptedPackage" stream instead of holding a workbook.
+    path = tmp_path / "locked.xlsx"
+    directory_entry = "EncryptedPackage".encode("utf-16-le").ljust(128, b"\x00")
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1".ljust(1024, b"\x00") + directory_entry)
+
+    error = input_error(path)
+
+    assert (error.code, error.params) == ("input-password-protected", {"format": "xlsx"})
+
+
+def test_damaged_xlsx(tmp_path):
+    path = tmp_path / "damaged.xlsx"
+    path.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
+
+    error = input_error(path)
+
+    assert error.code == "input-corrupt"
+    assert error.params["format"] == "xlsx"
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def test_json_array(tmp_path):
+    records = [
+        {"cycleid": "CYC1", "embryos": 2},
+        {"cycleid": "CYC2", "note": None, "extra": {"nested": [1]}},
+        {},
+        {"embryos": 1.5, "ok": True},
+    ]
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(records, ensure_ascii=False, indent=2), encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert (table.format, table.header_row) == ("json", 0)
+    assert table.headers == ["cycleid", "embryos", "note", "extra", "ok"]
+    assert rows == [
+        (1, ["CYC1", 2, None, None, None]),
+        (2, ["CYC2", None, None, {"nested": [1]}, None]),
+        (4, [None, 1.5, None, None, True]),
+    ]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_json_lines(tmp_path, encoding):
+    path = tmp_path / "data.jsonl"
+    path.write_text(
+        '{"周期ID": "CYC1"}\n\n{"周期ID": "CYC2", "移植ID": "T2"}\n   \n{"移植ID": "T3"}\n',
+        encoding=encoding,
+    )
+
+    table, rows = read(path)
+
+    assert (table.format, table.encoding) == ("jsonl", encoding)
+    assert table.headers == ["周期ID", "移植ID"]
+    assert rows == [(1, ["CYC1", None]), (3, ["CYC2", "T2"]), (5, [None, "T3"])]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "code", "params"),
+    [
+        ("a.json", '[\n{"a": 1},\n{"a": 2,,}\n]', "input-bad-json", {"row": 3}),
+        ("a.json", '[{"a": 1}, [1, 2]]', "input-json-not-object", {"row": 2}),
+        ("a.json", '{"data": []}', "input-json-not-array", {}),
+        ("a.json", "[]", "input-empty", None),
+        ("a.jsonl", '{"a": 1}\n{"a": \n', "input-bad-json", {"row": 2}),
+        ("a.jsonl", '{"a": 1}\n\n"text"\n', "input-json-not-object", {"row": 3}),
+    ],
+)
+def test_bad_json(tmp_path, name, text, code, params):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+
+    error = input_error(path)
+
+    assert error.code == code
+    if params is not None:
+        assert {key: error.params[key] for key in params} == params
+
+
+def test_json_lines_in_gb18030_with_a_bad_line(tmp_path):
+    path = tmp_path / "data.jsonl"
+    good = '{"姓名": "张三"}\n'.encode("gb18030")
+    path.write_bytes(good * 3000 + b'{"x": "\xff"}\n' + good)
+
+    error = input_error(path)
+
+    assert (error.code, error.params) == ("input-encoding", {"row": 3001, "encoding": "gb18030"})
+
+
+# --- Files that are not there or not readable ----------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    error = input_error(tmp_path / "nope.csv")
+
+    assert error.code == "input-not-found"
+
+
+def test_directory(tmp_path):
+    assert input_error(tmp_path).code == "input-is-directory"
+
+
+def test_unknown_extension(tmp_path):
+    path = tmp_path / "data.pdf"
+    path.write_bytes(b"%PDF-1.4")
+
+    error = input_error(path)
+
+    assert (error.code, error.params["ext"]) == ("input-unknown-format", ".pdf")
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n,,\n"])
+@pytest.mark.parametrize("name", ["empty.csv", "empty.xlsx"])
+def test_empty_file(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    assert input_error(path).code == "input-empty"
+
+
+# --- The table object ----------------------------------------------------------------------
+
+
+def test_rows_can_be_read_only_once(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text(CHINESE_CSV, encoding="utf-8")
+
+    with open_table(path) as table:
+        list(table.rows())
+        with pytest.raises(RuntimeError):
+            table.rows()
+
+
+def test_every_reader_message_has_both_languages():
+    texts = catalogue()
+    reader_codes = [
+        "input-not-found", "input-is-directory", "input-unreadable", "input-unknown-format",
+        "input-empty", "input-not-format", "input-is-markup", "input-corrupt",
+        "input-password-protected", "input-encoding", "input-encoding-undetected",
+        "input-encoding-unknown", "input-bad-csv", "input-sheet-not-found", "input-bad-json",
+        "input-json-not-array", "input-json-not-object", "rows-above-header-skipped",
+        "footer-row-skipped", "content-format-differs", "extra-cells-ignored",
+    ]  # fmt: skip
+
+    for code in reader_codes:
+        assert set(texts[code]) == {"zh", "en"}, code
