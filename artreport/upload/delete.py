@@ -66,7 +66,8 @@ def targets_from_file(
     wanted = [key_field] + ([record_type.field(CYCLE_PARAM)] if needs_cycleid(record_type) else [])
 
     def known(header: str) -> bool:
-        return record_type.match_header(header) in wanted
+        # Any field of the type counts: a full export has far more columns than these two.
+        return record_type.match_header(header) is not None
 
     with open_table(path, is_known_header=known) as table:
         columns: dict[str, int] = {}

@@ -1,0 +1,188 @@
+"""``artreport validate`` and ``artreport schema`` as a user runs them."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import stat
+from pathlib import Path
+
+import openpyxl
+import pytest
+from typer.testing import CliRunner
+
+from artreport.cli import app
+from artreport.schema import load_schema
+from tests.conftest import real_sample
+
+runner = CliRunner()
+CYCLE = load_schema().get("cycle")
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def cycle_xlsx_with_date_cells(path: Path, rows: int = 3) -> Path:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    headers = [f.label for f in CYCLE.required_fields] + ["启动日期"]
+    sheet.append(headers)
+    for i in range(rows):
+        values = []
+        for field in CYCLE.required_fields:
+            if field.name == "cycleid":
+                values.append(f"CYC{i:05d}")
+            elif field.name == "orgid":
+                values.append("ZJ3301001")
+            elif field.type == "integer":
+                values.append(1.0)  # Excel keeps every number as a double
+            elif field.type == "number":
+                values.append(2.5)
+            elif field.type == "date":
+                values.append(dt.date(2023, 5, 6))
+            elif field.type == "datetime":
+                values.append(dt.datetime(2023, 5, 6, 8, 30))
+            else:
+                values.append(f"X{i}")
+        values.append(dt.datetime(2023, 5, 6))
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, dt.datetime):
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+    workbook.save(path)
+    return path
+
+
+def report_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_gb18030_csv_with_chinese_headers_is_valid() -> None:
+    code, output = invoke("validate", "ovum", str(real_sample("ovum_gb18030.csv")))
+    assert code == 0, output
+    assert "25" in output
+
+
+def test_xlsx_with_date_cells_is_valid(tmp_path: Path) -> None:
+    path = cycle_xlsx_with_date_cells(tmp_path / "cycles.xlsx")
+    code, output = invoke("--lang", "en", "validate", "周期", str(path))
+    assert code == 0, output
+    assert "3 valid" in output
+
+
+def test_legacy_xls_codes_that_lost_their_leading_zeros_are_caught(tmp_path: Path) -> None:
+    # In the source CSV these operator codes were 008093, 004176, …; the spreadsheet made them
+    # numbers. The report must name exactly those rows and that field.
+    source = real_sample("eresult_source_utf8.csv")
+    with open(source, encoding="utf-8") as handle:
+        expected = [
+            (str(i), "opertioncode")
+            for i, row in enumerate(csv.DictReader(handle), start=2)
+            if row["操作人员代码"].startswith("0")
+        ]
+    report = tmp_path / "report.csv"
+    code, output = invoke(
+        "validate", "eresult", str(real_sample("eresult.xls")), "--report", str(report)
+    )
+    assert code == 1, output
+    found = [(r["row"], r["field"]) for r in report_rows(report)]
+    assert found == expected
+    assert {r["code"] for r in report_rows(report)} == {"leading-zeros-lost"}
+
+
+def test_report_is_owner_only_and_names_row_field_and_reason(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([f.label for f in CYCLE.required_fields])
+        writer.writerow(
+            [
+                "abc"
+                if f.type == "integer"
+                else "2023-05-06"
+                if f.type == "date"
+                else "2023-05-06 00:00:00"
+                if f.type == "datetime"
+                else "ZJ3301001"
+                if f.name == "orgid"
+                else "X"
+                for f in CYCLE.required_fields
+            ]
+        )
+    report = tmp_path / "out" / "report.csv"
+    code, output = invoke("--lang", "en", "validate", "cycle", str(path), "--report", str(report))
+    assert code == 1, output
+    if os.name == "posix":
+        assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    rows = report_rows(report)
+    integer_fields = [f.name for f in CYCLE.required_fields if f.type == "integer"]
+    assert [(r["row"], r["field"], r["code"]) for r in rows] == [
+        ("2", name, "not-integer") for name in integer_fields
+    ]
+    assert all("whole number" in r["message"] for r in rows)
+
+
+def test_json_summary_matches_the_run(tmp_path: Path) -> None:
+    path = cycle_xlsx_with_date_cells(tmp_path / "cycles.xlsx", rows=4)
+    code, output = invoke("validate", "cycle", str(path), "--json")
+    assert code == 0
+    payload = json.loads(output)
+    assert (payload["rows_read"], payload["valid"], payload["invalid"]) == (4, 4, 0)
+    assert payload["exit_code"] == 0 and payload["report"] is None
+
+
+def test_english_and_chinese_messages(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.csv")
+    _, chinese = invoke("validate", "cycle", missing)
+    _, english = invoke("--lang", "en", "validate", "cycle", missing)
+    assert "找不到" in chinese or "不存在" in chinese
+    assert "not found" in english.lower() or "does not exist" in english.lower()
+
+
+def _random_bytes(path: Path) -> None:
+    path.write_bytes(os.urandom(4096))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "record_type"),
+    [
+        ("missing.csv", None, "cycle"),
+        ("empty.csv", lambda p: p.write_bytes(b""), "cycle"),
+        ("random.xlsx", _random_bytes, "cycle"),
+        ("header_only.csv", lambda p: p.write_text("周期ID,机构ID\n", encoding="utf-8"), "cycle"),
+        ("fine.csv", lambda p: p.write_text("a\n1\n", encoding="utf-8"), "no-such-type"),
+        ("data.parquet", lambda p: p.write_bytes(b"PAR1"), "cycle"),
+    ],
+)
+def test_bad_input_exits_2_without_a_traceback(
+    tmp_path: Path, name: str, make: object, record_type: str
+) -> None:
+    path = tmp_path / name
+    if make is not None:
+        make(path)  # type: ignore[operator]
+    result = runner.invoke(app, ["validate", record_type, str(path)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert result.output.strip()
+
+
+def test_schema_json_lists_every_type_and_field() -> None:
+    code, output = invoke("schema", "--json")
+    assert code == 0
+    types = json.loads(output)
+    assert len(types) == 15
+    assert sum(len(t["fields"]) for t in types) == 310
+    cycle = next(t for t in types if t["name"] == "cycle")
+    assert cycle["resource"] == "aCyclerecord" and cycle["primary_key"] == "cycleid"
+    assert {"name", "label", "type", "required"} <= set(cycle["fields"][0])
+
+
+def test_schema_of_one_type_by_chinese_name() -> None:
+    code, output = invoke("schema", "周期信息")
+    assert code == 0 and "cycleid" in output and "ordernumber" in output

@@ -1,0 +1,180 @@
+"""Row checks through the validator: each problem code from a source file to a report entry."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from artreport.schema import load_schema
+from artreport.validation import Problem, ValidateOptions, open_validation
+
+SCHEMA = load_schema()
+CYCLE = SCHEMA.get("cycle")
+INFORMATION = SCHEMA.get("information")
+ORGID = "ZJ3301001"
+
+# A complete, valid cycle row keyed by Chinese label, as a clerk's export has it.
+CYCLE_ROW = {
+    "周期ID": "CYC001",
+    "档案信息ID": "INF001",
+    "周期次数": "1",
+    "治疗状态(字典项)": "1",
+    "机构ID": ORGID,
+}
+
+
+def required_cycle_headers() -> dict[str, str]:
+    """One value per required field of cycle, so the tests keep up with the schema."""
+    values = {
+        "string": "X1",
+        "integer": "1",
+        "number": "1.5",
+        "date": "2023-05-06",
+        "datetime": "2023-05-06 08:00:00",
+    }
+    row = {f.label: values[f.type] for f in CYCLE.required_fields}
+    row.update(CYCLE_ROW)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]], encoding: str = "utf-8") -> Path:
+    headers = list(dict.fromkeys(h for row in rows for h in row))
+    with open(path, "w", encoding=encoding, newline="") as handle:
+        writer = csv.DictWriter(handle, headers)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def run(record_type: Any, path: Path, orgid: str | None = ORGID, **options: Any):
+    with open_validation(record_type, path, orgid=orgid, options=ValidateOptions(**options)) as v:
+        results = list(v.rows())
+        return v, results
+
+
+def codes(problems: list[Problem]) -> list[tuple[int | None, str | None, str]]:
+    return [(p.row, p.field, p.code) for p in problems]
+
+
+def test_a_valid_row_is_normalised_for_the_platform(tmp_path: Path) -> None:
+    row = required_cycle_headers() | {"周期次数": " 2.0 ", "启动日期": "2023/5/6"}
+    _, results = run(CYCLE, write_csv(tmp_path / "c.csv", [row]))
+    assert results[0].valid and not results[0].problems
+    data = results[0].data
+    assert data["ordernumber"] == 2
+    assert data["startDate"] == "2023-05-06"
+    assert data["cycleid"] == "CYC001"
+    assert data["orgid"] == ORGID
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "code"),
+    [
+        ({"周期ID": ""}, "cycleid", "required-missing"),
+        ({"周期次数": "abc"}, "ordernumber", "not-integer"),
+        ({"周期次数": "3000000000"}, "ordernumber", "integer-out-of-range"),
+        ({"不孕年龄": "many"}, "wInfertilityyear", "not-number"),
+        ({"启动日期": "2023-02-30"}, "startDate", "bad-date"),
+        ({"扳机时间": "next tuesday"}, "triggerdate", "bad-datetime"),
+        ({"档案信息ID": "3.30101199001011E+17"}, "informationid", "precision-lost"),
+        ({"机构ID": "ZJ9999999"}, "orgid", "orgid-mismatch"),
+    ],
+)
+def test_each_cell_problem_names_row_and_field(
+    tmp_path: Path, change: dict[str, str], field: str, code: str
+) -> None:
+    rows = [required_cycle_headers(), required_cycle_headers() | {"周期ID": "CYC002"} | change]
+    validation, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    assert results[0].valid
+    assert not results[1].valid
+    assert codes(list(results[1].problems)) == [(3, field, code)]
+    assert validation.summary.invalid == 1 and validation.summary.valid == 1
+
+
+def test_the_same_primary_key_twice_is_an_error_on_the_second(tmp_path: Path) -> None:
+    rows = [required_cycle_headers(), required_cycle_headers()]
+    _, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    assert results[0].valid
+    [problem] = results[1].problems
+    assert (problem.row, problem.code, problem.params["first_row"]) == (3, "duplicate-key", 2)
+
+
+def test_information_needs_a_male_or_female_name(tmp_path: Path) -> None:
+    base = {f.name: "X" for f in INFORMATION.required_fields} | {"orgid": ORGID}
+    rows = [
+        base | {"informationid": "I1", "fName": "", "wName": "王芳"},
+        base | {"informationid": "I2", "fName": "", "wName": ""},
+    ]
+    _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows))
+    assert results[0].valid
+    assert [p.code for p in results[1].problems] == ["one-of-required"]
+
+
+def test_a_bad_resident_id_check_digit_warns_but_the_row_is_sent(tmp_path: Path) -> None:
+    base = {f.name: "X" for f in INFORMATION.required_fields} | {"orgid": ORGID, "wName": "王芳"}
+    id_field = next(f.name for f in INFORMATION.fields if f.pii == "idcard")
+    rows = [
+        base | {"informationid": "I1", id_field: "11010519491231002X"},  # valid
+        base | {"informationid": "I2", id_field: "110105194912310021"},
+    ]  # bad check digit
+    _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows))
+    assert not results[0].problems
+    assert results[1].valid
+    assert [(p.code, p.severity) for p in results[1].problems] == [("idcard-checksum", "warning")]
+
+
+def test_a_missing_required_column_is_one_error_not_one_per_row(tmp_path: Path) -> None:
+    rows = [{k: v for k, v in required_cycle_headers().items() if k != "周期次数"}] * 3
+    rows = [r | {"周期ID": f"C{i}"} for i, r in enumerate(rows)]
+    validation, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    assert codes(validation.file_problems) == [(None, "ordernumber", "missing-column")]
+    assert all(not r.valid and not r.problems for r in results)
+    assert validation.summary.invalid == 3
+
+
+def test_unknown_columns_give_one_warning_naming_them(tmp_path: Path) -> None:
+    rows = [required_cycle_headers() | {"备注": "x", "科室": "y"}]
+    validation, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    [warning] = validation.file_problems
+    assert warning.code == "unknown-columns" and warning.severity == "warning"
+    assert "备注" in warning.message("zh") and "科室" in warning.message("en")
+    assert results[0].valid
+
+
+def test_headers_match_api_name_label_short_label_and_alias(tmp_path: Path) -> None:
+    row = {
+        "CYCLEID": "C1",
+        "informationid": "I1",
+        "周期次数": "1",
+        "治疗状态": "1",
+        "机构ID": ORGID,
+    }
+    row |= {
+        f.label: "1"
+        for f in CYCLE.required_fields
+        if f.name not in ("cycleid", "informationid", "ordernumber", "tstatus", "orgid")
+    }
+    validation, results = run(CYCLE, write_csv(tmp_path / "c.csv", [row]))
+    assert validation.file_problems == []
+    assert results[0].data["tstatus"] == 1 and results[0].data["cycleid"] == "C1"
+
+
+def test_orgid_comes_from_config_when_the_column_is_absent(tmp_path: Path) -> None:
+    row = {k: v for k, v in required_cycle_headers().items() if k != "机构ID"}
+    validation, results = run(CYCLE, write_csv(tmp_path / "c.csv", [row]))
+    assert validation.file_problems == [] and results[0].data["orgid"] == ORGID
+    validation, results = run(CYCLE, write_csv(tmp_path / "c.csv", [row]), orgid=None)
+    assert codes(validation.file_problems) == [(None, "orgid", "missing-column")]
+
+
+def test_blank_optional_cells_are_left_out_unless_blank_clears(tmp_path: Path) -> None:
+    row = required_cycle_headers() | {"不孕年龄": "", "启动日期": " ", "操作人员姓名": ""}
+    path = write_csv(tmp_path / "c.csv", [row])
+    _, [kept] = run(CYCLE, path)
+    assert not {"wInfertilityyear", "startDate", "opertionname"} & set(kept.data)
+    _, [cleared] = run(CYCLE, path, blank_clears=True)
+    assert cleared.data["wInfertilityyear"] == 0
+    assert cleared.data["startDate"] == "" and cleared.data["opertionname"] == ""
