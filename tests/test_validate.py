@@ -178,3 +178,37 @@ def test_blank_optional_cells_are_left_out_unless_blank_clears(tmp_path: Path) -
     _, [cleared] = run(CYCLE, path, blank_clears=True)
     assert cleared.data["wInfertilityyear"] == 0
     assert cleared.data["startDate"] == "" and cleared.data["opertionname"] == ""
+
+
+def test_validate_and_push_paths_find_the_same_problems(tmp_path: Path) -> None:
+    # validate checks a column at a time and push row by row; both must agree on every row.
+    good = required_cycle_headers()
+    rows = []
+    for i in range(1200):  # more than one batch
+        row = good | {"周期ID": f"C{i}"}
+        if i % 97 == 5:
+            row |= {"周期次数": "x"}
+        if i % 131 == 7:
+            row |= {"机构ID": "OTHER"}
+        if i % 151 == 9:
+            row |= {"周期ID": "C3"}  # a repeat of an earlier key
+        if i % 173 == 11:
+            row |= {"启动日期": "2023-02-30", "不孕年龄": ""}
+        rows.append(row)
+    path = write_csv(tmp_path / "c.csv", rows)
+    with open_validation(CYCLE, path, orgid=ORGID) as validation:
+        by_row = [(p.row, p.field, p.code) for r in validation.rows() for p in r.problems]
+        push_summary = validation.summary.to_dict()
+    with open_validation(CYCLE, path, orgid=ORGID) as validation:
+        by_column = [
+            (p.row, p.field, p.code) for r in validation.problem_rows() for p in r.problems
+        ]
+        validate_summary = validation.summary.to_dict()
+    assert by_row == by_column
+    assert push_summary == validate_summary
+    assert {code for _, _, code in by_row} == {
+        "not-integer",
+        "orgid-mismatch",
+        "duplicate-key",
+        "bad-date",
+    }

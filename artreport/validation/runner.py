@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,6 @@ from artreport.validation.validator import ValidateOptions, ValidationSummary, o
 
 #: How many problems a summary keeps for display; the report has them all.
 SHOWN_PROBLEMS = 20
-_PROGRESS_EVERY = 5000
 
 
 @dataclass
@@ -49,7 +47,6 @@ def validate_file(
     orgid: str | None = None,
     options: ValidateOptions | None = None,
     lang: str | None = None,
-    on_progress: Callable[[int], None] | None = None,
 ) -> ValidationOutcome:
     """Check every row of ``path``; every problem goes to the report at ``report_path``
     (created only when there is a problem unless ``report_always``)."""
@@ -60,12 +57,10 @@ def validate_file(
         outcome = ValidationOutcome(validation.summary, list(validation.file_problems))
         report.add_all(validation.file_problems)
         shown = outcome.first_problems
-        for result in validation.rows():
+        for result in validation.problem_rows():
             if result.problems:
                 report.add_all(result.problems)
                 if len(shown) < SHOWN_PROBLEMS:
                     shown.extend(result.problems[: SHOWN_PROBLEMS - len(shown)])
-            if on_progress is not None and validation.summary.rows_read % _PROGRESS_EVERY == 0:
-                on_progress(validation.summary.rows_read)
         outcome.report_path = report.path if report.written else None
     return outcome

@@ -19,6 +19,7 @@ from artreport.errors import InputError
 from artreport.readers import Notice, Table, open_table
 from artreport.schema import Field, RecordType
 from artreport.validation import problems as codes
+from artreport.validation.columns import convert_column
 from artreport.validation.idcard import has_valid_check_digit
 from artreport.validation.problems import CellError, Problem
 from artreport.validation.values import BLANK, CLEAR_VALUES, typical_code_length, value_reader
@@ -28,6 +29,8 @@ _DOUBLE_FORMATS = frozenset({"xlsx", "xls", "ods"})
 _ORGID = "orgid"
 #: Rows a spreadsheet's text columns are sampled over to learn their code lengths.
 _CODE_SAMPLE_ROWS = 1000
+#: Rows checked together, a column at a time (see ``columns``).
+_BATCH_ROWS = 500
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class ValidateOptions:
     encoding: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ costs several times more, once per row.
+@dataclass(slots=True)
 class RowResult:
     row: int
     data: dict[str, Any]
@@ -103,6 +107,7 @@ class Validation:
         self.summary = ValidationSummary(record_type.name, str(table.path), table.format)
         self.file_problems: list[Problem] = []
         self._columns = self._plan_columns()
+        self._plan = [(c.index, c.field, c.read, c.field.required, c.clear) for c in self._columns]
         # A missing required column makes every row invalid; one problem says so, not one a row.
         self.rows_unusable = any(p.code == codes.MISSING_COLUMN for p in self.file_problems)
         for problem in self.file_problems:
@@ -170,113 +175,243 @@ class Validation:
                 column = dataclasses.replace(column, read=read)
             columns.append(column)
         self._columns = columns
+        self._plan = [(c.index, c.field, c.read, c.field.required, c.clear) for c in columns]
         return itertools.chain(sample, rows)
 
+    @staticmethod
+    def _read_cells_with_problems(
+        cells: list[Any], plan: list[tuple[int, Field, Any, bool, Any]], orgid: str | None
+    ) -> tuple[dict[str, Any], _Found]:
+        data: dict[str, Any] = {}
+        found: _Found = []
+        for index, fld, read, required, clear in plan:
+            cell = cells[index]
+            try:
+                value = read(cell)
+            except CellError as error:
+                found.append((error.code, fld, cell, error.params, "error"))
+                continue
+            if value is BLANK:
+                if required and not (fld.name == _ORGID and orgid):
+                    found.append((codes.REQUIRED_MISSING, fld, cell, {}, "error"))
+                elif clear is not BLANK:
+                    data[fld.name] = clear
+                continue
+            data[fld.name] = value
+        return data, found
+
     def rows(self) -> Iterator[RowResult]:
-        record_type = self.record_type
-        key_name = record_type.primary_key
-        orgid = self.orgid
-        one_of = record_type.one_of_required
-        id_fields = [f.name for f in record_type.fields if f.pii == "idcard"]
-        source = self._sampled_rows()
-        plan = [(c.index, c.field, c.read, c.field.required, c.clear) for c in self._columns]
-        first_row_of_key: dict[str, int] = {}
+        """Every data row, checked, with the data the platform would receive."""
+        checks = _RowChecks(self.record_type, self.orgid)
+        for batch in self._batches():
+            names, values, slow = self._convert_batch(batch)
+            with_blanks = [n for n, v in zip(names, values, strict=True) if BLANK in v]
+            for position, ((row_number, cells), row) in enumerate(
+                zip(batch, zip(*values, strict=True), strict=True)
+            ):
+                if position in slow:
+                    result = self._slow_row(row_number, cells, checks)
+                else:
+                    data = dict(zip(names, row, strict=True))
+                    for name in with_blanks:
+                        if data[name] is BLANK:
+                            del data[name]
+                    found: _Found = []
+                    key = checks.check(data, row_number, found)
+                    result = self._result(row_number, data, key, found)
+                self._count(result)
+                yield result
+        self._finish()
+
+    def problem_rows(self) -> Iterator[RowResult]:
+        """Check every row but yield only those with a problem; the summary counts them all.
+
+        This is ``validate``'s path: nothing is sent, so valid rows need no data, and the row
+        checks run a column at a time like the cell checks.
+        """
+        checks = _RowChecks(self.record_type, self.orgid)
         summary = self.summary
         unusable = self.rows_unusable
-        for row_number, cells in source:
-            data: dict[str, Any] = {}
-            found: list[tuple[str, Field | None, Any, dict[str, Any], str]] | None = None
-            for index, fld, read, required, clear in plan:
-                cell = cells[index]
-                try:
-                    value = read(cell)
-                except CellError as error:
-                    if found is None:
-                        found = []
-                    found.append((error.code, fld, cell, error.params, "error"))
-                    continue
-                if value is BLANK:
-                    if required and not (fld.name == _ORGID and orgid):
-                        if found is None:
-                            found = []
-                        found.append((codes.REQUIRED_MISSING, fld, cell, {}, "error"))
-                    elif clear is not BLANK:
-                        data[fld.name] = clear
-                    continue
-                data[fld.name] = value
+        for batch in self._batches():
+            names, values, slow = self._convert_batch(batch)
+            columns = dict(zip(names, values, strict=True))
+            slow.update(checks.suspicious_positions(columns))
+            keys = columns.get(checks.key_name)
+            if not slow and checks.take_unique_keys(keys, batch):
+                # The common case, decided a batch at a time: every row clean.
+                summary.rows_read += len(batch)
+                if unusable:
+                    summary.invalid += len(batch)
+                else:
+                    summary.valid += len(batch)
+                continue
+            first_row_of_key = checks.first_row_of_key
+            for position, (row_number, cells) in enumerate(batch):
+                if position not in slow:
+                    key = keys[position] if keys is not None else BLANK
+                    if (
+                        key is BLANK
+                        or first_row_of_key.setdefault(str(key), row_number) == row_number
+                    ):
+                        summary.rows_read += 1
+                        if unusable:
+                            summary.invalid += 1
+                        else:
+                            summary.valid += 1
+                        continue
+                    # The key was seen before: the slow path reports the duplicate.
+                result = self._slow_row(row_number, cells, checks)
+                self._count(result)
+                if result.problems:
+                    yield result
+        self._finish()
 
-            if orgid:
-                given = data.get(_ORGID)
-                if given is None:
-                    data[_ORGID] = orgid
-                elif given != orgid:
-                    found = found or []
-                    found.append(
-                        (
-                            codes.ORGID_MISMATCH,
-                            record_type.field(_ORGID),
-                            given,
-                            {"expected": orgid},
-                            "error",
-                        )
-                    )
-            for group in one_of:
-                if not any(data.get(name) not in (None, "") for name in group):
-                    found = found or []
-                    found.append(
-                        (
-                            codes.ONE_OF_REQUIRED,
-                            record_type.field(group[0]),
-                            None,
-                            {"fields": " / ".join(group)},
-                            "error",
-                        )
-                    )
-            for name in id_fields:
-                number = data.get(name)
-                if isinstance(number, str) and not has_valid_check_digit(number):
-                    found = found or []
-                    found.append(
-                        (codes.IDCARD_CHECKSUM, record_type.field(name), number, {}, "warning")
-                    )
-            key = data.get(key_name)
-            key = None if key is None else str(key)
-            if key is not None:
-                first = first_row_of_key.setdefault(key, row_number)
-                if first != row_number:
-                    found = found or []
-                    found.append(
-                        (
-                            codes.DUPLICATE_KEY,
-                            record_type.field(key_name),
-                            key,
-                            {"first_row": first},
-                            "error",
-                        )
-                    )
+    def _batches(self) -> Iterator[list[tuple[int, list[Any]]]]:
+        source = self._sampled_rows()
+        while batch := list(itertools.islice(source, _BATCH_ROWS)):
+            yield batch
 
-            if found is None:
-                result = RowResult(row_number, data, key, (), not unusable)
-            else:
-                row_problems = tuple(
-                    Problem(
-                        code,
-                        row=row_number,
-                        field=fld.name if fld else None,
-                        value=_as_shown(value),
-                        severity=severity,  # type: ignore[arg-type]
-                        primary_key=key,
-                        params={"label": fld.label if fld else "", **params},
-                    )
-                    for code, fld, value, params, severity in found
-                )
-                valid = not unusable and not any(p.is_error for p in row_problems)
-                result = RowResult(row_number, data, key, row_problems, valid)
-            summary.count(result)
-            yield result
-        summary.notices = list(self.table.notices)
-        if summary.rows_read == 0:
+    def _convert_batch(
+        self, batch: list[tuple[int, list[Any]]]
+    ) -> tuple[list[str], list[list[Any]], set[int]]:
+        """Each mapped column of the batch converted, and the positions of rows that need the
+        slow path because some cell of theirs was refused."""
+        orgid = self.orgid
+        cells_by_index = list(zip(*(cells for _, cells in batch), strict=True))
+        names: list[str] = []
+        values: list[list[Any]] = []
+        slow: set[int] = set()
+        for column in self._columns:
+            required = column.field.required and not (column.field.name == _ORGID and orgid)
+            converted, refused = convert_column(
+                cells_by_index[column.index],
+                column.field.type,
+                column.read,
+                required=required,
+                clear=column.clear,
+            )
+            names.append(column.field.name)
+            values.append(converted)
+            slow.update(refused)
+        return names, values, slow
+
+    def _slow_row(self, row_number: int, cells: list[Any], checks: _RowChecks) -> RowResult:
+        data, found = self._read_cells_with_problems(cells, self._plan, self.orgid)
+        key = checks.check(data, row_number, found)
+        return self._result(row_number, data, key, found)
+
+    def _result(
+        self, row_number: int, data: dict[str, Any], key: str | None, found: _Found
+    ) -> RowResult:
+        unusable = self.rows_unusable
+        if not found:
+            return RowResult(row_number, data, key, (), not unusable)
+        problems = tuple(
+            Problem(
+                code,
+                row=row_number,
+                field=fld.name if fld else None,
+                value=_as_shown(value),
+                severity=severity,  # type: ignore[arg-type]
+                primary_key=key,
+                params={"label": fld.label if fld else "", **params},
+            )
+            for code, fld, value, params, severity in found
+        )
+        valid = not unusable and not any(p.is_error for p in problems)
+        return RowResult(row_number, data, key, problems, valid)
+
+    def _count(self, result: RowResult) -> None:
+        self.summary.count(result)
+
+    def _finish(self) -> None:
+        self.summary.notices = list(self.table.notices)
+        if self.summary.rows_read == 0:
             raise InputError("input-no-rows", path=str(self.table.path))
+
+
+_Found = list[tuple[str, Field | None, Any, dict[str, Any], str]]
+
+
+class _RowChecks:
+    """Checks that look at a whole row: orgid, fields of which one must be filled, resident ID
+    check digits, and a primary key seen before in the file."""
+
+    def __init__(self, record_type: RecordType, orgid: str | None) -> None:
+        self.record_type = record_type
+        self.orgid = orgid
+        self.key_name = record_type.primary_key
+        self.one_of = record_type.one_of_required
+        self.id_fields = [f.name for f in record_type.fields if f.pii == "idcard"]
+        self.first_row_of_key: dict[str, int] = {}
+
+    def suspicious_positions(self, columns: dict[str, list[Any]]) -> set[int]:
+        """Positions in a batch (columns by field name) that some row check would flag."""
+        positions: set[int] = set()
+        orgid = self.orgid
+        given = columns.get(_ORGID)
+        if orgid and given is not None and not set(given) <= {orgid, BLANK}:
+            positions.update(i for i, v in enumerate(given) if v is not BLANK and v != orgid)
+        size = len(next(iter(columns.values()), ()))
+        for group in self.one_of:
+            present = [columns[name] for name in group if name in columns]
+            if not present:
+                return set(range(size))
+            positions.update(
+                i
+                for i, values in enumerate(zip(*present, strict=True))
+                if all(v is BLANK or v == "" for v in values)
+            )
+        for name in self.id_fields:
+            for i, number in enumerate(columns.get(name, ())):
+                if isinstance(number, str) and not has_valid_check_digit(number):
+                    positions.add(i)
+        return positions
+
+    def take_unique_keys(self, keys: list[Any] | None, batch: list[tuple[int, list[Any]]]) -> bool:
+        """Record a batch's keys when none is blank, repeated, or seen in an earlier batch;
+        False (nothing recorded) otherwise, for the caller to go row by row."""
+        if keys is None or BLANK in keys:
+            return False
+        # Primary keys are text fields, so the column's values are already strings.
+        unique = set(keys)
+        if len(unique) != len(keys) or not self.first_row_of_key.keys().isdisjoint(unique):
+            return False
+        self.first_row_of_key.update(zip(keys, (row for row, _ in batch), strict=True))
+        return True
+
+    def check(self, data: dict[str, Any], row_number: int, found: _Found) -> str | None:
+        """Fill ``orgid`` and add this row's problems to ``found``; returns the row's key."""
+        field = self.record_type.field
+        orgid = self.orgid
+        if orgid:
+            given = data.get(_ORGID)
+            if given is None:
+                data[_ORGID] = orgid
+            elif given != orgid:
+                found.append(
+                    (codes.ORGID_MISMATCH, field(_ORGID), given, {"expected": orgid}, "error")
+                )
+        for group in self.one_of:
+            if not any(data.get(name) not in (None, "") for name in group):
+                fields = " / ".join(group)
+                found.append(
+                    (codes.ONE_OF_REQUIRED, field(group[0]), None, {"fields": fields}, "error")
+                )
+        for name in self.id_fields:
+            number = data.get(name)
+            if isinstance(number, str) and not has_valid_check_digit(number):
+                found.append((codes.IDCARD_CHECKSUM, field(name), number, {}, "warning"))
+        key = data.get(self.key_name)
+        if key is None:
+            return None
+        key = str(key)
+        first = self.first_row_of_key.setdefault(key, row_number)
+        if first != row_number:
+            found.append(
+                (codes.DUPLICATE_KEY, field(self.key_name), key, {"first_row": first}, "error")
+            )
+        return key
 
 
 def _as_shown(value: Any) -> Any:
