@@ -61,7 +61,11 @@ class PushSummary:
     invalid: int = 0
     warnings: int = 0
     sent: int = 0
+    #: Rows in batches the platform accepted.
     accepted: int = 0
+    #: What the platform said it stored (its ``data``), summed. A batch resent after its answer
+    #: was lost is counted again by the platform, so this may exceed ``accepted``.
+    platform_affected: int = 0
     rejected: int = 0
     not_sent: int = 0
     skipped: int = 0
@@ -99,6 +103,7 @@ class PushSummary:
             "warnings": self.warnings,
             "sent": self.sent,
             "accepted": self.accepted,
+            "platform_affected": self.platform_affected,
             "rejected": self.rejected,
             "not_sent": self.not_sent,
             "skipped_unchanged": self.skipped,
@@ -247,7 +252,8 @@ def push_file(
         def settle(outcome: ChunkOutcome) -> None:
             summary.requests += outcome.requests
             summary.extra_requests += max(outcome.requests - 1, 0)
-            summary.accepted += outcome.affected
+            summary.accepted += len(outcome.accepted)
+            summary.platform_affected += outcome.affected
             if outcome.accepted and on_accepted is not None:
                 on_accepted(outcome.accepted)
             for row, answer in outcome.rejected:

@@ -1,0 +1,279 @@
+"""Pushing over real HTTP to the sandbox on 127.0.0.1: every row lands or is reported."""
+
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from artreport.cli import app
+from artreport.client import PlatformClient
+from artreport.config import Config
+from artreport.fakedata import fake_rows, write_rows
+from artreport.report import ReportWriter
+from artreport.sandbox import Faults, Sandbox
+from artreport.schema import load_schema
+from artreport.upload import PushOptions, PushStopped, platform_sender, push_file
+
+ORGID = "ZJ3301001"
+KEY = "sandbox-test-key-9f3a"
+CYCLE = load_schema().get("cycle")
+runner = CliRunner()
+
+
+def cycle_file(tmp_path: Path, count: int, name: str = "cycles.csv", **changes: Any) -> Path:
+    rows = list(fake_rows(CYCLE, count, orgid=ORGID))
+    for row in rows:
+        row.update(changes)
+    path = tmp_path / name
+    write_rows(path, CYCLE, rows)
+    return path
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Any]:
+    started: list[Sandbox] = []
+
+    def start(faults: Faults | None = None, **options: Any) -> Sandbox:
+        sandbox = Sandbox({ORGID: KEY}, faults=faults, **options).start()
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+def config_for(sandbox: Sandbox, **settings: Any) -> Config:
+    return Config(base_url=sandbox.base_url, orgid=ORGID, key=KEY, **settings)
+
+
+def push(
+    sandbox: Sandbox, path: Path, report: Path, *, concurrency: int = 1, chunk_size: int = 200
+):
+    config = config_for(sandbox, retries=8, concurrency=concurrency)
+    with (
+        PlatformClient(config, sleep=lambda seconds: None) as client,
+        ReportWriter(report) as writer,
+    ):
+        return push_file(
+            CYCLE,
+            path,
+            send=platform_sender(client, CYCLE.resource),
+            report=writer,
+            orgid=ORGID,
+            options=PushOptions(chunk_size=chunk_size, concurrency=concurrency),
+        )
+
+
+def report_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def stored_keys(sandbox: Sandbox) -> list[str]:
+    return sorted(row["cycleid"] for row in sandbox.rows("cycle"))
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_every_row_lands_while_sessions_keep_expiring(
+    tmp_path: Path, sandbox_factory: Any, concurrency: int
+) -> None:
+    sandbox = sandbox_factory(Faults(expire_after=3))
+    path = cycle_file(tmp_path, 2000)
+    summary = push(sandbox, path, tmp_path / "r.csv", concurrency=concurrency)
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (2000, 0, 0)
+    assert len(stored_keys(sandbox)) == 2000
+    assert sandbox.stats()["logins"] > 3  # it really had to log in again
+
+
+def test_every_row_lands_exactly_once_through_503s_and_dropped_connections(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory(Faults(fail_every=3, drop_every=5))
+    path = cycle_file(tmp_path, 2000)
+    summary = push(sandbox, path, tmp_path / "r.csv", concurrency=2)
+    keys = stored_keys(sandbox)
+    assert keys == sorted(set(keys)) and len(keys) == 2000
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (2000, 0, 0)
+    faults = sandbox.stats()["faults"]
+    assert faults["fail"] > 0 and faults["drop"] > 0
+
+
+def test_rows_refused_by_an_unknown_rule_are_isolated_and_reported(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD"))
+    rows = list(fake_rows(CYCLE, 600, orgid=ORGID))
+    bad_rows = {7, 250, 251, 599}  # positions; file rows are position + 2
+    for position in bad_rows:
+        rows[position]["cycleid"] = f"BAD{position}"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    report = tmp_path / "report.csv"
+    summary = push(sandbox, path, report)
+    assert summary.accepted == 600 - len(bad_rows)
+    assert summary.rejected == len(bad_rows)
+    entries = report_rows(report)
+    assert sorted(int(e["row"]) for e in entries) == sorted(p + 2 for p in bad_rows)
+    assert {e["primary_key"] for e in entries} == {f"BAD{p}" for p in bad_rows}
+    assert all(e["code"] == "platform-rejected" and "500" in e["message"] for e in entries)
+    assert not set(stored_keys(sandbox)) & {f"BAD{p}" for p in bad_rows}
+
+
+def test_one_bad_row_in_a_200_row_chunk_costs_at_most_16_extra_requests(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD"))
+    rows = list(fake_rows(CYCLE, 200, orgid=ORGID))
+    rows[123]["cycleid"] = "BAD123"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    summary = push(sandbox, path, tmp_path / "r.csv")
+    assert summary.rejected == 1 and summary.accepted == 199
+    assert 1 <= summary.extra_requests <= 16
+
+
+def test_blank_optional_cells_leave_stored_values_untouched(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory()
+    assert not CYCLE.field("opertionname").required and not CYCLE.field("cancelcause").required
+    first = cycle_file(tmp_path, 5, "first.csv", opertionname="李明", cancelcause=3)
+    assert push(sandbox, first, tmp_path / "r1.csv").accepted == 5
+    second = cycle_file(tmp_path, 5, "second.csv", opertionname="", cancelcause="", ordernumber=9)
+    assert push(sandbox, second, tmp_path / "r2.csv").accepted == 5
+    for row in sandbox.rows("cycle"):
+        assert (row["opertionname"], row["cancelcause"], row["ordernumber"]) == ("李明", 3, 9)
+
+
+def test_a_refused_login_stops_the_run_and_lists_every_row_as_not_sent(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 450)
+    config = Config(base_url=sandbox.base_url, orgid=ORGID, key="wrong-key")
+    with (
+        PlatformClient(config, sleep=lambda s: None) as client,
+        ReportWriter(tmp_path / "r.csv") as writer,
+        pytest.raises(PushStopped) as stopped,
+    ):
+        push_file(
+            CYCLE, path, send=platform_sender(client, CYCLE.resource), report=writer, orgid=ORGID
+        )
+    assert stopped.value.error.exit_code == 3
+    assert stopped.value.summary.not_sent == 450
+    assert len(report_rows(tmp_path / "r.csv")) == 450
+    assert sandbox.rows("cycle") == []
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def cli_env(sandbox: Sandbox | None, key: str = KEY, base_url: str | None = None) -> dict[str, str]:
+    return {
+        "ARTREPORT_BASE_URL": base_url or (sandbox.base_url if sandbox else ""),
+        "ARTREPORT_ORGID": ORGID,
+        "ARTREPORT_KEY": key,
+    }
+
+
+def test_cli_push_ends_with_a_summary_and_exit_0(tmp_path: Path, sandbox_factory: Any) -> None:
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 300)
+    result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
+    assert result.exit_code == 0, result.output
+    assert "300 accepted" in result.output
+    assert len(stored_keys(sandbox)) == 300
+
+
+def test_cli_push_json_and_report_on_rejections(tmp_path: Path, sandbox_factory: Any) -> None:
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD"))
+    rows = list(fake_rows(CYCLE, 50, orgid=ORGID))
+    rows[10]["cycleid"] = "BAD10"
+    rows[20]["ordernumber"] = "abc"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    report = tmp_path / "failures.xlsx"
+    result = runner.invoke(
+        app, ["push", "cycle", str(path), "--json", "--report", str(report)], env=cli_env(sandbox)
+    )
+    assert result.exit_code == 1, result.output
+    payload = json.loads(result.stdout)
+    assert (payload["accepted"], payload["rejected"], payload["invalid"]) == (48, 1, 1)
+    assert payload["report"] == str(report) and report.exists()
+
+
+def test_cli_wrong_key_exits_3(tmp_path: Path, sandbox_factory: Any) -> None:
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 10)
+    result = runner.invoke(app, ["push", "cycle", str(path)], env=cli_env(sandbox, key="nope"))
+    assert result.exit_code == 3, result.output
+
+
+def test_cli_closed_port_exits_4_within_a_minute(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "artreport.yaml"
+    config.write_text("retries: 2\nretry_max_seconds: 5\ntimeout: 5\n", encoding="utf-8")
+    path = cycle_file(tmp_path, 10)
+    started = time.monotonic()
+    result = runner.invoke(
+        app,
+        ["--config", str(config), "push", "cycle", str(path)],
+        env=cli_env(None, base_url=f"http://127.0.0.1:{port}"),
+    )
+    assert result.exit_code == 4, result.output
+    assert time.monotonic() - started < 60
+
+
+def test_cli_dry_run_sends_nothing(tmp_path: Path, sandbox_factory: Any) -> None:
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 30)
+    result = runner.invoke(app, ["push", "cycle", str(path), "--dry-run"], env=cli_env(sandbox))
+    assert result.exit_code == 0, result.output
+    assert sandbox.stats()["requests"] == 0
+
+
+def test_cli_push_to_the_embedded_sandbox(tmp_path: Path) -> None:
+    path = cycle_file(tmp_path, 40, "cycles.xlsx")
+    result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path), "--sandbox"])
+    assert result.exit_code == 0, result.output
+    assert "40 accepted" in result.output
+
+
+def test_the_key_and_token_appear_in_no_output_or_report(
+    tmp_path: Path, sandbox_factory: Any, isolated_environment: Path
+) -> None:
+    from artreport.client.session import make_token
+
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD", expire_after=2, fail_every=4))
+    rows = list(fake_rows(CYCLE, 30, orgid=ORGID))
+    rows[3]["cycleid"] = "BAD3"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    report = tmp_path / "report.csv"
+    outputs = []
+    for arguments in (
+        ["push", "cycle", str(path), "--report", str(report)],
+        ["login"],
+        ["--debug", "push", "cycle", str(path), "--json"],
+    ):
+        result = runner.invoke(app, arguments, env=cli_env(sandbox))
+        outputs.append(result.output)
+    written = [report.read_text(encoding="utf-8-sig")]
+    written += [
+        p.read_text(errors="replace") for p in isolated_environment.rglob("*") if p.is_file()
+    ]
+    token = make_token(ORGID, KEY)
+    for text in outputs + written:
+        assert KEY not in text
+        assert token not in text and token.lower() not in text
