@@ -1,0 +1,96 @@
+"""``artreport delete`` against the sandbox: the query parameters each record type needs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from artreport.cli import app
+from artreport.errors import UsageError
+from artreport.fakedata import fake_rows, write_rows
+from artreport.sandbox import Sandbox
+from artreport.schema import load_schema
+from artreport.upload.delete import target_for
+
+ORGID = "ZJ3301001"
+KEY = "delete-test-key"
+SCHEMA = load_schema()
+runner = CliRunner()
+
+
+@pytest.fixture
+def sandbox() -> Any:
+    with Sandbox({ORGID: KEY}) as running:
+        yield running
+
+
+def env(sandbox: Sandbox) -> dict[str, str]:
+    return {"ARTREPORT_BASE_URL": sandbox.base_url, "ARTREPORT_ORGID": ORGID, "ARTREPORT_KEY": KEY}
+
+
+def load(sandbox: Sandbox, tmp_path: Path, type_name: str, count: int) -> list[dict[str, Any]]:
+    record_type = SCHEMA.get(type_name)
+    rows = list(fake_rows(record_type, count, orgid=ORGID))
+    path = tmp_path / f"{type_name}.csv"
+    write_rows(path, record_type, rows)
+    result = runner.invoke(app, ["push", type_name, str(path)], env=env(sandbox))
+    assert result.exit_code == 0, result.output
+    return rows
+
+
+@pytest.mark.parametrize("record_type", list(SCHEMA), ids=lambda t: t.name)
+def test_delete_parameters_follow_each_types_table(record_type: Any) -> None:
+    target = target_for(record_type, "K1", ORGID, "C1")
+    assert set(target.params) == set(record_type.delete_params)
+    if "cycleid" in record_type.delete_params and record_type.primary_key != "cycleid":
+        with pytest.raises(UsageError):
+            target_for(record_type, "K1", ORGID, None)
+
+
+def test_delete_one_record_with_its_cycle(sandbox: Sandbox, tmp_path: Path) -> None:
+    rows = load(sandbox, tmp_path, "ovum", 3)
+    result = runner.invoke(
+        app,
+        ["delete", "ovum", "--id", rows[1]["ovumid"], "--cycleid", rows[1]["cycleid"], "--yes"],
+        env=env(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(r["ovumid"] for r in sandbox.rows("ovum")) == [
+        rows[0]["ovumid"],
+        rows[2]["ovumid"],
+    ]
+
+
+def test_not_found_is_reported_plainly_with_a_nonzero_exit(sandbox: Sandbox) -> None:
+    result = runner.invoke(
+        app, ["--lang", "en", "delete", "cycle", "--id", "NO-SUCH", "--yes"], env=env(sandbox)
+    )
+    assert result.exit_code == 1
+    assert "No such record" in result.output and "40006" in result.output
+
+
+def test_delete_many_from_a_file(sandbox: Sandbox, tmp_path: Path) -> None:
+    rows = load(sandbox, tmp_path, "transplant", 6)
+    listing = tmp_path / "to_delete.csv"
+    listing.write_text(
+        "移植ID,周期ID\n" + "".join(f"{r['transplantid']},{r['cycleid']}\n" for r in rows[:4]),
+        encoding="utf-8",
+    )
+    result = runner.invoke(
+        app,
+        ["delete", "transplant", "--from-file", str(listing), "--yes", "--json"],
+        env=env(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deleted"] == 4
+    assert len(sandbox.rows("transplant")) == 2
+
+
+def test_delete_without_yes_off_a_terminal_refuses(sandbox: Sandbox) -> None:
+    result = runner.invoke(app, ["delete", "cycle", "--id", "X"], env=env(sandbox))
+    assert result.exit_code == 2
+    assert sandbox.stats()["requests"] == 0
