@@ -8,7 +8,6 @@ The CLI sees progress through ``on_progress``; the ledger sees accepted rows thr
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import Counter, deque
@@ -17,6 +16,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+
+import orjson
 
 from artreport.client.answers import Answer, Outcome
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, AuthError, UnreachableError
@@ -28,8 +29,6 @@ from artreport.validation.problems import (
     NOT_SENT_UNREACHABLE,
     PLATFORM_REJECTED,
 )
-
-_PROGRESS_ROWS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +179,9 @@ def platform_sender(client: Any, resource: str) -> Sender:
 
 
 def encode_row(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # orjson: compact UTF-8 JSON as the platform expects, several times faster than json's,
+    # which would otherwise cost push more than all of validation.
+    return orjson.dumps(data)
 
 
 def batch_body(rows: Iterable[PendingRow]) -> bytes:
@@ -291,28 +292,30 @@ def push_file(
                     settle(future.result())
 
         with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as executor:
-            for result in validation.rows():
-                summary.rows_read += 1
-                if on_progress is not None and summary.rows_read % _PROGRESS_ROWS == 0:
+            for results in validation.result_batches():
+                for result in results:
+                    if result.problems:
+                        for problem in result.problems:
+                            report.add(problem)
+                            summary.problems_by_code[problem.code] += 1
+                            if not problem.is_error:
+                                summary.warnings += 1
+                    if not result.valid:
+                        summary.invalid += 1
+                        continue
+                    pending = PendingRow(result.row, result.primary_key, encode_row(result.data))
+                    if skip is not None and skip(pending):
+                        summary.skipped += 1
+                        continue
+                    if dry_run:
+                        continue
+                    chunk = chunker.add(pending)
+                    if chunk:
+                        submit(executor, chunk)
+                summary.rows_read += len(results)
+                if on_progress is not None:
                     summary.elapsed = time.monotonic() - started
                     on_progress(summary)
-                for problem in result.problems:
-                    report.add(problem)
-                    summary.problems_by_code[problem.code] += 1
-                    if not problem.is_error:
-                        summary.warnings += 1
-                if not result.valid:
-                    summary.invalid += 1
-                    continue
-                pending = PendingRow(result.row, result.primary_key, encode_row(result.data))
-                if skip is not None and skip(pending):
-                    summary.skipped += 1
-                    continue
-                if dry_run:
-                    continue
-                chunk = chunker.add(pending)
-                if chunk:
-                    submit(executor, chunk)
             if chunker.rows:
                 submit(executor, chunker.take())
             while in_flight:

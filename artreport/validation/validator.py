@@ -202,10 +202,30 @@ class Validation:
 
     def rows(self) -> Iterator[RowResult]:
         """Every data row, checked, with the data the platform would receive."""
+        for results in self.result_batches():
+            yield from results
+
+    def result_batches(self) -> Iterator[list[RowResult]]:
+        """:meth:`rows` a batch at a time, which spares ``push`` a generator step per row."""
         checks = _RowChecks(self.record_type, self.orgid)
+        orgid = self.orgid
+        summary = self.summary
+        unusable = self.rows_unusable
         for batch in self._batches():
             names, values, slow = self._convert_batch(batch)
+            columns = dict(zip(names, values, strict=True))
+            slow.update(checks.suspicious_positions(columns))
+            if not slow and checks.take_unique_keys(columns.get(checks.key_name), batch):
+                results = self._clean_batch(batch, names, values, orgid, checks.key_name)
+                summary.rows_read += len(results)
+                if unusable:
+                    summary.invalid += len(results)
+                else:
+                    summary.valid += len(results)
+                yield results
+                continue
             with_blanks = [n for n, v in zip(names, values, strict=True) if BLANK in v]
+            results = []
             for position, ((row_number, cells), row) in enumerate(
                 zip(batch, zip(*values, strict=True), strict=True)
             ):
@@ -220,8 +240,35 @@ class Validation:
                     key = checks.check(data, row_number, found)
                     result = self._result(row_number, data, key, found)
                 self._count(result)
-                yield result
+                results.append(result)
+            yield results
         self._finish()
+
+    def _clean_batch(
+        self,
+        batch: list[tuple[int, list[Any]]],
+        names: list[str],
+        values: list[list[Any]],
+        orgid: str | None,
+        key_name: str,
+    ) -> list[RowResult]:
+        """Rows of a batch in which no check found anything: data only.
+
+        Built with ``map`` so that no bytecode runs per row except for blank cells."""
+        fill_orgid = bool(orgid) and (_ORGID not in names or BLANK in values[names.index(_ORGID)])
+        datas = list(map(dict, map(zip, itertools.repeat(names), zip(*values, strict=True))))
+        for name, column in zip(names, values, strict=True):
+            if BLANK in column:
+                for data, value in zip(datas, column, strict=True):
+                    if value is BLANK:
+                        del data[name]
+        if fill_orgid:
+            for data in datas:
+                data.setdefault(_ORGID, orgid)
+        numbers = [row_number for row_number, _ in batch]
+        keys = [data[key_name] for data in datas]
+        valid = itertools.repeat(not self.rows_unusable)
+        return list(map(RowResult, numbers, datas, keys, itertools.repeat(()), valid))
 
     def problem_rows(self) -> Iterator[RowResult]:
         """Check every row but yield only those with a problem; the summary counts them all.
