@@ -11,11 +11,9 @@ import typer
 from artreport.cli import app
 from artreport.cli.common import is_interactive, reporting_errors, state_of, stdout_console
 from artreport.cli.validate_cmd import JsonOption, TypeArgument
-from artreport.client import PlatformClient, SessionCache
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 from artreport.privacy import mask
 from artreport.schema import load_schema
-from artreport.upload.delete import DeleteResult, delete_all, target_for, targets_from_file
 
 
 @app.command("delete")
@@ -36,8 +34,11 @@ def delete_command(
     as_json: JsonOption = False,
 ) -> None:
     """Delete records from the platform. 从平台删除记录。"""
+    from artreport.client import PlatformClient, SessionCache
+    from artreport.upload.delete import delete_all, target_for, targets_from_file
+
     state = state_of(ctx)
-    results: list[DeleteResult] = []
+    results = []
     with reporting_errors(state):
         chosen = load_schema().get(record_type)
         config = state.config()

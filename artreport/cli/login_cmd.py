@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of
-from artreport.client import ClientEvent, PlatformClient, SessionCache
+
+if TYPE_CHECKING:
+    from artreport.client import ClientEvent
 
 
 @app.command("login")
@@ -21,6 +23,9 @@ def login_command(
     ] = False,
 ) -> None:
     """Log in to the platform and show when the login expires. 登录上报平台。"""
+    # Imported here: the HTTP client is heavy and most commands never need it.
+    from artreport.client import PlatformClient, SessionCache
+
     state = state_of(ctx)
 
     def show(event: ClientEvent) -> None:

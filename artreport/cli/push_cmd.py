@@ -7,10 +7,9 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from artreport.cli import app
 from artreport.cli.common import (
@@ -31,14 +30,17 @@ from artreport.cli.validate_cmd import (
     SheetOption,
     TypeArgument,
 )
-from artreport.client import PlatformClient, SessionCache
-from artreport.client.events import ClientEvent
 from artreport.config import Config
 from artreport.report import ReportWriter, default_report_path
 from artreport.schema import load_schema
 from artreport.state import state_dir
-from artreport.upload import PushOptions, PushStopped, PushSummary, platform_sender, push_file
 from artreport.validation import ValidateOptions
+
+if TYPE_CHECKING:
+    # Imported where used: the HTTP client and the upload pipeline weigh on every command's
+    # start-up, and `validate` needs neither.
+    from artreport.client.events import ClientEvent
+    from artreport.upload import PushSummary
 
 #: Without a terminal (cron), a status line at most this often.
 STATUS_EVERY_SECONDS = 5.0
@@ -88,6 +90,14 @@ def progress_display(
 
         yield status_line
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     total = _estimated_rows(path)
     columns = (
         TextColumn("{task.description}"),
@@ -148,9 +158,12 @@ def push_command(
     blank_clears: BlankClearsOption = False,
 ) -> None:
     """Validate an export and upload its valid rows. 校验并上报导出文件。"""
+    from artreport.client import PlatformClient, SessionCache
+    from artreport.upload import PushOptions, PushStopped, platform_sender, push_file
+
     state = state_of(ctx)
     summary: PushSummary | None = None
-    stopped: PushStopped | None = None
+    stopped = None
     report_path: Path | None = None
     with reporting_errors(state):
         chosen = load_schema().get(record_type)
