@@ -702,11 +702,12 @@ def test_private_files_are_0600_and_replaced_whole(tmp_path):
 @pytest.fixture
 def cli(monkeypatch):
     """Run ``artreport`` against a fake platform."""
-    from artreport.cli import app, login_cmd
+    import artreport.client
+    from artreport.cli import app
 
     def run(platform: Handler, *args: str, **env: str) -> Any:
         monkeypatch.setattr(
-            login_cmd,
+            artreport.client,
             "PlatformClient",
             functools.partial(PlatformClient, transport=httpx.MockTransport(platform)),
         )
