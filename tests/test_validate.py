@@ -194,6 +194,10 @@ def test_validate_and_push_paths_find_the_same_problems(tmp_path: Path) -> None:
             row |= {"周期ID": "C3"}  # a repeat of an earlier key
         if i % 173 == 11:
             row |= {"启动日期": "2023-02-30", "不孕年龄": ""}
+        if i % 211 == 13:
+            row |= {"扳机时间": "2023-04-31 08:00:00"}
+        if i % 223 == 17:
+            row |= {"扳机时间": "2023/4/1 8:00"}  # fine once normalised
         rows.append(row)
     path = write_csv(tmp_path / "c.csv", rows)
     with open_validation(CYCLE, path, orgid=ORGID) as validation:

@@ -26,10 +26,19 @@ _NO_POSITIONS: frozenset[int] = frozenset()
 _INTEGERS = re.compile(r"(?:-?\d{1,9}\n|\n)*")
 _DECIMALS = re.compile(r"(?:-?(?:\d+(?:\.\d*)?|\.\d+)\n|\n)*")
 # ASCII digits only: the platform must receive exactly yyyy-MM-dd, never full-width digits.
-_DATES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n|\n)*")
-_DATETIMES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\n|\n)*")
+# Month, day, hour, minute and second ranges are checked here too, so that only days 29–31
+# remain to be checked against their month.
+_DATE_FORM = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_TIME_FORM = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+_DATES = re.compile(rf"(?:{_DATE_FORM}\n|\n)*")
+_DATETIMES = re.compile(rf"(?:{_DATE_FORM} {_TIME_FORM}\n|\n)*")
+_LATE_IN_MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}-(?:29|30|31)", re.MULTILINE)
 # A number in scientific notation anywhere in a text column: a spreadsheet's mangled ID.
 _SCIENTIFIC_LINE = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$", re.MULTILINE)
+
+
+#: Distinct values a column remembers the reading of; more, and it starts afresh.
+CACHE_LIMIT = 20_000
 
 
 def convert_column(
@@ -39,16 +48,55 @@ def convert_column(
     *,
     required: bool,
     clear: Any,
+    cache: dict[Any, Any],
 ) -> tuple[list[Any], frozenset[int] | set[int]]:
     """The column's values (``clear`` for a blank optional cell, normally :data:`BLANK`) and
-    the positions whose cell the reader refused or that are blank though required."""
+    the positions whose cell the reader refused or that are blank though required.
+
+    ``cache`` belongs to the column and lasts across batches: most columns hold a few distinct
+    values (codes, counts, dates), so reading each distinct value once and looking the rest up
+    is the cheapest whole-column check there is.
+    """
+    values = _from_cache(cells, read, cache)
+    if values is None:
+        try:
+            values = _WHOLE_COLUMN[kind](cells)
+        except (TypeError, ValueError):
+            values = None
+    if values is None:
+        return _cell_by_cell(cells, read, required, clear)
+    if BLANK in values:
+        if required:
+            return _cell_by_cell(cells, read, required, clear)
+        if clear is not BLANK:
+            values = [clear if value is BLANK else value for value in values]
+    return values, _NO_POSITIONS
+
+
+def _from_cache(
+    cells: Sequence[Any], read: Callable[[Any], Any], cache: dict[Any, Any]
+) -> list[Any] | None:
+    """Every cell read through ``cache``; None when the column is better read another way (too
+    many distinct values, a refused cell, booleans, which hash like 0 and 1)."""
     try:
-        whole = _WHOLE_COLUMN[kind](cells, required, clear)
-    except (TypeError, ValueError):
-        whole = None
-    if whole is not None:
-        return whole, _NO_POSITIONS
-    return _cell_by_cell(cells, read, required, clear)
+        return list(map(cache.__getitem__, cells))
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable JSON value
+        return None
+    distinct = set(cells)
+    if len(distinct) * 4 > len(cells) or bool in set(map(type, distinct)):
+        return None
+    missing = distinct.difference(cache)
+    if len(cache) + len(missing) > CACHE_LIMIT:
+        cache.clear()
+        missing = distinct
+    try:
+        for value in missing:
+            cache[value] = read(value)
+    except CellError:
+        return None
+    return list(map(cache.__getitem__, cells))
 
 
 def _cell_by_cell(
@@ -70,60 +118,53 @@ def _cell_by_cell(
     return values, refused
 
 
-def _text(cells: Sequence[Any], required: bool, clear: Any) -> Any:
-    stripped = list(map(str.strip, cells))  # TypeError: not all text (a spreadsheet's numbers)
+# Whole-column readers for text cells (CSV) of many distinct values: they return the column's
+# values with BLANK for blank cells, None when some cell needs its reader, or raise TypeError
+# (a cell is not text) or ValueError (a date that does not exist).
+
+
+def _text(cells: Sequence[Any]) -> Any:
+    stripped = list(map(str.strip, cells))
     joined = "\n".join(stripped)
     if ("e" in joined or "E" in joined) and _SCIENTIFIC_LINE.search(joined):
         return None
     if "" not in stripped:
         return stripped
-    return None if required else [text or clear for text in stripped]
+    return [text or BLANK for text in stripped]
 
 
-def _integers(cells: Sequence[Any], required: bool, clear: Any) -> Any:
-    if not _INTEGERS.fullmatch("\n".join(cells) + "\n"):  # TypeError: not all text
+def _integers(cells: Sequence[Any]) -> Any:
+    if not _INTEGERS.fullmatch("\n".join(cells) + "\n"):
         return None
-    if "" not in cells:
-        return list(map(int, cells))
-    return None if required else [int(c) if c else clear for c in cells]
+    return [int(c) if c else BLANK for c in cells]
 
 
-def _numbers(cells: Sequence[Any], required: bool, clear: Any) -> Any:
+def _numbers(cells: Sequence[Any]) -> Any:
     if not _DECIMALS.fullmatch("\n".join(cells) + "\n"):
         return None
-    if "" in cells and required:
+    return [(float(c) if "." in c else int(c)) if c else BLANK for c in cells]
+
+
+def _dates(cells: Sequence[Any]) -> Any:
+    return _canonical(cells, _DATES, dt.date.fromisoformat)
+
+
+def _datetimes(cells: Sequence[Any]) -> Any:
+    return _canonical(cells, _DATETIMES, dt.datetime.fromisoformat)
+
+
+def _canonical(cells: Sequence[Any], form: re.Pattern[str], parse: Callable[[str], Any]) -> Any:
+    """Dates already written exactly as the platform wants them, kept as they are once each is
+    a real calendar date (``parse`` raises ValueError for 2023-02-30)."""
+    joined = "\n".join(cells) + "\n"
+    if not form.fullmatch(joined):
         return None
-    return [(float(c) if "." in c else int(c)) if c else clear for c in cells]
+    for late in set(_LATE_IN_MONTH.findall(joined)):
+        parse(late)
+    return [c or BLANK for c in cells]
 
 
-def _dates(cells: Sequence[Any], required: bool, clear: Any) -> Any:
-    return _canonical(cells, required, clear, _DATES, dt.date.fromisoformat)
-
-
-def _datetimes(cells: Sequence[Any], required: bool, clear: Any) -> Any:
-    return _canonical(cells, required, clear, _DATETIMES, dt.datetime.fromisoformat)
-
-
-def _canonical(
-    cells: Sequence[Any],
-    required: bool,
-    clear: Any,
-    form: re.Pattern[str],
-    parse: Callable[[str], Any],
-) -> Any:
-    """Dates already written exactly as the platform wants them: kept as they are once each
-    distinct value is a real calendar date (``parse`` raises ValueError for 2023-02-30)."""
-    if not form.fullmatch("\n".join(cells) + "\n"):
-        return None
-    for value in set(cells):
-        if value:
-            parse(value)
-    if "" not in cells:
-        return list(cells)
-    return None if required else [c or clear for c in cells]
-
-
-_WHOLE_COLUMN: dict[str, Callable[[Sequence[Any], bool, Any], Any]] = {
+_WHOLE_COLUMN: dict[str, Callable[[Sequence[Any]], Any]] = {
     "string": _text,
     "integer": _integers,
     "number": _numbers,

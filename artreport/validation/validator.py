@@ -92,6 +92,8 @@ class _Column:
     field: Field
     read: Callable[[Any], Any]
     clear: Any
+    #: Readings of this column's distinct values (see ``columns.convert_column``).
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False)
 
 
 class Validation:
@@ -172,7 +174,7 @@ class Validation:
                 length = typical_code_length([cells[column.index] for _, cells in sample])
             if length is not None:
                 read = value_reader(column.field, numbers_are_doubles=True, code_length=length)
-                column = dataclasses.replace(column, read=read)
+                column = dataclasses.replace(column, read=read, cache={})
             columns.append(column)
         self._columns = columns
         self._plan = [(c.index, c.field, c.read, c.field.required, c.clear) for c in columns]
@@ -336,6 +338,7 @@ class Validation:
                 column.read,
                 required=required,
                 clear=column.clear,
+                cache=column.cache,
             )
             names.append(column.field.name)
             values.append(converted)
