@@ -215,4 +215,5 @@ def test_validate_and_push_paths_find_the_same_problems(tmp_path: Path) -> None:
         "orgid-mismatch",
         "duplicate-key",
         "bad-date",
+        "bad-datetime",
     }
