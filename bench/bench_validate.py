@@ -25,7 +25,6 @@ import argparse
 import importlib.util
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,14 +32,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from childproc import Child, run_child
+
 from artreport.fakedata import fake_rows, headers_for, write_rows
 from artreport.schema import RecordType, load_schema
 
 ORGID = "ZJ3301001"
 INT32 = (-(2**31), 2**31 - 1)
 MEMORY_LIMIT_MB = 200.0
-#: ru_maxrss is in kilobytes on Linux, in bytes on macOS.
-_RSS_UNIT = 1 if sys.platform == "darwin" else 1024
 
 _FRICTIONLESS_TYPES = {
     "string": "string",
@@ -101,40 +100,12 @@ class Check:
     unit: str = "×"
 
 
-@dataclass
-class _Child:
-    seconds: float
-    peak_mb: float
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-def _run_child(argv: list[str], cwd: Path, env: dict[str, str]) -> _Child:
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=err)
-        # wait4, not wait: it hands back this child's own resource usage, peak RSS included.
-        _pid, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return _Child(
-            seconds=seconds,
-            peak_mb=usage.ru_maxrss * _RSS_UNIT / 1e6,
-            exit_code=process.returncode,
-            stdout=out.read().decode("utf-8", "replace"),
-            stderr=err.read().decode("utf-8", "replace"),
-        )
-
-
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return lines[-1][:200] if lines else "no output"
 
 
-def _check_validate(child: _Child, rows: int) -> str | None:
+def _check_validate(child: Child, rows: int) -> str | None:
     """Why a validate run does not count (None when it does): it must exit 0 having read every
     row, or the bench would time something other than validating a good file."""
     try:
@@ -149,11 +120,11 @@ def _check_validate(child: _Child, rows: int) -> str | None:
     return None
 
 
-def _check_exit(child: _Child, _rows: int) -> str | None:
+def _check_exit(child: Child, _rows: int) -> str | None:
     return None if child.exit_code == 0 else f"exit {child.exit_code}: {_last_line(child.stderr)}"
 
 
-def _check_count(child: _Child, rows: int) -> str | None:
+def _check_count(child: Child, rows: int) -> str | None:
     if child.exit_code != 0:
         return f"exit {child.exit_code}: {_last_line(child.stderr)}"
     if child.stdout.strip() != str(rows):
@@ -161,7 +132,7 @@ def _check_count(child: _Child, rows: int) -> str | None:
     return None
 
 
-def _check_frictionless(child: _Child, rows: int) -> str | None:
+def _check_frictionless(child: Child, rows: int) -> str | None:
     try:
         report = json.loads(child.stdout)
         seen = report["tasks"][0]["stats"]["rows"]
@@ -306,7 +277,7 @@ def measure(
             if measurement.key == "memory_validate" and round_number > 1:
                 continue  # one run shows the peak; the timing is not a target
             _say(f"round {round_number}/{repeat}: {measurement.input} {measurement.label} …")
-            child = _run_child(argv, workdir, env)
+            child = run_child(argv, workdir, env)
             measurement.error = check(child, measurement.rows)
             if measurement.error is None:
                 measurement.seconds = min(measurement.seconds or child.seconds, child.seconds)

@@ -12,16 +12,7 @@ import typer
 from artreport.cli import app
 from artreport.cli.common import AppState, reporting_errors, state_of
 from artreport.errors import UsageError
-from artreport.sandbox import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    DEFAULT_TTL,
-    DEMO_ORG,
-    Faults,
-    Sandbox,
-    fetch_rows,
-    read_rows,
-)
+from artreport.sandbox import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TTL, DEMO_ORG, Faults
 from artreport.schema import RecordType, load_schema
 
 sandbox_app = typer.Typer(
@@ -77,6 +68,8 @@ def serve(
     """Serve the platform's endpoints until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
         return
+    from artreport.sandbox import Sandbox
+
     state = state_of(ctx)
     with reporting_errors(state):
         orgs, who = _organisations(state, org or [])
@@ -134,6 +127,8 @@ def dump(
     ] = None,
 ) -> None:
     """List the records a sandbox has stored."""
+    from artreport.sandbox import fetch_rows, read_rows
+
     state = state_of(ctx)
     with reporting_errors(state):
         if db is not None and port is not None:
