@@ -43,7 +43,9 @@ _POLL_SECONDS = 0.05
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+    # Not daemon threads: socketserver joins only non-daemon handler threads in server_close,
+    # and stop() must not return while one still runs. close_connections() lets them end.
+    daemon_threads = False
 
     def __init__(self, address: tuple[str, int], platform: Platform) -> None:
         self.platform = platform
