@@ -54,7 +54,15 @@ def _global_options(
 
 def _register_commands() -> None:
     # Each module adds its commands to ``app`` when imported.
-    from artreport.cli import delete_cmd, login_cmd, push_cmd, sandbox_cmd, schema_cmd, validate_cmd  # noqa: F401
+    from artreport.cli import (  # noqa: F401
+        delete_cmd,
+        login_cmd,
+        push_cmd,
+        sandbox_cmd,
+        schema_cmd,
+        template_cmd,
+        validate_cmd,
+    )
 
 
 _register_commands()

@@ -1,0 +1,48 @@
+"""``artreport template TYPE [-o FILE]`` / ``--all -o DIR``: blank templates for the clerk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from artreport.cli import app
+from artreport.cli.common import reporting_errors, state_of, stdout_console
+from artreport.schema import load_schema
+from artreport.template import plan_templates, write_templates
+
+
+@app.command("template")
+def template_command(
+    ctx: typer.Context,
+    record_type: Annotated[
+        str | None,
+        typer.Argument(metavar="[TYPE]", help="Record type: cycle, 周期, aCyclerecord …"),
+    ] = None,
+    all_types: Annotated[
+        bool, typer.Option("--all", help="One template per record type, into the -o folder.")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File (.xlsx or .csv; default <type>_template.xlsx), or the folder for --all.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+) -> None:
+    """Write a blank template to fill in and push. 生成填报模板。"""
+    state = state_of(ctx)
+    with reporting_errors(state):
+        targets = plan_templates(load_schema(), record_type, all_types=all_types, output=output)
+        write_templates(targets, force=force)
+    console = stdout_console()
+    for chosen, path in targets:
+        text = state.t("template-written", path=str(path), label=chosen.label)
+        console.print(text, markup=False, soft_wrap=True)
+    # Only a single template can be a CSV (--all writes XLSX), so the last one tells the kind.
+    chosen, path = targets[-1]
+    hint = "template-csv-caution" if path.suffix.lower() == ".csv" else "template-how-to-fill"
+    console.print(state.t(hint, name=chosen.name), markup=False, soft_wrap=True)
