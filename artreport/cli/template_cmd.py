@@ -10,7 +10,6 @@ import typer
 from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of, stdout_console
 from artreport.schema import load_schema
-from artreport.template import plan_templates, write_templates
 
 
 @app.command("template")
@@ -34,6 +33,9 @@ def template_command(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
 ) -> None:
     """Write a blank template to fill in and push. 生成填报模板。"""
+    # openpyxl takes a noticeable part of a second to import: only this command needs it.
+    from artreport.template import plan_templates, write_templates
+
     state = state_of(ctx)
     with reporting_errors(state):
         targets = plan_templates(load_schema(), record_type, all_types=all_types, output=output)

@@ -7,14 +7,17 @@ that reused it could never catch the client's mistakes.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import repeat
+from operator import methodcaller
 from typing import Any
+
+import orjson
 
 from artreport.sandbox.protocol import (
     BUSINESS_ERROR,
@@ -84,19 +87,76 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(name)
+class _Absent:
+    """A field the row does not have (unlike ``None``, a JSON null)."""
+
+
+_ABSENT = _Absent()
+_ABSENT_TYPE = _Absent
+# The form only: ``fromisoformat`` then judges each distinct value (month 13, 2023-02-30,
+# 24:00:00). ``[0-9]`` rather than ``\d``, which also matches other scripts' digits.
+_DATE_COLUMN = re.compile(r"(?:(?:[0-9]{4}-[0-9]{2}-[0-9]{2})?\n)*")
+_DATETIME_COLUMN = re.compile(r"(?:(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})?\n)*")
+
+
+def _present(column: list[Any]) -> list[Any]:
+    return [v for v in column if v is not _ABSENT] if _ABSENT in column else column
+
+
+def _strings_column(column: list[Any]) -> bool:
+    return set(map(type, column)) <= {str, _ABSENT_TYPE}
+
+
+def _integers_column(column: list[Any]) -> bool:
+    if not set(map(type, column)) <= {int, _ABSENT_TYPE}:
+        return False
+    values = _present(column)
+    return not values or (min(values) >= INT32_MIN and max(values) <= INT32_MAX)
+
+
+def _numbers_column(column: list[Any]) -> bool:
+    if not set(map(type, column)) <= {int, float, _ABSENT_TYPE}:
+        return False
+    return all(map(math.isfinite, _present(column)))
+
+
+def _calendar_column(form: re.Pattern[str], parse: Callable[[str], object]) -> Callable[..., bool]:
+    def check(column: list[Any]) -> bool:
+        if not _strings_column(column):
+            return False
+        values = _present(column)
+        if form.fullmatch("\n".join(values) + "\n") is None:
+            return False
+        try:
+            for value in set(values):
+                if value:
+                    parse(value)
+        except ValueError:
+            return False
+        return True
+
+    return check
+
+
+_COLUMN_CHECKS: dict[str, Callable[[list[Any]], bool]] = {
+    "string": _strings_column,
+    "integer": _integers_column,
+    "number": _numbers_column,
+    "date": _calendar_column(_DATE_COLUMN, date.fromisoformat),
+    "datetime": _calendar_column(_DATETIME_COLUMN, datetime.fromisoformat),
+}
 
 
 def parse_batch(body: bytes) -> tuple[str, list[Any]]:
     """The request body as text (UTF-8, as the spec fixes it) and as a JSON array.
 
-    ``NaN`` and ``Infinity``, which Python's parser would accept, are not JSON.
+    orjson, like the platform, accepts only strict JSON and UTF-8: ``NaN`` and ``Infinity``,
+    which Python's own parser would take, are refused.
     """
     try:
+        rows = orjson.loads(body)
         text = body.decode("utf-8")
-        rows = json.loads(text, parse_constant=_reject_constant)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except ValueError:  # orjson.JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise Rejected(BUSINESS_ERROR, "sandbox-body-invalid") from None
     if type(rows) is not list:
         raise Rejected(BUSINESS_ERROR, "sandbox-body-invalid")
@@ -125,6 +185,8 @@ class BatchRules:
         self._required = tuple(
             dict.fromkeys([record_type.primary_key, *(f.name for f in record_type.required_fields)])
         )
+        self._required_set = frozenset(self._required)
+        self._field_types = {f.name: f.type for f in record_type.fields}
         # Declared in the schema for the information record's fName/wName: error 40008.
         self._one_of = record_type.one_of_required
 
@@ -137,6 +199,8 @@ class BatchRules:
         leaves the stored value alone. Unknown fields are ignored, as the platform does, and
         counted in ``unknown``.
         """
+        if self._whole_batch_is_clean(rows, orgid, reject_prefix):
+            return Batch(rows, verbatim=True)
         kept_rows: list[dict[str, Any]] = []
         verbatim = True
         for number, row in enumerate(rows, start=1):
@@ -146,6 +210,43 @@ class BatchRules:
             kept_rows.append(kept)
             verbatim = verbatim and len(kept) == len(row)
         return Batch(kept_rows, verbatim)
+
+    def _whole_batch_is_clean(self, rows: list[Any], orgid: str, reject_prefix: str | None) -> bool:
+        """True when every row passes every check and holds no null and no unknown field, judged
+        a field at a time over the whole batch. False means only "look row by row": the row
+        loop then finds the first bad row and the exact answer, or stores the batch after all.
+
+        Row by row the checks cost about 7 µs a row; a field at a time they run mostly inside
+        C (``set``, ``map``, ``min``, one regular expression per date field), which is what
+        lets the sandbox keep up with a push instead of being its bottleneck.
+        """
+        if not rows or set(map(type, rows)) != {dict}:
+            return False
+        present = set().union(*rows)
+        if not present <= self._field_types.keys():
+            return False
+        for name in self._required:
+            if name not in present:
+                return False
+        names = list(present)
+        # Columns by C-level lookups (no bytecode per row): a row without a field gives _ABSENT.
+        columns = (list(map(dict.get, rows, repeat(name), repeat(_ABSENT))) for name in names)
+        for name, column in zip(names, columns, strict=True):
+            if not _COLUMN_CHECKS[self._field_types[name]](column):
+                return False
+            if name in self._required_set and (_ABSENT in column or "" in column):
+                return False
+        if not set(map(methodcaller("get", "orgid"), rows)) <= {orgid}:
+            return False
+        for group in self._one_of:
+            for row in rows:
+                if all(row.get(name) in (None, "") for name in group):
+                    return False
+        if reject_prefix:
+            keys = map(methodcaller("get", self.primary_key), rows)
+            if any(str(key).startswith(reject_prefix) for key in keys):
+                return False
+        return True
 
     def _check_row(
         self, number: int, row: Any, orgid: str, unknown: Counter[str]

@@ -1,6 +1,11 @@
 """The sandbox's stored records: one SQLite table of JSON rows keyed by (orgid, record type,
 primary key).
 
+An accepted batch is first appended, as sent, to a log of pending batches and merged into the
+records (SQLite's ``json_patch``, about 20 µs a row on a small machine) only when someone reads
+or deletes, when the log grows long, or on close. Merging costs the same whenever it happens;
+doing it later keeps it out of the answer to the batch, so the sandbox keeps up with a push.
+
 A :class:`Store` has one connection that any thread may use; the caller serialises access.
 """
 
@@ -34,6 +39,18 @@ SELECT :orgid, :type, json_extract(value, :key_path), value FROM json_each(:rows
 ON CONFLICT (orgid, type, pk) DO UPDATE SET data = json_patch(data, excluded.data)
 """
 _ROWS = "SELECT data FROM records WHERE type = ? ORDER BY rowid"
+_PENDING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS pending (
+    seq INTEGER PRIMARY KEY,
+    orgid TEXT NOT NULL,
+    type TEXT NOT NULL,
+    primary_key TEXT NOT NULL,
+    rows TEXT NOT NULL
+)
+"""
+_PENDING = "SELECT seq, orgid, type, primary_key, rows FROM pending ORDER BY seq"
+#: Batches the log may hold before they are merged without waiting for a read.
+MAX_PENDING = 10_000
 
 
 class Store:
@@ -46,24 +63,45 @@ class Store:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute(_SCHEMA)
+        self._db.execute(_PENDING_SCHEMA)
+        self._pending = self._db.execute("SELECT count(*) FROM pending").fetchone()[0]
 
     def upsert(self, orgid: str, record_type: str, primary_key: str, rows_json: str) -> None:
         """Insert or update each object of the JSON array ``rows_json`` under its
-        ``primary_key`` field."""
+        ``primary_key`` field (merged into the records before anything reads them)."""
         with self._db:
             self._db.execute(
-                _UPSERT,
-                {
-                    "orgid": orgid,
-                    "type": record_type,
-                    "key_path": f'$."{primary_key}"',
-                    "rows": rows_json,
-                },
+                "INSERT INTO pending (orgid, type, primary_key, rows) VALUES (?, ?, ?, ?)",
+                (orgid, record_type, primary_key, rows_json),
             )
+        self._pending += 1
+        if self._pending >= MAX_PENDING:
+            self.merge()
+
+    def merge(self) -> None:
+        """Apply the pending batches, oldest first, in one transaction."""
+        if not self._pending:
+            return
+        with self._db:
+            for seq, orgid, record_type, primary_key, rows_json in self._db.execute(
+                _PENDING
+            ).fetchall():
+                self._db.execute(
+                    _UPSERT,
+                    {
+                        "orgid": orgid,
+                        "type": record_type,
+                        "key_path": f'$."{primary_key}"',
+                        "rows": rows_json,
+                    },
+                )
+                self._db.execute("DELETE FROM pending WHERE seq = ?", (seq,))
+        self._pending = 0
 
     def delete(self, orgid: str, record_type: str, key: str, match: Mapping[str, str]) -> bool:
         """Delete one record if it exists and its fields equal ``match`` (the delete's other
         query parameters, such as ``cycleid``)."""
+        self.merge()
         found = self._db.execute(
             "SELECT rowid, data FROM records WHERE orgid = ? AND type = ? AND pk = ?",
             (orgid, record_type, key),
@@ -78,9 +116,12 @@ class Store:
         return True
 
     def rows(self, record_type: str) -> list[dict[str, Any]]:
+        self.merge()
         return [json.loads(data) for (data,) in self._db.execute(_ROWS, (record_type,))]
 
     def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # a file another process damaged
+            self.merge()
         self._db.close()
 
 
@@ -93,6 +134,23 @@ def read_rows(db: str | Path, record_type: str) -> list[dict[str, Any]]:
     try:
         uri = f"{path.resolve().as_uri()}?mode=ro"
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as connection:
-            return [json.loads(data) for (data,) in connection.execute(_ROWS, (record_type,))]
+            rows = [json.loads(data) for (data,) in connection.execute(_ROWS, (record_type,))]
+            pending = connection.execute(_PENDING).fetchall() if _has_pending(connection) else []
     except sqlite3.DatabaseError as error:
         raise InputError("sandbox-db-unreadable", path=str(path), reason=str(error)) from None
+    batches = [batch for batch in pending if batch[2] == record_type]
+    if not batches:
+        return rows
+    # Read-only, so the batches a running sandbox has not merged yet are merged here, in memory,
+    # by the same rule: a field present in a later row replaces the stored one.
+    primary_key = batches[0][3]
+    merged = {(row.get("orgid"), row.get(primary_key)): row for row in rows}
+    for _seq, orgid, _type, _key, rows_json in batches:
+        for row in json.loads(rows_json):
+            merged.setdefault((orgid, row[primary_key]), {}).update(row)
+    return list(merged.values())
+
+
+def _has_pending(connection: sqlite3.Connection) -> bool:
+    found = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'pending'"
+    return connection.execute(found).fetchone() is not None

@@ -11,9 +11,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from artreport.validation.problems import (
     NOT_SENT_UNREACHABLE,
     PLATFORM_REJECTED,
 )
+from artreport.validation.validator import CleanBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +40,34 @@ class PendingRow:
     body: bytes  # the row as the platform will receive it (JSON)
 
 
+@dataclass(slots=True)
+class Chunk:
+    """Rows on their way to the platform, kept as parallel lists: a push makes no object per
+    row, and halving a refused chunk is three slices."""
+
+    rows: list[int] = field(default_factory=list)
+    keys: list[str | None] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def halves(self) -> tuple[Chunk, Chunk]:
+        middle = len(self.rows) // 2
+        return (
+            Chunk(self.rows[:middle], self.keys[:middle], self.bodies[:middle]),
+            Chunk(self.rows[middle:], self.keys[middle:], self.bodies[middle:]),
+        )
+
+    def body(self) -> bytes:
+        return b"[" + b",".join(self.bodies) + b"]"
+
+    def pending_rows(self) -> list[PendingRow]:
+        return list(map(PendingRow, self.rows, self.keys, self.bodies))
+
+
 class Sender(Protocol):
-    def __call__(self, rows: list[PendingRow]) -> Answer: ...
+    def __call__(self, chunk: Chunk) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -119,16 +147,16 @@ class PushSummary:
 
 @dataclass
 class ChunkOutcome:
-    accepted: list[PendingRow] = field(default_factory=list)
+    accepted: list[Chunk] = field(default_factory=list)
     affected: int = 0
     rejected: list[tuple[PendingRow, Answer]] = field(default_factory=list)
-    not_sent: list[PendingRow] = field(default_factory=list)
+    not_sent: list[Chunk] = field(default_factory=list)
     requests: int = 0
     error: ArtreportError | None = None
 
 
-def send_chunk(send: Sender, rows: list[PendingRow], stop: threading.Event) -> ChunkOutcome:
-    """Send ``rows``; when the platform refuses them as data, split and resend the halves until
+def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event) -> ChunkOutcome:
+    """Send ``chunk``; when the platform refuses it as data, split and resend the halves until
     each refused row stands alone, so that every good row lands and every bad row carries the
     platform's own message.
 
@@ -137,43 +165,42 @@ def send_chunk(send: Sender, rows: list[PendingRow], stop: threading.Event) -> C
     lost answer is harmless too.
     """
     outcome = ChunkOutcome()
-    pending = [rows]
+    pending = [chunk]
     while pending:
         part = pending.pop()
         if stop.is_set():
-            outcome.not_sent.extend(part)
+            outcome.not_sent.append(part)
             continue
         try:
             answer = send(part)
         except ArtreportError as error:
             # Auth refused or platform unreachable: nothing more will get through.
             outcome.error = error
-            outcome.not_sent.extend(part)
-            for rest in pending:
-                outcome.not_sent.extend(rest)
+            outcome.not_sent.append(part)
+            outcome.not_sent.extend(pending)
             stop.set()
             break
         outcome.requests += 1
         if answer.outcome is Outcome.SUCCESS:
-            outcome.accepted.extend(part)
+            outcome.accepted.append(part)
             affected = answer.data
             valid_count = isinstance(affected, int) and not isinstance(affected, bool)
             outcome.affected += affected if valid_count else len(part)
         elif len(part) == 1:
-            outcome.rejected.append((part[0], answer))
+            outcome.rejected.append((part.pending_rows()[0], answer))
         else:
-            middle = len(part) // 2
+            first, second = part.halves()
             # Pushed second so it is sent first: rows go out in file order.
-            pending.append(part[middle:])
-            pending.append(part[:middle])
+            pending.append(second)
+            pending.append(first)
     return outcome
 
 
 def platform_sender(client: Any, resource: str) -> Sender:
     """Send chunks to ``resource`` through a :class:`~artreport.client.PlatformClient`."""
 
-    def send(rows: list[PendingRow]) -> Answer:
-        return client.batch_insert_body(resource, batch_body(rows))
+    def send(chunk: Chunk) -> Answer:
+        return client.batch_insert_body(resource, chunk.body())
 
     return send
 
@@ -184,31 +211,36 @@ def encode_row(data: dict[str, Any]) -> bytes:
     return orjson.dumps(data)
 
 
-def batch_body(rows: Iterable[PendingRow]) -> bytes:
-    return b"[" + b",".join(r.body for r in rows) + b"]"
-
-
 class _Chunker:
+    """Cuts rows into chunks of at most ``size`` rows and ``max_bytes`` bytes of body."""
+
     def __init__(self, size: int, max_bytes: int) -> None:
         self.size = size
         self.max_bytes = max_bytes
-        self.rows: list[PendingRow] = []
-        self.bytes = 2
+        self.chunk = Chunk()
+        self.bytes = 2  # the brackets
 
-    def add(self, row: PendingRow) -> list[PendingRow] | None:
-        """Add ``row``; returns a full chunk when one is ready."""
-        ready = None
-        if self.rows and self.bytes + len(row.body) + 1 > self.max_bytes:
-            ready = self.take()
-        self.rows.append(row)
-        self.bytes += len(row.body) + 1
-        if ready is None and len(self.rows) >= self.size:
-            ready = self.take()
+    def add(self, rows: list[int], keys: list[str | None], bodies: list[bytes]) -> list[Chunk]:
+        """Add rows; returns the chunks they filled."""
+        ready = []
+        chunk = self.chunk
+        for row, key, body in zip(rows, keys, bodies, strict=True):
+            size = len(body) + 1
+            if chunk.rows and self.bytes + size > self.max_bytes:
+                ready.append(self.take())
+                chunk = self.chunk
+            chunk.rows.append(row)
+            chunk.keys.append(key)
+            chunk.bodies.append(body)
+            self.bytes += size
+            if len(chunk.rows) >= self.size:
+                ready.append(self.take())
+                chunk = self.chunk
         return ready
 
-    def take(self) -> list[PendingRow]:
-        rows, self.rows, self.bytes = self.rows, [], 2
-        return rows
+    def take(self) -> Chunk:
+        chunk, self.chunk, self.bytes = self.chunk, Chunk(), 2
+        return chunk
 
 
 def push_file(
@@ -220,8 +252,8 @@ def push_file(
     orgid: str | None = None,
     options: PushOptions | None = None,
     on_progress: Callable[[PushSummary], None] | None = None,
-    on_accepted: Callable[[list[PendingRow]], None] | None = None,
-    skip: Callable[[PendingRow], bool] | None = None,
+    on_accepted: Callable[[Chunk], None] | None = None,
+    skip: Callable[[str | None, bytes], bool] | None = None,
     stop: threading.Event | None = None,
 ) -> PushSummary:
     """Validate ``path`` and send its valid rows through ``send`` (None: dry run, send nothing).
@@ -241,22 +273,24 @@ def push_file(
             report.add(problem)
             summary.problems_by_code[problem.code] += 1
 
-        def not_sent(row: PendingRow) -> None:
-            summary.not_sent += 1
+        def not_sent(chunk: Chunk) -> None:
+            summary.not_sent += len(chunk)
             code = NOT_SENT_INTERRUPTED
             if stop_error and isinstance(stop_error[0], AuthError):
                 code = NOT_SENT_AUTH
             elif stop_error and isinstance(stop_error[0], UnreachableError):
                 code = NOT_SENT_UNREACHABLE
-            report.add(Problem(code, row=row.row, primary_key=row.key))
+            for row, key in zip(chunk.rows, chunk.keys, strict=True):
+                report.add(Problem(code, row=row, primary_key=key))
 
         def settle(outcome: ChunkOutcome) -> None:
             summary.requests += outcome.requests
             summary.extra_requests += max(outcome.requests - 1, 0)
-            summary.accepted += len(outcome.accepted)
+            summary.accepted += sum(map(len, outcome.accepted))
             summary.platform_affected += outcome.affected
-            if outcome.accepted and on_accepted is not None:
-                on_accepted(outcome.accepted)
+            if on_accepted is not None:
+                for chunk in outcome.accepted:
+                    on_accepted(chunk)
             for row, answer in outcome.rejected:
                 summary.rejected += 1
                 summary.rejected_by_code[answer.code] += 1
@@ -271,20 +305,19 @@ def push_file(
             if outcome.error is not None and not stop_error:
                 summary.stopped_by = outcome.error.code
                 stop_error.append(outcome.error)
-            for row in outcome.not_sent:
-                not_sent(row)
+            for chunk in outcome.not_sent:
+                not_sent(chunk)
 
         chunker = _Chunker(options.chunk_size, options.chunk_bytes)
         in_flight: deque[Future[ChunkOutcome]] = deque()
         max_in_flight = max(1, options.concurrency) * 2
 
-        def submit(executor: ThreadPoolExecutor, rows: list[PendingRow]) -> None:
+        def submit(executor: ThreadPoolExecutor, chunk: Chunk) -> None:
             if stop.is_set():
-                for row in rows:
-                    not_sent(row)
+                not_sent(chunk)
                 return
-            summary.sent += len(rows)
-            in_flight.append(executor.submit(send_chunk, send, rows, stop))  # type: ignore[arg-type]
+            summary.sent += len(chunk)
+            in_flight.append(executor.submit(send_chunk, send, chunk, stop))  # type: ignore[arg-type]
             while len(in_flight) >= max_in_flight:
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -292,31 +325,38 @@ def push_file(
                     settle(future.result())
 
         with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as executor:
-            for results in validation.result_batches():
-                for result in results:
-                    if result.problems:
+            for batch in validation.result_batches():
+                if isinstance(batch, CleanBatch):
+                    rows, keys, datas = batch.rows, batch.keys, batch.data
+                else:
+                    rows, keys, datas = [], [], []
+                    for result in batch:
                         for problem in result.problems:
                             report.add(problem)
                             summary.problems_by_code[problem.code] += 1
                             if not problem.is_error:
                                 summary.warnings += 1
-                    if not result.valid:
-                        summary.invalid += 1
-                        continue
-                    pending = PendingRow(result.row, result.primary_key, encode_row(result.data))
-                    if skip is not None and skip(pending):
-                        summary.skipped += 1
-                        continue
-                    if dry_run:
-                        continue
-                    chunk = chunker.add(pending)
-                    if chunk:
+                        if result.valid:
+                            rows.append(result.row)
+                            keys.append(result.primary_key)
+                            datas.append(result.data)
+                        else:
+                            summary.invalid += 1
+                summary.rows_read += len(batch)
+                bodies = list(map(encode_row, datas))
+                if skip is not None:
+                    keep = [not skip(key, body) for key, body in zip(keys, bodies, strict=True)]
+                    summary.skipped += keep.count(False)
+                    rows = list(compress(rows, keep))
+                    keys = list(compress(keys, keep))
+                    bodies = list(compress(bodies, keep))
+                if not dry_run:
+                    for chunk in chunker.add(rows, keys, bodies):
                         submit(executor, chunk)
-                summary.rows_read += len(results)
                 if on_progress is not None:
                     summary.elapsed = time.monotonic() - started
                     on_progress(summary)
-            if chunker.rows:
+            if chunker.chunk.rows:
                 submit(executor, chunker.take())
             while in_flight:
                 settle(in_flight.popleft().result())

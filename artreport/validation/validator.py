@@ -50,6 +50,18 @@ class RowResult:
     valid: bool = True
 
 
+@dataclass(slots=True)
+class CleanBatch:
+    """Consecutive valid rows without any problem, as parallel lists."""
+
+    rows: list[int]
+    keys: list[str]
+    data: list[dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 @dataclass
 class ValidationSummary:
     record_type: str
@@ -204,11 +216,18 @@ class Validation:
 
     def rows(self) -> Iterator[RowResult]:
         """Every data row, checked, with the data the platform would receive."""
-        for results in self.result_batches():
-            yield from results
+        for batch in self.result_batches():
+            if isinstance(batch, CleanBatch):
+                valid = not self.rows_unusable
+                for row, key, data in zip(batch.rows, batch.keys, batch.data, strict=True):
+                    yield RowResult(row, data, key, (), valid)
+            else:
+                yield from batch
 
-    def result_batches(self) -> Iterator[list[RowResult]]:
-        """:meth:`rows` a batch at a time, which spares ``push`` a generator step per row."""
+    def result_batches(self) -> Iterator[CleanBatch | list[RowResult]]:
+        """:meth:`rows` a batch at a time: a :class:`CleanBatch` when no row of the batch has
+        a problem (the common case, which ``push`` then handles without an object per row),
+        else each row's result."""
         checks = _RowChecks(self.record_type, self.orgid)
         orgid = self.orgid
         summary = self.summary
@@ -217,14 +236,15 @@ class Validation:
             names, values, slow = self._convert_batch(batch)
             columns = dict(zip(names, values, strict=True))
             slow.update(checks.suspicious_positions(columns))
-            if not slow and checks.take_unique_keys(columns.get(checks.key_name), batch):
-                results = self._clean_batch(batch, names, values, orgid, checks.key_name)
-                summary.rows_read += len(results)
-                if unusable:
-                    summary.invalid += len(results)
-                else:
-                    summary.valid += len(results)
-                yield results
+            if (
+                not unusable
+                and not slow
+                and checks.take_unique_keys(columns.get(checks.key_name), batch)
+            ):
+                clean = self._clean_batch(batch, names, values, orgid, checks.key_name)
+                summary.rows_read += len(clean)
+                summary.valid += len(clean)
+                yield clean
                 continue
             with_blanks = [n for n, v in zip(names, values, strict=True) if BLANK in v]
             results = []
@@ -253,7 +273,7 @@ class Validation:
         values: list[list[Any]],
         orgid: str | None,
         key_name: str,
-    ) -> list[RowResult]:
+    ) -> CleanBatch:
         """Rows of a batch in which no check found anything: data only.
 
         Filled a column at a time: one tight loop per column beats building each row's dict
@@ -272,8 +292,7 @@ class Validation:
                 data.setdefault(_ORGID, orgid)
         numbers = [row_number for row_number, _ in batch]
         keys = [data[key_name] for data in datas]
-        valid = itertools.repeat(not self.rows_unusable)
-        return list(map(RowResult, numbers, datas, keys, itertools.repeat(()), valid))
+        return CleanBatch(numbers, keys, datas)
 
     def problem_rows(self) -> Iterator[RowResult]:
         """Check every row but yield only those with a problem; the summary counts them all.
