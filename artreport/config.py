@@ -47,6 +47,8 @@ class Config:
     ca_bundle: str | None = None
     state_dir: str | None = None
     lang: str | None = None
+    #: For ``sync``: file name patterns per record type, replacing the defaults.
+    sync_patterns: dict[str, list[str]] | None = field(default=None, hash=False)
     source: Path | None = None
 
     def with_overrides(self, **changes: Any) -> Config:
@@ -91,6 +93,12 @@ def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
                 raise ConfigError("config-bad-value", name=name, value=value)
         elif name == "verify":
             value = bool(value)
+        elif name == "sync_patterns":
+            if not isinstance(value, dict) or not all(
+                isinstance(patterns, list) for patterns in value.values()
+            ):
+                raise ConfigError("config-bad-value", name=name, value="…")
+            value = {str(k): [str(p) for p in v] for k, v in value.items()}
         else:
             value = str(value)
         values[name] = value

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -129,9 +130,31 @@ def _status_text(state: AppState, summary: PushSummary) -> str:
     )
 
 
-def _client_event_printer(state: AppState) -> Callable[[ClientEvent], None]:
+def _client_events(state: AppState, log: logging.Logger) -> Callable[[ClientEvent], None]:
+    """Retries and new logins: shown on the terminal and written to the run's log."""
     console = stderr_console()
-    return lambda event: console.print(f"[dim]{event.message(state.lang)}[/dim]", soft_wrap=True)
+
+    def show(event: ClientEvent) -> None:
+        console.print(f"[dim]{event.message(state.lang)}[/dim]", soft_wrap=True)
+        log.info("%s", event.message("en"))
+
+    return show
+
+
+ChangedOnlyOption = Annotated[
+    bool,
+    typer.Option(
+        "--changed-only/--full",
+        help="Skip rows the platform already accepted unchanged (per the ledger); "
+        "--full sends everything.",
+    ),
+]
+WaitOption = Annotated[
+    float | None,
+    typer.Option(
+        "--wait", min=0, metavar="SECONDS", help="Wait this long for another run to finish."
+    ),
+]
 
 
 @app.command("push")
@@ -156,15 +179,16 @@ def push_command(
     sheet: SheetOption = None,
     encoding: EncodingOption = None,
     blank_clears: BlankClearsOption = False,
+    changed_only: ChangedOnlyOption = False,
+    wait: WaitOption = None,
 ) -> None:
     """Validate an export and upload its valid rows. 校验并上报导出文件。"""
     from artreport.client import PlatformClient, SessionCache
-    from artreport.upload import PushOptions, PushStopped, platform_sender, push_file
+    from artreport.runs import finish, unattended_run
+    from artreport.upload import PushOptions
+    from artreport.upload.job import push_one
 
     state = state_of(ctx)
-    summary: PushSummary | None = None
-    stopped = None
-    report_path: Path | None = None
     with reporting_errors(state):
         chosen = load_schema().get(record_type)
         config = state.config().with_overrides(chunk_size=chunk_size, concurrency=concurrency)
@@ -180,45 +204,60 @@ def push_command(
             dry_run=dry_run,
             validate=ValidateOptions(blank_clears=blank_clears, sheet=sheet, encoding=encoding),
         )
+        command = " ".join(["push", chosen.name, str(file), *(["--changed-only"] * changed_only)])
         with (
             platform_config(config, use_sandbox and not dry_run, state) as target,
             ReportWriter(report_path, state.lang, always=report is not None) as writer,
             progress_display(state, file, enabled=not as_json) as on_progress,
         ):
-            client = None
-            if not dry_run:
-                cache = None if use_sandbox else SessionCache.for_config(target)
-                client = PlatformClient(
-                    target, session_cache=cache, on_event=_client_event_printer(state)
+            if dry_run:
+                outcome = push_one(
+                    chosen,
+                    file,
+                    client=None,
+                    report=writer,
+                    orgid=target.orgid,
+                    options=options,
+                    on_progress=on_progress,
                 )
-            with client or contextlib.nullcontext():
-                try:
-                    summary = push_file(
+                exit_code = outcome.exit_code
+            else:
+                with (
+                    unattended_run(
+                        target, command, record_types=[chosen.name], files=[str(file)], wait=wait
+                    ) as run,
+                    PlatformClient(
+                        target,
+                        session_cache=None if use_sandbox else SessionCache.for_config(target),
+                        on_event=_client_events(state, run.log),
+                    ) as client,
+                ):
+                    outcome = push_one(
                         chosen,
                         file,
-                        send=None if client is None else platform_sender(client, chosen.resource),
+                        client=client,
                         report=writer,
                         orgid=target.orgid,
                         options=options,
+                        run=run,
+                        changed_only=changed_only,
                         on_progress=on_progress,
                     )
-                except PushStopped as stop:
-                    stopped = stop
-                    summary = stop.summary
+                    exit_code = run.interrupted_exit_code or outcome.exit_code
+                    finish(run, exit_code=exit_code, counts=outcome.summary.to_dict())
             report_path = writer.path if writer.written else None
-    assert summary is not None
+    summary = outcome.summary
     summary.report = str(report_path) if report_path else None
-    exit_code = stopped.error.exit_code if stopped else summary.exit_code
     if as_json:
         payload = summary.to_dict()
         payload["exit_code"] = exit_code
-        if stopped:
-            payload["stopped_message"] = stopped.error.message(state.lang)
+        if outcome.error:
+            payload["stopped_message"] = outcome.error.message(state.lang)
         typer.echo(json.dumps(payload, ensure_ascii=False))
         raise typer.Exit(exit_code)
     print_push_summary(state, chosen.label, chosen.name, file, summary)
-    if stopped:
-        stderr_console().print(f"[red]✗[/red] {stopped.error.message(state.lang)}", soft_wrap=True)
+    if outcome.error:
+        stderr_console().print(f"[red]✗[/red] {outcome.error.message(state.lang)}", soft_wrap=True)
     raise typer.Exit(exit_code)
 
 

@@ -25,6 +25,7 @@ from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, AuthError, 
 from artreport.schema import RecordType
 from artreport.validation import Problem, ValidateOptions, open_validation
 from artreport.validation.problems import (
+    NOT_READ_AFTER_STOP,
     NOT_SENT_AUTH,
     NOT_SENT_INTERRUPTED,
     NOT_SENT_UNREACHABLE,
@@ -101,13 +102,15 @@ class PushSummary:
     problems_by_code: Counter[str] = field(default_factory=Counter)
     rejected_by_code: Counter[int] = field(default_factory=Counter)
     stopped_by: str | None = None
+    #: Where reading stopped when a signal ended the run early.
+    stopped_at_row: int | None = None
     elapsed: float = 0.0
     report: str | None = None
     notices: list[Any] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        if self.invalid or self.rejected or self.not_sent:
+        if self.invalid or self.rejected or self.not_sent or self.stopped_at_row:
             return EXIT_PROBLEMS
         return EXIT_OK
 
@@ -139,6 +142,7 @@ class PushSummary:
             "problems_by_code": dict(self.problems_by_code),
             "rejected_by_code": {str(k): v for k, v in self.rejected_by_code.items()},
             "stopped_by": self.stopped_by,
+            "stopped_at_row": self.stopped_at_row,
             "elapsed_seconds": round(self.elapsed, 3),
             "report": self.report,
             "exit_code": self.exit_code,
@@ -326,6 +330,12 @@ def push_file(
 
         with ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as executor:
             for batch in validation.result_batches():
+                if stop.is_set() and not stop_error:
+                    # Stopped by a signal: leave now; a --changed-only run sends the rest.
+                    first_row = batch.rows[0] if isinstance(batch, CleanBatch) else batch[0].row
+                    summary.stopped_at_row = first_row
+                    report.add(Problem(NOT_READ_AFTER_STOP, row=first_row))
+                    break
                 if isinstance(batch, CleanBatch):
                     rows, keys, datas = batch.rows, batch.keys, batch.data
                 else:

@@ -38,6 +38,7 @@ PLATFORM_REJECTED = "platform-rejected"
 NOT_SENT_AUTH = "not-sent-auth"
 NOT_SENT_UNREACHABLE = "not-sent-unreachable"
 NOT_SENT_INTERRUPTED = "not-sent-interrupted"
+NOT_READ_AFTER_STOP = "not-read-after-stop"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,199 @@
+"""``artreport sync DIR``: check every export in a folder, then push them in dependency order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from artreport.cli import app
+from artreport.cli.common import reporting_errors, state_of, stderr_console, stdout_console
+from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events
+from artreport.cli.render import masked
+from artreport.errors import EXIT_PROBLEMS, InputError
+from artreport.report import ReportWriter
+from artreport.schema import load_schema
+from artreport.state import private_dir, state_dir
+
+
+@app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of exports.")],
+    changed_only: ChangedOnlyOption = True,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Refuse to send when a file refers to unknown records."),
+    ] = False,
+    summary_json: Annotated[
+        Path | None, typer.Option("--summary-json", help="Also write the summary here as JSON.")
+    ] = None,
+    report_dir: Annotated[
+        Path | None, typer.Option("--report-dir", help="Folder for the failure reports.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    wait: WaitOption = None,
+) -> None:
+    """Check and push every export in a folder, in dependency order. 按依赖顺序上报整个文件夹。"""
+    from artreport.client import PlatformClient, SessionCache
+    from artreport.runs import finish, unattended_run
+    from artreport.sync import (
+        ROW_COUNT_FELL,
+        SHRINK_WARNING,
+        check_file,
+        cross_file_problems,
+        find_exports,
+        worst_exit_code,
+    )
+    from artreport.upload import PushOptions
+    from artreport.upload.job import push_one
+
+    state = state_of(ctx)
+    console, errors = stdout_console(), stderr_console()
+    with reporting_errors(state):
+        schema = load_schema()
+        config = state.config()
+        config.require("base_url", "orgid", "key")
+        if not directory.is_dir():
+            raise InputError("sync-not-a-directory", path=str(directory))
+        exports = find_exports(directory, schema, config.sync_patterns)
+        if not exports:
+            raise InputError("sync-nothing-found", path=str(directory))
+        ordered = [t for t in schema if t.name in exports]
+        files = [str(p) for t in ordered for p in exports[t.name]]
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        reports = private_dir(report_dir or state_dir(config) / "reports" / f"sync-{stamp}")
+        command = f"sync {directory}" + (" --full" if not changed_only else "")
+        with unattended_run(
+            config, command, record_types=[t.name for t in ordered], files=files, wait=wait
+        ) as run:
+            checks = [check_file(t, p, config.orgid) for t in ordered for p in exports[t.name]]
+            known = {
+                target: run.ledger.accepted_keys(target, config.base_url, config.orgid)
+                for target in ("information", "cycle", "thaw")
+            }
+            cross = cross_file_problems(checks, known, strict)
+            for record_type in ordered:
+                rows = sum(c.rows for c in checks if c.record_type == record_type.name)
+                last = run.ledger.last_row_count(
+                    record_type.name, config.base_url, config.orgid, before_run=run.run_id
+                )
+                if last and rows < last * SHRINK_WARNING:
+                    message = state.t(ROW_COUNT_FELL, label=record_type.label, rows=rows, last=last)
+                    errors.print(f"[yellow]![/yellow] {message}")
+                    run.log.warning("%s: %s rows, %s last time", record_type.name, rows, last)
+            for (type_name, path), problems in cross.items():
+                record_type = schema.get(type_name)
+                errors.print(
+                    f"[yellow]![/yellow] {path.name}: "
+                    + state.t("sync-unknown-references", count=len(problems))
+                )
+                for problem in problems[:5]:
+                    errors.print("   " + masked(problem, record_type).message(state.lang))
+
+            results: list[dict[str, Any]] = []
+            blocked = strict and bool(cross)
+            options = PushOptions(
+                chunk_size=config.chunk_size,
+                chunk_bytes=config.chunk_bytes,
+                concurrency=config.concurrency,
+            )
+            with PlatformClient(
+                config,
+                session_cache=SessionCache.for_config(config),
+                on_event=_client_events(state, run.log),
+            ) as client:
+                stopped = None
+                for check in checks:
+                    record_type = schema.get(check.record_type)
+                    report_path = reports / f"{check.record_type}-{check.path.stem}.csv"
+                    entry: dict[str, Any] = {
+                        "record_type": check.record_type,
+                        "file": str(check.path),
+                    }
+                    file_cross = cross.get((check.record_type, check.path), [])
+                    if check.error is not None:
+                        entry |= {
+                            "exit_code": check.error.exit_code,
+                            "error": check.error.message(state.lang),
+                        }
+                    elif blocked or stopped is not None or run.stop.is_set():
+                        with ReportWriter(report_path, state.lang, always=False) as writer:
+                            writer.add_all(file_cross)
+                        reason = "sync-not-sent-strict" if blocked else "sync-not-sent-stopped"
+                        entry |= {"exit_code": EXIT_PROBLEMS, "error": state.t(reason)}
+                        if writer.written:
+                            entry["report"] = str(report_path)
+                    else:
+                        with ReportWriter(report_path, state.lang, always=False) as writer:
+                            writer.add_all(file_cross)
+                            outcome = push_one(
+                                record_type,
+                                check.path,
+                                client=client,
+                                report=writer,
+                                orgid=config.orgid,
+                                options=options,
+                                run=run,
+                                changed_only=changed_only,
+                            )
+                        entry |= outcome.summary.to_dict()
+                        entry["exit_code"] = outcome.exit_code
+                        entry["report"] = str(report_path) if writer.written else None
+                        if outcome.error is not None:
+                            stopped = outcome.error
+                            entry["error"] = outcome.error.message(state.lang)
+                    results.append(entry)
+            exit_code = run.interrupted_exit_code or worst_exit_code(
+                r["exit_code"] for r in results
+            )
+            counts = {
+                key: sum(r.get(key, 0) or 0 for r in results)
+                for key in (
+                    "rows_read",
+                    "invalid",
+                    "sent",
+                    "accepted",
+                    "rejected",
+                    "skipped_unchanged",
+                    "not_sent",
+                )
+            }
+            finish(run, exit_code=exit_code, counts=counts)
+    summary = {
+        "directory": str(directory),
+        "exit_code": exit_code,
+        "totals": counts,
+        "files": results,
+        "log": str(run.log_path),
+    }
+    if summary_json:
+        summary_json.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False))
+        raise typer.Exit(exit_code)
+    for entry in results:
+        label = schema.get(entry["record_type"]).label
+        name = Path(entry["file"]).name
+        if "rows_read" in entry:
+            line = state.t(
+                "sync-file-line",
+                label=label,
+                file=name,
+                rows=entry["rows_read"],
+                accepted=entry["accepted"],
+                skipped=entry["skipped_unchanged"],
+                invalid=entry["invalid"],
+                rejected=entry["rejected"],
+            )
+        else:
+            line = f"{label} {name}: {entry['error']}"
+        mark = "[green]✓[/green]" if entry["exit_code"] == 0 else "[red]✗[/red]"
+        console.print(f"{mark} {line}", soft_wrap=True)
+        if entry.get("report"):
+            console.print("   " + state.t("push-report", path=entry["report"]), soft_wrap=True)
+    console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))
+    raise typer.Exit(exit_code)

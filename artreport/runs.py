@@ -1,0 +1,200 @@
+"""A run: one ``push`` or ``sync`` as an unattended job needs it.
+
+- **one at a time**: a lock file in the state directory (``filelock``, so it also works on
+  Windows); a second run exits 5 naming the holder, or waits ``--wait`` seconds;
+- **recorded**: the ledger gets the run and every accepted chunk, and answers ``--changed-only``;
+- **logged**: a log file per run in ``<state>/logs`` (the last :data:`KEEP_LOGS` kept), with
+  resident ID numbers masked, and no key, token or patient name ever written to it;
+- **stoppable**: SIGINT and SIGTERM stop the run after the requests in flight; the report and
+  the ledger are written, and the exit code is 130 or 143.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import re
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import filelock
+
+from artreport.config import Config
+from artreport.errors import EXIT_SIGINT, EXIT_SIGTERM, LockedError
+from artreport.ledger import Ledger, default_path
+from artreport.state import state_dir
+from artreport.upload import Chunk
+
+LOCK_FILE = "artreport.lock"
+HOLDER_FILE = "artreport.lock.json"
+KEEP_LOGS = 50
+_RESIDENT_ID = re.compile(r"(?<![0-9])([0-9]{4})[0-9]{12}([0-9]{1}[0-9Xx])(?![0-9Xx])")
+
+
+class _MaskingFilter(logging.Filter):
+    """A last line of defence: an 18-digit resident ID number never reaches the log file."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _RESIDENT_ID.sub(r"\1************\2", message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+@dataclass
+class Run:
+    config: Config
+    ledger: Ledger
+    run_id: int
+    log: logging.Logger
+    log_path: Path
+    stop: threading.Event = field(default_factory=threading.Event)
+    #: The signal that stopped the run, if one did.
+    signal_number: int | None = None
+    finished: bool = False
+
+    @property
+    def platform(self) -> str:
+        return self.config.base_url
+
+    def skip_unchanged(self, record_type: str) -> Callable[[str | None, bytes], bool]:
+        """For ``--changed-only``: true for a row the platform already holds as it is."""
+        unchanged = self.ledger.unchanged(record_type, self.platform, self.config.orgid)
+        return lambda key, body: key is not None and unchanged(key, body)
+
+    def record_accepted(self, record_type: str) -> Callable[[Chunk], None]:
+        def record(chunk: Chunk) -> None:
+            rows = [(k, b) for k, b in zip(chunk.keys, chunk.bodies, strict=True) if k is not None]
+            self.ledger.record_accepted(self.run_id, record_type, rows)
+
+        return record
+
+    @property
+    def interrupted_exit_code(self) -> int | None:
+        if self.signal_number == signal.SIGTERM:
+            return EXIT_SIGTERM
+        if self.signal_number == signal.SIGINT:
+            return EXIT_SIGINT
+        return None
+
+
+@contextlib.contextmanager
+def exclusive(directory: Path, command: str, wait: float | None) -> Iterator[None]:
+    """Hold the run lock; :class:`LockedError` (exit 5) when another run holds it."""
+    lock = filelock.FileLock(str(directory / LOCK_FILE))
+    holder_file = directory / HOLDER_FILE
+    try:
+        lock.acquire(timeout=wait if wait is not None else 0)
+    except filelock.Timeout:
+        raise LockedError("run-locked", holder=_holder(holder_file)) from None
+    try:
+        holder = {
+            "pid": os.getpid(),
+            "command": command,
+            "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        }
+        holder_file.write_text(json.dumps(holder, ensure_ascii=False), encoding="utf-8")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            holder_file.unlink()
+        lock.release()
+
+
+def _holder(holder_file: Path) -> str:
+    try:
+        holder = json.loads(holder_file.read_text(encoding="utf-8"))
+        return f"pid {holder['pid']}, {holder['command']}, since {holder['started']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "?"
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(run: Run) -> Iterator[None]:
+    """SIGINT/SIGTERM set ``run.stop`` (the push finishes the requests in flight); a second
+    Ctrl-C stops at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(number: int, frame: FrameType | None) -> None:
+        if run.stop.is_set() and number == signal.SIGINT:
+            raise KeyboardInterrupt
+        run.signal_number = number
+        run.log.warning("signal %s: stopping after the requests in flight", number)
+        run.stop.set()
+
+    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _open_log(directory: Path, run_id: int) -> tuple[logging.Logger, Path, logging.Handler]:
+    logs = directory / "logs"
+    logs.mkdir(mode=0o700, exist_ok=True)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = logs / f"run-{stamp}-{run_id}.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.addFilter(_MaskingFilter())
+    log = logging.getLogger(f"artreport.run.{run_id}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    log.addHandler(handler)
+    for old in sorted(logs.glob("run-*.log"))[:-KEEP_LOGS]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return log, path, handler
+
+
+@contextlib.contextmanager
+def unattended_run(
+    config: Config,
+    command: str,
+    *,
+    record_types: list[str],
+    files: list[str],
+    wait: float | None = None,
+) -> Iterator[Run]:
+    """Lock, ledger run, log file and signal handling around one push or sync.
+
+    The caller finishes the run with :func:`finish` before leaving the block; a run left
+    unfinished (an unexpected error) is recorded as interrupted.
+    """
+    directory = state_dir(config)
+    with exclusive(directory, command, wait), Ledger.open(default_path(config)) as ledger:
+        run_id = ledger.start_run(
+            command, config.base_url, config.orgid, record_types=record_types, files=files
+        )
+        log, log_path, handler = _open_log(directory, run_id)
+        run = Run(config, ledger, run_id, log, log_path)
+        log.info("run %s: %s", run_id, command)
+        log.info("platform %s, orgid %s, files %s", config.base_url, config.orgid, files)
+        try:
+            with _stopping_on_signals(run):
+                yield run
+        finally:
+            if not run.finished:
+                ledger.finish_run(run_id, exit_code=-1, counts={}, status="interrupted")
+                log.error("run %s ended without finishing", run_id)
+            handler.close()
+            log.removeHandler(handler)
+
+
+def finish(run: Run, *, exit_code: int, counts: dict[str, Any]) -> None:
+    status = "interrupted" if run.signal_number is not None else "finished"
+    run.ledger.finish_run(run.run_id, exit_code=exit_code, counts=counts, status=status)
+    run.log.info("run %s %s, exit code %s, counts %s", run.run_id, status, exit_code, counts)
+    run.finished = True

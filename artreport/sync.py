@@ -1,0 +1,129 @@
+"""``sync``: every export in a folder, checked first, then pushed in the order the platform
+needs (a cycle refers to a patient file, a transfer to a cycle).
+
+Files are matched to record types by name patterns; a file that several patterns match goes to
+the most specific one (``thawdet_2024.csv`` is a thaw detail, not a thaw), and the spreadsheet
+program's lock files (``~$…``) and artreport's own templates are ignored.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artreport.errors import ArtreportError
+from artreport.readers import EXTENSIONS
+from artreport.schema import RecordType, Schema
+from artreport.validation import Problem, ValidateOptions, open_validation
+
+#: Record types referred to by others, and the field that refers to them.
+REFERENCES: Mapping[str, tuple[str, str]] = {
+    # referring field: (record type referred to, its key)
+    "informationid": ("information", "informationid"),
+    "cycleid": ("cycle", "cycleid"),
+    "thawid": ("thaw", "thawid"),
+}
+#: A record type whose row count falls below this share of the last run's gets a warning.
+SHRINK_WARNING = 0.5
+
+CROSS_FILE_UNKNOWN = "cross-file-unknown-reference"
+ROW_COUNT_FELL = "row-count-fell"
+
+
+def default_patterns(record_type: RecordType) -> list[str]:
+    names = [record_type.name, record_type.label, record_type.resource, *record_type.aliases]
+    return [f"{name}*" for name in dict.fromkeys(names)]
+
+
+def _literal_length(pattern: str) -> int:
+    return len(pattern.split("*", 1)[0].split("?", 1)[0])
+
+
+def find_exports(
+    directory: Path, schema: Schema, patterns: Mapping[str, list[str]] | None = None
+) -> dict[str, list[Path]]:
+    """The export files of ``directory`` by record type name, in file name order."""
+    chosen: dict[str, list[Path]] = {}
+    for path in sorted(directory.iterdir()):
+        name = path.name
+        if not path.is_file() or name.startswith(("~$", ".")) or "_template." in name:
+            continue
+        if path.suffix.lower() not in EXTENSIONS:
+            continue
+        best: tuple[int, str] | None = None
+        for record_type in schema:
+            for pattern in (patterns or {}).get(record_type.name) or default_patterns(record_type):
+                if fnmatch.fnmatch(name.casefold(), pattern.casefold()):
+                    candidate = (_literal_length(pattern), record_type.name)
+                    if best is None or candidate[0] > best[0]:
+                        best = candidate
+        if best is not None:
+            chosen.setdefault(best[1], []).append(path)
+    return chosen
+
+
+@dataclass
+class FileCheck:
+    record_type: str
+    path: Path
+    rows: int = 0
+    invalid: int = 0
+    keys: set[str] = field(default_factory=set)
+    references: dict[str, dict[str, int]] = field(default_factory=dict)  # field → id → first row
+    error: ArtreportError | None = None
+
+
+def check_file(record_type: RecordType, path: Path, orgid: str | None) -> FileCheck:
+    """Read a file once before anything is sent: its keys, the ids it refers to, its counts."""
+    found = FileCheck(record_type.name, path)
+    referring = [name for name in REFERENCES if record_type.has_field(name)]
+    referring = [n for n in referring if REFERENCES[n][0] != record_type.name]
+    try:
+        with open_validation(record_type, path, orgid=orgid, options=ValidateOptions()) as v:
+            for result in v.rows():
+                found.rows += 1
+                if not result.valid:
+                    found.invalid += 1
+                    continue
+                if result.primary_key is not None:
+                    found.keys.add(result.primary_key)
+                for name in referring:
+                    value = result.data.get(name)
+                    if value is not None:
+                        found.references.setdefault(name, {}).setdefault(str(value), result.row)
+    except ArtreportError as error:
+        found.error = error
+    return found
+
+
+def cross_file_problems(
+    checks: Iterable[FileCheck], known_elsewhere: Mapping[str, set[str]], strict: bool
+) -> dict[tuple[str, Path], list[Problem]]:
+    """References to records that neither this run's files nor the ledger know."""
+    checks = list(checks)
+    known: dict[str, set[str]] = {name: set(keys) for name, keys in known_elsewhere.items()}
+    for check in checks:
+        known.setdefault(check.record_type, set()).update(check.keys)
+    problems: dict[tuple[str, Path], list[Problem]] = {}
+    for check in checks:
+        for name, ids in check.references.items():
+            target, _key = REFERENCES[name]
+            for value, row in ids.items():
+                if value not in known.get(target, set()):
+                    problems.setdefault((check.record_type, check.path), []).append(
+                        Problem(
+                            CROSS_FILE_UNKNOWN,
+                            row=row,
+                            field=name,
+                            value=value,
+                            severity="error" if strict else "warning",
+                            params={"target": target, "label": name},
+                        )
+                    )
+    return problems
+
+
+def worst_exit_code(codes: Iterable[int]) -> int:
+    return max(codes, default=0)

@@ -1,0 +1,73 @@
+"""One record type's push as ``push`` and ``sync`` run it: ledger hooks, the client, the
+summary's exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from artreport.errors import ArtreportError
+from artreport.schema import RecordType
+from artreport.upload.pipeline import (
+    PushOptions,
+    PushStopped,
+    PushSummary,
+    platform_sender,
+    push_file,
+)
+
+if TYPE_CHECKING:
+    from artreport.runs import Run
+
+
+@dataclass
+class PushOutcome:
+    summary: PushSummary
+    #: The error that ended the push early (credentials refused, platform unreachable).
+    error: ArtreportError | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return self.error.exit_code if self.error else self.summary.exit_code
+
+
+def push_one(
+    record_type: RecordType,
+    path: str | Path,
+    *,
+    client: Any | None,
+    report: Any,
+    orgid: str | None,
+    options: PushOptions,
+    run: Run | None = None,
+    changed_only: bool = False,
+    on_progress: Callable[[PushSummary], None] | None = None,
+) -> PushOutcome:
+    """Push ``path``; with ``client`` None nothing is sent (a dry run). With a ``run``, accepted
+    rows go to its ledger, ``--changed-only`` skips what the ledger says the platform holds,
+    and its signals stop the push."""
+    skip = run.skip_unchanged(record_type.name) if run is not None and changed_only else None
+    try:
+        summary = push_file(
+            record_type,
+            path,
+            send=None if client is None else platform_sender(client, record_type.resource),
+            report=report,
+            orgid=orgid,
+            options=options,
+            on_progress=on_progress,
+            on_accepted=run.record_accepted(record_type.name) if run is not None else None,
+            skip=skip,
+            stop=run.stop if run is not None else None,
+        )
+        outcome = PushOutcome(summary)
+    except PushStopped as stopped:
+        outcome = PushOutcome(stopped.summary, stopped.error)
+    if run is not None:
+        run.ledger.record_row_count(run.run_id, record_type.name, outcome.summary.rows_read)
+        run.log.info("%s %s: %s", record_type.name, path, outcome.summary.to_dict())
+        if outcome.error is not None:
+            run.log.error("%s stopped: %s", record_type.name, outcome.error.message("en"))
+    return outcome
