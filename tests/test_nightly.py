@@ -1,0 +1,210 @@
+"""Unattended runs against the sandbox: only changed rows, resume after a kill, clean stops,
+sync order, the lock, and what the log may hold."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from artreport.cli import app
+from artreport.client.session import make_token
+from artreport.config import Config
+from artreport.fakedata import fake_rows, write_rows
+from artreport.ledger import Ledger, default_path
+from artreport.runs import exclusive
+from artreport.sandbox import Faults, Sandbox
+from artreport.schema import load_schema
+from artreport.state import state_dir
+
+ORGID = "ZJ3301001"
+KEY = "nightly-test-key"
+SCHEMA = load_schema()
+CYCLE = SCHEMA.get("cycle")
+runner = CliRunner()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox({ORGID: KEY}) as running:
+        yield running
+
+
+def environment(sandbox: Sandbox) -> dict[str, str]:
+    return {"ARTREPORT_BASE_URL": sandbox.base_url, "ARTREPORT_ORGID": ORGID, "ARTREPORT_KEY": KEY}
+
+
+def cycles(tmp_path: Path, count: int, name: str = "cycles.csv", **changes: Any) -> Path:
+    rows = list(fake_rows(CYCLE, count, orgid=ORGID))
+    for index, change in changes.get("rows", {}).items():
+        rows[index].update(change)
+    path = tmp_path / name
+    write_rows(path, CYCLE, rows)
+    return path
+
+
+def push_json(sandbox: Sandbox, *arguments: str) -> dict[str, Any]:
+    import json
+
+    result = runner.invoke(app, ["push", "cycle", *arguments, "--json"], env=environment(sandbox))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def ledger_keys(sandbox: Sandbox, record_type: str = "cycle") -> set[str]:
+    config = Config(base_url=sandbox.base_url, orgid=ORGID)
+    with Ledger.open(default_path(config)) as ledger:
+        return ledger.accepted_keys(record_type, sandbox.base_url, ORGID)
+
+
+def stored_keys(sandbox: Sandbox) -> list[str]:
+    return [row["cycleid"] for row in sandbox.rows("cycle")]
+
+
+def test_changed_only_sends_nothing_unchanged_and_exactly_what_changed(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    path = cycles(tmp_path, 10_000)
+    assert push_json(sandbox, str(path))["accepted"] == 10_000
+    again = push_json(sandbox, str(path), "--changed-only")
+    assert (again["sent"], again["skipped_unchanged"]) == (0, 10_000)
+    changed = {i: {"ordernumber": 7} for i in range(0, 10_000, 1000)}
+    edited = cycles(tmp_path, 10_000, "edited.csv", rows=changed)
+    third = push_json(sandbox, str(edited), "--changed-only")
+    assert (third["sent"], third["accepted"], third["skipped_unchanged"]) == (10, 10, 9_990)
+    stored = {row["cycleid"]: row["ordernumber"] for row in sandbox.rows("cycle")}
+    assert all(stored[f"CYC{i + 1:08d}"] == 7 for i in changed)
+    assert push_json(sandbox, str(edited))["sent"] == 10_000  # --full is the default
+
+
+def _start_push(sandbox: Sandbox, path: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **environment(sandbox)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "artreport", "push", "cycle", str(path), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_for_rows(sandbox: Sandbox, at_least: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while len(sandbox.rows("cycle")) < at_least:
+        assert process.poll() is None, "the push ended before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_push_killed_midway_resumes_with_every_row_stored_once(tmp_path: Path) -> None:
+    path = cycles(tmp_path, 3_000)
+    with Sandbox({ORGID: KEY}, faults=Faults(latency=0.1)) as sandbox:
+        process = _start_push(sandbox, path)
+        _wait_for_rows(sandbox, 600, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        assert 600 <= len(stored_keys(sandbox)) < 3_000
+        resumed = push_json(sandbox, str(path), "--changed-only")
+        assert resumed["skipped_unchanged"] >= 400  # what the killed run had recorded
+        keys = stored_keys(sandbox)
+        assert len(keys) == len(set(keys)) == 3_000
+        assert ledger_keys(sandbox) == set(keys)
+
+
+def test_sigterm_stops_after_the_chunk_in_flight_with_report_and_ledger(tmp_path: Path) -> None:
+    path = cycles(tmp_path, 3_000)
+    report = tmp_path / "report.csv"
+    with Sandbox({ORGID: KEY}, faults=Faults(latency=0.1)) as sandbox:
+        process = _start_push(sandbox, path, "--report", str(report))
+        _wait_for_rows(sandbox, 400, process)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=60)
+        assert process.returncode == 143, err.decode()
+        assert b"Traceback" not in err
+        stored = set(stored_keys(sandbox))
+        assert ledger_keys(sandbox) == stored  # nothing accepted went unrecorded
+        assert report.exists() and report.read_text(encoding="utf-8-sig").count("\n") >= 2
+        with Ledger.open(default_path(Config(base_url=sandbox.base_url, orgid=ORGID))) as ledger:
+            [run] = ledger.history(1)
+        assert (run.status, run.exit_code) == ("interrupted", 143)
+
+
+def test_sync_pushes_all_15_types_in_dependency_order(tmp_path: Path, sandbox: Sandbox) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for record_type in reversed(list(SCHEMA)):
+        write_rows(folder / f"{record_type.name}_2024.csv", record_type, fake_rows(record_type, 5))
+    (folder / "~$cycle_2024.xlsx").write_bytes(b"an Excel lock file")
+    result = runner.invoke(app, ["sync", str(folder)], env=environment(sandbox))
+    assert result.exit_code == 0, result.output
+    inserts = [path for method, path in sandbox.stats()["log"] if path.endswith("/batchInsert")]
+    order = [path.split("/")[2] for path in inserts]
+    assert order == [t.resource for t in SCHEMA]  # the schema's order is the dependency order
+    assert order[:2] == ["aInformationrecord", "aCyclerecord"]
+
+
+def test_sync_warns_about_a_cycle_whose_patient_file_is_unknown(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(
+        folder / "information.csv",
+        SCHEMA.get("information"),
+        fake_rows(SCHEMA.get("information"), 3),
+    )
+    rows = list(fake_rows(CYCLE, 3))
+    rows[1]["informationid"] = "INF-NOBODY"
+    write_rows(folder / "cycle.csv", CYCLE, rows)
+    result = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
+    assert result.exit_code == 0, result.output
+    assert "INF-NOBODY" in result.output and "refer" in result.output
+    strict = runner.invoke(
+        app, ["sync", str(folder), "--strict", "--full"], env=environment(sandbox)
+    )
+    assert strict.exit_code == 1
+
+
+def test_a_second_run_exits_5_naming_the_holder_or_waits(tmp_path: Path, sandbox: Sandbox) -> None:
+    path = cycles(tmp_path, 5)
+    directory = state_dir(Config())
+    with exclusive(directory, "sync /data/exports", None):
+        started = time.monotonic()
+        result = runner.invoke(
+            app, ["--lang", "en", "push", "cycle", str(path)], env=environment(sandbox)
+        )
+        assert result.exit_code == 5
+        assert "sync /data/exports" in result.output and f"pid {os.getpid()}" in result.output
+        assert time.monotonic() - started < 5
+        waited = runner.invoke(
+            app, ["push", "cycle", str(path), "--wait", "0.5"], env=environment(sandbox)
+        )
+        assert waited.exit_code == 5 and time.monotonic() - started >= 0.5
+    assert runner.invoke(app, ["push", "cycle", str(path)], env=environment(sandbox)).exit_code == 0
+
+
+def test_the_log_holds_no_key_token_name_or_id_number(tmp_path: Path, sandbox: Sandbox) -> None:
+    information = SCHEMA.get("information")
+    rows = list(fake_rows(information, 20))
+    rows[4]["fIdcode"] = "110105194912310021"  # a bad check digit: warned about
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "information.csv", information, rows)
+    result = runner.invoke(app, ["sync", str(folder)], env=environment(sandbox))
+    assert result.exit_code == 0, result.output
+    logs = list((state_dir(Config()) / "logs").glob("*.log"))
+    assert logs
+    text = "".join(log.read_text(encoding="utf-8") for log in logs)
+    assert KEY not in text and make_token(ORGID, KEY) not in text
+    for row in rows:
+        for field in ("fName", "wName"):
+            assert not row.get(field) or row[field] not in text
+    assert not re.search(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])", text)
