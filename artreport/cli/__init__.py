@@ -56,10 +56,12 @@ def _register_commands() -> None:
     # Each module adds its commands to ``app`` when imported.
     from artreport.cli import (  # noqa: F401
         delete_cmd,
+        history_cmd,
         login_cmd,
         push_cmd,
         sandbox_cmd,
         schema_cmd,
+        sync_cmd,
         template_cmd,
         validate_cmd,
     )
