@@ -1,0 +1,55 @@
+"""The one message catalogue: every text in both languages, with the same placeholders, and
+every message code the program raises or reports present in it."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from artreport.messages import catalogue, translate
+
+PACKAGE = Path(__file__).resolve().parents[1] / "artreport"
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+@pytest.mark.parametrize("code", sorted(catalogue()))
+def test_every_message_exists_in_chinese_and_english_with_the_same_placeholders(
+    code: str,
+) -> None:
+    entry = catalogue()[code]
+    assert set(entry) == {"zh", "en"}, code
+    assert entry["zh"].strip() and entry["en"].strip()
+    assert placeholders(entry["zh"]) == placeholders(entry["en"]), code
+
+
+# Codes handed to an error class or a Problem as a string literal, e.g. InputError("input-empty"
+# or Problem(codes.X ...) resolved through the constants module below.
+_RAISED = re.compile(
+    r"(?:Error|Rejected|Notice)\(\s*\"([a-z0-9]+(?:-[a-z0-9]+)+)\"", re.MULTILINE
+)
+_CONSTANT = re.compile(r"^[A-Z_]+ = \"([a-z0-9]+(?:-[a-z0-9]+)+)\"$", re.MULTILINE)
+
+
+def codes_in_source() -> set[str]:
+    found: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        found.update(_RAISED.findall(text))
+        if path.name in ("problems.py", "sync.py"):
+            found.update(_CONSTANT.findall(text))
+    return found
+
+
+def test_every_code_the_program_uses_has_a_message() -> None:
+    missing = sorted(codes_in_source() - set(catalogue()))
+    assert missing == []
+
+
+def test_an_unknown_language_falls_back_to_chinese() -> None:
+    assert translate("interrupted", "fr") == catalogue()["interrupted"]["zh"]
