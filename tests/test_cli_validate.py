@@ -186,3 +186,18 @@ def test_schema_json_lists_every_type_and_field() -> None:
 def test_schema_of_one_type_by_chinese_name() -> None:
     code, output = invoke("schema", "周期信息")
     assert code == 0 and "cycleid" in output and "ordernumber" in output
+
+
+def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    missing = str(tmp_path / "nope.csv")
+    result = subprocess.run(
+        [sys.executable, "-m", "artreport", "validate", "cycle", missing, "--lang", "en"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "not found" in result.stderr.lower() or "does not exist" in result.stderr.lower()

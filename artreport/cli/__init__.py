@@ -4,6 +4,7 @@ plain modules that each command calls."""
 from __future__ import annotations
 
 import os
+import sys
 from typing import Annotated
 
 import typer
@@ -56,6 +57,7 @@ def _register_commands() -> None:
     # Each module adds its commands to ``app`` when imported.
     from artreport.cli import (  # noqa: F401
         delete_cmd,
+        doctor_cmd,
         history_cmd,
         login_cmd,
         push_cmd,
@@ -70,5 +72,34 @@ def _register_commands() -> None:
 _register_commands()
 
 
+_GLOBAL_WITH_VALUE = ("--lang", "--config")
+_GLOBAL_FLAGS = ("--debug",)
+
+
+def hoist_global_options(arguments: list[str]) -> list[str]:
+    """Move ``--lang``, ``--config`` and ``--debug`` to the front, so that
+    ``artreport validate cycle x.csv --lang en`` works as users type it."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(arguments):
+        argument = arguments[index]
+        name = argument.split("=", 1)[0]
+        if argument == "--":
+            rest.extend(arguments[index:])
+            break
+        if name in _GLOBAL_WITH_VALUE:
+            hoisted.append(argument)
+            if "=" not in argument and index + 1 < len(arguments):
+                hoisted.append(arguments[index + 1])
+                index += 1
+        elif argument in _GLOBAL_FLAGS:
+            hoisted.append(argument)
+        else:
+            rest.append(argument)
+        index += 1
+    return hoisted + rest
+
+
 def main() -> None:
-    app()
+    app(args=hoist_global_options(sys.argv[1:]), prog_name="artreport")
