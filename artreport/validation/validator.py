@@ -147,7 +147,11 @@ class Validation:
                         codes.DUPLICATE_COLUMN,
                         field=found.name,
                         severity="warning",
-                        params={"column": text, "first": seen[found.name], "label": found.label},
+                        params={
+                            "column": text,
+                            "first": seen[found.name],
+                            "label": found.short_label,
+                        },
                     )
                 )
                 continue
@@ -168,7 +172,11 @@ class Validation:
             if required.name in seen or (required.name == _ORGID and self.orgid):
                 continue
             self.file_problems.append(
-                Problem(codes.MISSING_COLUMN, field=required.name, params={"label": required.label})
+                Problem(
+                    codes.MISSING_COLUMN,
+                    field=required.name,
+                    params={"label": required.short_label},
+                )
             )
         return columns
 
@@ -386,7 +394,7 @@ class Validation:
                 value=_as_shown(value),
                 severity=severity,  # type: ignore[arg-type]
                 primary_key=key,
-                params={"label": fld.label if fld else "", **params},
+                params={"label": fld.short_label if fld else "", **params},
             )
             for code, fld, value, params, severity in found
         )
