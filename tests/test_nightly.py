@@ -173,22 +173,45 @@ def test_sync_warns_about_a_cycle_whose_patient_file_is_unknown(
     assert strict.exit_code == 1
 
 
-def test_a_second_run_exits_5_naming_the_holder_or_waits(tmp_path: Path, sandbox: Sandbox) -> None:
-    path = cycles(tmp_path, 5)
+def test_a_second_sync_exits_5_naming_the_holder_or_waits(tmp_path: Path, sandbox: Sandbox) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 5))
     directory = state_dir(Config())
+    # The first sync, holding the run lock as long as the test needs it to.
     with exclusive(directory, "sync /data/exports", None):
         started = time.monotonic()
-        result = runner.invoke(
-            app, ["--lang", "en", "push", "cycle", str(path)], env=environment(sandbox)
-        )
+        result = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
         assert result.exit_code == 5
         assert "sync /data/exports" in result.output and f"pid {os.getpid()}" in result.output
         assert time.monotonic() - started < 5
         waited = runner.invoke(
-            app, ["push", "cycle", str(path), "--wait", "0.5"], env=environment(sandbox)
+            app, ["sync", str(folder), "--wait", "0.5"], env=environment(sandbox)
         )
         assert waited.exit_code == 5 and time.monotonic() - started >= 0.5
-    assert runner.invoke(app, ["push", "cycle", str(path)], env=environment(sandbox)).exit_code == 0
+        assert sandbox.stats()["requests"] == 0
+    assert runner.invoke(app, ["sync", str(folder)], env=environment(sandbox)).exit_code == 0
+
+
+def test_a_waiting_run_starts_once_the_lock_is_free(tmp_path: Path, sandbox: Sandbox) -> None:
+    import threading
+
+    path = cycles(tmp_path, 5)
+    directory = state_dir(Config())
+    released = threading.Event()
+
+    def hold() -> None:
+        with exclusive(directory, "push cycle other.csv", None):
+            released.wait(0.5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.1)
+    result = runner.invoke(
+        app, ["push", "cycle", str(path), "--wait", "10"], env=environment(sandbox)
+    )
+    holder.join()
+    assert result.exit_code == 0, result.output
 
 
 def test_the_log_holds_no_key_token_name_or_id_number(tmp_path: Path, sandbox: Sandbox) -> None:
