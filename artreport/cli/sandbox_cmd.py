@@ -64,6 +64,13 @@ def serve(
     name_bad_row: Annotated[
         bool, typer.Option(help="Say which row of a rejected batch is bad (the platform doesn't).")
     ] = False,
+    tls: Annotated[
+        tuple[Path, Path] | None,
+        typer.Option(
+            metavar="CERT KEY",
+            help="Serve HTTPS with this certificate (PEM, may hold the chain) and private key.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the platform's endpoints until Ctrl-C."""
     if ctx.invoked_subcommand is not None:
@@ -81,8 +88,18 @@ def serve(
             success_code=success_code,
             reject_prefix=reject_prefix,
         )
+        # tls only when given, so that a plain sandbox is made exactly as before --tls existed
+        # (test_sandbox_cli records and compares the options).
+        https = {"tls": tls} if tls is not None else {}
         sandbox = Sandbox(
-            orgs, db=db, ttl=ttl, faults=faults, host=host, port=port, name_bad_row=name_bad_row
+            orgs,
+            db=db,
+            ttl=ttl,
+            faults=faults,
+            host=host,
+            port=port,
+            name_bad_row=name_bad_row,
+            **https,
         )
         with sandbox:
             typer.echo(state.t("sandbox-listening", url=sandbox.base_url))

@@ -4,6 +4,9 @@ Two settings keep the transport from dominating (a naive stdlib server ran at 11
 so that a client keeps its connection instead of opening one per batch, and TCP_NODELAY, so that
 a small answer is not held back by Nagle's algorithm waiting for an ACK. What remains per row is
 the platform's work: JSON parsing, the checks and SQLite (``bench/bench_sandbox.py``).
+
+With ``tls`` the same server speaks HTTPS, so that ``artreport doctor``'s certificate checks can be
+tested on loopback with certificates the tests make.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import ipaddress
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -47,11 +51,24 @@ class _Server(ThreadingHTTPServer):
     # and stop() must not return while one still runs. close_connections() lets them end.
     daemon_threads = False
 
-    def __init__(self, address: tuple[str, int], platform: Platform) -> None:
+    def __init__(
+        self, address: tuple[str, int], platform: Platform, tls: ssl.SSLContext | None
+    ) -> None:
         self.platform = platform
+        self._tls = tls
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        connection, address = super().get_request()
+        if self._tls is None:
+            return connection, address
+        # No handshake here: it waits on the client, and this is the accept loop. The handler
+        # thread does it (_Handler.setup).
+        return self._tls.wrap_socket(
+            connection, server_side=True, do_handshake_on_connect=False
+        ), address
 
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
@@ -70,7 +87,9 @@ class _Server(ThreadingHTTPServer):
             connections = list(self._connections)
         for connection in connections:
             with contextlib.suppress(OSError):  # the client may have closed it first
-                connection.shutdown(socket.SHUT_RDWR)
+                # The plain socket's shutdown even for a TLS connection: SSLSocket.shutdown
+                # drops the TLS state that the handler thread may be reading with right now.
+                socket.socket.shutdown(connection, socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up mid-answer is routine for a server; anything else is a bug
@@ -84,6 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
     def setup(self) -> None:
+        if isinstance(self.request, ssl.SSLSocket):
+            # A failed handshake raises an SSLError, an OSError, which handle_error drops like
+            # any hang-up before the connection is closed.
+            self.request.do_handshake()
         super().setup()
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -190,7 +213,8 @@ class Sandbox:
 
     ``with Sandbox() as sandbox:`` starts it on a free loopback port and stops it cleanly;
     ``sandbox.base_url`` is what a client puts before ``/art/``. ``orgs`` maps orgid to key;
-    without it the sandbox serves :data:`DEMO_ORG`.
+    without it the sandbox serves :data:`DEMO_ORG`. ``tls=(cert, key)`` (PEM files; the
+    certificate file may hold the whole chain) serves HTTPS instead.
     """
 
     def __init__(
@@ -203,6 +227,7 @@ class Sandbox:
         host: str = DEFAULT_HOST,
         port: int = 0,
         name_bad_row: bool = False,
+        tls: tuple[str | Path, str | Path] | None = None,
     ) -> None:
         self._orgs = dict(orgs) if orgs is not None else dict([DEMO_ORG])
         self._db = db
@@ -210,6 +235,7 @@ class Sandbox:
         self._faults = faults or Faults()
         self._address = (host, port)
         self._name_bad_row = name_bad_row
+        self._tls = tls
         self._running: _Running | None = None
         # Kept after stop() so that a test can read the counters of a finished run.
         self._platform: Platform | None = None
@@ -219,6 +245,7 @@ class Sandbox:
         """Listen and serve in a background thread; listening when this returns."""
         if self._running is not None:
             return self
+        tls = _server_context(self._tls)
         store = Store(self._db)
         platform = Platform(
             load_schema(),
@@ -229,7 +256,7 @@ class Sandbox:
             name_bad_row=self._name_bad_row,
         )
         try:
-            server = _Server(self._address, platform)
+            server = _Server(self._address, platform, tls)
         except OSError as error:
             store.close()
             host, port = self._address
@@ -244,7 +271,7 @@ class Sandbox:
         )
         thread.start()
         host, port = server.server_address[:2]
-        self._base_url = f"http://{host}:{port}"
+        self._base_url = f"{'http' if tls is None else 'https'}://{host}:{port}"
         self._platform = platform
         self._running = _Running(server, thread, store, platform)
         return self
@@ -283,7 +310,8 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
-        """``http://host:port``, what a client puts before ``/art/``."""
+        """``http://host:port`` (``https://`` with ``tls``), what a client puts before
+        ``/art/``."""
         if self._base_url is None:
             raise RuntimeError("the sandbox has not been started")
         return self._base_url
@@ -308,3 +336,18 @@ class Sandbox:
         if self._running is None:
             raise RuntimeError("the sandbox is not running")
         return self._running
+
+
+def _server_context(tls: tuple[str | Path, str | Path] | None) -> ssl.SSLContext | None:
+    if tls is None:
+        return None
+    cert, key = tls
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except OSError as error:  # ssl.SSLError too: not PEM, or a key of another certificate
+        reason = getattr(error, "reason", None) or error.strerror or str(error)
+        raise UsageError(
+            "sandbox-tls-unusable", cert=str(cert), key=str(key), reason=reason
+        ) from None
+    return context

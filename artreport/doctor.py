@@ -1,0 +1,407 @@
+"""``artreport doctor``: check the setup one step at a time, in the order a run needs it.
+
+Each check yields a :class:`Check`, a small value holding message codes and their parameters
+(the CLI renders them in the user's language). A check that needs an earlier one which failed
+is reported as skipped rather than run, so the first failure is the one the user is told to fix.
+
+Nothing here prints or returns the key or the token: the checks name the config file, the base
+URL and the orgid only.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import enum
+import os
+import shlex
+import socket
+import ssl
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import yaml
+
+from artreport import __version__
+from artreport.client.platform import _checked_base_url, _is_loopback, _tls_context
+from artreport.config import Config
+from artreport.errors import ArtreportError, ConfigError
+from artreport.state import state_dir
+
+#: The longest any one network step may take, whatever the config's ``timeout`` says: doctor
+#: is run by someone waiting at a terminal, and a platform slower than this is a finding too.
+MAX_TIMEOUT_SECONDS = 10.0
+#: How far the local clock may be from the platform's before it deserves a warning: further off,
+#: the times artreport records mislead, and certificate dates may be misjudged.
+CLOCK_TOLERANCE_SECONDS = 5 * 60
+#: Any earlier year means the clock was never set: every certificate looks not yet valid.
+EARLIEST_PLAUSIBLE_YEAR = 2024
+
+#: False on Windows, where file modes do not say who can read a file.
+POSIX = os.name == "posix"
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+E = TypeVar("E", bound=BaseException)
+
+# OpenSSL's X509_V_ERR_* codes, as ssl.SSLCertVerificationError.verify_code gives them, grouped
+# by what the user has to do about them.
+_VERIFY_CODES = {
+    9: "doctor-tls-not-yet-valid",  # CERT_NOT_YET_VALID
+    10: "doctor-tls-expired",  # CERT_HAS_EXPIRED
+    2: "doctor-tls-unknown-authority",  # UNABLE_TO_GET_ISSUER_CERT
+    18: "doctor-tls-unknown-authority",  # DEPTH_ZERO_SELF_SIGNED_CERT
+    19: "doctor-tls-unknown-authority",  # SELF_SIGNED_CERT_IN_CHAIN
+    20: "doctor-tls-unknown-authority",  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+    21: "doctor-tls-unknown-authority",  # UNABLE_TO_VERIFY_LEAF_SIGNATURE
+    62: "doctor-tls-name-mismatch",  # HOSTNAME_MISMATCH
+    64: "doctor-tls-name-mismatch",  # IP_ADDRESS_MISMATCH
+}
+_TLS_HINTS = {
+    "doctor-tls-not-yet-valid": "doctor-hint-clock",
+    "doctor-tls-expired": "doctor-hint-tls-expired",
+    "doctor-tls-name-mismatch": "doctor-hint-tls-name",
+}
+
+
+class Status(enum.Enum):
+    OK = "ok"
+    WARNING = "warning"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the diagnosis. ``code`` and ``hint`` (what to do) are message codes, both
+    rendered with ``params``."""
+
+    name: str
+    status: Status
+    code: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    hint: str | None = None
+
+
+#: The checks in the order they run; every diagnosis yields exactly one line for each.
+CHECKS = ("config", "key-file", "connect", "tls", "login", "clock", "state-dir")
+
+
+def diagnose(
+    load: Callable[[], Config], *, clock: Callable[[], float] = time.time
+) -> Iterator[Check]:
+    """Run the checks, yielding each result as soon as it is known (the network ones take a
+    moment). ``load`` reads the config the way the other commands do."""
+    config, found = _check_config(load)
+    yield found
+    if config is None:
+        for name in CHECKS[1:]:
+            yield _skipped(name, "doctor-skipped-config")
+        return
+    yield _check_key_file(config)
+    timeout = min(config.timeout, MAX_TIMEOUT_SECONDS)
+    # Seconds the local clock is ahead of the platform's, from the first answer's Date header.
+    offset: float | None = None
+    url = _usable_base_url(config)
+    if url is None:
+        for name in ("connect", "tls", "login"):
+            yield _skipped(name, "doctor-skipped-base-url")
+    else:
+        connect = _check_connect(url, timeout)
+        yield connect
+        if connect.status is Status.FAILED:
+            yield _skipped("tls", "doctor-skipped-connect")
+            yield _skipped("login", "doctor-skipped-connect")
+        else:
+            tls, offset = _check_tls(config, url, timeout, clock)
+            yield tls
+            if tls.status is Status.FAILED:
+                yield _skipped("login", "doctor-skipped-tls")
+            elif not (config.orgid and config.key):
+                yield _skipped("login", "doctor-skipped-credentials")
+            else:
+                yield _check_login(config, timeout)
+    yield _check_clock(offset, clock)
+    yield _check_state_dir(config)
+
+
+def _skipped(name: str, code: str) -> Check:
+    return Check(name, Status.SKIPPED, code)
+
+
+def _failed(name: str, error: ArtreportError, hint: str | None = None) -> Check:
+    return Check(name, Status.FAILED, error.code, dict(error.params), hint)
+
+
+# -- the config -------------------------------------------------------------------------------
+
+
+def _check_config(load: Callable[[], Config]) -> tuple[Config | None, Check]:
+    try:
+        config = load()
+    except ConfigError as error:
+        return None, _failed("config", error, "doctor-hint-config")
+    source = str(config.source.absolute()) if config.source else None
+    missing = [name for name in ("base_url", "orgid", "key") if not getattr(config, name)]
+    if missing:
+        names = ", ".join(missing)
+        if source is None:
+            return config, Check(
+                "config", Status.FAILED, "doctor-config-none", {"names": names}, "doctor-hint-new"
+            )
+        return config, Check(
+            "config",
+            Status.FAILED,
+            "doctor-config-incomplete",
+            {"path": source, "names": names},
+            "doctor-hint-complete",
+        )
+    try:
+        _checked_base_url(config.base_url)
+    except ConfigError as error:
+        return config, _failed("config", error)
+    shown = {"base_url": config.base_url, "orgid": config.orgid}
+    if source is None:
+        return config, Check("config", Status.OK, "doctor-config-env", shown)
+    return config, Check("config", Status.OK, "doctor-config-file", {"path": source, **shown})
+
+
+def _usable_base_url(config: Config) -> httpx.URL | None:
+    if not config.base_url:
+        return None
+    try:
+        return httpx.URL(_checked_base_url(config.base_url))
+    except ConfigError:
+        return None  # the config line has said why
+
+
+def _check_key_file(config: Config) -> Check:
+    if config.source is None:
+        return Check("key-file", Status.OK, "doctor-key-no-file")
+    path = config.source.absolute()
+    if not _holds_key(path):
+        return Check("key-file", Status.OK, "doctor-key-not-in-file", {"path": str(path)})
+    if not POSIX:
+        return Check("key-file", Status.SKIPPED, "doctor-key-windows", {"path": str(path)})
+    mode = path.stat().st_mode
+    if mode & 0o066:
+        return Check(
+            "key-file",
+            Status.FAILED,
+            "doctor-key-file-open",
+            {
+                "path": str(path),
+                "mode": f"{mode & 0o777:03o}",
+                "command": f"chmod 600 {shlex.quote(str(path))}",
+            },
+            "doctor-hint-chmod",
+        )
+    return Check("key-file", Status.OK, "doctor-key-file-private", {"path": str(path)})
+
+
+def _holds_key(path: Path) -> bool:
+    """Whether the file itself has a key, rather than only the environment. (load_config has
+    just read and parsed it, so reading it again cannot fail but for a race.)"""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return isinstance(raw, dict) and bool(raw.get("key"))
+
+
+# -- the network ------------------------------------------------------------------------------
+
+
+def _check_connect(url: httpx.URL, timeout: float) -> Check:
+    """Resolve the host and open a TCP connection: to the proxy when the client would use one,
+    since that is the only connection this computer makes then (and may be allowed to)."""
+    proxy = _proxy_for(url)
+    dialled = httpx.URL(proxy) if proxy else url
+    host = dialled.host
+    port = dialled.port or _DEFAULT_PORTS.get(dialled.scheme, 80)
+    hint = "doctor-hint-proxy" if proxy else "doctor-hint-firewall"
+    params: dict[str, Any] = {"host": host, "port": port}
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        return Check(
+            "connect",
+            Status.FAILED,
+            "doctor-dns-failed",
+            {**params, "reason": exc.strerror or str(exc)},
+            "doctor-hint-proxy" if proxy else "doctor-hint-dns",
+        )
+    addresses = ", ".join(dict.fromkeys(str(info[4][0]) for info in found))
+    params["target"] = host if addresses == host else f"{host} ({addresses})"
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except TimeoutError:
+        return Check(
+            "connect",
+            Status.FAILED,
+            "doctor-connect-timeout",
+            {**params, "seconds": f"{timeout:g}"},
+            hint,
+        )
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return Check(
+            "connect", Status.FAILED, "doctor-connect-failed", {**params, "reason": reason}, hint
+        )
+    if proxy:
+        return Check("connect", Status.OK, "doctor-connect-proxy", params)
+    return Check("connect", Status.OK, "doctor-connect-ok", params)
+
+
+def _proxy_for(url: httpx.URL) -> str | None:
+    """The proxy the client's httpx would go through for ``url``: none for loopback (the client
+    turns proxies off there), else the usual environment variables, as httpx reads them."""
+    if _is_loopback(str(url)):
+        return None
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass_environment(url.host, proxies):
+        return None
+    return proxy if "://" in proxy else f"http://{proxy}"
+
+
+def _check_tls(
+    config: Config, url: httpx.URL, timeout: float, clock: Callable[[], float]
+) -> tuple[Check, float | None]:
+    """One HTTP request to the platform through httpx with the client's very trust settings
+    (a handshake of our own would trust the system's authorities, while httpx trusts certifi's
+    unless ``ca_bundle`` is set). Also returns how far ahead our clock is of the answer's Date.
+    """
+    https = url.scheme == "https"
+    try:
+        verify = _tls_context(config)
+    except ConfigError as error:
+        return _failed("tls", error), None
+    try:
+        with httpx.Client(
+            verify=verify,
+            timeout=timeout,
+            trust_env=not _is_loopback(str(url)),
+            headers={"user-agent": f"artreport/{__version__} doctor"},
+        ) as http:
+            # Any answer will do, even an error page: it proves the connection and carries the
+            # platform's time. No credentials are sent.
+            response = http.get(f"{url}/art/login")
+            received = clock()
+    except httpx.TransportError as exc:
+        if not https:
+            return Check("tls", Status.WARNING, "doctor-tls-plain-http"), None
+        return _tls_failure(config, url, exc, timeout), None
+    offset = _clock_offset(response.headers.get("date"), received)
+    if not https:
+        check = Check("tls", Status.WARNING, "doctor-tls-plain-http")
+    elif verify is False:
+        check = Check("tls", Status.WARNING, "doctor-tls-unverified", {}, "doctor-hint-verify")
+    elif config.ca_bundle:
+        check = Check("tls", Status.OK, "doctor-tls-ok-ca-bundle", {"path": config.ca_bundle})
+    else:
+        check = Check("tls", Status.OK, "doctor-tls-ok")
+    return check, offset
+
+
+def _tls_failure(
+    config: Config, url: httpx.URL, exc: httpx.TransportError, timeout: float
+) -> Check:
+    params: dict[str, Any] = {"host": url.host}
+    verification = _cause(exc, ssl.SSLCertVerificationError)
+    if verification is not None:
+        code = _VERIFY_CODES.get(verification.verify_code, "doctor-tls-rejected")
+        params["reason"] = verification.verify_message.rstrip(".")
+        hint = _TLS_HINTS.get(code)
+        if hint is None:
+            hint = "doctor-hint-ca-bundle-wrong" if config.ca_bundle else "doctor-hint-ca-bundle"
+            params["path"] = config.ca_bundle or "-"
+        return Check("tls", Status.FAILED, code, params, hint)
+    handshake = _cause(exc, ssl.SSLError)
+    if handshake is not None:
+        params["reason"] = handshake.reason or handshake.strerror or type(handshake).__name__
+        return Check("tls", Status.FAILED, "doctor-tls-handshake-failed", params, "doctor-hint-tls")
+    if isinstance(exc, httpx.TimeoutException):
+        params["seconds"] = f"{timeout:g}"
+        return Check("tls", Status.FAILED, "doctor-http-timeout", params, "doctor-hint-tls")
+    params["reason"] = str(exc) or type(exc).__name__
+    return Check("tls", Status.FAILED, "doctor-http-failed", params, "doctor-hint-tls")
+
+
+def _cause(exc: BaseException, kind: type[E]) -> E | None:
+    """The first exception of ``kind`` among ``exc`` and its causes (httpx wraps ssl's errors
+    in two layers of its own)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _clock_offset(date_header: str | None, received: float) -> float | None:
+    if not date_header:
+        return None
+    try:
+        platform_time = email.utils.parsedate_to_datetime(date_header)
+    except (TypeError, ValueError):
+        return None
+    if platform_time.tzinfo is None:
+        platform_time = platform_time.replace(tzinfo=timezone.utc)
+    return received - platform_time.timestamp()
+
+
+def _check_login(config: Config, timeout: float) -> Check:
+    from artreport.client import PlatformClient
+
+    # A small retry budget: doctor answers in seconds, and the network steps have already
+    # said whether the platform can be reached at all.
+    quick = config.with_overrides(retries=1, retry_max_seconds=5.0, timeout=timeout)
+    try:
+        # No session cache: a cached login would prove nothing about the key.
+        with PlatformClient(quick, session_cache=None) as client:
+            client.login(force=True)
+    except ArtreportError as error:
+        return _failed("login", error)
+    return Check("login", Status.OK, "doctor-login-ok", {"orgid": config.orgid})
+
+
+# -- this computer ----------------------------------------------------------------------------
+
+
+def _check_clock(offset: float | None, clock: Callable[[], float]) -> Check:
+    now = datetime.fromtimestamp(clock()).astimezone()
+    params: dict[str, Any] = {"now": now.strftime("%Y-%m-%d %H:%M:%S %z")}
+    if now.year < EARLIEST_PLAUSIBLE_YEAR:
+        return Check("clock", Status.FAILED, "doctor-clock-wrong-year", params, "doctor-hint-clock")
+    if offset is None:
+        return Check("clock", Status.OK, "doctor-clock-local", params)
+    if abs(offset) > CLOCK_TOLERANCE_SECONDS:
+        code = "doctor-clock-ahead" if offset > 0 else "doctor-clock-behind"
+        params["minutes"] = round(abs(offset) / 60)
+        return Check("clock", Status.WARNING, code, params, "doctor-hint-clock")
+    params["seconds"] = round(abs(offset))
+    return Check("clock", Status.OK, "doctor-clock-ok", params)
+
+
+def _check_state_dir(config: Config) -> Check:
+    try:
+        directory = state_dir(config)
+    except ConfigError as error:
+        return _failed("state-dir", error)
+    try:
+        handle, name = tempfile.mkstemp(dir=directory, prefix=".doctor-", suffix=".tmp")
+        os.close(handle)
+        os.unlink(name)
+    except OSError as exc:
+        return Check(
+            "state-dir",
+            Status.FAILED,
+            "state-dir-unusable",
+            {"path": str(directory), "reason": exc.strerror or type(exc).__name__},
+        )
+    return Check("state-dir", Status.OK, "doctor-state-dir-ok", {"path": str(directory)})
