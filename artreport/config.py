@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from artreport.dictionaries import load_dictionaries
 from artreport.errors import ConfigError
 
 DEFAULT_CONFIG_NAME = "artreport.yaml"
@@ -49,6 +50,8 @@ class Config:
     lang: str | None = None
     #: For ``sync``: file name patterns per record type, replacing the defaults.
     sync_patterns: dict[str, list[str]] | None = field(default=None, hash=False)
+    #: Code tables for coded fields, by ``field`` or ``type.field`` (see ``dictionaries``).
+    dictionaries: dict[str, dict[int, str]] | None = field(default=None, hash=False)
     source: Path | None = None
 
     def with_overrides(self, **changes: Any) -> Config:
@@ -99,6 +102,9 @@ def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
             ):
                 raise ConfigError("config-bad-value", name=name, value="…")
             value = {str(k): [str(p) for p in v] for k, v in value.items()}
+        elif name == "dictionaries":
+            # A file named in the config is found beside it, wherever the command runs.
+            value = load_dictionaries(value, source.parent if source else None)
         else:
             value = str(value)
         values[name] = value

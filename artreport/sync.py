@@ -75,13 +75,19 @@ class FileCheck:
     error: ArtreportError | None = None
 
 
-def check_file(record_type: RecordType, path: Path, orgid: str | None) -> FileCheck:
-    """Read a file once before anything is sent: its keys, the ids it refers to, its counts."""
+def check_file(
+    record_type: RecordType,
+    path: Path,
+    orgid: str | None,
+    options: ValidateOptions | None = None,
+) -> FileCheck:
+    """Read a file once before anything is sent: its keys, the ids it refers to, its counts;
+    *options* should be those the file is then pushed with, so that the counts agree."""
     found = FileCheck(record_type.name, path)
     referring = [name for name in REFERENCES if record_type.has_field(name)]
     referring = [n for n in referring if REFERENCES[n][0] != record_type.name]
     try:
-        with open_validation(record_type, path, orgid=orgid, options=ValidateOptions()) as v:
+        with open_validation(record_type, path, orgid=orgid, options=options) as v:
             for result in v.rows():
                 found.rows += 1
                 if not result.valid:

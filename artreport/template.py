@@ -27,12 +27,10 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from artreport.dictionaries import Dictionaries, tables_for
 from artreport.errors import InputError, UsageError
 from artreport.messages import translate
 from artreport.schema import Field, RecordType, Schema
-
-#: Code tables by field API name: code → Chinese label (``{"childbirthtype": {1: "顺产"}}``).
-Dictionaries = Mapping[str, Mapping[int, str]]
 
 SUFFIXES = (".xlsx", ".csv")
 REQUIRED_MARK = "*"
@@ -157,9 +155,8 @@ def build_workbook(record_type: RecordType, dictionaries: Dictionaries | None = 
     """The XLSX template. With *dictionaries*, coded columns get a drop-down of
     ``code-label`` entries and the field sheet lists the allowed codes."""
     tables = {
-        f.name: dict(sorted(dictionaries[f.name].items()))
-        for f in record_type.fields
-        if dictionaries and dictionaries.get(f.name)
+        name: dict(sorted(table.items()))
+        for name, table in tables_for(record_type, dictionaries).items()
     }
     workbook = Workbook()
     data = workbook.active

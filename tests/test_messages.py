@@ -30,9 +30,7 @@ def test_every_message_exists_in_chinese_and_english_with_the_same_placeholders(
 
 # Codes handed to an error class or a Problem as a string literal, e.g. InputError("input-empty"
 # or Problem(codes.X ...) resolved through the constants module below.
-_RAISED = re.compile(
-    r"(?:Error|Rejected|Notice)\(\s*\"([a-z0-9]+(?:-[a-z0-9]+)+)\"", re.MULTILINE
-)
+_RAISED = re.compile(r"(?:Error|Rejected|Notice)\(\s*\"([a-z0-9]+(?:-[a-z0-9]+)+)\"", re.MULTILINE)
 _CONSTANT = re.compile(r"^[A-Z_]+ = \"([a-z0-9]+(?:-[a-z0-9]+)+)\"$", re.MULTILINE)
 
 

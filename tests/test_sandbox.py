@@ -43,9 +43,7 @@ def minimal_row(record_type: RecordType, key: str = "K1", **changes: Any) -> dic
     its delete needs (``cycleid`` is optional on an insemination insert but not on delete)."""
     row = {f.name: SAMPLE[f.type] for f in record_type.required_fields}
     row.update((group[0], "x") for group in record_type.one_of_required)
-    row.update(
-        (name, "x") for name in record_type.delete_params if record_type.has_field(name)
-    )
+    row.update((name, "x") for name in record_type.delete_params if record_type.has_field(name))
     row.update({record_type.primary_key: key, "orgid": ORGID})
     row.update(changes)
     return row
@@ -148,8 +146,16 @@ def test_login_succeeds_and_is_counted(sandbox: Sandbox, client: httpx.Client) -
             "校验失败，请检查校验码",
         ),
     ],
-    ids=["no-key", "no-orgid", "no-token", "empty-key", "not-object", "unknown-org",
-         "wrong-key", "lower-case-token"],
+    ids=[
+        "no-key",
+        "no-orgid",
+        "no-token",
+        "empty-key",
+        "not-object",
+        "unknown-org",
+        "wrong-key",
+        "lower-case-token",
+    ],
 )
 def test_login_refusals(
     sandbox: Sandbox, client: httpx.Client, body: Any, code: int, msg: str

@@ -197,7 +197,11 @@ def test_validate_and_push_paths_find_the_same_problems(tmp_path: Path) -> None:
         if i % 211 == 13:
             row |= {"扳机时间": "2023-04-31 08:00:00"}
         if i % 223 == 17:
-            row |= {"扳机时间": "2023/4/1 8:00"}  # fine once normalised
+            row |= {"扳机时间": "2023/5/16 8:00"}  # fine once normalised
+        if i % 101 == 19:
+            row |= {"扳机时间": "2023-05-01 08:00:00"}  # before the cycle's start: a warning
+        if i % 107 == 23:
+            row |= {"女方年龄": "72", "男方年龄": ""}
         rows.append(row)
     path = write_csv(tmp_path / "c.csv", rows)
     with open_validation(CYCLE, path, orgid=ORGID) as validation:
@@ -216,4 +220,99 @@ def test_validate_and_push_paths_find_the_same_problems(tmp_path: Path) -> None:
         "duplicate-key",
         "bad-date",
         "bad-datetime",
+        "date-order",
+        "out-of-range",
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Sanity warnings: never blocking, the row is still sent
+
+
+def both_paths(record_type: Any, path: Path, **options: Any) -> list[list[tuple[str, str]]]:
+    """Each row's (code, severity) from push's path, checked against validate's path."""
+    validation, results = run(record_type, path, **options)
+    with open_validation(
+        record_type, path, orgid=ORGID, options=ValidateOptions(**options)
+    ) as validate:
+        found = {r.row: r.problems for r in validate.problem_rows()}
+    assert found == {r.row: r.problems for r in results if r.problems}
+    assert validate.summary.to_dict() == validation.summary.to_dict()
+    assert all(r.valid for r in results)
+    return [[(p.code, p.severity) for p in r.problems] for r in results]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"周期开始时间": "2023-05-20 08:00:00", "扳机时间": "2023-05-16 20:00:00"}, "cycledate"),
+        ({"启动日期": "2023-05-17", "扳机时间": "2023-05-16 20:00:00"}, "startDate"),
+        ({"女方年龄": "72"}, "wage"),
+        ({"男方年龄": "14.5"}, "mage"),
+        ({"操作时间": "2099-01-01 00:00:00"}, "opertiondate"),
+        ({"启动日期": "2099-01-01"}, "startDate"),
+    ],
+)
+def test_a_sanity_warning_names_the_field_and_the_row_is_still_valid(
+    tmp_path: Path, change: dict[str, str], field: str
+) -> None:
+    rows = [required_cycle_headers(), required_cycle_headers() | {"周期ID": "CYC002"} | change]
+    validation, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    assert not results[0].problems
+    [problem] = results[1].problems
+    assert (problem.field, problem.severity, results[1].valid) == (field, "warning", True)
+    assert validation.summary.valid == 2 and validation.summary.warnings == 1
+    assert "仅提示" in problem.message("zh") and "warning only" in problem.message("en")
+
+
+def test_the_sanity_messages_say_what_was_found(tmp_path: Path) -> None:
+    change = {"周期开始时间": "2023-05-20 08:00:00", "扳机时间": "2023-05-16 20:00:00"}
+    row = required_cycle_headers() | change | {"女方年龄": "72"}
+    _, [result] = run(CYCLE, write_csv(tmp_path / "c.csv", [row]))
+    order, age = result.problems
+    assert order.code == "date-order" and age.code == "out-of-range"
+    assert "2023-05-20 08:00:00" in order.message("en") and "扳机时间" in order.message("zh")
+    assert "72" in age.message("en") and "15–60" in age.message("zh")
+
+
+def test_dates_in_order_or_on_the_same_day_give_no_warning(tmp_path: Path) -> None:
+    rows = [
+        required_cycle_headers()
+        | {"周期ID": f"C{i}", "启动日期": start, "扳机时间": trigger, "周期开始时间": begun}
+        for i, (start, trigger, begun) in enumerate(
+            [
+                ("2023-05-16", "2023-05-16 20:00:00", "2023-05-06 08:00:00"),  # same day
+                ("2023-05-06", "", "2023-05-06 08:00:00"),  # no trigger yet
+                ("", "2023-05-16 20:00:00", "2023-05-16 20:00:00"),
+            ]
+        )
+    ]
+    assert both_paths(CYCLE, write_csv(tmp_path / "c.csv", rows)) == [[], [], []]
+
+
+def test_newborn_weight_and_length_outside_plausible_ranges(tmp_path: Path) -> None:
+    childbirth = SCHEMA.get("childbirth")
+    base = {f.name: "1" for f in childbirth.required_fields} | {
+        "orgid": ORGID,
+        "cycleid": "CYC1",
+        "childbirthdate": "2024-02-25 23:37:59",
+        "newborn1Weight": "3.2",
+        "newborn1Legth": "50",
+    }
+    rows = [
+        base | {"childbirthid": "B1"},
+        base | {"childbirthid": "B2", "newborn1Weight": "3200"},  # grams, not kg
+        base | {"childbirthid": "B3", "newborn1Legth": "0.5", "newborn2Weight": "0.1"},
+    ]
+    warnings = both_paths(childbirth, write_csv(tmp_path / "b.csv", rows))
+    assert warnings == [
+        [],
+        [("out-of-range", "warning")],
+        [("out-of-range", "warning")] * 2,
+    ]
+
+
+def test_blank_cells_cleared_with_blank_clears_are_not_out_of_range(tmp_path: Path) -> None:
+    rows = [required_cycle_headers() | {"女方年龄": "", "男方年龄": "0", "启动日期": ""}]
+    assert both_paths(CYCLE, write_csv(tmp_path / "c.csv", rows), blank_clears=True) == [[]]
+    assert both_paths(CYCLE, write_csv(tmp_path / "c.csv", rows)) == [[("out-of-range", "warning")]]

@@ -17,6 +17,7 @@ from artreport.errors import EXIT_PROBLEMS, InputError
 from artreport.report import ReportWriter
 from artreport.schema import load_schema
 from artreport.state import private_dir, state_dir
+from artreport.validation import ValidateOptions
 
 
 @app.command("sync")
@@ -70,7 +71,10 @@ def sync_command(
         with unattended_run(
             config, command, record_types=[t.name for t in ordered], files=files, wait=wait
         ) as run:
-            checks = [check_file(t, p, config.orgid) for t in ordered for p in exports[t.name]]
+            validate = ValidateOptions(dictionaries=config.dictionaries)
+            checks = [
+                check_file(t, p, config.orgid, validate) for t in ordered for p in exports[t.name]
+            ]
             known = {
                 target: run.ledger.accepted_keys(target, config.base_url, config.orgid)
                 for target in ("information", "cycle", "thaw")
@@ -100,6 +104,7 @@ def sync_command(
                 chunk_size=config.chunk_size,
                 chunk_bytes=config.chunk_bytes,
                 concurrency=config.concurrency,
+                validate=validate,
             )
             with PlatformClient(
                 config,

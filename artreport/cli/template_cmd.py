@@ -39,7 +39,7 @@ def template_command(
     state = state_of(ctx)
     with reporting_errors(state):
         targets = plan_templates(load_schema(), record_type, all_types=all_types, output=output)
-        write_templates(targets, force=force)
+        write_templates(targets, force=force, dictionaries=state.config().dictionaries)
     console = stdout_console()
     for chosen, path in targets:
         text = state.t("template-written", path=str(path), label=chosen.label)

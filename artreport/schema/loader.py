@@ -22,7 +22,9 @@ _TYPE_KEYS = {
     "fields",
     "order",
     "one_of_required",
+    "sanity",
 }
+_SANITY_KEYS = {"date_order", "ranges"}
 
 
 class SchemaFileError(ValueError):
@@ -66,12 +68,49 @@ def _record_type(source: str, raw: dict[str, Any]) -> RecordType:
         fields=fields,
         aliases=tuple(str(a) for a in raw.get("aliases") or ()),
         one_of_required=tuple(tuple(group) for group in raw.get("one_of_required") or ()),
+        **_sanity(source, raw.get("sanity") or {}),
     )
     named = (record_type.primary_key, *(n for group in record_type.one_of_required for n in group))
     for name in named:
         if not record_type.has_field(name):
             raise SchemaFileError(f"{source}: {name!r} is not a field of {record_type.name}")
+    _check_sanity(source, record_type)
     return record_type
+
+
+def _sanity(source: str, raw: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(raw) - _SANITY_KEYS
+    if unknown:
+        raise SchemaFileError(f"{source}: sanity has unknown keys {unknown}")
+    try:
+        date_order = tuple((str(a), str(b)) for a, b in raw.get("date_order") or ())
+        ranges = tuple(
+            (str(name), _bound(low), _bound(high))
+            for name, (low, high) in (raw.get("ranges") or {}).items()
+        )
+    except (TypeError, ValueError):
+        raise SchemaFileError(f"{source}: sanity is malformed") from None
+    return {"date_order": date_order, "ranges": ranges}
+
+
+def _bound(value: Any) -> float:
+    # Kept whole when it is, so that the warning reads 15–60, not 15.0–60.0.
+    number = float(value)
+    return int(number) if number.is_integer() else number
+
+
+def _check_sanity(source: str, record_type: RecordType) -> None:
+    def typed(name: str, types: tuple[str, ...]) -> None:
+        if not record_type.has_field(name) or record_type.field(name).type not in types:
+            raise SchemaFileError(f"{source}: sanity names {name!r}, not a {'/'.join(types)}")
+
+    for pair in record_type.date_order:
+        for name in pair:
+            typed(name, ("date", "datetime"))
+    for name, low, high in record_type.ranges:
+        typed(name, ("integer", "number"))
+        if not low < high:
+            raise SchemaFileError(f"{source}: sanity range of {name!r} is empty")
 
 
 def _order(raw: dict[str, Any]) -> int:

@@ -57,6 +57,10 @@ class RecordType:
     aliases: tuple[str, ...] = ()
     #: Groups of fields of which each row must fill at least one (``fName`` or ``wName``).
     one_of_required: tuple[tuple[str, ...], ...] = ()
+    #: Sanity warnings: pairs of date fields of which the first should not be the later one…
+    date_order: tuple[tuple[str, str], ...] = ()
+    #: …and number fields with the range their values plausibly fall in: (name, min, max).
+    ranges: tuple[tuple[str, float, float], ...] = ()
     _by_name: dict[str, Field] = field(default_factory=dict, init=False, repr=False, compare=False)
     _by_header: dict[str, Field] = field(
         default_factory=dict, init=False, repr=False, compare=False

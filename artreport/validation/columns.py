@@ -37,6 +37,10 @@ _LATE_IN_MONTH = re.compile(r"^[0-9]{4}-[0-9]{2}-(?:29|30|31)", re.MULTILINE)
 _SCIENTIFIC_LINE = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$", re.MULTILINE)
 
 
+#: The kind of a column only its reader can judge (a coded field with a table): it has no
+#: whole-column reader, so every distinct value goes through the reader.
+CODED = "coded"
+
 #: Distinct values a column remembers the reading of; more, and it starts afresh.
 CACHE_LIMIT = 20_000
 
@@ -58,9 +62,10 @@ def convert_column(
     is the cheapest whole-column check there is.
     """
     values = _from_cache(cells, read, cache)
-    if values is None:
+    whole_column = _WHOLE_COLUMN.get(kind)
+    if values is None and whole_column is not None:
         try:
-            values = _WHOLE_COLUMN[kind](cells)
+            values = whole_column(cells)
         except (TypeError, ValueError):
             values = None
     if values is None:

@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime as dt
 import itertools
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artreport.dictionaries import Dictionaries, tables_for
 from artreport.errors import InputError
 from artreport.readers import Notice, Table, open_table
 from artreport.schema import Field, RecordType
 from artreport.validation import problems as codes
-from artreport.validation.columns import convert_column
+from artreport.validation.columns import CODED, convert_column
 from artreport.validation.idcard import has_valid_check_digit
 from artreport.validation.problems import CellError, Problem
-from artreport.validation.values import BLANK, CLEAR_VALUES, typical_code_length, value_reader
+from artreport.validation.values import (
+    BLANK,
+    CLEAR_VALUES,
+    coded_reader,
+    typical_code_length,
+    value_reader,
+)
 
 # Formats whose numeric cells are IEEE doubles written by a spreadsheet program.
 _DOUBLE_FORMATS = frozenset({"xlsx", "xls", "ods"})
@@ -31,6 +40,12 @@ _ORGID = "orgid"
 _CODE_SAMPLE_ROWS = 1000
 #: Rows checked together, a column at a time (see ``columns``).
 _BATCH_ROWS = 500
+#: A date up to this far ahead is a clock or time-zone slip, not a mistake worth a warning.
+_FUTURE_MARGIN = dt.timedelta(days=1)
+_DATE_WIDTH = len("yyyy-mm-dd")
+# Blank dates as text that sorts before / after every date, for comparing whole columns.
+_AS_FIRST: dict[Any, str] = {BLANK: ""}
+_AS_LAST: dict[Any, str] = {BLANK: "\uffff", "": "\uffff"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,8 @@ class ValidateOptions:
     blank_clears: bool = False
     sheet: str | None = None
     encoding: str | None = None
+    #: Code tables from the config: a coded field with one accepts only its codes.
+    dictionaries: Dictionaries | None = field(default=None, hash=False)
 
 
 # Not frozen: a frozen dataclass's __init__ costs several times more, once per row.
@@ -104,6 +121,8 @@ class _Column:
     field: Field
     read: Callable[[Any], Any]
     clear: Any
+    #: What ``columns.convert_column`` may judge the column as: its field's type, or CODED.
+    kind: str
     #: Readings of this column's distinct values (see ``columns.convert_column``).
     cache: dict[Any, Any] = field(default_factory=dict, compare=False)
 
@@ -130,6 +149,7 @@ class Validation:
     def _plan_columns(self) -> list[_Column]:
         record_type = self.record_type
         doubles = self.table.format in _DOUBLE_FORMATS
+        tables = tables_for(record_type, self.options.dictionaries)
         columns: list[_Column] = []
         seen: dict[str, str] = {}
         unknown: list[str] = []
@@ -157,9 +177,11 @@ class Validation:
                 continue
             seen[found.name] = text
             clear = CLEAR_VALUES[found.type] if self.options.blank_clears else BLANK
-            columns.append(
-                _Column(index, found, value_reader(found, numbers_are_doubles=doubles), clear)
-            )
+            read = value_reader(found, numbers_are_doubles=doubles)
+            kind: str = found.type
+            if found.name in tables:
+                read, kind = coded_reader(read, tables[found.name]), CODED
+            columns.append(_Column(index, found, read, clear, kind))
         if unknown:
             self.file_problems.append(
                 Problem(
@@ -236,7 +258,7 @@ class Validation:
         """:meth:`rows` a batch at a time: a :class:`CleanBatch` when no row of the batch has
         a problem (the common case, which ``push`` then handles without an object per row),
         else each row's result."""
-        checks = _RowChecks(self.record_type, self.orgid)
+        checks = _RowChecks(self.record_type, self.orgid, self.options.blank_clears)
         orgid = self.orgid
         summary = self.summary
         unusable = self.rows_unusable
@@ -308,7 +330,7 @@ class Validation:
         This is ``validate``'s path: nothing is sent, so valid rows need no data, and the row
         checks run a column at a time like the cell checks.
         """
-        checks = _RowChecks(self.record_type, self.orgid)
+        checks = _RowChecks(self.record_type, self.orgid, self.options.blank_clears)
         summary = self.summary
         unusable = self.rows_unusable
         for batch in self._batches():
@@ -364,7 +386,7 @@ class Validation:
             required = column.field.required and not (column.field.name == _ORGID and orgid)
             converted, refused = convert_column(
                 cells_by_index[column.index],
-                column.field.type,
+                column.kind,
                 column.read,
                 required=required,
                 clear=column.clear,
@@ -415,15 +437,37 @@ _Found = list[tuple[str, Field | None, Any, dict[str, Any], str]]
 
 class _RowChecks:
     """Checks that look at a whole row: orgid, fields of which one must be filled, resident ID
-    check digits, and a primary key seen before in the file."""
+    check digits, a primary key seen before in the file, and the sanity warnings (dates in
+    order and not in the future, numbers in a plausible range)."""
 
-    def __init__(self, record_type: RecordType, orgid: str | None) -> None:
+    def __init__(self, record_type: RecordType, orgid: str | None, blank_clears: bool) -> None:
         self.record_type = record_type
         self.orgid = orgid
         self.key_name = record_type.primary_key
         self.one_of = record_type.one_of_required
         self.id_fields = [f.name for f in record_type.fields if f.pii == "idcard"]
         self.first_row_of_key: dict[str, int] = {}
+        field = record_type.field
+        # Dates are canonical text, so text order is time order — except that a date-time
+        # compared with a bare date must be cut to its day, or any time that day would be later.
+        self.date_order = [
+            (
+                field(earlier),
+                field(later),
+                _DATE_WIDTH
+                if field(earlier).type == "datetime" and field(later).type == "date"
+                else None,
+            )
+            for earlier, later in record_type.date_order
+        ]
+        # With --blank-clears a blank number cell reads as the 0 that clears it: not a value.
+        self.not_values: frozenset[Any] = frozenset({BLANK, 0} if blank_clears else {BLANK})
+        self.ranges = [(field(name), low, high) for name, low, high in record_type.ranges]
+        latest = dt.datetime.now() + _FUTURE_MARGIN
+        formats = {"date": "%Y-%m-%d", "datetime": "%Y-%m-%d %H:%M:%S"}
+        self.latest = [
+            (f, latest.strftime(formats[f.type])) for f in record_type.fields if f.type in formats
+        ]
 
     def suspicious_positions(self, columns: dict[str, list[Any]]) -> set[int]:
         """Positions in a batch (columns by field name) that some row check would flag."""
@@ -446,7 +490,59 @@ class _RowChecks:
             for i, number in enumerate(columns.get(name, ())):
                 if isinstance(number, str) and not has_valid_check_digit(number):
                     positions.add(i)
+        self._suspicious_sanity(columns, positions)
         return positions
+
+    def _suspicious_sanity(self, columns: dict[str, list[Any]], positions: set[int]) -> None:
+        # Each rule first asks the whole column with max / min / map, at C speed, and goes row
+        # by row only when that finds something. A blank cell makes max() raise TypeError;
+        # only then are the blanks mapped out of the way, still at C speed.
+        for fld, latest in self.latest:
+            dates = columns.get(fld.name)
+            if dates is None:
+                continue
+            try:
+                last = max(dates, default="")
+            except TypeError:
+                last = max(map(_AS_FIRST.get, dates, dates))
+            # max() hands back a lone blank cell without comparing it.
+            if last is not BLANK and last > latest:
+                positions.update(i for i, v in enumerate(dates) if v is not BLANK and v > latest)
+        for earlier, later, width in self.date_order:
+            firsts, thens = columns.get(earlier.name), columns.get(later.name)
+            if firsts is None or thens is None:
+                continue
+            try:
+                suspect = any(map(operator.gt, firsts, thens))
+            except TypeError:
+                # A blank is neither before nor after anything: a missing first date sorts
+                # before every date, a missing later one after every date.
+                suspect = any(
+                    map(
+                        operator.gt,
+                        map(_AS_FIRST.get, firsts, firsts),
+                        map(_AS_LAST.get, thens, thens),
+                    )
+                )
+            if suspect:
+                # Text order can flag a date-time against the bare date of the same day: the
+                # exact check settles it.
+                positions.update(
+                    i
+                    for i, (first, then) in enumerate(zip(firsts, thens, strict=True))
+                    if _out_of_order(first, then, width)
+                )
+        not_values = self.not_values
+        for fld, low, high in self.ranges:
+            numbers = columns.get(fld.name)
+            if numbers is None:
+                continue
+            present = set(numbers)
+            present.difference_update(not_values)
+            if present and not (low <= min(present) and max(present) <= high):
+                positions.update(
+                    i for i, v in enumerate(numbers) if v not in not_values and not low <= v <= high
+                )
 
     def take_unique_keys(self, keys: list[Any] | None, batch: list[tuple[int, list[Any]]]) -> bool:
         """Record a batch's keys when none is blank, repeated, or seen in an earlier batch;
@@ -482,6 +578,7 @@ class _RowChecks:
             number = data.get(name)
             if isinstance(number, str) and not has_valid_check_digit(number):
                 found.append((codes.IDCARD_CHECKSUM, field(name), number, {}, "warning"))
+        self._check_sanity(data, found)
         key = data.get(self.key_name)
         if key is None:
             return None
@@ -492,6 +589,38 @@ class _RowChecks:
                 (codes.DUPLICATE_KEY, field(self.key_name), key, {"first_row": first}, "error")
             )
         return key
+
+    def _check_sanity(self, data: dict[str, Any], found: _Found) -> None:
+        for fld, latest in self.latest:
+            value = data.get(fld.name)
+            if value and value > latest:
+                found.append((codes.FUTURE_DATE, fld, value, {}, "warning"))
+        for earlier, later, width in self.date_order:
+            first, then = data.get(earlier.name), data.get(later.name)
+            if _out_of_order(first, then, width):
+                params = {
+                    "later": later.name,
+                    "later_label": later.short_label,
+                    "later_value": then,
+                }
+                found.append((codes.DATE_ORDER, earlier, first, params, "warning"))
+        for fld, low, high in self.ranges:
+            value = data.get(fld.name)
+            if value is not None and value not in self.not_values and not low <= value <= high:
+                params = {"min": low, "max": high}
+                found.append((codes.OUT_OF_RANGE, fld, value, params, "warning"))
+
+
+def _out_of_order(first: Any, then: Any, width: int | None) -> bool:
+    """Whether the date that should come first comes after the other; False unless both are
+    there (not BLANK, None, or the "" of --blank-clears)."""
+    return (
+        first.__class__ is str
+        and then.__class__ is str
+        and bool(first)
+        and bool(then)
+        and first[:width] > then[:width]
+    )
 
 
 def _as_shown(value: Any) -> Any:

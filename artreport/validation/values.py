@@ -12,9 +12,10 @@ import datetime as dt
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from artreport.dictionaries import label_key
 from artreport.schema import Field
 from artreport.validation.problems import (
     BAD_DATE,
@@ -26,6 +27,7 @@ from artreport.validation.problems import (
     NOT_NUMBER,
     NOT_TEXT,
     PRECISION_LOST,
+    UNKNOWN_CODE,
     CellError,
 )
 
@@ -324,6 +326,41 @@ def value_reader(
     if field.type == "date":
         return _date_reader(numbers_are_doubles)
     return _datetime_reader(numbers_are_doubles)
+
+
+# ``1-顺产``, ``1:顺产``, ``1、顺产`` once white space is gone (``1 顺产`` → ``1顺产``).
+_CODE_AND_LABEL = re.compile(r"^(-?\d+)[-:、.]?(.+)$")
+
+
+def coded_reader(read: Callable[[Any], Any], table: Mapping[int, str]) -> Callable[[Any], Any]:
+    """*read* (an integer column's reader) restricted to *table*'s codes, also taking a cell
+    that holds the label (``顺产``) or the code and the label (``1-顺产``, as a template's
+    drop-down enters it)."""
+    by_label = {label_key(label): code for code, label in table.items()}
+    allowed = ", ".join(f"{code}-{label}" for code, label in sorted(table.items()))
+
+    def code_of_text(text: str) -> int:
+        key = label_key(text)
+        code = by_label.get(key)
+        if code is not None:
+            return code
+        match = _CODE_AND_LABEL.match(key)
+        if match and by_label.get(match[2]) == int(match[1]):
+            return int(match[1])
+        raise CellError(UNKNOWN_CODE, codes=allowed)
+
+    def read_coded(value: Any) -> Any:
+        try:
+            code = read(value)
+        except CellError:
+            if value.__class__ is not str:
+                raise
+            return code_of_text(value)
+        if code is BLANK or code in table:
+            return code
+        raise CellError(UNKNOWN_CODE, codes=allowed)
+
+    return read_coded
 
 
 _CODE_LIKE = re.compile(r"^[0-9A-Za-z]*[0-9][0-9A-Za-z]*$")
