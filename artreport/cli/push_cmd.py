@@ -23,6 +23,7 @@ from artreport.cli.common import (
 )
 from artreport.cli.render import print_counts_by_code, print_notices
 from artreport.cli.validate_cmd import (
+    AnnotateOption,
     BlankClearsOption,
     EncodingOption,
     FileArgument,
@@ -30,6 +31,8 @@ from artreport.cli.validate_cmd import (
     ReportOption,
     SheetOption,
     TypeArgument,
+    annotator_for,
+    print_annotated,
 )
 from artreport.config import Config
 from artreport.report import ReportWriter, default_report_path
@@ -181,6 +184,7 @@ def push_command(
     blank_clears: BlankClearsOption = False,
     changed_only: ChangedOnlyOption = False,
     wait: WaitOption = None,
+    annotate: AnnotateOption = None,
 ) -> None:
     """Validate an export and upload its valid rows. 校验并上报导出文件。"""
     from artreport.client import PlatformClient, SessionCache
@@ -202,20 +206,27 @@ def push_command(
             chunk_bytes=config.chunk_bytes,
             concurrency=config.concurrency,
             dry_run=dry_run,
-            validate=ValidateOptions(blank_clears=blank_clears, sheet=sheet, encoding=encoding),
+            validate=ValidateOptions(
+                blank_clears=blank_clears,
+                sheet=sheet,
+                encoding=encoding,
+                dictionaries=config.dictionaries,
+            ),
         )
+        annotator = annotator_for(chosen, file, annotate, state.lang, options.validate)
         command = " ".join(["push", chosen.name, str(file), *(["--changed-only"] * changed_only)])
         with (
             platform_config(config, use_sandbox and not dry_run, state) as target,
             ReportWriter(report_path, state.lang, always=report is not None) as writer,
             progress_display(state, file, enabled=not as_json) as on_progress,
         ):
+            sink = writer if annotator is None else annotator.tee(writer)
             if dry_run:
                 outcome = push_one(
                     chosen,
                     file,
                     client=None,
-                    report=writer,
+                    report=sink,
                     orgid=target.orgid,
                     options=options,
                     on_progress=on_progress,
@@ -236,7 +247,7 @@ def push_command(
                         chosen,
                         file,
                         client=client,
-                        report=writer,
+                        report=sink,
                         orgid=target.orgid,
                         options=options,
                         run=run,
@@ -246,16 +257,22 @@ def push_command(
                     exit_code = run.interrupted_exit_code or outcome.exit_code
                     finish(run, exit_code=exit_code, counts=outcome.summary.to_dict())
             report_path = writer.path if writer.written else None
+        if annotator is not None:
+            annotator.write()
     summary = outcome.summary
     summary.report = str(report_path) if report_path else None
     if as_json:
         payload = summary.to_dict()
         payload["exit_code"] = exit_code
+        if annotator is not None:
+            payload["annotated"] = str(annotator.out)
         if outcome.error:
             payload["stopped_message"] = outcome.error.message(state.lang)
         typer.echo(json.dumps(payload, ensure_ascii=False))
         raise typer.Exit(exit_code)
     print_push_summary(state, chosen.label, chosen.name, file, summary)
+    if annotator is not None:
+        print_annotated(state, annotator)
     if outcome.error:
         stderr_console().print(f"[red]✗[/red] {outcome.error.message(state.lang)}", soft_wrap=True)
     raise typer.Exit(exit_code)

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from artreport.cli import app
-from artreport.cli.common import reporting_errors, state_of, stderr_console, stdout_console
+from artreport.cli.common import (
+    AppState,
+    reporting_errors,
+    state_of,
+    stderr_console,
+    stdout_console,
+)
 from artreport.cli.render import masked_dict, print_counts_by_code, print_notices, print_problems
 from artreport.report import default_report_path
-from artreport.schema import load_schema
+from artreport.schema import RecordType, load_schema
 from artreport.state import state_dir
 from artreport.validation import ValidateOptions
 from artreport.validation.runner import validate_file
+
+if TYPE_CHECKING:
+    # Imported where used: openpyxl weighs on every command's start-up.
+    from artreport.annotate import Annotator
 
 TypeArgument = Annotated[
     str, typer.Argument(metavar="TYPE", help="Record type: cycle, 周期, aCyclerecord …")
@@ -32,6 +42,15 @@ SheetOption = Annotated[
 ]
 EncodingOption = Annotated[
     str | None, typer.Option("--encoding", help="CSV encoding (default: detect UTF-8 / GB18030).")
+]
+AnnotateOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--annotate",
+        metavar="OUT.xlsx",
+        help="Also write a copy of the file with the bad cells marked and the failed rows "
+        "on a sheet 待修改 (.xlsx).",
+    ),
 ]
 BlankClearsOption = Annotated[
     bool,
@@ -51,6 +70,7 @@ def validate_command(
     sheet: SheetOption = None,
     encoding: EncodingOption = None,
     blank_clears: BlankClearsOption = False,
+    annotate: AnnotateOption = None,
 ) -> None:
     """Check an export against the platform's rules; nothing is sent. 校验导出文件（不上报）。"""
     state = state_of(ctx)
@@ -60,15 +80,25 @@ def validate_command(
         report_path = report or default_report_path(
             state_dir(config) / "reports", "validate", chosen.name
         )
+        options = ValidateOptions(
+            blank_clears=blank_clears,
+            sheet=sheet,
+            encoding=encoding,
+            dictionaries=config.dictionaries,
+        )
+        annotator = annotator_for(chosen, file, annotate, state.lang, options)
         outcome = validate_file(
             chosen,
             file,
             report_path=report_path,
             report_always=report is not None,
             orgid=config.orgid,
-            options=ValidateOptions(blank_clears=blank_clears, sheet=sheet, encoding=encoding),
+            options=options,
             lang=state.lang,
         )
+        if annotator is not None:
+            annotator.collect(orgid=config.orgid, options=options)
+            annotator.write()
     if as_json:
         payload = outcome.to_dict(state.lang)
         payload["file_problems"] = [
@@ -77,6 +107,8 @@ def validate_command(
         payload["first_problems"] = [
             masked_dict(p, chosen, state.lang) for p in outcome.first_problems
         ]
+        if annotator is not None:
+            payload["annotated"] = str(annotator.out)
         typer.echo(json.dumps(payload, ensure_ascii=False, default=str))
         raise typer.Exit(outcome.exit_code)
 
@@ -109,5 +141,27 @@ def validate_command(
                 count=sum(summary.problems_by_code.values()),
             )
         )
+    if annotator is not None:
+        print_annotated(state, annotator)
     console.print(state.t("validate-ok") if outcome.exit_code == 0 else state.t("validate-failed"))
     raise typer.Exit(outcome.exit_code)
+
+
+def annotator_for(
+    record_type: RecordType, file: Path, out: Path | None, lang: str, options: ValidateOptions
+) -> Annotator | None:
+    """The ``--annotate`` collector, made before any work so that a bad path fails at once."""
+    if out is None:
+        return None
+    from artreport.annotate import Annotator
+
+    return Annotator(
+        record_type, file, out, lang=lang, sheet=options.sheet, encoding=options.encoding
+    )
+
+
+def print_annotated(state: AppState, annotator: Annotator) -> None:
+    stdout_console().print(
+        state.t("annotate-written", path=str(annotator.out), failed=annotator.failed_rows),
+        soft_wrap=True,
+    )

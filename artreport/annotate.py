@@ -1,0 +1,414 @@
+"""The annotated copy (``--annotate OUT.xlsx``): the clerk's own file handed back with every
+problem marked where it is, and the failed rows on a sheet of their own, ready to fix and push.
+
+An :class:`Annotator` is a problem sink like the report (``.add(problem)``); :class:`Tee` feeds
+both from one run. :meth:`Annotator.write` then writes the copy:
+
+- an XLSX input is loaded with openpyxl and modified, so its formatting, other sheets and
+  title rows stay as the clerk knows them;
+- any other input (CSV, XLS, ODS, JSON) is rebuilt from what the readers saw, each row at its
+  own row number, text cells as text so IDs keep their zeros.
+
+The sheet and column names are always Chinese whatever ``--lang`` says: the copy is the clerk's
+workbook, and a fixed name is what the README and ``--sheet 待修改`` can rely on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from collections.abc import Collection, Iterable
+from copy import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
+from openpyxl.worksheet.worksheet import Worksheet
+
+from artreport.errors import InputError, UsageError
+from artreport.readers import Table, open_table
+from artreport.readers.spreadsheet import cell_text
+from artreport.schema import RecordType
+from artreport.state import open_private
+from artreport.validation import ValidateOptions, open_validation
+from artreport.validation.problems import Problem
+
+REASON_COLUMN = "错误原因"
+FAILED_SHEET = "待修改"
+ORIGINAL_ROW_COLUMN = "原行号"
+#: Our own columns: never copied to the failed-rows sheet, reused when an annotated copy is
+#: annotated again.
+OWN_COLUMNS = frozenset({REASON_COLUMN, ORIGINAL_ROW_COLUMN})
+
+# Excel's own "bad" and "neutral" cell-style colours, which clerks already read as such.
+ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
+WARNING_FILL = PatternFill("solid", fgColor="FFEB9C")
+TEXT_FORMAT = "@"
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+COMMENT_AUTHOR = "artreport"
+REASON_COLUMN_WIDTH = 60
+_INVALID_TITLE_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
+
+
+class Tee:
+    """A problem sink that hands every problem to several sinks (the report and the annotator)."""
+
+    def __init__(self, *sinks: Any) -> None:
+        self.sinks = sinks
+
+    def add(self, problem: Problem) -> None:
+        for sink in self.sinks:
+            sink.add(problem)
+
+
+@dataclass
+class _RowMarks:
+    #: Problems by the sheet column they are shown on.
+    cells: dict[int, list[Problem]] = field(default_factory=dict)
+    #: The row's errors in arrival order, for the reason column.
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.reasons)
+
+
+class Annotator:
+    """Collects problems for one input file, then writes its annotated copy to ``out``."""
+
+    def __init__(
+        self,
+        record_type: RecordType,
+        source: Path,
+        out: Path,
+        *,
+        lang: str | None = None,
+        sheet: str | None = None,
+        encoding: str | None = None,
+    ) -> None:
+        if out.suffix.lower() != ".xlsx":
+            raise UsageError("annotate-bad-suffix", path=str(out))
+        if out.resolve() == source.resolve():
+            raise UsageError("annotate-same-as-input", path=str(out))
+        self.record_type = record_type
+        self.source = source
+        self.out = out
+        self.lang = lang
+        self.sheet = sheet
+        self.encoding = encoding
+        self.by_row: dict[int, list[Problem]] = {}
+        self.file_problems: list[Problem] = []
+        self.failed_rows = 0
+
+    def add(self, problem: Problem) -> None:
+        if problem.row is None:
+            self.file_problems.append(problem)
+        else:
+            self.by_row.setdefault(problem.row, []).append(problem)
+
+    def tee(self, report: Any) -> Tee:
+        """A sink for a run that feeds ``report`` and this annotator alike."""
+        return Tee(report, self)
+
+    def collect(self, *, orgid: str | None, options: ValidateOptions) -> None:
+        """Check the file again to collect its problems, for ``validate``, whose runner keeps
+        its report sink to itself."""
+        with open_validation(self.record_type, self.source, orgid=orgid, options=options) as run:
+            for problem in run.file_problems:
+                self.add(problem)
+            for result in run.problem_rows():
+                for problem in result.problems:
+                    self.add(problem)
+
+    def write(self) -> Path:
+        """Write the annotated copy (owner-only: it holds patient data) and return its path."""
+        with open_table(
+            self.source,
+            sheet=self.sheet,
+            encoding=self.encoding,
+            is_known_header=lambda header: self.record_type.match_header(header) is not None,
+        ) as table:
+            if table.format == "xlsx":
+                workbook = self._annotated_xlsx(table)
+            else:
+                workbook = self._rebuilt(table)
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            with open_private(self.out, "wb") as handle:
+                workbook.save(handle)
+        except OSError as error:
+            raise InputError(
+                "annotate-unwritable", path=str(self.out), reason=error.strerror or str(error)
+            ) from None
+        return self.out
+
+    # -- marks ------------------------------------------------------------------------------
+
+    def _marks(self, field_columns: dict[str, int], first_column: int) -> dict[int, _RowMarks]:
+        """Where each row's problems go: on the cell of the problem's field, else (a row-level
+        problem such as a platform rejection, or a field without a column) on the row's first
+        cell."""
+        marks: dict[int, _RowMarks] = {}
+        for row, problems in self.by_row.items():
+            row_marks = marks[row] = _RowMarks()
+            for problem in problems:
+                column = field_columns.get(problem.field or "", first_column)
+                row_marks.cells.setdefault(column, []).append(problem)
+                if problem.is_error:
+                    text = problem.message(self.lang)
+                    if text not in row_marks.reasons:
+                        row_marks.reasons.append(text)
+        self.failed_rows = sum(1 for m in marks.values() if m.failed)
+        return marks
+
+    def _mark(self, cell: Cell | WriteOnlyCell, problems: list[Problem]) -> None:
+        cell.fill = ERROR_FILL if any(p.is_error for p in problems) else WARNING_FILL
+        cell.comment = _comment(_unique(p.message(self.lang) for p in problems))
+
+    def _mark_reason_header(self, cell: Cell | WriteOnlyCell) -> None:
+        # A file-level error (a required column missing) concerns every row but no one cell.
+        errors = [p for p in self.file_problems if p.is_error]
+        if errors:
+            self._mark(cell, errors)
+
+    def _field_columns(self, headers: Iterable[tuple[int, Any]]) -> dict[str, int]:
+        columns: dict[str, int] = {}
+        for column, header in headers:
+            found = self.record_type.match_header(header)
+            if found is not None:
+                # The first of two columns for one field is the one the validator reads.
+                columns.setdefault(found.name, column)
+        return columns
+
+    def _text_columns(self, field_columns: dict[str, int]) -> set[int]:
+        return {
+            column
+            for name, column in field_columns.items()
+            if self.record_type.field(name).type == "string"
+        }
+
+    # -- XLSX input: the clerk's workbook, modified -------------------------------------------
+
+    def _annotated_xlsx(self, table: Table) -> Workbook:
+        try:
+            with open(self.source, "rb") as handle:
+                workbook = load_workbook(handle)
+        except (OSError, zipfile.BadZipFile, InvalidFileException, KeyError, ValueError) as error:
+            raise InputError(
+                "annotate-input-unreadable", path=str(self.source), reason=str(error)
+            ) from None
+        sheet = workbook[table.sheet]
+        header_row = table.header_row
+        headers = {
+            cell.column: cell_text(cell.value)
+            for cell in sheet[header_row]
+            if cell.value is not None and cell_text(cell.value)
+        }
+        reason_column = next(
+            (c for c, text in headers.items() if text == REASON_COLUMN), max(headers) + 1
+        )
+        data_columns = [c for c, text in headers.items() if text not in OWN_COLUMNS]
+        data_columns = data_columns or list(headers)
+        field_columns = self._field_columns((c, headers[c]) for c in data_columns)
+        marks = self._marks(field_columns, min(data_columns))
+
+        header_cell = sheet.cell(header_row, reason_column, REASON_COLUMN)
+        header_cell.font = copy(sheet.cell(header_row, min(data_columns)).font)
+        self._mark_reason_header(header_cell)
+        letter = get_column_letter(reason_column)
+        sheet.column_dimensions[letter].width = max(
+            sheet.column_dimensions[letter].width or 0, REASON_COLUMN_WIDTH
+        )
+        if headers.get(reason_column) == REASON_COLUMN:
+            # An annotated copy annotated again: yesterday's reasons no longer hold.
+            for (cell,) in sheet.iter_rows(
+                min_row=header_row + 1, min_col=reason_column, max_col=reason_column
+            ):
+                cell.value = None
+        for row, row_marks in marks.items():
+            for column, problems in row_marks.cells.items():
+                self._mark(sheet.cell(row, column), problems)
+            if row_marks.failed:
+                reason = sheet.cell(row, reason_column, "\n".join(row_marks.reasons))
+                reason.alignment = Alignment(wrap_text=True, vertical="top")
+
+        copied = [c for c in range(1, max(data_columns) + 1) if headers.get(c) not in OWN_COLUMNS]
+        failed = self._new_failed_sheet(workbook, sheet.title)
+        self._copy_row(sheet, header_row, failed, 1, copied, None, ())
+        failed.cell(1, len(copied) + 1, ORIGINAL_ROW_COLUMN).font = copy(
+            sheet.cell(header_row, min(data_columns)).font
+        )
+        text_columns = self._text_columns(field_columns)
+        cached = _CachedValues(self.source)
+        for target, row in enumerate(sorted(r for r, m in marks.items() if m.failed), 2):
+            self._copy_row(sheet, row, failed, target, copied, cached, text_columns)
+            failed.cell(target, len(copied) + 1, row)
+        for target, column in enumerate(copied, 1):
+            width = sheet.column_dimensions[get_column_letter(column)].width
+            if width:
+                failed.column_dimensions[get_column_letter(target)].width = width
+        return workbook
+
+    @staticmethod
+    def _new_failed_sheet(workbook: Workbook, annotated: str) -> Worksheet:
+        # An annotated copy annotated again: its old failed-rows sheet is replaced, unless it
+        # is the sheet being annotated (openpyxl then names the new one 待修改1).
+        if FAILED_SHEET in workbook.sheetnames and annotated != FAILED_SHEET:
+            del workbook[FAILED_SHEET]
+        return workbook.create_sheet(FAILED_SHEET)
+
+    @staticmethod
+    def _copy_row(
+        source: Worksheet,
+        row: int,
+        target: Worksheet,
+        target_row: int,
+        columns: list[int],
+        cached: _CachedValues | None,
+        text_columns: Collection[int],
+    ) -> None:
+        """Copy one row's cells with their values, formats and marks (fill and note)."""
+        for target_column, column in enumerate(columns, 1):
+            original = source.cell(row, column)
+            value = original.value
+            if cached is not None and original.data_type == "f":
+                # A formula would point elsewhere on the new sheet; its last result is the
+                # value the readers saw.
+                value = cached.value(source.title, row, column)
+            cell = target.cell(target_row, target_column, value)
+            if original.has_style:
+                cell.font = copy(original.font)
+                cell.border = copy(original.border)
+                cell.fill = copy(original.fill)
+                cell.alignment = copy(original.alignment)
+                cell.number_format = original.number_format
+            if original.comment is not None:
+                cell.comment = copy(original.comment)
+            # Text-field columns as text, so that a code retyped as 003476 keeps its zeros.
+            if column in text_columns or isinstance(value, str):
+                cell.number_format = TEXT_FORMAT
+
+    # -- other inputs: rebuilt from what the readers saw ----------------------------------------
+
+    def _rebuilt(self, table: Table) -> Workbook:
+        headers = list(table.headers)
+        # JSON has no header row; its rows are numbered from 1, so everything moves down one.
+        shift = 1 if table.header_row == 0 else 0
+        named = {index + 1: text for index, text in enumerate(headers) if text}
+        reason_column = next(
+            (c for c, text in named.items() if text == REASON_COLUMN), len(headers) + 1
+        )
+        data_columns = [c for c, text in named.items() if text not in OWN_COLUMNS] or [1]
+        field_columns = self._field_columns((c, named[c]) for c in data_columns)
+        text_columns = self._text_columns(field_columns)
+        every = range(1, len(headers) + 1)
+        copied = [c for c in every if named.get(c) not in OWN_COLUMNS]
+        marks = self._marks(field_columns, min(data_columns))
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet(self.record_type.label.translate(_INVALID_TITLE_CHARS)[:31])
+        failed = workbook.create_sheet(FAILED_SHEET)
+        sheet.column_dimensions[get_column_letter(reason_column)].width = REASON_COLUMN_WIDTH
+        header_cells = [_text_cell(sheet, text) for text in headers]
+        reason_header = _text_cell(sheet, REASON_COLUMN)
+        self._mark_reason_header(reason_header)
+        header_cells[reason_column - 1 : reason_column] = [reason_header]
+        written = _skip_to(sheet, 0, table.header_row + shift)
+        sheet.append(header_cells)
+        failed.append(
+            [_text_cell(failed, headers[c - 1]) for c in copied]
+            + [_text_cell(failed, ORIGINAL_ROW_COLUMN)]
+        )
+        for number, values in table.rows():
+            written = _skip_to(sheet, written, number + shift)
+            row_marks = marks.get(number)
+            cells = self._rebuilt_cells(sheet, values, every, row_marks, text_columns)
+            # Also blanks an old reason left in a re-annotated copy.
+            reason = None
+            if row_marks is not None and row_marks.failed:
+                reason = _text_cell(sheet, "\n".join(row_marks.reasons))
+                reason.alignment = Alignment(wrap_text=True, vertical="top")
+                again = self._rebuilt_cells(failed, values, copied, row_marks, text_columns)
+                failed.append([*again, number])
+            cells[reason_column - 1 : reason_column] = [reason]
+            sheet.append(cells)
+        return workbook
+
+    def _rebuilt_cells(
+        self,
+        sheet: Any,
+        values: list[Any],
+        columns: Iterable[int],
+        row_marks: _RowMarks | None,
+        text_columns: Collection[int],
+    ) -> list[WriteOnlyCell | None]:
+        cells: list[WriteOnlyCell | None] = []
+        for column in columns:
+            cell = _value_cell(sheet, values[column - 1], column in text_columns)
+            problems = row_marks.cells.get(column) if row_marks is not None else None
+            if problems:
+                self._mark(cell, problems)
+            cells.append(cell)
+        return cells
+
+
+class _CachedValues:
+    """Formula results as Excel last saved them; the workbook is loaded a second time only
+    when a formula is met on a failed row."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._workbook: Workbook | None = None
+
+    def value(self, sheet: str, row: int, column: int) -> Any:
+        if self._workbook is None:
+            with open(self.path, "rb") as handle:
+                self._workbook = load_workbook(handle, data_only=True)
+        return self._workbook[sheet].cell(row, column).value
+
+
+def _skip_to(sheet: Any, written: int, row: int) -> int:
+    """Append blank rows so that the next row appended lands on sheet row ``row``; returns the
+    rows written so far. The readers' row numbers then match the copy's."""
+    for _ in range(written, row - 1):
+        sheet.append([])
+    return row
+
+
+def _text_cell(sheet: Any, text: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, text)
+    cell.number_format = TEXT_FORMAT
+    return cell
+
+
+def _value_cell(sheet: Any, value: Any, text_column: bool) -> WriteOnlyCell:
+    if value == "" or value is None:
+        value = None
+    elif isinstance(value, (list, dict)):
+        value = str(value)
+    cell = WriteOnlyCell(sheet, value)
+    if isinstance(value, str) or text_column:
+        cell.number_format = TEXT_FORMAT
+    elif isinstance(value, dt.datetime):
+        cell.number_format = DATETIME_FORMAT
+    elif isinstance(value, dt.date):
+        cell.number_format = DATE_FORMAT
+    return cell
+
+
+def _comment(texts: list[str]) -> Comment:
+    text = "\n".join(texts)
+    # openpyxl's default note (79 × 108 pt) hides most of a Chinese sentence.
+    lines = sum(1 + len(t) // 24 for t in texts)
+    return Comment(text, COMMENT_AUTHOR, width=320, height=min(40 + 18 * lines, 400))
+
+
+def _unique(texts: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(texts))

@@ -1,0 +1,245 @@
+"""``--annotate OUT.xlsx``: the clerk's own file handed back with the problems marked, and a
+failed-rows sheet that pushes once fixed."""
+
+from __future__ import annotations
+
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from openpyxl.worksheet.worksheet import Worksheet
+from typer.testing import CliRunner
+
+from artreport.annotate import ERROR_FILL, FAILED_SHEET, ORIGINAL_ROW_COLUMN, REASON_COLUMN
+from artreport.cli import app
+from artreport.fakedata import fake_rows, write_rows
+from artreport.sandbox import Faults, Sandbox
+from artreport.schema import load_schema
+from tests.conftest import real_sample
+
+ORGID = "ZJ3301001"
+KEY = "sandbox-test-key-annotate"
+SCHEMA = load_schema()
+CYCLE = SCHEMA.get("cycle")
+INFORMATION = SCHEMA.get("information")
+TRANSPLANT = SCHEMA.get("transplant")
+RED = ERROR_FILL.fgColor.rgb
+runner = CliRunner()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox({ORGID: KEY}) as started:
+        yield started
+
+
+@pytest.fixture
+def rejecting_sandbox() -> Iterator[Sandbox]:
+    with Sandbox({ORGID: KEY}, faults=Faults(reject_prefix="BAD")) as started:
+        yield started
+
+
+def cli_env(sandbox: Sandbox) -> dict[str, str]:
+    return {"ARTREPORT_BASE_URL": sandbox.base_url, "ARTREPORT_ORGID": ORGID, "ARTREPORT_KEY": KEY}
+
+
+def fill_of(sheet: Worksheet, coordinate: str) -> str | None:
+    cell = sheet[coordinate]
+    return cell.fill.fgColor.rgb if cell.fill.fill_type == "solid" else None
+
+
+def header_columns(sheet: Worksheet, row: int = 1) -> dict[str, str]:
+    """Column letters by header text, and by API name for the headers of any record type."""
+    columns: dict[str, str] = {}
+    for cell in sheet[row]:
+        if cell.value is not None:
+            columns[cell.value] = cell.column_letter
+            for record_type in (CYCLE, INFORMATION, TRANSPLANT):
+                found = record_type.match_header(cell.value)
+                if found is not None:
+                    columns.setdefault(found.name, cell.column_letter)
+    return columns
+
+
+def information_rows(count: int) -> list[dict[str, Any]]:
+    rows = list(fake_rows(INFORMATION, count, orgid=ORGID))
+    rows[2]["wIdtype"] = "abc"  # sheet row 4: not an integer
+    rows[5]["informationid"] = None  # sheet row 7: required, empty
+    rows[5]["wIdtype"] = "x"  # and a second problem on the same row
+    number = rows[7]["wIdcode"]  # sheet row 9: wrong check digit, a warning only
+    rows[7]["wIdcode"] = number[:-1] + ("0" if number[-1] != "0" else "1")
+    return rows
+
+
+def test_validate_marks_bad_cells_and_lists_the_reasons_on_failed_rows(tmp_path: Path) -> None:
+    source = tmp_path / "information.xlsx"
+    write_rows(source, INFORMATION, information_rows(10))
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(app, ["validate", "information", str(source), "--annotate", str(out)])
+    assert result.exit_code == 1, result.output
+    assert str(out) in result.output
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+    original = openpyxl.load_workbook(source).active
+    workbook = openpyxl.load_workbook(out)
+    sheet = workbook.worksheets[0]
+    columns = header_columns(sheet)
+    idtype, key = columns["wIdtype"], columns["informationid"]
+    idcode = columns["wIdcode"]
+    reason = columns[REASON_COLUMN]
+
+    assert fill_of(sheet, f"{idtype}4") == RED
+    assert "abc" in sheet[f"{idtype}4"].comment.text
+    assert fill_of(sheet, f"{key}7") == RED and fill_of(sheet, f"{idtype}7") == RED
+    assert "informationid" in sheet[f"{key}7"].comment.text
+    assert len(sheet[f"{reason}7"].value.splitlines()) == 2
+    # The warning: a lighter fill and a note, but the row has not failed.
+    assert fill_of(sheet, f"{idcode}9") not in (None, RED)
+    assert sheet[f"{idcode}9"].comment is not None
+    failed = {row for row in range(2, 12) if sheet[f"{reason}{row}"].value}
+    assert failed == {4, 7}
+    # Good rows are the clerk's rows, untouched.
+    for row in (2, 3, 5, 11):
+        for cell in sheet[row]:
+            assert cell.comment is None and cell.fill.fill_type is None
+            if cell.column_letter != reason:
+                assert cell.value == original[cell.coordinate].value
+
+    todo = workbook[FAILED_SHEET]
+    rows = list(todo.iter_rows(values_only=True))
+    assert list(rows[0]) == [*(c.value for c in original[1]), ORIGINAL_ROW_COLUMN]
+    assert [row[-1] for row in rows[1:]] == [4, 7]
+    assert list(rows[1][:-1]) == [c.value for c in original[4]]
+    # IDs stay text with their zeros, and the marks come along to where the clerk fixes them.
+    medical = header_columns(todo)["病历号"]
+    assert todo[f"{medical}2"].value == original[f"{medical}4"].value
+    assert todo[f"{medical}2"].number_format == "@"
+    assert fill_of(todo, f"{idtype}2") == RED
+
+
+def test_a_report_style_workbook_keeps_its_title_and_gets_marks_on_the_right_rows(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "transplant.xlsx"
+    shutil.copy(real_sample("transplant_report_layout.xlsx"), source)
+    workbook = openpyxl.load_workbook(source)
+    sheet = workbook.active
+    columns = header_columns(sheet, 4)
+    sheet[f"{columns['移植胚龄']}7"] = "四天"
+    merged = {str(r) for r in sheet.merged_cells.ranges}
+    workbook.save(source)
+
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(app, ["validate", "transplant", str(source), "--annotate", str(out)])
+    assert result.exit_code == 1, result.output
+    marked = openpyxl.load_workbook(out)
+    sheet = marked.worksheets[0]
+    assert sheet["A1"].value == "某某医院生殖中心 移植信息导出"
+    assert {str(r) for r in sheet.merged_cells.ranges} == merged
+    assert fill_of(sheet, f"{columns['移植胚龄']}7") == RED
+    reason = header_columns(sheet, 4)[REASON_COLUMN]
+    assert [r for r in range(5, 26) if sheet[f"{reason}{r}"].value] == [7]
+    todo = list(marked[FAILED_SHEET].iter_rows(values_only=True))
+    assert len(todo) == 2 and todo[1][-1] == 7
+    assert todo[1][list(todo[0]).index("移植ID")] == sheet[f"{columns['移植ID']}7"].value
+
+
+def test_a_csv_input_is_rebuilt_with_text_kept_as_text(tmp_path: Path) -> None:
+    rows = list(fake_rows(CYCLE, 6, orgid=ORGID))
+    rows[0]["medrecNo"] = "000123"
+    rows[1]["ordernumber"] = "abc"
+    source = tmp_path / "cycles.csv"
+    write_rows(source, CYCLE, rows)
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(
+        app, ["--lang", "en", "validate", "cycle", str(source), "--annotate", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+
+    workbook = openpyxl.load_workbook(out)
+    sheet = workbook.worksheets[0]
+    columns = header_columns(sheet)
+    bad = sheet[f"{columns['ordernumber']}3"]
+    assert fill_of(sheet, bad.coordinate) == RED
+    assert "ordernumber" in bad.comment.text and "abc" in bad.comment.text
+    assert "ordernumber" in sheet[f"{columns[REASON_COLUMN]}3"].value
+    assert [r for r in range(2, 8) if sheet[f"{columns[REASON_COLUMN]}{r}"].value] == [3]
+    # Every cell is the CSV's text: IDs with their zeros, dates not turned into dates.
+    start = sheet[f"{columns['cycledate']}2"]
+    assert isinstance(start.value, str) and start.number_format == "@"
+    assert sheet[f"{columns['medrecNo']}2"].value == "000123"
+    todo = list(workbook[FAILED_SHEET].iter_rows(values_only=True))
+    assert [row[-1] for row in todo[1:]] == [3]
+
+
+def test_a_platform_rejection_is_marked_on_its_row(
+    tmp_path: Path, rejecting_sandbox: Sandbox
+) -> None:
+    rows = list(fake_rows(CYCLE, 8, orgid=ORGID))
+    rows[4]["cycleid"] = "BAD00000005"
+    source = tmp_path / "cycles.xlsx"
+    write_rows(source, CYCLE, rows)
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(
+        app,
+        ["push", "cycle", str(source), "--annotate", str(out)],
+        env=cli_env(rejecting_sandbox),
+    )
+    assert result.exit_code == 1, result.output
+    sheet = openpyxl.load_workbook(out).worksheets[0]
+    reason = header_columns(sheet)[REASON_COLUMN]
+    assert [r for r in range(2, 10) if sheet[f"{reason}{r}"].value] == [6]
+    assert "平台拒收" in sheet[f"{reason}6"].value
+    assert fill_of(sheet, "A6") == RED and "平台拒收" in sheet["A6"].comment.text
+
+
+def test_the_failed_rows_sheet_pushes_once_fixed(tmp_path: Path, sandbox: Sandbox) -> None:
+    rows = list(fake_rows(CYCLE, 12, orgid=ORGID))
+    rows[3]["ordernumber"] = "abc"
+    rows[8]["cycledate"] = "2023-02-30 08:00:00"
+    source = tmp_path / "cycles.xlsx"
+    write_rows(source, CYCLE, rows)
+    out = tmp_path / "marked.xlsx"
+    first = runner.invoke(
+        app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox)
+    )
+    assert first.exit_code == 1, first.output
+    assert len(sandbox.rows("cycle")) == 10
+
+    workbook = openpyxl.load_workbook(out)
+    todo = workbook[FAILED_SHEET]
+    columns = header_columns(todo)
+    assert [todo[f"{columns[ORIGINAL_ROW_COLUMN]}{r}"].value for r in (2, 3)] == [5, 10]
+    todo[f"{columns['ordernumber']}2"] = 2
+    todo[f"{columns['cycledate']}3"] = "2023-02-28 08:00:00"
+    workbook.save(out)
+
+    again = runner.invoke(
+        app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox)
+    )
+    assert again.exit_code == 0, again.output
+    stored = {row["cycleid"] for row in sandbox.rows("cycle")}
+    assert stored == {row["cycleid"] for row in rows}
+
+
+@pytest.mark.parametrize("name", ["marked.csv", "marked.xls"])
+def test_an_output_that_is_not_xlsx_is_refused(tmp_path: Path, name: str) -> None:
+    source = tmp_path / "cycles.csv"
+    write_rows(source, CYCLE, fake_rows(CYCLE, 2, orgid=ORGID))
+    out = tmp_path / name
+    result = runner.invoke(app, ["validate", "cycle", str(source), "--annotate", str(out)])
+    assert result.exit_code == 2, result.output
+    assert ".xlsx" in result.output and not out.exists()
+
+
+def test_the_input_file_is_never_overwritten(tmp_path: Path) -> None:
+    source = tmp_path / "cycles.xlsx"
+    write_rows(source, CYCLE, fake_rows(CYCLE, 2, orgid=ORGID))
+    before = source.read_bytes()
+    result = runner.invoke(app, ["validate", "cycle", str(source), "--annotate", str(source)])
+    assert result.exit_code == 2, result.output
+    assert source.read_bytes() == before
