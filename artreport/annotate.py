@@ -2,7 +2,7 @@
 problem marked where it is, and the failed rows on a sheet of their own, ready to fix and push.
 
 An :class:`Annotator` is a problem sink like the report (``.add(problem)``); :class:`Tee` feeds
-both from one run. :meth:`Annotator.write` then writes the copy:
+both from one run (:class:`artreport.report.Tee`). :meth:`Annotator.write` then writes the copy:
 
 - an XLSX input is loaded with openpyxl and modified, so its formatting, other sheets and
   title rows stay as the clerk knows them;
@@ -34,9 +34,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from artreport.errors import InputError, UsageError
 from artreport.readers import Table, open_table
 from artreport.readers.spreadsheet import cell_text
+from artreport.report import Tee
 from artreport.schema import RecordType
 from artreport.state import open_private
-from artreport.validation import ValidateOptions, open_validation
 from artreport.validation.problems import Problem
 
 REASON_COLUMN = "错误原因"
@@ -55,17 +55,6 @@ DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 COMMENT_AUTHOR = "artreport"
 REASON_COLUMN_WIDTH = 60
 _INVALID_TITLE_CHARS = str.maketrans({c: "_" for c in "[]:*?/\\"})
-
-
-class Tee:
-    """A problem sink that hands every problem to several sinks (the report and the annotator)."""
-
-    def __init__(self, *sinks: Any) -> None:
-        self.sinks = sinks
-
-    def add(self, problem: Problem) -> None:
-        for sink in self.sinks:
-            sink.add(problem)
 
 
 @dataclass
@@ -116,16 +105,6 @@ class Annotator:
     def tee(self, report: Any) -> Tee:
         """A sink for a run that feeds ``report`` and this annotator alike."""
         return Tee(report, self)
-
-    def collect(self, *, orgid: str | None, options: ValidateOptions) -> None:
-        """Check the file again to collect its problems, for ``validate``, whose runner keeps
-        its report sink to itself."""
-        with open_validation(self.record_type, self.source, orgid=orgid, options=options) as run:
-            for problem in run.file_problems:
-                self.add(problem)
-            for result in run.problem_rows():
-                for problem in result.problems:
-                    self.add(problem)
 
     def write(self) -> Path:
         """Write the annotated copy (owner-only: it holds patient data) and return its path."""

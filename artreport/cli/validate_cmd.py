@@ -95,9 +95,9 @@ def validate_command(
             orgid=config.orgid,
             options=options,
             lang=state.lang,
+            also=annotator,
         )
         if annotator is not None:
-            annotator.collect(orgid=config.orgid, options=options)
             annotator.write()
     if as_json:
         payload = outcome.to_dict(state.lang)

@@ -118,6 +118,17 @@ class ReportWriter:
         self._file.close()
 
 
+class Tee:
+    """A problem sink that hands every problem to several sinks (the report and the annotator)."""
+
+    def __init__(self, *sinks: Any) -> None:
+        self.sinks = sinks
+
+    def add(self, problem: Problem) -> None:
+        for sink in self.sinks:
+            sink.add(problem)
+
+
 def _cell_text(value: Any) -> Any:
     # Keep IDs as text in the XLSX so that Excel does not turn them into numbers again.
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)

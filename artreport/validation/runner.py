@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS
-from artreport.report import ReportWriter
+from artreport.report import ReportWriter, Tee
 from artreport.schema import RecordType
 from artreport.validation.problems import Problem
 from artreport.validation.validator import ValidateOptions, ValidationSummary, open_validation
@@ -47,19 +47,24 @@ def validate_file(
     orgid: str | None = None,
     options: ValidateOptions | None = None,
     lang: str | None = None,
+    also: Any = None,
 ) -> ValidationOutcome:
     """Check every row of ``path``; every problem goes to the report at ``report_path``
-    (created only when there is a problem unless ``report_always``)."""
+    (created only when there is a problem unless ``report_always``) and, when given, to
+    ``also`` (anything with ``add(problem)``, such as the ``--annotate`` collector)."""
     with (
         open_validation(record_type, path, orgid=orgid, options=options) as validation,
         ReportWriter(report_path, lang, always=report_always) as report,
     ):
         outcome = ValidationOutcome(validation.summary, list(validation.file_problems))
-        report.add_all(validation.file_problems)
+        sink = Tee(report, also) if also is not None else report
+        for problem in validation.file_problems:
+            sink.add(problem)
         shown = outcome.first_problems
         for result in validation.problem_rows():
             if result.problems:
-                report.add_all(result.problems)
+                for problem in result.problems:
+                    sink.add(problem)
                 if len(shown) < SHOWN_PROBLEMS:
                     shown.extend(result.problems[: SHOWN_PROBLEMS - len(shown)])
         outcome.report_path = report.path if report.written else None
