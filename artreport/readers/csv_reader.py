@@ -80,12 +80,7 @@ class CsvTable(Table):
         super().__init__(path, "csv", [], 0, encoding=encoding, notices=notices)
         with self._translating_errors():
             header = find_header(enumerate(self._reader, 1), str.strip, is_known_header)
-        if header is None:
-            raise InputError("input-empty", path=str(path))
-        self.headers = header.cells
-        self.header_row = header.row
-        self.notices.extend(header.notices)
-        self._records = header.rest
+        self._records = self._adopt_header(header)
 
     def _rows(self) -> Iterator[Row]:
         width = len(self.headers)

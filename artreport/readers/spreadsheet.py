@@ -107,12 +107,7 @@ class SheetTable(Table):
             # iter_rows() yields blank rows for any empty rows above the data, so counting
             # from 1 gives the row numbers the spreadsheet shows.
             header = find_header(enumerate(grid.iter_rows(), 1), cell_text, is_known_header)
-        if header is None:
-            raise InputError("input-empty", path=str(path))
-        self.headers = header.cells
-        self.header_row = header.row
-        self.notices.extend(header.notices)
-        self._records = header.rest
+        self._records = self._adopt_header(header)
 
     def _rows(self) -> Iterator[Row]:
         # calamine's grid is rectangular: every row is as wide as the header already.

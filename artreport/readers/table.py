@@ -8,9 +8,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from artreport.errors import InputError
 from artreport.messages import translate
+
+if TYPE_CHECKING:
+    from artreport.readers.layout import Header
 
 #: A data row: its number as the user sees it in the file, and its cells.
 Row = tuple[int, list[Any]]
@@ -72,6 +76,16 @@ class Table(ABC):
 
     @abstractmethod
     def _rows(self) -> Iterator[Row]: ...
+
+    def _adopt_header(self, header: Header | None) -> Iterator[Row]:
+        """Take the header :func:`~artreport.readers.layout.find_header` found; the records
+        after it are returned for :meth:`_rows`."""
+        if header is None:
+            raise InputError("input-empty", path=str(self.path))
+        self.headers = header.cells
+        self.header_row = header.row
+        self.notices.extend(header.notices)
+        return header.rest
 
     @abstractmethod
     def close(self) -> None:

@@ -262,10 +262,7 @@ class Validation:
         orgid = self.orgid
         summary = self.summary
         unusable = self.rows_unusable
-        for batch in self._batches():
-            names, values, slow = self._convert_batch(batch)
-            columns = dict(zip(names, values, strict=True))
-            slow.update(checks.suspicious_positions(columns))
+        for batch, names, values, columns, slow in self._checked_batches(checks):
             if (
                 not unusable
                 and not slow
@@ -333,10 +330,7 @@ class Validation:
         checks = _RowChecks(self.record_type, self.orgid, self.options.blank_clears)
         summary = self.summary
         unusable = self.rows_unusable
-        for batch in self._batches():
-            names, values, slow = self._convert_batch(batch)
-            columns = dict(zip(names, values, strict=True))
-            slow.update(checks.suspicious_positions(columns))
+        for batch, _names, _values, columns, slow in self._checked_batches(checks):
             keys = columns.get(checks.key_name)
             if not slow and checks.take_unique_keys(keys, batch):
                 # The common case, decided a batch at a time: every row clean.
@@ -366,6 +360,21 @@ class Validation:
                 if result.problems:
                     yield result
         self._finish()
+
+    def _checked_batches(
+        self, checks: _RowChecks
+    ) -> Iterator[
+        tuple[
+            list[tuple[int, list[Any]]], list[str], list[list[Any]], dict[str, list[Any]], set[int]
+        ]
+    ]:
+        """Each batch with its converted columns (as a list and by field name) and the
+        positions of the rows that some cell or row check flagged."""
+        for batch in self._batches():
+            names, values, slow = self._convert_batch(batch)
+            columns = dict(zip(names, values, strict=True))
+            slow.update(checks.suspicious_positions(columns))
+            yield batch, names, values, columns, slow
 
     def _batches(self) -> Iterator[list[tuple[int, list[Any]]]]:
         source = self._sampled_rows()

@@ -262,49 +262,34 @@ def _datetime_of(value: Any, code: str, numbers_are_doubles: bool) -> dt.datetim
     raise CellError(code)
 
 
-def _date_reader(numbers_are_doubles: bool) -> Callable[[Any], Any]:
+def _calendar_reader(
+    numbers_are_doubles: bool,
+    canonical: re.Pattern[str],
+    from_iso: Callable[[str], object],
+    code: str,
+    form: str,
+) -> Callable[[Any], Any]:
+    """A date or date-time column's reader: ``form`` is the platform's strftime format."""
+
     @_cached
     def parse(text: str) -> str:
-        if _CANONICAL_DATE.match(text):
+        if canonical.match(text):
             try:
-                dt.date.fromisoformat(text)
+                from_iso(text)
             except ValueError:
-                raise CellError(BAD_DATE) from None
+                raise CellError(code) from None
             return text
-        return _parse_date_text(text, BAD_DATE).strftime("%Y-%m-%d")
+        return _parse_date_text(text, code).strftime(form)
 
-    def read_date(value: Any) -> Any:
+    def read_calendar(value: Any) -> Any:
         if value.__class__ is str:
             text = value.strip()
             return parse(text) if text else BLANK
         if value is None:
             return BLANK
-        return _datetime_of(value, BAD_DATE, numbers_are_doubles).strftime("%Y-%m-%d")
+        return _datetime_of(value, code, numbers_are_doubles).strftime(form)
 
-    return read_date
-
-
-def _datetime_reader(numbers_are_doubles: bool) -> Callable[[Any], Any]:
-    @_cached
-    def parse(text: str) -> str:
-        if _CANONICAL_DATETIME.match(text):
-            try:
-                dt.datetime.fromisoformat(text)
-            except ValueError:
-                raise CellError(BAD_DATETIME) from None
-            return text
-        return _parse_date_text(text, BAD_DATETIME).strftime("%Y-%m-%d %H:%M:%S")
-
-    def read_datetime(value: Any) -> Any:
-        if value.__class__ is str:
-            text = value.strip()
-            return parse(text) if text else BLANK
-        if value is None:
-            return BLANK
-        moment = _datetime_of(value, BAD_DATETIME, numbers_are_doubles)
-        return moment.strftime("%Y-%m-%d %H:%M:%S")
-
-    return read_datetime
+    return read_calendar
 
 
 def value_reader(
@@ -324,8 +309,16 @@ def value_reader(
     if field.type == "number":
         return read_number
     if field.type == "date":
-        return _date_reader(numbers_are_doubles)
-    return _datetime_reader(numbers_are_doubles)
+        return _calendar_reader(
+            numbers_are_doubles, _CANONICAL_DATE, dt.date.fromisoformat, BAD_DATE, "%Y-%m-%d"
+        )
+    return _calendar_reader(
+        numbers_are_doubles,
+        _CANONICAL_DATETIME,
+        dt.datetime.fromisoformat,
+        BAD_DATETIME,
+        "%Y-%m-%d %H:%M:%S",
+    )
 
 
 # ``1-顺产``, ``1:顺产``, ``1、顺产`` once white space is gone (``1 顺产`` → ``1顺产``).
