@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from artreport import yamlload
 from artreport.dictionaries import load_dictionaries
 from artreport.errors import ConfigError
 
@@ -134,7 +135,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
                 raise ConfigError("config-not-found", path=str(path))
         else:
             try:
-                loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+                loaded = yamlload.safe_load(path.read_text(encoding="utf-8"))
             except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
                 raise ConfigError(
                     "config-unreadable", path=str(path), reason=_reason(exc)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from artreport import yamlload
 from artreport.errors import ArtreportError, ConfigError
 from artreport.schema import RecordType, load_schema
 
@@ -78,7 +79,7 @@ def _read_file(path: Path) -> Any:
     if path.suffix.lower() == ".csv":
         return _from_csv(path, text)
     try:
-        return yaml.safe_load(text)
+        return yamlload.safe_load(text)
     except yaml.YAMLError:
         raise ConfigError("config-unreadable", path=str(path), reason="YAML") from None
 

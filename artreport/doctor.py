@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-import yaml
 
-from artreport import __version__
+from artreport import __version__, yamlload
 from artreport.client.platform import _checked_base_url, _is_loopback, _tls_context
 from artreport.config import Config
 from artreport.errors import ArtreportError, ConfigError
@@ -208,7 +207,7 @@ def _check_key_file(config: Config) -> Check:
 def _holds_key(path: Path) -> bool:
     """Whether the file itself has a key, rather than only the environment. (load_config has
     just read and parsed it, so reading it again cannot fail but for a race.)"""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yamlload.safe_load(path.read_text(encoding="utf-8"))
     return isinstance(raw, dict) and bool(raw.get("key"))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,8 +15,10 @@ from rich.text import Text
 
 from artreport.cli import app
 from artreport.cli.common import AppState, reporting_errors, state_of, stdout_console
-from artreport.ledger import Ledger, RunRecord, TypeStatus, default_path
 from artreport.schema import load_schema
+
+if TYPE_CHECKING:
+    from artreport.ledger import RunRecord, TypeStatus
 
 DEFAULT_LAST = 20
 NO_TIME = "—"
@@ -49,6 +51,9 @@ def history_command(
     """Past push and sync runs: time, command, counts, exit code. 查看历次上报运行。"""
     state = state_of(ctx)
     with reporting_errors(state):
+        # Imported here: SQLite and the ledger weigh on every command's start-up.
+        from artreport.ledger import Ledger, default_path
+
         path = default_path(state.config())
         runs: list[RunRecord] = []
         # Ledger.open would create the file: a look at the history must leave nothing behind.
@@ -78,6 +83,8 @@ def status_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
     with reporting_errors(state):
         config = state.config()
         config.require("base_url", "orgid")
+        from artreport.ledger import Ledger, default_path
+
         path = default_path(config)
         accepted: dict[str, TypeStatus] = {}
         if path.exists():

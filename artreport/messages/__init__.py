@@ -12,7 +12,7 @@ import os
 from importlib import resources
 from typing import Any
 
-import yaml
+from artreport import yamlload
 
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
@@ -24,7 +24,7 @@ def catalogue() -> dict[str, dict[str, str]]:
     for entry in sorted(resources.files(__package__).iterdir(), key=lambda p: p.name):
         if not entry.name.endswith(".yaml"):
             continue
-        texts = yaml.safe_load(entry.read_text(encoding="utf-8")) or {}
+        texts = yamlload.safe_load(entry.read_text(encoding="utf-8")) or {}
         for code, by_language in texts.items():
             if code in merged:
                 raise ValueError(f"message code {code!r} is defined twice ({entry.name})")

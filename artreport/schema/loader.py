@@ -7,8 +7,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from artreport import yamlload
 from artreport.schema.model import FIELD_TYPES, PII_KINDS, Field, RecordType, Schema
 
 _FIELD_KEYS = {"name", "label", "type", "required", "dict", "aliases", "pii", "description"}
@@ -120,7 +119,7 @@ def _order(raw: dict[str, Any]) -> int:
 def load_schema_from(directory: Path) -> Schema:
     raws = []
     for path in sorted(directory.glob("*.yaml")):
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlload.safe_load(path.read_text(encoding="utf-8"))
         raws.append((path.name, raw))
     raws.sort(key=lambda item: (_order(item[1]), item[0]))
     return Schema(tuple(_record_type(name, raw) for name, raw in raws))
