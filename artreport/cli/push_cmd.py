@@ -305,7 +305,7 @@ def print_push_summary(
                 not_sent=summary.not_sent,
                 requests=summary.requests,
                 extra=summary.extra_requests,
-                seconds=f"{summary.elapsed:.1f}",
+                seconds=f"{summary.elapsed:.2f}",
             )
         )
     if summary.skipped:
