@@ -316,3 +316,13 @@ def test_blank_cells_cleared_with_blank_clears_are_not_out_of_range(tmp_path: Pa
     rows = [required_cycle_headers() | {"女方年龄": "", "男方年龄": "0", "启动日期": ""}]
     assert both_paths(CYCLE, write_csv(tmp_path / "c.csv", rows), blank_clears=True) == [[]]
     assert both_paths(CYCLE, write_csv(tmp_path / "c.csv", rows)) == [[("out-of-range", "warning")]]
+
+
+def test_excel_wrappers_and_error_values_in_a_csv_column(tmp_path: Path) -> None:
+    rows = [
+        required_cycle_headers() | {"周期ID": f"C{i}", "档案信息ID": f'="000{i}"'} for i in range(3)
+    ]
+    rows[2]["档案信息ID"] = "#N/A"
+    _, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    assert [r.data.get("informationid") for r in results[:2]] == ["0000", "0001"]
+    assert [p.code for p in results[2].problems] == ["spreadsheet-error-value"]

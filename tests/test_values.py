@@ -192,3 +192,22 @@ def test_a_bad_value_is_reported_again_after_a_good_one_is_cached() -> None:
     for _ in range(2):
         with pytest.raises(CellError):
             reader("2023-02-30")
+
+
+@pytest.mark.parametrize(
+    ("field", "source", "expected"),
+    [
+        (TEXT, '="000123"', "000123"),  # what some systems write so that Excel keeps zeros
+        (INTEGER, '="3"', 3),
+        (NUMBER, '="2.5"', 2.5),
+        (DATE, '="2023-05-06"', "2023-05-06"),
+    ],
+)
+def test_excel_text_wrapper_is_unwrapped(field: Field, source: str, expected: object) -> None:
+    assert read(field, source) == expected
+
+
+@pytest.mark.parametrize("field", [TEXT, INTEGER, NUMBER, DATE, DATETIME])
+@pytest.mark.parametrize("source", ["#N/A", "#VALUE!", "#div/0!"])
+def test_spreadsheet_error_values_are_refused(field: Field, source: str) -> None:
+    assert problem_code(field, source) == "spreadsheet-error-value"

@@ -133,6 +133,8 @@ def _text(cells: Sequence[Any]) -> Any:
     joined = "\n".join(stripped)
     if ("e" in joined or "E" in joined) and _SCIENTIFIC_LINE.search(joined):
         return None
+    if '="' in joined or "#" in joined:  # Excel's ="…" wrapper, or an error value like #N/A
+        return None
     if "" not in stripped:
         return stripped
     return [text or BLANK for text in stripped]

@@ -27,6 +27,7 @@ from artreport.validation.problems import (
     NOT_NUMBER,
     NOT_TEXT,
     PRECISION_LOST,
+    SPREADSHEET_ERROR,
     UNKNOWN_CODE,
     CellError,
 )
@@ -113,10 +114,28 @@ def _text_from_number(
     return text
 
 
+# What a spreadsheet writes into a cell whose formula failed; never a value to send.
+_SPREADSHEET_ERRORS = frozenset(
+    {"#N/A", "#VALUE!", "#REF!", "#DIV/0!", "#NAME?", "#NUM!", "#NULL!", "#SPILL!", "#CALC!"}
+)
+
+
+def cell_text(value: str) -> str:
+    """A text cell without surrounding spaces and without the ``="000123"`` wrapper that some
+    hospital systems write into CSV so that Excel keeps the zeros; a spreadsheet's error value
+    (``#N/A``) is refused."""
+    text = value.strip()
+    if text.startswith('="') and text.endswith('"') and len(text) >= 3:
+        text = text[2:-1].strip()
+    if text.startswith("#") and text.upper() in _SPREADSHEET_ERRORS:
+        raise CellError(SPREADSHEET_ERROR)
+    return text
+
+
 def _text_reader(numbers_are_doubles: bool, code_length: int | None) -> Callable[[Any], Any]:
     def read_text(value: Any) -> Any:
         if value.__class__ is str:
-            text = value.strip()
+            text = cell_text(value)
             if not text:
                 return BLANK
             if (
@@ -168,7 +187,7 @@ def _int_from_text(text: str) -> int:
 
 def read_integer(value: Any) -> Any:
     if value.__class__ is str:
-        text = value.strip()
+        text = cell_text(value)
         if not text:
             return BLANK
         if text.isascii() and text.isdigit() and len(text) < 10:
@@ -204,7 +223,7 @@ def _number_from_text(text: str) -> int | float:
 
 def read_number(value: Any) -> Any:
     if value.__class__ is str:
-        text = value.strip()
+        text = cell_text(value)
         return _number_from_text(text) if text else BLANK
     if value is None:
         return BLANK
@@ -283,7 +302,7 @@ def _calendar_reader(
 
     def read_calendar(value: Any) -> Any:
         if value.__class__ is str:
-            text = value.strip()
+            text = cell_text(value)
             return parse(text) if text else BLANK
         if value is None:
             return BLANK
