@@ -326,3 +326,10 @@ def test_excel_wrappers_and_error_values_in_a_csv_column(tmp_path: Path) -> None
     _, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
     assert [r.data.get("informationid") for r in results[:2]] == ["0000", "0001"]
     assert [p.code for p in results[2].problems] == ["spreadsheet-error-value"]
+
+
+def test_a_header_with_a_bracketed_remark_still_matches(tmp_path: Path) -> None:
+    row = required_cycle_headers() | {"女方年龄(岁)": "33", "周期号（院内）": "Z1"}
+    validation, [result] = run(CYCLE, write_csv(tmp_path / "c.csv", [row]))
+    assert validation.file_problems == []
+    assert (result.data["wage"], result.data["cycleno"]) == (33, "Z1")

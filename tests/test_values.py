@@ -211,3 +211,12 @@ def test_excel_text_wrapper_is_unwrapped(field: Field, source: str, expected: ob
 @pytest.mark.parametrize("source", ["#N/A", "#VALUE!", "#div/0!"])
 def test_spreadsheet_error_values_are_refused(field: Field, source: str) -> None:
     assert problem_code(field, source) == "spreadsheet-error-value"
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"), [("10388644.0", "10388644"), ("000123", "000123"), ("7.5", "7.5")]
+)
+def test_a_whole_number_written_as_float_text_loses_its_point_zero(
+    source: str, expected: str
+) -> None:
+    assert read(TEXT, source) == expected

@@ -84,11 +84,17 @@ class RecordType:
         """The field a column header names, or None.
 
         A header matches a field's API name (any case), its full Chinese label, one of its
-        aliases, or its short label when no other field of this type shares that short label.
+        aliases, or its short label when no other field of this type shares that short label;
+        failing that, the header without a bracketed remark (``女方年龄(岁)``) is tried.
         """
         if header is None:
             return None
-        return self._by_header.get(header_key(str(header)))
+        key = header_key(str(header))
+        found = self._by_header.get(key)
+        if found is None and "(" in key:
+            # A clerk's header with a unit or remark in brackets: 女方年龄(岁).
+            found = self._by_header.get(_BRACKETED_SUFFIX.sub("", key))
+        return found
 
 
 def _header_index(fields: Iterable[Field]) -> dict[str, Field]:

@@ -133,7 +133,9 @@ def _text(cells: Sequence[Any]) -> Any:
     joined = "\n".join(stripped)
     if ("e" in joined or "E" in joined) and _SCIENTIFIC_LINE.search(joined):
         return None
-    if '="' in joined or "#" in joined:  # Excel's ="…" wrapper, or an error value like #N/A
+    if '="' in joined or "#" in joined or ".0" in joined:
+        # Excel's ="…" wrapper, an error value like #N/A, an ID written as 10388644.0:
+        # the column's reader knows what to make of them.
         return None
     if "" not in stripped:
         return stripped

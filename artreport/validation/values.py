@@ -48,6 +48,7 @@ INT32_MAX = 2**31 - 1
 # A double holds 15–17 significant digits; an ID of 16 or more digits that went through a
 # spreadsheet number has lost its tail (330101199001011234 → 3.30101199001011E+17).
 _EXACT_DIGITS_LIMIT = 10**15
+_WHOLE_NUMBER_AS_FLOAT = re.compile(r"^[0-9]+\.0+$")
 _SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
 
 # Excel serial day numbers 20000–80000 are the years 1954–2119: anything a clinic records.
@@ -138,12 +139,12 @@ def _text_reader(numbers_are_doubles: bool, code_length: int | None) -> Callable
             text = cell_text(value)
             if not text:
                 return BLANK
-            if (
-                text[0] in "0123456789+-"
-                and ("E" in text or "e" in text)
-                and _SCIENTIFIC.match(text)
-            ):
-                raise CellError(PRECISION_LOST)
+            if text[0] in "0123456789+-":
+                if ("E" in text or "e" in text) and _SCIENTIFIC.match(text):
+                    raise CellError(PRECISION_LOST)
+                if _WHOLE_NUMBER_AS_FLOAT.match(text):
+                    # 10388644.0: an ID that went through a float column (Excel, pandas).
+                    return _text_from_number(float(text), numbers_are_doubles, code_length)
             return text
         if value is None:
             return BLANK
