@@ -61,11 +61,11 @@ class Config:
     def require(self, *names: str) -> None:
         """Raise a ConfigError naming the settings a command needs but the config lacks."""
         missing = [n for n in names if not getattr(self, n)]
+        if missing and self.source is None:
+            raise ConfigError("config-missing-no-file", names=", ".join(missing))
         if missing:
             raise ConfigError(
-                "config-missing-settings",
-                names=", ".join(missing),
-                source=str(self.source) if self.source else "-",
+                "config-missing-settings", names=", ".join(missing), source=str(self.source)
             )
 
 

@@ -262,7 +262,7 @@ def test_status_without_platform_or_orgid_says_what_is_missing(seeded: list[RunR
     code, output = invoke("status", env={"ARTREPORT_ORGID": ORGID})
     assert code == 2
     assert "base_url" in output
-    assert "orgid" not in output.split("Config lacks:")[1].split("(")[0]
+    assert "orgid" not in output.split("Missing settings:")[1].split(".")[0]
 
 
 def test_status_with_nothing_sent_to_this_platform(seeded: list[RunRecord]) -> None:
