@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import httpx
 
 from artreport import __version__, yamlload
-from artreport.client.platform import _checked_base_url, _is_loopback, _tls_context
+from artreport.client.platform import checked_base_url, is_loopback, tls_context
 from artreport.config import Config
 from artreport.errors import ArtreportError, ConfigError
 from artreport.state import state_dir
@@ -162,7 +162,7 @@ def _check_config(load: Callable[[], Config]) -> tuple[Config | None, Check]:
             "doctor-hint-complete",
         )
     try:
-        _checked_base_url(config.base_url)
+        checked_base_url(config.base_url)
     except ConfigError as error:
         return config, _failed("config", error)
     shown = {"base_url": config.base_url, "orgid": config.orgid}
@@ -175,7 +175,7 @@ def _usable_base_url(config: Config) -> httpx.URL | None:
     if not config.base_url:
         return None
     try:
-        return httpx.URL(_checked_base_url(config.base_url))
+        return httpx.URL(checked_base_url(config.base_url))
     except ConfigError:
         return None  # the config line has said why
 
@@ -259,7 +259,7 @@ def _check_connect(url: httpx.URL, timeout: float) -> Check:
 def _proxy_for(url: httpx.URL) -> str | None:
     """The proxy the client's httpx would go through for ``url``: none for loopback (the client
     turns proxies off there), else the usual environment variables, as httpx reads them."""
-    if _is_loopback(str(url)):
+    if is_loopback(str(url)):
         return None
     proxies = urllib.request.getproxies()
     proxy = proxies.get(url.scheme) or proxies.get("all")
@@ -277,14 +277,14 @@ def _check_tls(
     """
     https = url.scheme == "https"
     try:
-        verify = _tls_context(config)
+        verify = tls_context(config)
     except ConfigError as error:
         return _failed("tls", error), None
     try:
         with httpx.Client(
             verify=verify,
             timeout=timeout,
-            trust_env=not _is_loopback(str(url)),
+            trust_env=not is_loopback(str(url)),
             headers={"user-agent": f"artreport/{__version__} doctor"},
         ) as http:
             # Any answer will do, even an error page: it proves the connection and carries the

@@ -66,7 +66,7 @@ class PlatformClient:
         on_event: EventHandler | None = None,
     ) -> None:
         config.require("base_url", "orgid", "key")
-        self._base_url = _checked_base_url(config.base_url)
+        self._base_url = checked_base_url(config.base_url)
         self._orgid = config.orgid
         self._key = config.key
         self._token = make_token(config.orgid, config.key)
@@ -82,11 +82,11 @@ class PlatformClient:
         )
         self._http = httpx.Client(
             timeout=config.timeout,
-            verify=_tls_context(config),
+            verify=tls_context(config),
             # An injected transport is the whole network; with trust_env httpx would route
             # proxied URLs around it. A loopback platform (the sandbox) is never behind the
             # hospital's proxy.
-            trust_env=transport is None and not _is_loopback(self._base_url),
+            trust_env=transport is None and not is_loopback(self._base_url),
             limits=httpx.Limits(
                 max_connections=config.concurrency,
                 max_keepalive_connections=config.concurrency,
@@ -300,7 +300,7 @@ class PlatformClient:
         return scrubbed[:300]
 
 
-def _checked_base_url(base_url: str) -> str:
+def checked_base_url(base_url: str) -> str:
     try:
         url = httpx.URL(base_url)
     except httpx.InvalidURL:
@@ -313,7 +313,7 @@ def _checked_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def _is_loopback(base_url: str) -> bool:
+def is_loopback(base_url: str) -> bool:
     host = httpx.URL(base_url).host
     if host == "localhost":
         return True
@@ -323,7 +323,7 @@ def _is_loopback(base_url: str) -> bool:
         return False
 
 
-def _tls_context(config: Config) -> ssl.SSLContext | bool:
+def tls_context(config: Config) -> ssl.SSLContext | bool:
     if not config.ca_bundle:
         return config.verify
     # A hospital whose network re-signs TLS traffic names its own authority; it replaces the
