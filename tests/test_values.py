@@ -220,3 +220,14 @@ def test_a_whole_number_written_as_float_text_loses_its_point_zero(
     source: str, expected: str
 ) -> None:
     assert read(TEXT, source) == expected
+
+
+@pytest.mark.parametrize(("source", "expected"), [(2.9999999999999996, 3), (7.000000000001, 7)])
+def test_float_noise_from_spreadsheet_arithmetic_is_a_whole_number(
+    source: float, expected: int
+) -> None:
+    assert read(INTEGER, source, doubles=True) == expected
+
+
+def test_a_real_fraction_is_still_not_an_integer() -> None:
+    assert problem_code(INTEGER, 2.9999, doubles=True) == "not-integer"

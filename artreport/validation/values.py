@@ -42,6 +42,9 @@ class _Blank:
 
 BLANK: Final = _Blank()
 
+#: Relative difference below which a double is taken for the whole number next to it.
+_FLOAT_NOISE = 1e-9
+
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
 
@@ -199,9 +202,13 @@ def read_integer(value: Any) -> Any:
     if value is None:
         return BLANK
     if isinstance(value, float):
-        if not math.isfinite(value) or not value.is_integer():
+        if not math.isfinite(value):
             raise CellError(NOT_INTEGER)
-        return _checked_int(int(value))
+        whole = round(value)
+        # A spreadsheet's arithmetic leaves 2.9999999999999996 where the clerk sees 3.
+        if abs(value - whole) > _FLOAT_NOISE * max(1.0, abs(value)):
+            raise CellError(NOT_INTEGER)
+        return _checked_int(whole)
     raise CellError(NOT_INTEGER)
 
 
