@@ -342,6 +342,7 @@ TYPE_CASES = [
     ("string", "", True),
     ("string", 1, False),
     ("string", True, False),
+    ("string", ["abc"], False),
     ("integer", 0, True),
     ("integer", -(2**31), True),
     ("integer", 2**31 - 1, True),
@@ -350,6 +351,7 @@ TYPE_CASES = [
     ("integer", 1.0, False),
     ("integer", "1", False),
     ("integer", "", False),
+    ("integer", [1], False),
     ("number", 0, True),
     ("number", 12, True),
     ("number", 36.5, True),
@@ -363,6 +365,8 @@ TYPE_CASES = [
     ("date", "2024-01-01 00:00:00", False),
     ("date", "２０２４-01-01", False),
     ("date", 20240101, False),
+    ("date", ["2024-01-01"], False),
+    ("date", {"date": "2024-01-01"}, False),
     ("datetime", "2024-01-01 23:59:59", True),
     ("datetime", "", True),
     ("datetime", "2024-01-01", False),
@@ -386,6 +390,21 @@ def test_json_types_and_formats_are_exact(
         assert answer["code"] == 500
         assert field in answer["msg"]
         assert sandbox.rows("cycle") == []
+
+
+def test_a_bad_date_is_caught_beside_dates_accepted_before(
+    sandbox: Sandbox, session: httpx.Client
+) -> None:
+    field = optional_field(CYCLE, "date")
+    assert insert(session, CYCLE, [minimal_row(CYCLE, "K1", **{field: "2024-01-31"})])["code"] == 0
+    rows = [
+        minimal_row(CYCLE, "K2", **{field: "2024-01-31"}),
+        minimal_row(CYCLE, "K3", **{field: "2024-02-30"}),
+    ]
+    answer = insert(session, CYCLE, rows)
+    assert answer["code"] == 500
+    assert field in answer["msg"]
+    assert [row["cycleid"] for row in sandbox.rows("cycle")] == ["K1"]
 
 
 @pytest.mark.parametrize(

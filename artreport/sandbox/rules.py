@@ -10,11 +10,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import repeat
-from operator import methodcaller
+from operator import itemgetter, methodcaller
 from typing import Any
 
 import orjson
@@ -92,59 +92,87 @@ class _Absent:
 
 
 _ABSENT = _Absent()
-_ABSENT_TYPE = _Absent
 # The form only: ``fromisoformat`` then judges each distinct value (month 13, 2023-02-30,
 # 24:00:00). ``[0-9]`` rather than ``\d``, which also matches other scripts' digits.
 _DATE_COLUMN = re.compile(r"(?:(?:[0-9]{4}-[0-9]{2}-[0-9]{2})?\n)*")
 _DATETIME_COLUMN = re.compile(r"(?:(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2})?\n)*")
+#: Dates a calendar column remembers as checked; more, and it starts afresh.
+_KNOWN_DATES_LIMIT = 50_000
+
+# Column checks take the values a batch holds for one field (rows without it left out).
 
 
-def _present(column: list[Any]) -> list[Any]:
-    return [v for v in column if v is not _ABSENT] if _ABSENT in column else column
+def _strings_column(values: Sequence[Any]) -> bool:
+    return set(map(type, values)) <= {str}
 
 
-def _strings_column(column: list[Any]) -> bool:
-    return set(map(type, column)) <= {str, _ABSENT_TYPE}
-
-
-def _integers_column(column: list[Any]) -> bool:
-    if not set(map(type, column)) <= {int, _ABSENT_TYPE}:
+def _integers_column(values: Sequence[Any]) -> bool:
+    if not set(map(type, values)) <= {int}:
         return False
-    values = _present(column)
     return not values or (min(values) >= INT32_MIN and max(values) <= INT32_MAX)
 
 
-def _numbers_column(column: list[Any]) -> bool:
-    if not set(map(type, column)) <= {int, float, _ABSENT_TYPE}:
+def _numbers_column(values: Sequence[Any]) -> bool:
+    if not set(map(type, values)) <= {int, float}:
         return False
-    return all(map(math.isfinite, _present(column)))
+    return all(map(math.isfinite, values))
 
 
-def _calendar_column(form: re.Pattern[str], parse: Callable[[str], object]) -> Callable[..., bool]:
-    def check(column: list[Any]) -> bool:
-        if not _strings_column(column):
+class _CalendarColumn:
+    """A date or date-time column's check. Uploads repeat their dates batch after batch, so
+    the values already found good are remembered and only new ones are judged."""
+
+    def __init__(self, form: re.Pattern[str], parse: Callable[[str], object]) -> None:
+        self._form = form
+        self._parse = parse
+        self._known: set[str] = set()
+
+    def __call__(self, values: Sequence[Any]) -> bool:
+        try:
+            distinct = set(values)
+        except TypeError:  # a JSON array or object
             return False
-        values = _present(column)
-        if form.fullmatch("\n".join(values) + "\n") is None:
+        if distinct <= self._known:
+            return True
+        if not set(map(type, distinct)) <= {str}:
+            return False
+        new = distinct - self._known
+        if self._form.fullmatch("\n".join(new) + "\n") is None:
             return False
         try:
-            for value in set(values):
+            for value in new:
                 if value:
-                    parse(value)
+                    self._parse(value)
         except ValueError:
             return False
+        if len(self._known) > _KNOWN_DATES_LIMIT:
+            self._known = set()
+        self._known |= new
         return True
 
-    return check
+
+def _column_checks() -> dict[str, Callable[[Sequence[Any]], bool]]:
+    return {
+        "string": _strings_column,
+        "integer": _integers_column,
+        "number": _numbers_column,
+        "date": _CalendarColumn(_DATE_COLUMN, date.fromisoformat),
+        "datetime": _CalendarColumn(_DATETIME_COLUMN, datetime.fromisoformat),
+    }
 
 
-_COLUMN_CHECKS: dict[str, Callable[[list[Any]], bool]] = {
-    "string": _strings_column,
-    "integer": _integers_column,
-    "number": _numbers_column,
-    "date": _calendar_column(_DATE_COLUMN, date.fromisoformat),
-    "datetime": _calendar_column(_DATETIME_COLUMN, datetime.fromisoformat),
-}
+def _columns(rows: list[dict[str, Any]], names: list[str]) -> tuple[Iterable[Sequence[Any]], bool]:
+    """The batch's values of each field, and whether every row holds every field.
+
+    Rows of one upload usually hold the same fields: then one C-level ``itemgetter`` call a row
+    takes them all. Otherwise a row without a field gives ``_ABSENT`` in that field's column.
+    """
+    if len(names) > 1:
+        try:
+            return zip(*map(itemgetter(*names), rows), strict=True), True
+        except KeyError:
+            pass
+    return (list(map(dict.get, rows, repeat(name), repeat(_ABSENT))) for name in names), False
 
 
 def parse_batch(body: bytes) -> tuple[str, list[Any]]:
@@ -187,6 +215,8 @@ class BatchRules:
         )
         self._required_set = frozenset(self._required)
         self._field_types = {f.name: f.type for f in record_type.fields}
+        by_type = _column_checks()
+        self._column_checks = {f.name: by_type[f.type] for f in record_type.fields}
         # Declared in the schema for the information record's fName/wName: error 40008.
         self._one_of = record_type.one_of_required
 
@@ -229,12 +259,18 @@ class BatchRules:
             if name not in present:
                 return False
         names = list(present)
-        # Columns by C-level lookups (no bytecode per row): a row without a field gives _ABSENT.
-        columns = (list(map(dict.get, rows, repeat(name), repeat(_ABSENT))) for name in names)
+        columns, complete = _columns(rows, names)
+        checks = self._column_checks
         for name, column in zip(names, columns, strict=True):
-            if not _COLUMN_CHECKS[self._field_types[name]](column):
+            if complete:
+                values = column
+            else:
+                values = [v for v in column if v is not _ABSENT]
+                if len(values) != len(column) and name in self._required_set:
+                    return False
+            if not checks[name](values):
                 return False
-            if name in self._required_set and (_ABSENT in column or "" in column):
+            if name in self._required_set and "" in values:
                 return False
         if not set(map(methodcaller("get", "orgid"), rows)) <= {orgid}:
             return False
