@@ -4,6 +4,7 @@ update rules, all-or-nothing batches, every fault, and the inspection endpoints.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -664,6 +665,22 @@ def test_unreadable_content_length_is_a_bad_request(sandbox: Sandbox) -> None:
     with socket.create_connection((host, int(port)), timeout=5) as raw:
         raw.sendall(b"POST /art/login HTTP/1.1\r\nHost: x\r\nContent-Length: nine\r\n\r\n")
         assert raw.recv(100).startswith(b"HTTP/1.1 400")
+
+
+def test_expect_100_continue_is_answered_before_the_body(sandbox: Sandbox) -> None:
+    # What curl does with a large body: it waits for "100 Continue" before sending it.
+    body = json.dumps({"orgid": ORGID, "key": KEY, "token": token_for(ORGID, KEY)}).encode()
+    host, port = sandbox.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(
+            b"POST /art/login HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+        )
+        assert raw.recv(100).startswith(b"HTTP/1.1 100")
+        raw.sendall(body)
+        answer = raw.recv(1000)
+    assert answer.startswith(b"HTTP/1.1 200")
+    assert json.loads(answer.partition(b"\r\n\r\n")[2]) == {**OK, "data": {}}
 
 
 # -- lifecycle and storage ---------------------------------------------------------------------

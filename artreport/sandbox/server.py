@@ -111,6 +111,9 @@ _MAX_HEADERS = 100
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Buffered: the status line, headers and body leave in one send, not two; the base class
+    # flushes after each request.
+    wbufsize = -1
     server: _Server
 
     def parse_request(self) -> bool:
@@ -149,6 +152,12 @@ class _Handler(BaseHTTPRequestHandler):
         ):
             return self.handle_expect_100()
         return True
+
+    def handle_expect_100(self) -> bool:
+        # The client sends the body only once it has this answer: it cannot wait in the buffer.
+        answered = super().handle_expect_100()
+        self.wfile.flush()
+        return answered
 
     def setup(self) -> None:
         if isinstance(self.request, ssl.SSLSocket):
