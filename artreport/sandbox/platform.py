@@ -33,14 +33,13 @@ from artreport.sandbox.protocol import (
     token_for,
     wire_text,
 )
-from artreport.sandbox.rules import BatchRules, Rejected, parse_batch
+from artreport.sandbox.rules import BatchRules, Rejected
 from artreport.sandbox.store import Store
 from artreport.schema import RecordType, Schema
 
 LOGIN_PATH = "/art/login"
 #: The request log keeps this many entries, so a sandbox left running does not grow forever.
 LOG_LIMIT = 100_000
-_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass(frozen=True)
@@ -205,8 +204,7 @@ class Platform:
         orgid = self._authenticate(request.headers)
         unknown: Counter[str] = Counter()
         try:
-            text, rows = parse_batch(request.body)
-            batch = rules.check(rows, orgid, self.faults.reject_prefix, unknown)
+            batch = rules.check(request.body, orgid, self.faults.reject_prefix, unknown)
         except Rejected:
             with self._lock:
                 self._rejected += 1
@@ -215,11 +213,9 @@ class Platform:
             if unknown:
                 with self._lock:
                     self._unknown.setdefault(rules.record_type.name, Counter()).update(unknown)
-        if not batch.verbatim:
-            text = _ENCODE(batch.rows)
         with self._lock:
-            self._store.upsert(orgid, rules.record_type.name, rules.primary_key, text)
-        return len(batch.rows)
+            self._store.upsert(orgid, rules.record_type.name, rules.primary_key, batch.text)
+        return batch.count
 
     def _delete(self, record_type: RecordType, request: Request) -> int:
         orgid = self._authenticate(request.headers)

@@ -20,7 +20,7 @@ from itertools import compress
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
+import msgspec
 
 from artreport.client.answers import Answer, Outcome
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, AuthError, UnreachableError
@@ -211,10 +211,9 @@ def platform_sender(client: Any, resource: str) -> Sender:
     return send
 
 
-def encode_row(data: dict[str, Any]) -> bytes:
-    # orjson: compact UTF-8 JSON as the platform expects, several times faster than json's,
-    # which would otherwise cost push more than all of validation.
-    return orjson.dumps(data)
+#: A row as the platform receives it: compact UTF-8 JSON. msgspec encodes several times
+#: faster than json, which would otherwise cost push more than all of validation.
+encode_row: Callable[[dict[str, Any]], bytes] = msgspec.json.Encoder().encode
 
 
 @contextlib.contextmanager
