@@ -214,7 +214,7 @@ class Platform:
                 with self._lock:
                     self._unknown.setdefault(rules.record_type.name, Counter()).update(unknown)
         with self._lock:
-            self._store.upsert(orgid, rules.record_type.name, rules.primary_key, batch.text)
+            self._store.upsert(orgid, rules.record_type.name, rules.primary_key, batch.body)
         return batch.count
 
     def _delete(self, record_type: RecordType, request: Request) -> int:

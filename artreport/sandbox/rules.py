@@ -160,8 +160,7 @@ class _Calendar:
         if self._lines.fullmatch("\n".join(new) + "\n") is None:
             return False
         try:
-            for value in new:
-                self._parse(value)
+            list(map(self._parse, new))
         except ValueError:
             return False
         if len(self._known) > _KNOWN_DATES_LIMIT:
@@ -170,20 +169,19 @@ class _Calendar:
         return True
 
 
-def parse_batch(body: bytes) -> tuple[str, list[Any]]:
-    """The request body as text (UTF-8, as the spec fixes it) and as a JSON array.
+def parse_batch(body: bytes) -> list[Any]:
+    """The request body (UTF-8, as the spec fixes it) as a JSON array.
 
     msgspec, like the platform, accepts only strict JSON and UTF-8: ``NaN`` and ``Infinity``,
     which Python's own parser would take, are refused.
     """
     try:
         rows = msgspec.json.decode(body)
-        text = body.decode("utf-8")
     except ValueError:  # msgspec.DecodeError and UnicodeDecodeError are ValueErrors
         raise Rejected(BUSINESS_ERROR, "sandbox-body-invalid") from None
     if type(rows) is not list:
         raise Rejected(BUSINESS_ERROR, "sandbox-body-invalid")
-    return text, rows
+    return rows
 
 
 @dataclass(frozen=True)
@@ -192,7 +190,7 @@ class Batch:
 
     #: The JSON array to store: the body itself when every row is stored as sent, else the
     #: known, non-null fields of each row.
-    text: str
+    body: bytes
     count: int
 
 
@@ -234,8 +232,8 @@ class BatchRules:
         """
         count = self._count_if_clean(body, orgid, reject_prefix)
         if count is not None:
-            return Batch(body.decode("utf-8"), count)
-        text, rows = parse_batch(body)
+            return Batch(body, count)
+        rows = parse_batch(body)
         kept_rows: list[dict[str, Any]] = []
         verbatim = True
         for number, row in enumerate(rows, start=1):
@@ -244,7 +242,7 @@ class BatchRules:
                 raise Rejected(BUSINESS_ERROR, "sandbox-rule-rejected", number)
             kept_rows.append(kept)
             verbatim = verbatim and len(kept) == len(row)
-        return Batch(text if verbatim else msgspec.json.encode(kept_rows).decode(), len(kept_rows))
+        return Batch(body if verbatim else msgspec.json.encode(kept_rows), len(kept_rows))
 
     def _count_if_clean(self, body: bytes, orgid: str, reject_prefix: str | None) -> int | None:
         """The number of rows when every row passes every check and holds no null and no

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS records (
 # old value. ``WHERE true`` is SQLite's required disambiguation of a SELECT before ON CONFLICT.
 _UPSERT = """
 INSERT INTO records (orgid, type, pk, data)
-SELECT :orgid, :type, json_extract(value, :key_path), value FROM json_each(:rows) WHERE true
+SELECT :orgid, :type, json_extract(value, :key_path), value
+FROM json_each(CAST(:rows AS TEXT)) WHERE true
 ON CONFLICT (orgid, type, pk) DO UPDATE SET data = json_patch(data, excluded.data)
 """
 _ROWS = "SELECT data FROM records WHERE type = ? ORDER BY rowid"
@@ -66,9 +67,12 @@ class Store:
         self._db.execute(_PENDING_SCHEMA)
         self._pending = self._db.execute("SELECT count(*) FROM pending").fetchone()[0]
 
-    def upsert(self, orgid: str, record_type: str, primary_key: str, rows_json: str) -> None:
-        """Insert or update each object of the JSON array ``rows_json`` under its
-        ``primary_key`` field (merged into the records before anything reads them)."""
+    def upsert(self, orgid: str, record_type: str, primary_key: str, rows_json: bytes) -> None:
+        """Insert or update each object of the JSON array ``rows_json`` (UTF-8) under its
+        ``primary_key`` field (merged into the records before anything reads them).
+
+        The bytes are logged as they are, a BLOB that the merge reads as text: decoding them
+        here would cost more than the insert, only for SQLite to encode them back."""
         with self._db:
             self._db.execute(
                 "INSERT INTO pending (orgid, type, primary_key, rows) VALUES (?, ?, ?, ?)",
