@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from artreport.schema import Field
+from artreport.validation.columns import convert_column
 from artreport.validation.problems import CellError
 from artreport.validation.values import BLANK, value_reader
 
@@ -231,3 +232,37 @@ def test_float_noise_from_spreadsheet_arithmetic_is_a_whole_number(
 
 def test_a_real_fraction_is_still_not_an_integer() -> None:
     assert problem_code(INTEGER, 2.9999, doubles=True) == "not-integer"
+
+
+def spreadsheet_column(extra: list[object]) -> list[object]:
+    """A date column as a spreadsheet reader hands it over: many distinct date cells, blank
+    cells as empty text, and ``extra``."""
+    start = dt.datetime(2023, 5, 6, 8, 0, 0)
+    cells: list[object] = [start + dt.timedelta(minutes=7 * n, microseconds=n) for n in range(300)]
+    cells[::10] = [dt.date(2023, 1, 1) + dt.timedelta(days=n) for n in range(30)]
+    cells[5::10] = [""] * 30
+    cells[7] = "  "
+    return cells + extra
+
+
+@pytest.mark.parametrize("field", [DATE, DATETIME])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["2023/5/6"],
+        [45052.5],
+        [dt.datetime(2023, 5, 6, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))],
+    ],
+    ids=["date-cells", "with-text-date", "with-serial", "with-time-zone"],
+)
+def test_a_column_read_whole_reads_as_its_cells_one_by_one(
+    field: Field, extra: list[object]
+) -> None:
+    reader = value_reader(field, numbers_are_doubles=True)
+    cells = spreadsheet_column(extra)
+    values, refused = convert_column(
+        cells, field.type, reader, required=False, clear=BLANK, cache={}
+    )
+    assert values == [reader(cell) for cell in cells]
+    assert not refused

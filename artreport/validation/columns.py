@@ -155,11 +155,50 @@ def _numbers(cells: Sequence[Any]) -> Any:
 
 
 def _dates(cells: Sequence[Any]) -> Any:
+    if not set(map(type, cells)) <= {str}:
+        return _calendar_cells(cells, _date_text)
     return _canonical(cells, _DATES, dt.date.fromisoformat)
 
 
 def _datetimes(cells: Sequence[Any]) -> Any:
+    if not set(map(type, cells)) <= {str}:
+        return _calendar_cells(cells, _datetime_text)
     return _canonical(cells, _DATETIMES, dt.datetime.fromisoformat)
+
+
+# A spreadsheet's date cells, as the cell readers write them (``values._datetime_of``): the
+# time of day truncated to the second, a bare date at midnight, a date-time's day for a date.
+def _date_text(cell: Any) -> str:
+    return str(cell.isoformat()[:_DATE_WIDTH])
+
+
+def _datetime_text(cell: Any) -> str:
+    if cell.__class__ is dt.datetime:
+        return str(cell.isoformat(" ", "seconds"))
+    return str(cell.isoformat()) + " 00:00:00"
+
+
+_DATE_WIDTH = len("yyyy-mm-dd")
+_CALENDAR_CELLS = frozenset({dt.datetime, dt.date, str})
+
+
+def _calendar_cells(cells: Sequence[Any], text_of: Callable[[Any], str]) -> Any:
+    """A spreadsheet column of date cells and blank cells; None when some cell is something
+    else (a date typed as text, a number), for the column's reader to judge."""
+    if not set(map(type, cells)) <= _CALENDAR_CELLS:
+        return None
+    values = []
+    for cell in cells:
+        kind = cell.__class__
+        if kind is str:
+            if cell.strip():
+                return None
+            values.append(BLANK)
+        else:
+            if kind is dt.datetime and cell.tzinfo is not None:
+                return None
+            values.append(text_of(cell))
+    return values
 
 
 def _canonical(cells: Sequence[Any], form: re.Pattern[str], parse: Callable[[str], Any]) -> Any:
