@@ -21,6 +21,7 @@ from artreport.report import ReportWriter
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
 from artreport.upload import PushOptions, PushStopped, platform_sender, push_file
+from artreport.validation import open_validation
 
 ORGID = "ZJ3301001"
 KEY = "sandbox-test-key-9f3a"
@@ -152,6 +153,34 @@ def test_blank_optional_cells_leave_stored_values_untouched(
     assert push(sandbox, second, tmp_path / "r2.csv").accepted == 5
     for row in sandbox.rows("cycle"):
         assert (row["opertionname"], row["cancelcause"], row["ordernumber"]) == ("李明", 3, 9)
+
+
+def without_column(path: Path, label: str) -> Path:
+    with open(path, encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    drop = table[0].index(label)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([c for i, c in enumerate(row) if i != drop] for row in table)
+    return path
+
+
+@pytest.mark.parametrize("orgid_column", ["partly blank", "absent"])
+def test_what_lands_is_exactly_what_validation_made_of_each_row(
+    tmp_path: Path, sandbox_factory: Any, orgid_column: str
+) -> None:
+    sandbox = sandbox_factory()
+    rows = list(fake_rows(CYCLE, 450, orgid=ORGID))
+    for row in rows[::3]:
+        row["orgid"] = ""  # filled from the config
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    if orgid_column == "absent":
+        without_column(path, CYCLE.field("orgid").label)
+    assert push(sandbox, path, tmp_path / "r.csv").accepted == 450
+    with open_validation(CYCLE, path, orgid=ORGID) as validation:
+        expected = {result.primary_key: result.data for result in validation.rows()}
+    assert {row["cycleid"]: row for row in sandbox.rows("cycle")} == expected
+    assert all(row["orgid"] == ORGID for row in expected.values())
 
 
 def test_a_refused_login_stops_the_run_and_lists_every_row_as_not_sent(

@@ -69,14 +69,38 @@ class RowResult:
 
 @dataclass(slots=True)
 class CleanBatch:
-    """Consecutive valid rows without any problem, as parallel lists."""
+    """Consecutive valid rows without any problem, kept as the columns they were checked in:
+    ``push`` encodes them from there without making a dict per row."""
 
     rows: list[int]
     keys: list[str]
-    data: list[dict[str, Any]]
+    #: Field names, and each field's values in row order (BLANK: a blank optional cell).
+    names: list[str]
+    columns: list[list[Any]]
+    #: Values for fields that are blank or missing in the file (``orgid`` from the config).
+    fill: dict[str, Any]
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def data(self) -> list[dict[str, Any]]:
+        """Each row as the platform would receive it.
+
+        Filled a column at a time: one tight loop per column beats building each row's dict
+        from its cells and then taking the blanks out again."""
+        datas: list[dict[str, Any]] = [{} for _ in self.rows]
+        for name, column in zip(self.names, self.columns, strict=True):
+            if BLANK in column:
+                for data, value in zip(datas, column, strict=True):
+                    if value is not BLANK:
+                        data[name] = value
+            else:
+                for data, value in zip(datas, column, strict=True):
+                    data[name] = value
+        for name, value in self.fill.items():
+            for data in datas:
+                data.setdefault(name, value)
+        return datas
 
 
 @dataclass
@@ -249,7 +273,7 @@ class Validation:
         for batch in self.result_batches():
             if isinstance(batch, CleanBatch):
                 valid = not self.rows_unusable
-                for row, key, data in zip(batch.rows, batch.keys, batch.data, strict=True):
+                for row, key, data in zip(batch.rows, batch.keys, batch.data(), strict=True):
                     yield RowResult(row, data, key, (), valid)
             else:
                 yield from batch
@@ -263,12 +287,14 @@ class Validation:
         summary = self.summary
         unusable = self.rows_unusable
         for batch, names, values, columns, slow in self._checked_batches(checks):
+            keys = columns.get(checks.key_name)
             if (
-                not unusable
+                keys is not None
+                and not unusable
                 and not slow
-                and checks.take_unique_keys(columns.get(checks.key_name), batch)
+                and checks.take_unique_keys(keys, batch)
             ):
-                clean = self._clean_batch(batch, names, values, orgid, checks.key_name)
+                clean = self._clean_batch(batch, names, values, orgid, keys)
                 summary.rows_read += len(clean)
                 summary.valid += len(clean)
                 yield clean
@@ -299,27 +325,11 @@ class Validation:
         names: list[str],
         values: list[list[Any]],
         orgid: str | None,
-        key_name: str,
+        keys: list[str],
     ) -> CleanBatch:
-        """Rows of a batch in which no check found anything: data only.
-
-        Filled a column at a time: one tight loop per column beats building each row's dict
-        from its cells and then taking the blanks out again."""
-        datas: list[dict[str, Any]] = [{} for _ in batch]
-        for name, column in zip(names, values, strict=True):
-            if BLANK in column:
-                for data, value in zip(datas, column, strict=True):
-                    if value is not BLANK:
-                        data[name] = value
-            else:
-                for data, value in zip(datas, column, strict=True):
-                    data[name] = value
-        if orgid and (_ORGID not in names or BLANK in values[names.index(_ORGID)]):
-            for data in datas:
-                data.setdefault(_ORGID, orgid)
-        numbers = [row_number for row_number, _ in batch]
-        keys = [data[key_name] for data in datas]
-        return CleanBatch(numbers, keys, datas)
+        """Rows of a batch in which no check found anything: data only."""
+        fill = {_ORGID: orgid} if orgid else {}
+        return CleanBatch([row_number for row_number, _ in batch], keys, names, values, fill)
 
     def problem_rows(self) -> Iterator[RowResult]:
         """Check every row but yield only those with a problem; the summary counts them all.
