@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import multiprocessing
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -16,11 +18,13 @@ from typer.testing import CliRunner
 from artreport.cli import app
 from artreport.client import PlatformClient
 from artreport.config import Config
+from artreport.errors import InputError
 from artreport.fakedata import fake_rows, write_rows
 from artreport.report import ReportWriter
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
 from artreport.upload import PushOptions, PushStopped, platform_sender, push_file
+from artreport.upload.produce import ChildSource
 from artreport.validation import open_validation
 
 ORGID = "ZJ3301001"
@@ -57,7 +61,13 @@ def config_for(sandbox: Sandbox, **settings: Any) -> Config:
 
 
 def push(
-    sandbox: Sandbox, path: Path, report: Path, *, concurrency: int = 1, chunk_size: int = 200
+    sandbox: Sandbox,
+    path: Path,
+    report: Path,
+    *,
+    concurrency: int = 1,
+    chunk_size: int = 200,
+    in_child: bool | None = None,
 ):
     config = config_for(sandbox, retries=8, concurrency=concurrency)
     with (
@@ -70,7 +80,9 @@ def push(
             send=platform_sender(client, CYCLE.resource),
             report=writer,
             orgid=ORGID,
-            options=PushOptions(chunk_size=chunk_size, concurrency=concurrency),
+            options=PushOptions(
+                chunk_size=chunk_size, concurrency=concurrency, validate_in_child=in_child
+            ),
         )
 
 
@@ -164,9 +176,10 @@ def without_column(path: Path, label: str) -> Path:
     return path
 
 
+@pytest.mark.parametrize("in_child", [False, True], ids=["here", "in-child"])
 @pytest.mark.parametrize("orgid_column", ["partly blank", "absent"])
 def test_what_lands_is_exactly_what_validation_made_of_each_row(
-    tmp_path: Path, sandbox_factory: Any, orgid_column: str
+    tmp_path: Path, sandbox_factory: Any, orgid_column: str, in_child: bool
 ) -> None:
     sandbox = sandbox_factory()
     rows = list(fake_rows(CYCLE, 450, orgid=ORGID))
@@ -176,11 +189,64 @@ def test_what_lands_is_exactly_what_validation_made_of_each_row(
     write_rows(path, CYCLE, rows)
     if orgid_column == "absent":
         without_column(path, CYCLE.field("orgid").label)
-    assert push(sandbox, path, tmp_path / "r.csv").accepted == 450
+    assert push(sandbox, path, tmp_path / "r.csv", in_child=in_child).accepted == 450
     with open_validation(CYCLE, path, orgid=ORGID) as validation:
         expected = {result.primary_key: result.data for result in validation.rows()}
     assert {row["cycleid"]: row for row in sandbox.rows("cycle")} == expected
     assert all(row["orgid"] == ORGID for row in expected.values())
+
+
+def test_validating_in_a_child_process_changes_nothing_but_the_process(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    rows = list(fake_rows(CYCLE, 700, orgid=ORGID))
+    rows[3]["cycledate"] = "2023-02-30 08:00:00"  # invalid: never sent
+    rows[600]["ordernumber"] = "abc"
+    rows[650]["cycleid"] = rows[10]["cycleid"]  # a duplicate key
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    with open(path, "a", encoding="utf-8", newline="") as handle:
+        handle.write("合计,700 条\r\n")  # a footer: skipped with a notice
+    outcomes = []
+    for in_child in (False, True):
+        summary = push(sandbox_factory(), path, tmp_path / f"{in_child}.csv", in_child=in_child)
+        outcomes.append(
+            (
+                {k: v for k, v in summary.to_dict().items() if k != "elapsed_seconds"},
+                summary.notices,
+                report_rows(tmp_path / f"{in_child}.csv"),
+            )
+        )
+    here, in_child_outcome = outcomes
+    assert in_child_outcome == here
+    assert here[0]["invalid"] == 3 and here[0]["accepted"] == 697
+    assert [notice.code for notice in here[1]] == ["footer-row-skipped"]
+
+
+@pytest.mark.parametrize("in_child", [False, True], ids=["here", "in-child"])
+def test_a_file_that_cannot_be_read_through_fails_alike_in_a_child(
+    tmp_path: Path, sandbox_factory: Any, in_child: bool
+) -> None:
+    path = cycle_file(tmp_path, 1500)
+    with open(path, "ab") as handle:
+        handle.write("CYC9,王五\r\n".encode("gb18030"))  # not UTF-8, far into a UTF-8 file
+    with pytest.raises(InputError) as caught:
+        push(sandbox_factory(), path, tmp_path / "r.csv", in_child=in_child)
+    assert caught.value.code == "input-encoding"
+
+
+def test_a_validating_process_that_dies_is_an_input_error_naming_the_file() -> None:
+    context = multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=os._exit, args=(3,))
+    process.start()
+    sending.close()
+    source = ChildSource(receiving, process, "damaged.xls")
+    with pytest.raises(InputError) as caught:
+        source.open()
+    source.close()
+    assert caught.value.code == "input-reader-crashed"
+    assert caught.value.params == {"path": "damaged.xls", "exit_code": 3}
 
 
 def test_a_refused_login_stops_the_run_and_lists_every_row_as_not_sent(

@@ -20,13 +20,11 @@ from itertools import compress
 from pathlib import Path
 from typing import Any, Protocol
 
-import msgspec
-from msgspec import UNSET
-
 from artreport.client.answers import Answer, Outcome
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, AuthError, UnreachableError
 from artreport.schema import RecordType
-from artreport.validation import Problem, ValidateOptions, open_validation
+from artreport.upload.produce import in_child_by_default, open_source
+from artreport.validation import Problem, ValidateOptions
 from artreport.validation.problems import (
     NOT_READ_AFTER_STOP,
     NOT_SENT_AUTH,
@@ -34,8 +32,6 @@ from artreport.validation.problems import (
     NOT_SENT_UNREACHABLE,
     PLATFORM_REJECTED,
 )
-from artreport.validation.validator import CleanBatch
-from artreport.validation.values import BLANK
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +78,8 @@ class PushOptions:
     concurrency: int = 1
     dry_run: bool = False
     validate: ValidateOptions = field(default_factory=ValidateOptions)
+    #: Validate in a child process (see ``produce``); None: when sending a large export.
+    validate_in_child: bool | None = None
 
 
 @dataclass
@@ -213,52 +211,6 @@ def platform_sender(client: Any, resource: str) -> Sender:
     return send
 
 
-#: A row as the platform receives it: compact UTF-8 JSON. msgspec encodes several times
-#: faster than json, which would otherwise cost push more than all of validation.
-encode_row: Callable[[dict[str, Any]], bytes] = msgspec.json.Encoder().encode
-
-
-class _BatchEncoder:
-    """Encodes the rows of a :class:`CleanBatch` straight from its columns.
-
-    Each shape of batch (its field names and filled fields) gets a msgspec struct whose fields
-    default to UNSET, which msgspec leaves out of the JSON: a blank cell becomes UNSET, and one
-    C-level call a row builds the struct that encodes to exactly what ``encode_row`` makes of
-    the row's dict, without the dict.
-    """
-
-    def __init__(self) -> None:
-        self._encode = msgspec.json.Encoder().encode
-        self._structs: dict[tuple[Any, ...], type] = {}
-
-    def bodies(self, batch: CleanBatch) -> list[bytes]:
-        names, fill = batch.names, batch.fill
-        struct = self._struct(names, fill)
-        columns = []
-        for name, column in zip(names, batch.columns, strict=True):
-            if BLANK in column:
-                blank_as = {BLANK: fill.get(name, UNSET)}
-                column = list(map(blank_as.get, column, column))
-            columns.append(column)
-        return list(map(self._encode, map(struct, *columns)))
-
-    def _struct(self, names: list[str], fill: dict[str, Any]) -> type:
-        shape = (*names, None, *fill.items())
-        struct = self._structs.get(shape)
-        if struct is None:
-            fields = [
-                (f"f{index}", Any, msgspec.field(name=name, default=UNSET))
-                for index, name in enumerate(names)
-            ]
-            fields += [
-                (f"f{len(fields) + index}", Any, msgspec.field(name=name, default=value))
-                for index, (name, value) in enumerate(fill.items())
-                if name not in names
-            ]
-            struct = self._structs[shape] = msgspec.defstruct("Row", fields)
-        return struct
-
-
 @contextlib.contextmanager
 def _responsive_threads() -> Iterator[None]:
     """Let the sending threads have the interpreter soon after their answer arrives.
@@ -331,9 +283,14 @@ def push_file(
     started = time.monotonic()
     dry_run = send is None or options.dry_run
     stop_error: list[ArtreportError] = []
-    with open_validation(record_type, path, orgid=orgid, options=options.validate) as validation:
+    in_child = options.validate_in_child
+    if in_child is None:
+        in_child = not dry_run and in_child_by_default(path)
+    with open_source(
+        record_type, path, orgid=orgid, options=options.validate, in_child=in_child
+    ) as source:
         summary = PushSummary(record_type.name, str(path), dry_run=dry_run)
-        for problem in validation.file_problems:
+        for problem in source.file_problems:
             report.add(problem)
             summary.problems_by_code[problem.code] += 1
 
@@ -373,9 +330,8 @@ def push_file(
                 not_sent(chunk)
 
         chunker = _Chunker(options.chunk_size, options.chunk_bytes)
-        encoder = _BatchEncoder()
         in_flight: deque[Future[ChunkOutcome]] = deque()
-        max_in_flight = max(1, options.concurrency) * 2
+        max_in_flight = max(1, options.concurrency) * 4
 
         def submit(executor: ThreadPoolExecutor, chunk: Chunk) -> None:
             if stop.is_set():
@@ -393,32 +349,20 @@ def push_file(
             _responsive_threads(),
             ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as executor,
         ):
-            for batch in validation.result_batches():
+            for batch in source.batches():
                 if stop.is_set() and not stop_error:
                     # Stopped by a signal: leave now; a --changed-only run sends the rest.
-                    first_row = batch.rows[0] if isinstance(batch, CleanBatch) else batch[0].row
-                    summary.stopped_at_row = first_row
-                    report.add(Problem(NOT_READ_AFTER_STOP, row=first_row))
+                    summary.stopped_at_row = batch.first_row
+                    report.add(Problem(NOT_READ_AFTER_STOP, row=batch.first_row))
                     break
-                if isinstance(batch, CleanBatch):
-                    rows, keys = batch.rows, batch.keys
-                    bodies = encoder.bodies(batch)
-                else:
-                    rows, keys, datas = [], [], []
-                    for result in batch:
-                        for problem in result.problems:
-                            report.add(problem)
-                            summary.problems_by_code[problem.code] += 1
-                            if not problem.is_error:
-                                summary.warnings += 1
-                        if result.valid:
-                            rows.append(result.row)
-                            keys.append(result.primary_key)
-                            datas.append(result.data)
-                        else:
-                            summary.invalid += 1
-                    bodies = list(map(encode_row, datas))
-                summary.rows_read += len(batch)
+                for problem in batch.problems:
+                    report.add(problem)
+                    summary.problems_by_code[problem.code] += 1
+                    if not problem.is_error:
+                        summary.warnings += 1
+                summary.invalid += batch.invalid
+                summary.rows_read += batch.read
+                rows, keys, bodies = batch.rows, batch.keys, batch.bodies
                 if skip is not None:
                     keep = [not skip(key, body) for key, body in zip(keys, bodies, strict=True)]
                     summary.skipped += keep.count(False)
@@ -435,7 +379,7 @@ def push_file(
                 submit(executor, chunker.take())
             while in_flight:
                 settle(in_flight.popleft().result())
-        summary.notices = list(validation.summary.notices)
+        summary.notices = list(source.notices)
     summary.elapsed = time.monotonic() - started
     if on_progress is not None:
         on_progress(summary)

@@ -1,0 +1,259 @@
+"""The rows a push sends: the export validated and encoded, a batch at a time, either in this
+process or in a child process.
+
+A push sends from threads while it validates. Both need the interpreter lock, and sending
+through httpx costs a millisecond or two of Python per request; on a push that validates flat
+out, the senders wait for the lock and the validator waits for the senders. In a child
+process, validation has a core of its own and the pushing process mostly waits: on the child's
+next batch or on the platform. A pipe of a few batches keeps memory flat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+from msgspec import UNSET
+
+from artreport.errors import ArtreportError, InputError
+from artreport.readers import Notice
+from artreport.schema import RecordType, load_schema
+from artreport.validation import Problem, ValidateOptions, open_validation
+from artreport.validation.validator import CleanBatch, Validation
+from artreport.validation.values import BLANK
+
+#: A row as the platform receives it: compact UTF-8 JSON. msgspec encodes several times
+#: faster than json, which would otherwise cost push more than all of validation.
+encode_row: Callable[[dict[str, Any]], bytes] = msgspec.json.Encoder().encode
+
+#: Exports at least this large are validated in a child process when the push sends: below
+#: it, starting the process costs more than sharing the interpreter lock does.
+CHILD_MIN_BYTES = 2_000_000
+
+
+@dataclass(slots=True)
+class Encoded:
+    """One batch of the export: its valid rows ready to send, and its rows' problems."""
+
+    first_row: int
+    read: int
+    invalid: int
+    rows: list[int]
+    keys: list[str | None]
+    bodies: list[bytes]
+    problems: list[Problem] = field(default_factory=list)
+
+
+class _BatchEncoder:
+    """Encodes the rows of a :class:`CleanBatch` straight from its columns.
+
+    Each shape of batch (its field names and filled fields) gets a msgspec struct whose fields
+    default to UNSET, which msgspec leaves out of the JSON: a blank cell becomes UNSET, and one
+    C-level call a row builds the struct that encodes to exactly what ``encode_row`` makes of
+    the row's dict, without the dict.
+    """
+
+    def __init__(self) -> None:
+        self._encode = msgspec.json.Encoder().encode
+        self._structs: dict[tuple[Any, ...], type] = {}
+
+    def bodies(self, batch: CleanBatch) -> list[bytes]:
+        names, fill = batch.names, batch.fill
+        struct = self._struct(names, fill)
+        columns = []
+        for name, column in zip(names, batch.columns, strict=True):
+            if BLANK in column:
+                blank_as = {BLANK: fill.get(name, UNSET)}
+                column = list(map(blank_as.get, column, column))
+            columns.append(column)
+        return list(map(self._encode, map(struct, *columns)))
+
+    def _struct(self, names: list[str], fill: dict[str, Any]) -> type:
+        shape = (*names, None, *fill.items())
+        struct = self._structs.get(shape)
+        if struct is None:
+            fields = [
+                (f"f{index}", Any, msgspec.field(name=name, default=UNSET))
+                for index, name in enumerate(names)
+            ]
+            fields += [
+                (f"f{len(fields) + index}", Any, msgspec.field(name=name, default=value))
+                for index, (name, value) in enumerate(fill.items())
+                if name not in names
+            ]
+            struct = self._structs[shape] = msgspec.defstruct("Row", fields)
+        return struct
+
+
+def encoded_batches(validation: Validation) -> Iterator[Encoded]:
+    encoder = _BatchEncoder()
+    for batch in validation.result_batches():
+        if isinstance(batch, CleanBatch):
+            rows, keys = batch.rows, list[str | None](batch.keys)
+            yield Encoded(rows[0], len(rows), 0, rows, keys, encoder.bodies(batch))
+            continue
+        encoded = Encoded(batch[0].row, len(batch), 0, [], [], [])
+        datas = []
+        for result in batch:
+            encoded.problems.extend(result.problems)
+            if result.valid:
+                encoded.rows.append(result.row)
+                encoded.keys.append(result.primary_key)
+                datas.append(result.data)
+            else:
+                encoded.invalid += 1
+        encoded.bodies = list(map(encode_row, datas))
+        yield encoded
+
+
+class Source(Protocol):
+    """An export being validated and encoded: the problems of the file as a whole, then
+    :meth:`batches`; :attr:`notices` once they are all read."""
+
+    file_problems: list[Problem]
+    notices: list[Notice]
+
+    def batches(self) -> Iterator[Encoded]: ...
+
+
+class _HereSource:
+    def __init__(self, validation: Validation) -> None:
+        self._validation = validation
+        self.file_problems = list(validation.file_problems)
+        self.notices: list[Notice] = []
+
+    def batches(self) -> Iterator[Encoded]:
+        yield from encoded_batches(self._validation)
+        self.notices = list(self._validation.summary.notices)
+
+
+class ChildSource:
+    def __init__(self, connection: Connection, process: Any, path: str) -> None:
+        self._connection = connection
+        self._process = process
+        self._path = path
+        self.file_problems: list[Problem] = []
+        self.notices: list[Notice] = []
+
+    def open(self) -> None:
+        self.file_problems = self._receive("open")
+
+    def batches(self) -> Iterator[Encoded]:
+        while True:
+            kind, payload = self._next()
+            if kind == "end":
+                self.notices = payload
+                return
+            yield payload
+
+    def _receive(self, expected: str) -> Any:
+        kind, payload = self._next()
+        if kind != expected:
+            raise RuntimeError(f"validating process sent {kind!r} before {expected!r}")
+        return payload
+
+    def _next(self) -> tuple[str, Any]:
+        try:
+            kind, *payload = self._connection.recv()
+        except (EOFError, OSError):
+            # The process died without a word: killed, or a reader library crashed on a
+            # damaged file. Either way the file could not be read through.
+            self._process.join()
+            raise InputError(
+                "input-reader-crashed", path=self._path, exit_code=self._process.exitcode
+            ) from None
+        if kind == "error":
+            error_class, code, params = payload
+            raise error_class(code, **params)
+        if kind == "crash":
+            raise RuntimeError(f"the validating process failed:\n{payload[0]}")
+        return kind, payload[0]
+
+    def close(self) -> None:
+        self._connection.close()
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+
+
+def _produce(
+    connection: Connection,
+    record_type_name: str,
+    path: str,
+    orgid: str | None,
+    options: ValidateOptions,
+) -> None:
+    """The child process: validate and encode ``path``, sending each batch down
+    ``connection``. Ctrl-C reaches the whole process group; the parent decides what to do."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        record_type = load_schema().get(record_type_name)
+        with open_validation(record_type, path, orgid=orgid, options=options) as validation:
+            connection.send(("open", list(validation.file_problems)))
+            for encoded in encoded_batches(validation):
+                connection.send(("batch", encoded))
+            connection.send(("end", list(validation.summary.notices)))
+    except ArtreportError as error:
+        connection.send(("error", type(error), error.code, error.params))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the parent stopped reading: it has stopped the push
+    except BaseException:
+        connection.send(("crash", traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+def _start_method() -> str:
+    # fork starts at once; it is safe only in a process with no other thread, which a push
+    # is until it starts sending (the embedded sandbox, for one, is a thread: then spawn).
+    if sys.platform == "linux" and threading.active_count() == 1:
+        return "fork"
+    return "spawn"
+
+
+@contextlib.contextmanager
+def open_source(
+    record_type: RecordType,
+    path: str | Path,
+    *,
+    orgid: str | None,
+    options: ValidateOptions,
+    in_child: bool,
+) -> Iterator[Source]:
+    if not in_child:
+        with open_validation(record_type, path, orgid=orgid, options=options) as validation:
+            yield _HereSource(validation)
+        return
+    context = multiprocessing.get_context(_start_method())
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_produce,
+        args=(sending, record_type.name, str(path), orgid, options),
+        name="artreport-validate",
+        daemon=True,
+    )
+    process.start()
+    sending.close()
+    source = ChildSource(receiving, process, str(path))
+    try:
+        source.open()
+        yield source
+    finally:
+        source.close()
+
+
+def in_child_by_default(path: str | Path) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(path).stat().st_size >= CHILD_MIN_BYTES
+    return False
