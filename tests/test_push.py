@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import multiprocessing
 import os
@@ -17,13 +18,14 @@ from typer.testing import CliRunner
 
 from artreport.cli import app
 from artreport.client import PlatformClient
+from artreport.client.answers import Answer, Outcome
 from artreport.config import Config
 from artreport.errors import InputError
 from artreport.fakedata import fake_rows, write_rows
 from artreport.report import ReportWriter
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
-from artreport.upload import PushOptions, PushStopped, platform_sender, push_file
+from artreport.upload import Chunk, PushOptions, PushStopped, platform_sender, push_file
 from artreport.upload.produce import ChildSource
 from artreport.validation import open_validation
 
@@ -372,3 +374,30 @@ def test_the_key_and_token_appear_in_no_output_or_report(
     for text in outputs + written:
         assert KEY not in text
         assert token not in text and token.lower() not in text
+
+
+@pytest.mark.parametrize(
+    ("chunk_size", "chunk_bytes"), [(200, 2_000_000), (70, 2_000_000), (200, 9_000), (200, 1)]
+)
+def test_chunks_keep_file_order_and_both_limits(
+    tmp_path: Path, chunk_size: int, chunk_bytes: int
+) -> None:
+    path = cycle_file(tmp_path, 1234)
+    chunks: list[Chunk] = []
+
+    def send(chunk: Chunk) -> Answer:
+        chunks.append(chunk)
+        return Answer(0, "ok", len(chunk), Outcome.SUCCESS)
+
+    options = PushOptions(chunk_size=chunk_size, chunk_bytes=chunk_bytes)
+    with ReportWriter(tmp_path / "r.csv") as report:
+        summary = push_file(CYCLE, path, send=send, report=report, orgid=ORGID, options=options)
+    assert summary.accepted == 1234
+    assert [row for chunk in chunks for row in chunk.rows] == list(range(2, 1236))
+    for chunk in chunks:
+        assert len(chunk) <= chunk_size
+        assert len(chunk) == 1 or len(chunk.body()) <= chunk_bytes
+        assert json.loads(chunk.body())  # the brackets and commas make one JSON array
+    for chunk, following in itertools.pairwise(chunks):  # only the last may be short
+        next_size = len(chunk.body()) + 1 + len(following.bodies[0])
+        assert len(chunk) == chunk_size or next_size > chunk_bytes

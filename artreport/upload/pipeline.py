@@ -239,20 +239,40 @@ class _Chunker:
     def add(self, rows: list[int], keys: list[str | None], bodies: list[bytes]) -> list[Chunk]:
         """Add rows; returns the chunks they filled."""
         ready = []
-        chunk = self.chunk
-        for row, key, body in zip(rows, keys, bodies, strict=True):
-            size = len(body) + 1
-            if chunk.rows and self.bytes + size > self.max_bytes:
+        start = 0
+        while start < len(rows):
+            chunk = self.chunk
+            end = min(len(rows), start + self.size - len(chunk.rows))
+            # Each row costs its body and a comma.
+            size = sum(map(len, bodies[start:end])) + end - start
+            if self.bytes + size <= self.max_bytes:
+                # The common case: the rows fit whole, taken with three slices.
+                chunk.rows += rows[start:end]
+                chunk.keys += keys[start:end]
+                chunk.bodies += bodies[start:end]
+                self.bytes += size
+                start = end
+            else:
+                start = self._add_up_to_bytes(rows, keys, bodies, start, end)
+            if len(chunk.rows) >= self.size or start < end:
                 ready.append(self.take())
-                chunk = self.chunk
-            chunk.rows.append(row)
-            chunk.keys.append(key)
-            chunk.bodies.append(body)
-            self.bytes += size
-            if len(chunk.rows) >= self.size:
-                ready.append(self.take())
-                chunk = self.chunk
         return ready
+
+    def _add_up_to_bytes(
+        self, rows: list[int], keys: list[str | None], bodies: list[bytes], start: int, end: int
+    ) -> int:
+        """Add rows from ``start`` while the chunk stays under ``max_bytes`` (always at least
+        one row to an empty chunk); returns where it stopped."""
+        chunk = self.chunk
+        for position in range(start, end):
+            size = len(bodies[position]) + 1
+            if chunk.rows and self.bytes + size > self.max_bytes:
+                return position
+            chunk.rows.append(rows[position])
+            chunk.keys.append(keys[position])
+            chunk.bodies.append(bodies[position])
+            self.bytes += size
+        return end
 
     def take(self) -> Chunk:
         chunk, self.chunk, self.bytes = self.chunk, Chunk(), 2
