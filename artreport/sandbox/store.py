@@ -66,6 +66,9 @@ class Store:
         self._db.execute(_SCHEMA)
         self._db.execute(_PENDING_SCHEMA)
         self._pending = self._db.execute("SELECT count(*) FROM pending").fetchone()[0]
+        # An in-memory store ends with the process whichever way it logs: the log can be a
+        # list, which costs nothing to append to, where a table costs a copy of every batch.
+        self._in_memory: list[tuple[str, str, str, bytes]] | None = [] if db is None else None
 
     def upsert(self, orgid: str, record_type: str, primary_key: str, rows_json: bytes) -> None:
         """Insert or update each object of the JSON array ``rows_json`` (UTF-8) under its
@@ -73,11 +76,14 @@ class Store:
 
         The bytes are logged as they are, a BLOB that the merge reads as text: decoding them
         here would cost more than the insert, only for SQLite to encode them back."""
-        with self._db:
-            self._db.execute(
-                "INSERT INTO pending (orgid, type, primary_key, rows) VALUES (?, ?, ?, ?)",
-                (orgid, record_type, primary_key, rows_json),
-            )
+        if self._in_memory is not None:
+            self._in_memory.append((orgid, record_type, primary_key, rows_json))
+        else:
+            with self._db:
+                self._db.execute(
+                    "INSERT INTO pending (orgid, type, primary_key, rows) VALUES (?, ?, ?, ?)",
+                    (orgid, record_type, primary_key, rows_json),
+                )
         self._pending += 1
         if self._pending >= MAX_PENDING:
             self.merge()
@@ -87,9 +93,12 @@ class Store:
         if not self._pending:
             return
         with self._db:
-            for seq, orgid, record_type, primary_key, rows_json in self._db.execute(
-                _PENDING
-            ).fetchall():
+            if self._in_memory is not None:
+                batches = self._in_memory
+            else:
+                batches = [batch[1:] for batch in self._db.execute(_PENDING).fetchall()]
+                self._db.execute("DELETE FROM pending")
+            for orgid, record_type, primary_key, rows_json in batches:
                 self._db.execute(
                     _UPSERT,
                     {
@@ -99,7 +108,8 @@ class Store:
                         "rows": rows_json,
                     },
                 )
-                self._db.execute("DELETE FROM pending WHERE seq = ?", (seq,))
+        if self._in_memory is not None:
+            self._in_memory.clear()
         self._pending = 0
 
     def delete(self, orgid: str, record_type: str, key: str, match: Mapping[str, str]) -> bool:
