@@ -294,7 +294,8 @@ class Validation:
                 and not slow
                 and checks.take_unique_keys(keys, batch)
             ):
-                clean = self._clean_batch(batch, names, values, orgid, keys)
+                fill = {_ORGID: orgid} if orgid else {}
+                clean = CleanBatch([number for number, _ in batch], keys, names, values, fill)
                 summary.rows_read += len(clean)
                 summary.valid += len(clean)
                 yield clean
@@ -318,18 +319,6 @@ class Validation:
                 results.append(result)
             yield results
         self._finish()
-
-    def _clean_batch(
-        self,
-        batch: list[tuple[int, list[Any]]],
-        names: list[str],
-        values: list[list[Any]],
-        orgid: str | None,
-        keys: list[str],
-    ) -> CleanBatch:
-        """Rows of a batch in which no check found anything: data only."""
-        fill = {_ORGID: orgid} if orgid else {}
-        return CleanBatch([row_number for row_number, _ in batch], keys, names, values, fill)
 
     def problem_rows(self) -> Iterator[RowResult]:
         """Check every row but yield only those with a problem; the summary counts them all.
