@@ -215,7 +215,8 @@ def platform_sender(client: Any, resource: str) -> Sender:
 def _responsive_threads() -> Iterator[None]:
     """Let the sending threads have the interpreter soon after their answer arrives.
 
-    The main thread validates without pause; with the default 5 ms switch interval a sending
+    The main thread validates without pause (when it validates here, not in a child process:
+    see ``produce``); with the default 5 ms switch interval a sending
     thread waits that long each time it needs the interpreter to handle its answer, which
     costs more per request than the request itself takes on loopback.
     """
