@@ -266,3 +266,54 @@ def test_a_column_read_whole_reads_as_its_cells_one_by_one(
     )
     assert values == [reader(cell) for cell in cells]
     assert not refused
+
+
+def text_date_column(field: Field, extra: list[str]) -> list[str]:
+    """A CSV date column: many distinct dates written as the platform wants them, blank
+    cells, and ``extra``."""
+    start = dt.datetime(2023, 1, 25, 8, 0, 0)
+    moments = [start + dt.timedelta(hours=13 * n, seconds=n) for n in range(300)]
+    form = "%Y-%m-%d" if field.type == "date" else "%Y-%m-%d %H:%M:%S"
+    cells = [moment.strftime(form) for moment in moments]
+    cells[5::10] = [""] * 30
+    return cells + extra
+
+
+@pytest.mark.parametrize("field", [DATE, DATETIME])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["2024-02-29", "2024-02-29 23:59:59"],
+        ["2023-02-29"],
+        ["2023-04-31 08:00:00"],
+        ["2023-13-01"],
+        ["0000-01-01"],
+        ["2023-05-06 24:00:00"],
+        ["2023-05-06 23:59:60"],
+        ["2023-05-06 23:60:00"],
+        ["2023-05-06T08:00:00"],
+        ["２０２３-05-06", "２０２３-05-06 08:00:00"],
+        [" 2023-05-06", "2023-05-06 08:00:00 "],
+        ["2023-05-06\n2023-05-07", "2023-05-06 08:00:00\n2023-05-07 08:00:00"],
+        ["2023-05-06\n", "2023-05-06 08:00:00\n"],
+        ["2023/5/6", "2023/5/6 8:00"],
+    ],
+)
+def test_a_text_date_column_read_whole_reads_as_its_cells_one_by_one(
+    field: Field, extra: list[str]
+) -> None:
+    reader = value_reader(field)
+    cells = text_date_column(field, extra)
+    expected: list[object] = []
+    expected_refused = set()
+    for position, cell in enumerate(cells):
+        try:
+            expected.append(reader(cell))
+        except CellError:
+            expected.append(BLANK)
+            expected_refused.add(position)
+    values, refused = convert_column(
+        cells, field.type, reader, required=False, clear=BLANK, cache={}
+    )
+    assert (values, set(refused)) == (expected, expected_refused)
