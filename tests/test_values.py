@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from artreport.schema import Field
-from artreport.validation.columns import convert_column
+from artreport.validation.columns import ColumnCache, convert_column
 from artreport.validation.problems import CellError
 from artreport.validation.values import BLANK, value_reader
 
@@ -262,7 +262,7 @@ def test_a_column_read_whole_reads_as_its_cells_one_by_one(
     reader = value_reader(field, numbers_are_doubles=True)
     cells = spreadsheet_column(extra)
     values, refused = convert_column(
-        cells, field.type, reader, required=False, clear=BLANK, cache={}
+        cells, field.type, reader, required=False, clear=BLANK, cache=ColumnCache()
     )
     assert values == [reader(cell) for cell in cells]
     assert not refused
@@ -314,6 +314,28 @@ def test_a_text_date_column_read_whole_reads_as_its_cells_one_by_one(
             expected.append(BLANK)
             expected_refused.add(position)
     values, refused = convert_column(
-        cells, field.type, reader, required=False, clear=BLANK, cache={}
+        cells, field.type, reader, required=False, clear=BLANK, cache=ColumnCache()
     )
     assert (values, set(refused)) == (expected, expected_refused)
+
+
+@pytest.mark.parametrize("required", [True, False])
+def test_a_column_remembers_its_blank_cells_across_batches(required: bool) -> None:
+    field = Field("tstatus", "治疗状态", "integer", required=required)
+    reader = value_reader(field)
+    cache = ColumnCache()
+    codes = ["1", "2", "3", "4"] * 25
+    assert convert_column(
+        codes, "integer", reader, required=required, clear=BLANK, cache=cache
+    ) == ([1, 2, 3, 4] * 25, set())
+    with_blanks = ["1", "", "2", " "] * 25
+    values, refused = convert_column(
+        with_blanks, "integer", reader, required=required, clear=BLANK, cache=cache
+    )
+    assert values == [1, BLANK, 2, BLANK] * 25
+    blank_positions = {n for n, cell in enumerate(with_blanks) if not cell.strip()}
+    assert set(refused) == (blank_positions if required else set())
+    values, refused = convert_column(
+        codes, "integer", reader, required=required, clear=BLANK, cache=cache
+    )
+    assert (values, set(refused)) == ([1, 2, 3, 4] * 25, set())

@@ -43,6 +43,25 @@ CODED = "coded"
 #: Distinct values a column remembers the reading of; more, and it starts afresh.
 CACHE_LIMIT = 20_000
 
+#: Batches a column of too many distinct values to look up goes without trying again.
+VARIED_BATCHES_SKIPPED = 8
+
+#: A column's values, and whether some of them are :data:`BLANK`.
+Read = tuple[list[Any], bool]
+
+
+class ColumnCache:
+    """What a column remembers across batches: the reading of each distinct cell seen, which
+    of those cells read as blank, and for how many more batches its cells are too varied to
+    be worth looking up."""
+
+    __slots__ = ("blank_cells", "readings", "skip")
+
+    def __init__(self) -> None:
+        self.readings: dict[Any, Any] = {}
+        self.blank_cells: set[Any] = set()
+        self.skip = 0
+
 
 def convert_column(
     cells: Sequence[Any],
@@ -51,7 +70,7 @@ def convert_column(
     *,
     required: bool,
     clear: Any,
-    cache: dict[Any, Any],
+    cache: ColumnCache,
 ) -> tuple[list[Any], frozenset[int] | set[int]]:
     """The column's values (``clear`` for a blank optional cell, normally :data:`BLANK`) and
     the positions whose cell the reader refused or that are blank though required.
@@ -60,16 +79,17 @@ def convert_column(
     values (codes, counts, dates), so reading each distinct value once and looking the rest up
     is the cheapest whole-column check there is.
     """
-    values = _from_cache(cells, read, cache)
+    found = _from_cache(cells, read, cache)
     whole_column = _WHOLE_COLUMN.get(kind)
-    if values is None and whole_column is not None:
+    if found is None and whole_column is not None:
         try:
-            values = whole_column(cells)
+            found = whole_column(cells)
         except (TypeError, ValueError):
-            values = None
-    if values is None:
+            found = None
+    if found is None:
         return _cell_by_cell(cells, read, required, clear)
-    if BLANK in values:
+    values, has_blank = found
+    if has_blank:
         if required:
             return _cell_by_cell(cells, read, required, clear)
         if clear is not BLANK:
@@ -78,29 +98,45 @@ def convert_column(
 
 
 def _from_cache(
-    cells: Sequence[Any], read: Callable[[Any], Any], cache: dict[Any, Any]
-) -> list[Any] | None:
+    cells: Sequence[Any], read: Callable[[Any], Any], cache: ColumnCache
+) -> Read | None:
     """Every cell read through ``cache``; None when the column is better read another way (too
     many distinct values, a refused cell, booleans, which hash like 0 and 1)."""
+    if cache.skip:
+        cache.skip -= 1
+        return None
+    readings = cache.readings
     try:
-        return list(map(cache.__getitem__, cells))
+        values = list(map(readings.__getitem__, cells))
     except KeyError:
-        pass
+        values = None
     except TypeError:  # an unhashable JSON value
         return None
-    distinct = set(cells)
-    if len(distinct) * 4 > len(cells) or bool in set(map(type, distinct)):
-        return None
-    missing = distinct.difference(cache)
-    if len(cache) + len(missing) > CACHE_LIMIT:
-        cache.clear()
-        missing = distinct
-    try:
-        for value in missing:
-            cache[value] = read(value)
-    except CellError:
-        return None
-    return list(map(cache.__getitem__, cells))
+    if values is None:
+        try:
+            distinct = set(cells)
+        except TypeError:
+            return None
+        if len(distinct) * 4 > len(cells):
+            cache.skip = VARIED_BATCHES_SKIPPED
+            return None
+        if bool in set(map(type, distinct)):
+            return None
+        missing = distinct.difference(readings)
+        if len(readings) + len(missing) > CACHE_LIMIT:
+            readings.clear()
+            cache.blank_cells.clear()
+            missing = distinct
+        try:
+            for cell in missing:
+                reading = readings[cell] = read(cell)
+                if reading is BLANK:
+                    cache.blank_cells.add(cell)
+        except CellError:
+            return None
+        values = list(map(readings.__getitem__, cells))
+    blank_cells = cache.blank_cells
+    return values, bool(blank_cells) and not blank_cells.isdisjoint(cells)
 
 
 def _cell_by_cell(
@@ -127,7 +163,7 @@ def _cell_by_cell(
 # (a cell is not text) or ValueError (a date that does not exist).
 
 
-def _text(cells: Sequence[Any]) -> Any:
+def _text(cells: Sequence[Any]) -> Read | None:
     stripped = list(map(str.strip, cells))
     joined = "\n".join(stripped)
     if ("e" in joined or "E" in joined) and _SCIENTIFIC_LINE.search(joined):
@@ -137,30 +173,33 @@ def _text(cells: Sequence[Any]) -> Any:
         # the column's reader knows what to make of them.
         return None
     if "" not in stripped:
-        return stripped
-    return [text or BLANK for text in stripped]
+        return stripped, False
+    return [text or BLANK for text in stripped], True
 
 
-def _integers(cells: Sequence[Any]) -> Any:
+def _integers(cells: Sequence[Any]) -> Read | None:
     if not _INTEGERS.fullmatch("\n".join(cells) + "\n"):
         return None
-    return [int(c) if c else BLANK for c in cells]
+    if "" not in cells:
+        return list(map(int, cells)), False
+    return [int(c) if c else BLANK for c in cells], True
 
 
-def _numbers(cells: Sequence[Any]) -> Any:
+def _numbers(cells: Sequence[Any]) -> Read | None:
     if not _DECIMALS.fullmatch("\n".join(cells) + "\n"):
         return None
-    return [(float(c) if "." in c else int(c)) if c else BLANK for c in cells]
+    values = [(float(c) if "." in c else int(c)) if c else BLANK for c in cells]
+    return values, "" in cells
 
 
-def _dates(cells: Sequence[Any]) -> Any:
+def _dates(cells: Sequence[Any]) -> Read | None:
     try:
         return _canonical(cells, _DATE_SHAPE, dt.date.fromisoformat)
     except TypeError:  # not all text: a spreadsheet's date cells
         return _calendar_cells(cells, _date_text)
 
 
-def _datetimes(cells: Sequence[Any]) -> Any:
+def _datetimes(cells: Sequence[Any]) -> Read | None:
     try:
         return _canonical(cells, _DATETIME_SHAPE, dt.datetime.fromisoformat)
     except TypeError:
@@ -183,26 +222,28 @@ _DATE_WIDTH = len("yyyy-mm-dd")
 _CALENDAR_CELLS = frozenset({dt.datetime, dt.date, str})
 
 
-def _calendar_cells(cells: Sequence[Any], text_of: Callable[[Any], str]) -> Any:
+def _calendar_cells(cells: Sequence[Any], text_of: Callable[[Any], str]) -> Read | None:
     """A spreadsheet column of date cells and blank cells; None when some cell is something
     else (a date typed as text, a number), for the column's reader to judge."""
     if not set(map(type, cells)) <= _CALENDAR_CELLS:
         return None
     values = []
+    has_blank = False
     for cell in cells:
         kind = cell.__class__
         if kind is str:
             if cell.strip():
                 return None
             values.append(BLANK)
+            has_blank = True
         else:
             if kind is dt.datetime and cell.tzinfo is not None:
                 return None
             values.append(text_of(cell))
-    return values
+    return values, has_blank
 
 
-def _canonical(cells: Sequence[Any], shape: bytes, parse: Callable[[str], Any]) -> Any:
+def _canonical(cells: Sequence[Any], shape: bytes, parse: Callable[[str], Any]) -> Read | None:
     """Dates already written exactly as the platform wants them, kept as they are once each is
     a real calendar date and time (``parse`` raises ValueError for 2023-02-30 or 25:00:00)."""
     try:
@@ -211,7 +252,8 @@ def _canonical(cells: Sequence[Any], shape: bytes, parse: Callable[[str], Any]) 
         return None
     shapes = joined.translate(_DIGITS_AS_ZERO)
     # Taking out every whole line of the right shape leaves only the blank lines.
-    if shapes != shape * len(cells) and shapes.replace(shape, b"").strip(b"\n"):
+    has_blank = shapes != shape * len(cells)
+    if has_blank and shapes.replace(shape, b"").strip(b"\n"):
         return None
     if b" 24:" in joined:
         # Some Pythons read 24:00:00 as the next day's midnight; the platform does not.
@@ -221,10 +263,12 @@ def _canonical(cells: Sequence[Any], shape: bytes, parse: Callable[[str], Any]) 
     # A cell holding a new line passes the shape test line by line; parse refuses it whole.
     for _ in map(parse, distinct):
         pass
-    return [c or BLANK for c in cells]
+    if not has_blank:
+        return list(cells), False
+    return [c or BLANK for c in cells], True
 
 
-_WHOLE_COLUMN: dict[str, Callable[[Sequence[Any]], Any]] = {
+_WHOLE_COLUMN: dict[str, Callable[[Sequence[Any]], Read | None]] = {
     "string": _text,
     "integer": _integers,
     "number": _numbers,

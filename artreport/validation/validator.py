@@ -22,7 +22,7 @@ from artreport.errors import InputError
 from artreport.readers import Notice, Table, open_table
 from artreport.schema import Field, RecordType
 from artreport.validation import problems as codes
-from artreport.validation.columns import CODED, convert_column
+from artreport.validation.columns import CODED, ColumnCache, convert_column
 from artreport.validation.idcard import has_valid_check_digit
 from artreport.validation.problems import CellError, Problem
 from artreport.validation.values import (
@@ -148,7 +148,7 @@ class _Column:
     #: What ``columns.convert_column`` may judge the column as: its field's type, or CODED.
     kind: str
     #: Readings of this column's distinct values (see ``columns.convert_column``).
-    cache: dict[Any, Any] = field(default_factory=dict, compare=False)
+    cache: ColumnCache = field(default_factory=ColumnCache, compare=False)
 
 
 class Validation:
@@ -240,7 +240,7 @@ class Validation:
                 length = typical_code_length([cells[column.index] for _, cells in sample])
             if length is not None:
                 read = value_reader(column.field, numbers_are_doubles=True, code_length=length)
-                column = dataclasses.replace(column, read=read, cache={})
+                column = dataclasses.replace(column, read=read, cache=ColumnCache())
             columns.append(column)
         self._columns = columns
         self._plan = [(c.index, c.field, c.read, c.field.required, c.clear) for c in columns]
@@ -286,16 +286,16 @@ class Validation:
         orgid = self.orgid
         summary = self.summary
         unusable = self.rows_unusable
-        for batch, names, values, columns, slow in self._checked_batches(checks):
+        for batch, numbers, names, values, columns, slow in self._checked_batches(checks):
             keys = columns.get(checks.key_name)
             if (
                 keys is not None
                 and not unusable
                 and not slow
-                and checks.take_unique_keys(keys, batch)
+                and checks.take_unique_keys(keys, numbers)
             ):
                 fill = {_ORGID: orgid} if orgid else {}
-                clean = CleanBatch([number for number, _ in batch], keys, names, values, fill)
+                clean = CleanBatch(list(numbers), keys, names, values, fill)
                 summary.rows_read += len(clean)
                 summary.valid += len(clean)
                 yield clean
@@ -329,9 +329,9 @@ class Validation:
         checks = _RowChecks(self.record_type, self.orgid, self.options.blank_clears)
         summary = self.summary
         unusable = self.rows_unusable
-        for batch, _names, _values, columns, slow in self._checked_batches(checks):
+        for batch, numbers, _names, _values, columns, slow in self._checked_batches(checks):
             keys = columns.get(checks.key_name)
-            if not slow and checks.take_unique_keys(keys, batch):
+            if not slow and checks.take_unique_keys(keys, numbers):
                 # The common case, decided a batch at a time: every row clean.
                 summary.rows_read += len(batch)
                 if unusable:
@@ -364,16 +364,22 @@ class Validation:
         self, checks: _RowChecks
     ) -> Iterator[
         tuple[
-            list[tuple[int, list[Any]]], list[str], list[list[Any]], dict[str, list[Any]], set[int]
+            list[tuple[int, list[Any]]],
+            tuple[int, ...],
+            list[str],
+            list[list[Any]],
+            dict[str, list[Any]],
+            set[int],
         ]
     ]:
-        """Each batch with its converted columns (as a list and by field name) and the
-        positions of the rows that some cell or row check flagged."""
+        """Each batch with its row numbers, its converted columns (as a list and by field
+        name) and the positions of the rows that some cell or row check flagged."""
         for batch in self._batches():
-            names, values, slow = self._convert_batch(batch)
+            numbers, rows = zip(*batch, strict=True)
+            names, values, slow = self._convert_batch(rows)
             columns = dict(zip(names, values, strict=True))
             slow.update(checks.suspicious_positions(columns))
-            yield batch, names, values, columns, slow
+            yield batch, numbers, names, values, columns, slow
 
     def _batches(self) -> Iterator[list[tuple[int, list[Any]]]]:
         source = self._sampled_rows()
@@ -381,12 +387,12 @@ class Validation:
             yield batch
 
     def _convert_batch(
-        self, batch: list[tuple[int, list[Any]]]
+        self, rows: tuple[list[Any], ...]
     ) -> tuple[list[str], list[list[Any]], set[int]]:
         """Each mapped column of the batch converted, and the positions of rows that need the
         slow path because some cell of theirs was refused."""
         orgid = self.orgid
-        cells_by_index = list(zip(*(cells for _, cells in batch), strict=True))
+        cells_by_index = list(zip(*rows, strict=True))
         names: list[str] = []
         values: list[list[Any]] = []
         slow: set[int] = set()
@@ -552,7 +558,7 @@ class _RowChecks:
                     i for i, v in enumerate(numbers) if v not in not_values and not low <= v <= high
                 )
 
-    def take_unique_keys(self, keys: list[Any] | None, batch: list[tuple[int, list[Any]]]) -> bool:
+    def take_unique_keys(self, keys: list[Any] | None, numbers: tuple[int, ...]) -> bool:
         """Record a batch's keys when none is blank, repeated, or seen in an earlier batch;
         False (nothing recorded) otherwise, for the caller to go row by row."""
         if keys is None or BLANK in keys:
@@ -561,7 +567,7 @@ class _RowChecks:
         unique = set(keys)
         if len(unique) != len(keys) or not self.first_row_of_key.keys().isdisjoint(unique):
             return False
-        self.first_row_of_key.update(zip(keys, (row for row, _ in batch), strict=True))
+        self.first_row_of_key.update(zip(keys, numbers, strict=True))
         return True
 
     def check(self, data: dict[str, Any], row_number: int, found: _Found) -> str | None:
