@@ -339,3 +339,13 @@ def test_a_column_remembers_its_blank_cells_across_batches(required: bool) -> No
         codes, "integer", reader, required=required, clear=BLANK, cache=cache
     )
     assert (values, set(refused)) == ([1, 2, 3, 4] * 25, set())
+
+
+def test_a_last_batch_of_one_row_is_read_through_the_cache() -> None:
+    reader = value_reader(INTEGER)
+    cache = ColumnCache()
+    convert_column(["1", "2"] * 50, "integer", reader, required=True, clear=BLANK, cache=cache)
+    assert convert_column(["2"], "integer", reader, required=True, clear=BLANK, cache=cache) == (
+        [2],
+        set(),
+    )

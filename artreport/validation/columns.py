@@ -14,6 +14,7 @@ rows the slow way, collecting every problem with its field.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -107,7 +108,7 @@ def _from_cache(
         return None
     readings = cache.readings
     try:
-        values = list(map(readings.__getitem__, cells))
+        values = _look_up(readings, cells)
     except KeyError:
         values = None
     except TypeError:  # an unhashable JSON value
@@ -134,9 +135,17 @@ def _from_cache(
                     cache.blank_cells.add(cell)
         except CellError:
             return None
-        values = list(map(readings.__getitem__, cells))
+        values = _look_up(readings, cells)
     blank_cells = cache.blank_cells
     return values, bool(blank_cells) and not blank_cells.isdisjoint(cells)
+
+
+def _look_up(readings: dict[Any, Any], cells: Sequence[Any]) -> list[Any]:
+    # One itemgetter of all the cells looks them up in C, twice as fast as mapping
+    # readings.__getitem__; given one cell, though, it returns the value, not a tuple.
+    if len(cells) == 1:
+        return [readings[cells[0]]]
+    return list(operator.itemgetter(*cells)(readings))
 
 
 def _cell_by_cell(
