@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from childproc import Child, run_child
+from childproc import Child, child_environment, run_child
 
 from artreport.fakedata import fake_rows, write_rows
 from artreport.schema import load_schema
@@ -107,17 +106,9 @@ def sandbox(workdir: Path, *options: str) -> Iterator[str]:
 
 
 def _environment(workdir: Path, base_url: str = "") -> dict[str, str]:
-    env = dict(os.environ)
-    env.pop("ARTREPORT_CONFIG", None)  # a developer's own config must not change the numbers
-    env.update(
-        ARTREPORT_BASE_URL=base_url,
-        ARTREPORT_ORGID=ORGID,
-        ARTREPORT_KEY=KEY,
-        ARTREPORT_HOME=str(workdir / "state"),
-        ARTREPORT_LANG="en",
-        PYTHONIOENCODING="utf-8",
+    return child_environment(
+        workdir, ARTREPORT_BASE_URL=base_url, ARTREPORT_ORGID=ORGID, ARTREPORT_KEY=KEY
     )
-    return env
 
 
 def _artreport(workdir: Path, base_url: str, *arguments: str) -> Child:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from childproc import Child, run_child
+from childproc import Child, child_environment, run_child
 
 from artreport.fakedata import fake_rows, headers_for, write_rows
 from artreport.schema import RecordType, load_schema
@@ -191,16 +191,7 @@ def generate(workdir: Path, rows: int, memory_rows: int | None, seed: int) -> di
 
 
 def _environment(workdir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    # A developer's own config must not change what is measured.
-    env.pop("ARTREPORT_CONFIG", None)
-    env.update(
-        ARTREPORT_ORGID=ORGID,
-        ARTREPORT_HOME=str(workdir / "state"),
-        ARTREPORT_LANG="en",
-        PYTHONIOENCODING="utf-8",
-    )
-    return env
+    return child_environment(workdir, ARTREPORT_ORGID=ORGID)
 
 
 def measure(
