@@ -88,10 +88,12 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-# The form only: ``fromisoformat`` then judges each distinct value (month 13, 2023-02-30,
-# 24:00:00). ``[0-9]`` rather than ``\d``, which also matches other scripts' digits.
-_DATE_LINES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*")
-_DATETIME_LINES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}\n)*")
+# The form only, judged on the distinct values joined by new lines: ASCII, and with every
+# digit turned into 0, each line exactly this (other scripts' digits are not ASCII).
+# ``fromisoformat`` then judges each value (month 13, 2023-02-30, 24:00:00).
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_DATE_SHAPE = b"0000-00-00\n"
+_DATETIME_SHAPE = b"0000-00-00 00:00:00\n"
 #: Dates a record type remembers as checked; more, and it starts afresh.
 _KNOWN_DATES_LIMIT = 50_000
 _FLOAT_MAX = sys.float_info.max
@@ -140,11 +142,9 @@ class _Calendar:
     """The date or date-time fields of a type, judged on their distinct values. Uploads repeat
     their dates batch after batch, so the values already found good are remembered."""
 
-    def __init__(
-        self, attributes: list[str], lines: re.Pattern[str], parse: Callable[[str], object]
-    ) -> None:
+    def __init__(self, attributes: list[str], shape: bytes, parse: Callable[[str], object]) -> None:
         self._values = _tuples(attributes) if attributes else None
-        self._lines = lines
+        self._shape = shape
         self._parse = parse
         self._known: set[str] = set()
 
@@ -157,7 +157,12 @@ class _Calendar:
         if distinct <= self._known:
             return True
         new = distinct - self._known
-        if self._lines.fullmatch("\n".join(new) + "\n") is None:
+        try:
+            joined = ("\n".join(new) + "\n").encode("ascii")
+        except UnicodeEncodeError:
+            return False
+        # A value holding a new line passes line by line, but makes one line too many.
+        if joined.translate(_DIGITS_AS_ZERO) != self._shape * len(new):
             return False
         try:
             list(map(self._parse, new))
@@ -214,8 +219,8 @@ class BatchRules:
         for fld in record_type.fields:
             by_type.setdefault(fld.type, []).append(attribute[fld.name])
         self._calendars = (
-            _Calendar(by_type.get("date", []), _DATE_LINES, date.fromisoformat),
-            _Calendar(by_type.get("datetime", []), _DATETIME_LINES, datetime.fromisoformat),
+            _Calendar(by_type.get("date", []), _DATE_SHAPE, date.fromisoformat),
+            _Calendar(by_type.get("datetime", []), _DATETIME_SHAPE, datetime.fromisoformat),
         )
         self._orgids = attrgetter(attribute["orgid"]) if "orgid" in attribute else None
         self._keys = attrgetter(attribute[self.primary_key])
