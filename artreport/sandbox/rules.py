@@ -143,15 +143,17 @@ class _Calendar:
     their dates batch after batch, so the values already found good are remembered."""
 
     def __init__(self, attributes: list[str], shape: bytes, parse: Callable[[str], object]) -> None:
-        self._values = _tuples(attributes) if attributes else None
+        self._getters = [attrgetter(attribute) for attribute in attributes]
         self._shape = shape
         self._parse = parse
         self._known: set[str] = set()
 
     def accepts(self, rows: list[Any]) -> bool:
-        if self._values is None:
+        if not self._getters:
             return True
-        distinct = set().union(*map(self._values, rows))
+        distinct: set[Any] = set()
+        for getter in self._getters:
+            distinct.update(map(getter, rows))
         distinct.discard(UNSET)
         distinct.discard("")
         if distinct <= self._known:
