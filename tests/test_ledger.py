@@ -86,6 +86,18 @@ def test_a_file_that_is_not_a_ledger_is_reported_by_path(path: Path) -> None:
     assert caught.value.params["path"] == str(path)
 
 
+def test_every_row_of_a_chunk_keeps_its_own_key_and_hash(ledger: Ledger) -> None:
+    keys = ["周期-1", 'C"2', "C\\3", "C 4", "0005", "C6\n", "C7😀"] + [f"K{n}" for n in range(300)]
+    run = ledger.start_run("artreport push cycle c.xlsx", SANDBOX, ORGID)
+    ledger.record_accepted(run, "cycle", [(key, body(key, 3)) for key in keys])
+
+    assert ledger.accepted_keys("cycle", SANDBOX, ORGID) == set(keys)
+    unchanged = ledger.unchanged("cycle", SANDBOX, ORGID)
+    assert all(unchanged(key, body(key, 3)) for key in keys)
+    assert not any(unchanged(key, body(key, 2)) for key in keys)
+    assert not unchanged(keys[0], body(keys[1], 3))
+
+
 def test_unchanged_is_true_only_for_the_last_accepted_version(ledger: Ledger) -> None:
     run = ledger.start_run("artreport push cycle c.xlsx", SANDBOX, ORGID)
     ledger.record_accepted(run, "cycle", [("C1", body("C1", 1)), ("C2", body("C2", 1))])

@@ -42,6 +42,19 @@ def row_hash(key: str, body: bytes) -> bytes:
     return hashlib.sha256(key.encode() + b"\0" + body).digest()[:HASH_BYTES]
 
 
+#: A chunk's rows in one statement: the keys as a JSON array, the hashes as one BLOB of
+#: HASH_BYTES each in the same order. SQLite loops over the rows in C, which takes half the time
+#: of binding five parameters a row from Python (about 3 µs a row instead of 7, measured here).
+#: ``WHERE true`` is SQLite's own cure for the ambiguity of an upsert after a SELECT.
+_RECORD_ACCEPTED = f"""
+    INSERT INTO accepted (scope_id, primary_key, hash, run_id, accepted_at)
+    SELECT :scope, value, substr(:hashes, key * {HASH_BYTES} + 1, {HASH_BYTES}), :run, :at
+    FROM json_each(:keys) WHERE true
+    ON CONFLICT (scope_id, primary_key) DO UPDATE SET
+        hash = excluded.hash, run_id = excluded.run_id, accepted_at = excluded.accepted_at
+"""
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -237,15 +250,24 @@ class Ledger:
         Call it once per chunk, after the platform's success answer: the chunk is committed
         whole or not at all, so the ledger never claims a row the platform did not accept.
         """
+        # Taken whole before the transaction starts: a chunk that fails to arrive records
+        # nothing, and the statement below gets the chunk in two parameters.
+        pairs = list(rows)
+        if not pairs:
+            return
+        keys, bodies = zip(*pairs, strict=True)
         accepted_at = _now()
         with self._transaction() as db:
             scope = self._scope(db, run_id, record_type)
-            db.executemany(
-                "INSERT INTO accepted (scope_id, primary_key, hash, run_id, accepted_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (scope_id, primary_key) DO UPDATE SET"
-                " hash = excluded.hash, run_id = excluded.run_id,"
-                " accepted_at = excluded.accepted_at",
-                ((scope, key, row_hash(key, body), run_id, accepted_at) for key, body in rows),
+            db.execute(
+                _RECORD_ACCEPTED,
+                {
+                    "scope": scope,
+                    "keys": json.dumps(keys, ensure_ascii=False),
+                    "hashes": b"".join(map(row_hash, keys, bodies)),
+                    "run": run_id,
+                    "at": accepted_at,
+                },
             )
 
     @staticmethod
