@@ -70,6 +70,9 @@ class PlatformClient:
         self._orgid = config.orgid
         self._key = config.key
         self._token = make_token(config.orgid, config.key)
+        # Parsed once per path: httpx parses a URL given as text at every request, about 70 µs
+        # of CPU here, a tenth of what a small batch's whole round trip to the sandbox costs.
+        self._urls: dict[str, httpx.URL] = {}
         self._cache = session_cache
         self._clock = clock
         self._on_event: EventHandler = on_event or (lambda event: None)
@@ -255,6 +258,9 @@ class PlatformClient:
         # The query (delete's patient record ids) travels in ``params`` and so is never part of
         # the URL that errors and events name.
         url = self._base_url + path
+        parsed_url = self._urls.get(path)
+        if parsed_url is None:
+            parsed_url = self._urls[path] = httpx.URL(url)
 
         def attempt() -> Answer | TryAgain:
             # Resending is safe: batchInsert is an upsert by primary key, so a batch whose
@@ -262,7 +268,7 @@ class PlatformClient:
             # same values; login and delete are idempotent too (see PlatformClient.delete).
             try:
                 response = self._http.request(
-                    method, url, content=content, params=params, headers=headers
+                    method, parsed_url, content=content, params=params, headers=headers
                 )
             except httpx.TransportError as exc:
                 if _certificate_rejected(exc):
