@@ -251,11 +251,14 @@ def test_a_validating_process_that_dies_is_an_input_error_naming_the_file() -> N
     assert caught.value.params == {"path": "damaged.xls", "exit_code": 3}
 
 
+@pytest.mark.parametrize("count", [450, 4000])
 def test_a_refused_login_stops_the_run_and_lists_every_row_as_not_sent(
-    tmp_path: Path, sandbox_factory: Any
+    tmp_path: Path, sandbox_factory: Any, count: int
 ) -> None:
+    # 4000 rows are many batches: the file is still read to its end, to list every row,
+    # though the refusal comes while it is being read.
     sandbox = sandbox_factory()
-    path = cycle_file(tmp_path, 450)
+    path = cycle_file(tmp_path, count)
     config = Config(base_url=sandbox.base_url, orgid=ORGID, key="wrong-key")
     with (
         PlatformClient(config, sleep=lambda s: None) as client,
@@ -266,8 +269,9 @@ def test_a_refused_login_stops_the_run_and_lists_every_row_as_not_sent(
             CYCLE, path, send=platform_sender(client, CYCLE.resource), report=writer, orgid=ORGID
         )
     assert stopped.value.error.exit_code == 3
-    assert stopped.value.summary.not_sent == 450
-    assert len(report_rows(tmp_path / "r.csv")) == 450
+    assert stopped.value.summary.not_sent == count
+    assert stopped.value.summary.stopped_at_row is None
+    assert len(report_rows(tmp_path / "r.csv")) == count
     assert sandbox.rows("cycle") == []
 
 

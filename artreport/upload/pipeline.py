@@ -161,10 +161,15 @@ class ChunkOutcome:
     error: ArtreportError | None = None
 
 
-def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event) -> ChunkOutcome:
+def send_chunk(
+    send: Sender, chunk: Chunk, stop: threading.Event, halt: threading.Event
+) -> ChunkOutcome:
     """Send ``chunk``; when the platform refuses it as data, split and resend the halves until
     each refused row stands alone, so that every good row lands and every bad row carries the
     platform's own message.
+
+    Nothing is sent once ``stop`` (a signal) or ``halt`` is set; an error that ends the run
+    sets ``halt``, not ``stop``: the rest of the file is still read, to be listed as not sent.
 
     The platform applies a batch all-or-nothing, so resending halves of a refused batch can
     never store a row twice; and batchInsert is an upsert by primary key, so resending after a
@@ -174,7 +179,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event) -> ChunkOutcom
     pending = [chunk]
     while pending:
         part = pending.pop()
-        if stop.is_set():
+        if stop.is_set() or halt.is_set():
             outcome.not_sent.append(part)
             continue
         try:
@@ -184,7 +189,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event) -> ChunkOutcom
             outcome.error = error
             outcome.not_sent.append(part)
             outcome.not_sent.extend(pending)
-            stop.set()
+            halt.set()
             break
         outcome.requests += 1
         if answer.outcome is Outcome.SUCCESS:
@@ -301,6 +306,7 @@ def push_file(
     """
     options = options or PushOptions()
     stop = stop or threading.Event()
+    halt = threading.Event()
     started = time.monotonic()
     dry_run = send is None or options.dry_run
     stop_error: list[ArtreportError] = []
@@ -355,11 +361,11 @@ def push_file(
         max_in_flight = max(1, options.concurrency) * 4
 
         def submit(executor: ThreadPoolExecutor, chunk: Chunk) -> None:
-            if stop.is_set():
+            if stop.is_set() or halt.is_set():
                 not_sent(chunk)
                 return
             summary.sent += len(chunk)
-            in_flight.append(executor.submit(send_chunk, send, chunk, stop))  # type: ignore[arg-type]
+            in_flight.append(executor.submit(send_chunk, send, chunk, stop, halt))  # type: ignore[arg-type]
             while len(in_flight) >= max_in_flight:
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
@@ -371,7 +377,7 @@ def push_file(
             ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as executor,
         ):
             for batch in source.batches():
-                if stop.is_set() and not stop_error:
+                if stop.is_set():
                     # Stopped by a signal: leave now; a --changed-only run sends the rest.
                     summary.stopped_at_row = batch.first_row
                     report.add(Problem(NOT_READ_AFTER_STOP, row=batch.first_row))
