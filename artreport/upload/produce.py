@@ -29,7 +29,7 @@ from artreport.errors import ArtreportError, InputError
 from artreport.readers import Notice
 from artreport.schema import RecordType, load_schema
 from artreport.validation import Problem, ValidateOptions, open_validation
-from artreport.validation.validator import CleanBatch, Validation
+from artreport.validation.validator import CleanBatch, RowResult, Validation
 from artreport.validation.values import BLANK
 
 #: A row as the platform receives it: compact UTF-8 JSON. msgspec encodes several times
@@ -99,21 +99,27 @@ def encoded_batches(validation: Validation) -> Iterator[Encoded]:
     encoder = _BatchEncoder()
     for batch in validation.result_batches():
         if isinstance(batch, CleanBatch):
-            rows, keys = batch.rows, list[str | None](batch.keys)
+            rows = batch.rows
+            keys = list[str | None](batch.keys)
             yield Encoded(rows[0], len(rows), 0, rows, keys, encoder.bodies(batch))
-            continue
-        encoded = Encoded(batch[0].row, len(batch), 0, [], [], [])
-        datas = []
-        for result in batch:
-            encoded.problems.extend(result.problems)
-            if result.valid:
-                encoded.rows.append(result.row)
-                encoded.keys.append(result.primary_key)
-                datas.append(result.data)
-            else:
-                encoded.invalid += 1
-        encoded.bodies = list(map(encode_row, datas))
-        yield encoded
+        else:
+            yield _encoded_results(batch)
+        del batch  # before the next is read: see Validation._checked_batches
+
+
+def _encoded_results(batch: list[RowResult]) -> Encoded:
+    encoded = Encoded(batch[0].row, len(batch), 0, [], [], [])
+    datas = []
+    for result in batch:
+        encoded.problems.extend(result.problems)
+        if result.valid:
+            encoded.rows.append(result.row)
+            encoded.keys.append(result.primary_key)
+            datas.append(result.data)
+        else:
+            encoded.invalid += 1
+    encoded.bodies = list(map(encode_row, datas))
+    return encoded
 
 
 class Source(Protocol):

@@ -38,8 +38,10 @@ _DOUBLE_FORMATS = frozenset({"xlsx", "xls", "ods"})
 _ORGID = "orgid"
 #: Rows a spreadsheet's text columns are sampled over to learn their code lengths.
 _CODE_SAMPLE_ROWS = 1000
-#: Rows checked together, a column at a time (see ``columns``).
-_BATCH_ROWS = 500
+#: Cells checked together, a column at a time (see ``columns``): as many rows as make this
+#: many cells. A batch's cells and what is made of them have to stay in the CPU cache (a
+#: core's own 512 kB here), or each is fetched from memory again at every column pass.
+_BATCH_CELLS = 3_500
 #: A date up to this far ahead is a clock or time-zone slip, not a mistake worth a warning.
 _FUTURE_MARGIN = dt.timedelta(days=1)
 _DATE_WIDTH = len("yyyy-mm-dd")
@@ -277,6 +279,7 @@ class Validation:
                     yield RowResult(row, data, key, (), valid)
             else:
                 yield from batch
+            del batch  # see _checked_batches
 
     def result_batches(self) -> Iterator[CleanBatch | list[RowResult]]:
         """:meth:`rows` a batch at a time: a :class:`CleanBatch` when no row of the batch has
@@ -295,30 +298,40 @@ class Validation:
                 and checks.take_unique_keys(keys, numbers)
             ):
                 fill = {_ORGID: orgid} if orgid else {}
-                clean = CleanBatch(list(numbers), keys, names, values, fill)
-                summary.rows_read += len(clean)
-                summary.valid += len(clean)
-                yield clean
-                continue
-            with_blanks = [n for n, v in zip(names, values, strict=True) if BLANK in v]
-            results = []
-            for position, ((row_number, cells), row) in enumerate(
-                zip(batch, zip(*values, strict=True), strict=True)
-            ):
-                if position in slow:
-                    result = self._slow_row(row_number, cells, checks)
-                else:
-                    data = dict(zip(names, row, strict=True))
-                    for name in with_blanks:
-                        if data[name] is BLANK:
-                            del data[name]
-                    found: _Found = []
-                    key = checks.check(data, row_number, found)
-                    result = self._result(row_number, data, key, found)
-                self._count(result)
-                results.append(result)
-            yield results
+                summary.rows_read += len(numbers)
+                summary.valid += len(numbers)
+                yield CleanBatch(list(numbers), keys, names, values, fill)
+            else:
+                yield self._row_results(batch, names, values, slow, checks)
+            del batch, numbers, names, values, columns, slow, keys  # see _checked_batches
         self._finish()
+
+    def _row_results(
+        self,
+        batch: list[tuple[int, list[Any]]],
+        names: list[str],
+        values: list[list[Any]],
+        slow: set[int],
+        checks: _RowChecks,
+    ) -> list[RowResult]:
+        with_blanks = [n for n, v in zip(names, values, strict=True) if BLANK in v]
+        results = []
+        for position, ((row_number, cells), row) in enumerate(
+            zip(batch, zip(*values, strict=True), strict=True)
+        ):
+            if position in slow:
+                result = self._slow_row(row_number, cells, checks)
+            else:
+                data = dict(zip(names, row, strict=True))
+                for name in with_blanks:
+                    if data[name] is BLANK:
+                        del data[name]
+                found: _Found = []
+                key = checks.check(data, row_number, found)
+                result = self._result(row_number, data, key, found)
+            self._count(result)
+            results.append(result)
+        return results
 
     def problem_rows(self) -> Iterator[RowResult]:
         """Check every row but yield only those with a problem; the summary counts them all.
@@ -338,27 +351,36 @@ class Validation:
                     summary.invalid += len(batch)
                 else:
                     summary.valid += len(batch)
-                continue
-            first_row_of_key = checks.first_row_of_key
-            for position, (row_number, cells) in enumerate(batch):
-                if position not in slow:
-                    key = keys[position] if keys is not None else BLANK
-                    if (
-                        key is BLANK
-                        or first_row_of_key.setdefault(str(key), row_number) == row_number
-                    ):
-                        summary.rows_read += 1
-                        if unusable:
-                            summary.invalid += 1
-                        else:
-                            summary.valid += 1
-                        continue
-                    # The key was seen before: the slow path reports the duplicate.
-                result = self._slow_row(row_number, cells, checks)
-                self._count(result)
-                if result.problems:
-                    yield result
+            else:
+                yield from self._problems_in(batch, keys, slow, checks)
+            del batch, numbers, _names, _values, columns, slow, keys  # see _checked_batches
         self._finish()
+
+    def _problems_in(
+        self,
+        batch: list[tuple[int, list[Any]]],
+        keys: list[Any] | None,
+        slow: set[int],
+        checks: _RowChecks,
+    ) -> Iterator[RowResult]:
+        summary = self.summary
+        unusable = self.rows_unusable
+        first_row_of_key = checks.first_row_of_key
+        for position, (row_number, cells) in enumerate(batch):
+            if position not in slow:
+                key = keys[position] if keys is not None else BLANK
+                if key is BLANK or first_row_of_key.setdefault(str(key), row_number) == row_number:
+                    summary.rows_read += 1
+                    if unusable:
+                        summary.invalid += 1
+                    else:
+                        summary.valid += 1
+                    continue
+                # The key was seen before: the slow path reports the duplicate.
+            result = self._slow_row(row_number, cells, checks)
+            self._count(result)
+            if result.problems:
+                yield result
 
     def _checked_batches(
         self, checks: _RowChecks
@@ -373,18 +395,27 @@ class Validation:
         ]
     ]:
         """Each batch with its row numbers, its converted columns (as a list and by field
-        name) and the positions of the rows that some cell or row check flagged."""
+        name) and the positions of the rows that some cell or row check flagged.
+
+        Each loop here and in the callers lets go of its batch before the next one is read.
+        Otherwise two batches are alive at once, the cells of the old one are out of the CPU
+        cache by the time they are freed, and the new one is read into memory that is not
+        in it: validation runs a fifth slower (``bench/bench_validate.py``).
+        """
         for batch in self._batches():
             numbers, rows = zip(*batch, strict=True)
             names, values, slow = self._convert_batch(rows)
             columns = dict(zip(names, values, strict=True))
             slow.update(checks.suspicious_positions(columns))
             yield batch, numbers, names, values, columns, slow
+            del batch, numbers, rows, names, values, columns, slow
 
     def _batches(self) -> Iterator[list[tuple[int, list[Any]]]]:
         source = self._sampled_rows()
-        while batch := list(itertools.islice(source, _BATCH_ROWS)):
+        size = max(1, _BATCH_CELLS // max(1, len(self.table.headers)))
+        while batch := list(itertools.islice(source, size)):
             yield batch
+            del batch
 
     def _convert_batch(
         self, rows: tuple[list[Any], ...]
