@@ -8,6 +8,7 @@ import json
 import multiprocessing
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +27,8 @@ from artreport.report import ReportWriter
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
 from artreport.upload import Chunk, PushOptions, PushStopped, platform_sender, push_file
-from artreport.upload.produce import ChildSource
-from artreport.validation import open_validation
+from artreport.upload.produce import ChildSource, open_source
+from artreport.validation import ValidateOptions, open_validation
 
 ORGID = "ZJ3301001"
 KEY = "sandbox-test-key-9f3a"
@@ -235,6 +236,26 @@ def test_a_file_that_cannot_be_read_through_fails_alike_in_a_child(
     with pytest.raises(InputError) as caught:
         push(sandbox_factory(), path, tmp_path / "r.csv", in_child=in_child)
     assert caught.value.code == "input-encoding"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a pipe's size is set only on Linux")
+def test_the_validating_process_runs_batches_ahead_of_a_busy_sender(tmp_path: Path) -> None:
+    # While the sending side is busy (recording a chunk in the ledger, waiting for a request
+    # slot), validation goes on: more than a few batches wait in the pipe, not one.
+    import fcntl
+    import termios
+
+    path = cycle_file(tmp_path, 3000)
+    with open_source(CYCLE, path, orgid=ORGID, options=ValidateOptions(), in_child=True) as source:
+        assert isinstance(source, ChildSource)
+        waiting = 0
+        deadline = time.monotonic() + 20
+        while waiting < 500_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+            ready = fcntl.ioctl(source.fileno(), termios.FIONREAD, b"\0\0\0\0")
+            waiting = int.from_bytes(ready, sys.byteorder)
+        assert waiting >= 500_000
+        assert sum(batch.read for batch in source.batches()) == 3000
 
 
 def test_a_validating_process_that_dies_is_an_input_error_naming_the_file() -> None:

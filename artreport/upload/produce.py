@@ -185,6 +185,10 @@ class ChildSource:
             raise RuntimeError(f"the validating process failed:\n{payload[0]}")
         return kind, payload[0]
 
+    def fileno(self) -> int:
+        """The pipe the batches arrive on, for ``select`` or a look at what waits in it."""
+        return self._connection.fileno()
+
     def close(self) -> None:
         self._connection.close()
         if self._process.is_alive():
@@ -243,6 +247,7 @@ def open_source(
         return
     context = multiprocessing.get_context(_start_method())
     receiving, sending = context.Pipe(duplex=False)
+    _widen(receiving)
     process = context.Process(
         target=_produce,
         args=(sending, record_type.name, str(path), orgid, options),
@@ -257,6 +262,22 @@ def open_source(
         yield source
     finally:
         source.close()
+
+
+#: What the pipe from the validating process may hold: about a dozen batches of full rows.
+PIPE_BYTES = 1 << 20
+
+
+def _widen(connection: Connection) -> None:
+    """Let the validating process run that many batches ahead. With the default 64 kB pipe,
+    less than one batch, it waits for every read, and so for whatever the sending side is
+    doing between reads (recording a chunk in the ledger, waiting for a request slot)."""
+    if sys.platform != "linux":
+        return  # the size of a pipe is Linux's to set
+    import fcntl
+
+    with contextlib.suppress(OSError):  # above /proc/sys/fs/pipe-max-size: keep the default
+        fcntl.fcntl(connection.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def in_child_by_default(path: str | Path) -> bool:
