@@ -99,8 +99,7 @@ def encoded_batches(validation: Validation) -> Iterator[Encoded]:
     encoder = _BatchEncoder()
     for batch in validation.result_batches():
         if isinstance(batch, CleanBatch):
-            rows = batch.rows
-            keys = list[str | None](batch.keys)
+            rows, keys = batch.rows, list[str | None](batch.keys)
             yield Encoded(rows[0], len(rows), 0, rows, keys, encoder.bodies(batch))
         else:
             yield _encoded_results(batch)
