@@ -94,8 +94,6 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _DATE_SHAPE = b"0000-00-00\n"
 _DATETIME_SHAPE = b"0000-00-00 00:00:00\n"
-#: Dates a record type remembers as checked; more, and it starts afresh.
-_KNOWN_DATES_LIMIT = 50_000
 _FLOAT_MAX = sys.float_info.max
 
 # What a clean batch's fields decode as: exact JSON types, no null (a null is stored
@@ -139,40 +137,39 @@ def _tuples(attributes: list[str]) -> Callable[[Any], tuple[Any, ...]]:
 
 
 class _Calendar:
-    """The date or date-time fields of a type, judged on their distinct values. Uploads repeat
-    their dates batch after batch, so the values already found good are remembered."""
+    """The date or date-time fields of a type, judged a batch at a time: the form of all its
+    values at once, on their bytes; then each value's calendar with ``fromisoformat``.
+
+    About 0.1 µs a value. Remembering the values already judged cost more than judging them
+    again: a batch's date-times are mostly new, and hashing them into sets took twice as long
+    as parsing them.
+    """
 
     def __init__(self, attributes: list[str], shape: bytes, parse: Callable[[str], object]) -> None:
         self._getters = [attrgetter(attribute) for attribute in attributes]
         self._shape = shape
         self._parse = parse
-        self._known: set[str] = set()
 
     def accepts(self, rows: list[Any]) -> bool:
         if not self._getters:
             return True
-        distinct: set[Any] = set()
+        values: list[Any] = []
         for getter in self._getters:
-            distinct.update(map(getter, rows))
-        distinct.discard(UNSET)
-        distinct.discard("")
-        if distinct <= self._known:
-            return True
-        new = distinct - self._known
+            values += map(getter, rows)
+        # Absent (UNSET) and empty values are falsy: neither has a form to judge.
+        values = list(filter(None, values))
         try:
-            joined = ("\n".join(new) + "\n").encode("ascii")
+            joined = ("\n".join(values) + "\n").encode("ascii")
         except UnicodeEncodeError:
             return False
         # A value holding a new line passes line by line, but makes one line too many.
-        if joined.translate(_DIGITS_AS_ZERO) != self._shape * len(new):
+        if joined.translate(_DIGITS_AS_ZERO) != self._shape * len(values):
             return False
         try:
-            list(map(self._parse, new))
+            for _ in map(self._parse, values):
+                pass
         except ValueError:
             return False
-        if len(self._known) > _KNOWN_DATES_LIMIT:
-            self._known = set()
-        self._known |= new
         return True
 
 
