@@ -16,14 +16,14 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-from msgspec import UNSET
 
 from artreport.errors import ArtreportError, InputError
 from artreport.readers import Notice
@@ -58,40 +58,36 @@ class _BatchEncoder:
     """Encodes the rows of a :class:`CleanBatch` straight from its columns.
 
     Each shape of batch (its field names and filled fields) gets a msgspec struct whose fields
-    default to UNSET, which msgspec leaves out of the JSON: a blank cell becomes UNSET, and one
-    C-level call a row builds the struct that encodes to exactly what ``encode_row`` makes of
-    the row's dict, without the dict.
+    default to BLANK and which leaves out of the JSON a field holding its default: one C-level
+    call a row builds the struct that encodes to exactly what ``encode_row`` makes of the
+    row's dict, without the dict, and without a pass over each column to take its blanks out.
     """
 
     def __init__(self) -> None:
         self._encode = msgspec.json.Encoder().encode
-        self._structs: dict[tuple[Any, ...], type] = {}
+        self._structs: dict[tuple[str, ...], type] = {}
 
     def bodies(self, batch: CleanBatch) -> list[bytes]:
         names, fill = batch.names, batch.fill
-        struct = self._struct(names, fill)
-        columns = []
+        columns: list[Iterable[Any]] = []
         for name, column in zip(names, batch.columns, strict=True):
-            if BLANK in column:
-                blank_as = {BLANK: fill.get(name, UNSET)}
+            if name in fill and BLANK in column:
+                blank_as = {BLANK: fill[name]}
                 column = list(map(blank_as.get, column, column))
             columns.append(column)
+        filled_only = [name for name in fill if name not in names]
+        columns += [repeat(fill[name], len(batch)) for name in filled_only]
+        struct = self._struct((*names, *filled_only))
         return list(map(self._encode, map(struct, *columns)))
 
-    def _struct(self, names: list[str], fill: dict[str, Any]) -> type:
-        shape = (*names, None, *fill.items())
-        struct = self._structs.get(shape)
+    def _struct(self, names: tuple[str, ...]) -> type:
+        struct = self._structs.get(names)
         if struct is None:
             fields = [
-                (f"f{index}", Any, msgspec.field(name=name, default=UNSET))
+                (f"f{index}", Any, msgspec.field(name=name, default=BLANK))
                 for index, name in enumerate(names)
             ]
-            fields += [
-                (f"f{len(fields) + index}", Any, msgspec.field(name=name, default=value))
-                for index, (name, value) in enumerate(fill.items())
-                if name not in names
-            ]
-            struct = self._structs[shape] = msgspec.defstruct("Row", fields)
+            struct = self._structs[names] = msgspec.defstruct("Row", fields, omit_defaults=True)
         return struct
 
 
