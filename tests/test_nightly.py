@@ -3,6 +3,8 @@ sync order, the lock, and what the log may hold."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import re
 import signal
@@ -53,8 +55,6 @@ def cycles(tmp_path: Path, count: int, name: str = "cycles.csv", **changes: Any)
 
 
 def push_json(sandbox: Sandbox, *arguments: str) -> dict[str, Any]:
-    import json
-
     result = runner.invoke(app, ["push", "cycle", *arguments, "--json"], env=environment(sandbox))
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
@@ -84,6 +84,26 @@ def test_changed_only_sends_nothing_unchanged_and_exactly_what_changed(
     stored = {row["cycleid"]: row["ordernumber"] for row in sandbox.rows("cycle")}
     assert all(stored[f"CYC{i + 1:08d}"] == 7 for i in changed)
     assert push_json(sandbox, str(edited))["sent"] == 10_000  # --full is the default
+
+
+def test_changed_only_knows_rows_whose_columns_moved(tmp_path: Path, sandbox: Sandbox) -> None:
+    path = cycles(tmp_path, 600)
+    assert push_json(sandbox, str(path))["accepted"] == 600
+    with path.open(encoding="utf-8-sig", newline="") as source:
+        table = [row[::-1] for row in csv.reader(source)]
+    # One invalid row: the rows of its batch are sent one by one, not as a clean batch.
+    ordernumber = table[0].index(CYCLE.field("ordernumber").label)
+    table[300][ordernumber] = "not a number"
+    moved = tmp_path / "moved.csv"
+    with moved.open("w", encoding="utf-8-sig", newline="") as target:
+        csv.writer(target).writerows(table)
+    result = runner.invoke(
+        app,
+        ["push", "cycle", str(moved), "--changed-only", "--json"],
+        env=environment(sandbox),
+    )
+    summary = json.loads(result.stdout)
+    assert (summary["invalid"], summary["sent"], summary["skipped_unchanged"]) == (1, 0, 599)
 
 
 def _start_push(sandbox: Sandbox, path: Path, *extra: str) -> subprocess.Popen[bytes]:

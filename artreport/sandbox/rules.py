@@ -112,9 +112,14 @@ _NON_EMPTY = Meta(min_length=1)
 def _clean_batch_decoder(record_type: RecordType, required: frozenset[str]) -> Any:
     """A decoder of a batch in which every row passes the type checks and holds no null and
     no unknown field; it raises for any other batch. Attributes are ``f0``, ``f1``, … in the
-    schema's field order, so that no API name can clash with Python."""
+    schema's field order, so that no API name can clash with Python.
+
+    The struct declares its fields in order of name, the order artreport sends them in:
+    msgspec looks for each key first where the previous one's successor is, and decodes rows
+    whose keys come in another order half as fast again.
+    """
     fields: list[tuple[str, Any, Any]] = []
-    for index, fld in enumerate(record_type.fields):
+    for index, fld in sorted(enumerate(record_type.fields), key=lambda item: item[1].name):
         kind = _CLEAN_TYPES[fld.type]
         if fld.name in required:
             if kind is str:

@@ -32,9 +32,12 @@ from artreport.validation import Problem, ValidateOptions, open_validation
 from artreport.validation.validator import CleanBatch, RowResult, Validation
 from artreport.validation.values import BLANK
 
-#: A row as the platform receives it: compact UTF-8 JSON. msgspec encodes several times
-#: faster than json, which would otherwise cost push more than all of validation.
-encode_row: Callable[[dict[str, Any]], bytes] = msgspec.json.Encoder().encode
+#: A row as the platform receives it: compact UTF-8 JSON, its fields in order of name
+#: whatever the order of the export's columns. So the same row is the same bytes when a clerk
+#: moves a column, and the ledger's ``--changed-only`` does not take it for a changed row.
+#: msgspec encodes several times faster than json, which would otherwise cost push more than
+#: all of validation.
+encode_row: Callable[[dict[str, Any]], bytes] = msgspec.json.Encoder(order="deterministic").encode
 
 #: Exports at least this large are validated in a child process when the push sends: below
 #: it, starting the process costs more than sharing the interpreter lock does.
@@ -68,17 +71,19 @@ class _BatchEncoder:
         self._structs: dict[tuple[str, ...], type] = {}
 
     def bodies(self, batch: CleanBatch) -> list[bytes]:
-        names, fill = batch.names, batch.fill
-        columns: list[Iterable[Any]] = []
-        for name, column in zip(names, batch.columns, strict=True):
+        fill = batch.fill
+        columns: dict[str, Iterable[Any]] = {}
+        for name, column in zip(batch.names, batch.columns, strict=True):
             if name in fill and BLANK in column:
                 blank_as = {BLANK: fill[name]}
                 column = list(map(blank_as.get, column, column))
-            columns.append(column)
-        filled_only = [name for name in fill if name not in names]
-        columns += [repeat(fill[name], len(batch)) for name in filled_only]
-        struct = self._struct((*names, *filled_only))
-        return list(map(self._encode, map(struct, *columns)))
+            columns[name] = column
+        for name, value in fill.items():
+            columns.setdefault(name, repeat(value, len(batch)))
+        # In order of name, as encode_row orders a dict's keys.
+        names = tuple(sorted(columns))
+        struct = self._struct(names)
+        return list(map(self._encode, map(struct, *map(columns.__getitem__, names))))
 
     def _struct(self, names: tuple[str, ...]) -> type:
         struct = self._structs.get(names)
