@@ -1,4 +1,4 @@
-"""``artreport sandbox`` as a real process (start, answer, Ctrl-C) and ``sandbox dump``."""
+"""``artreport sandbox`` as a real process (start, answer, Ctrl-C, SIGTERM) and ``sandbox dump``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from artreport.cli import app
 from artreport.sandbox import DEMO_ORG, Faults, Sandbox, server, token_for
+from tests.test_sandbox import CYCLE, minimal_row
 
 URL = re.compile(r"http://127\.0\.0\.1:[0-9]+")
 
@@ -64,8 +65,8 @@ class Running:
         envelope = answer.json() if answer.status_code == 200 else {}
         return {"status": answer.status_code, **envelope}
 
-    def interrupt(self) -> tuple[int, str, str]:
-        self.process.send_signal(signal.SIGINT)
+    def interrupt(self, signal_number: int = signal.SIGINT) -> tuple[int, str, str]:
+        self.process.send_signal(signal_number)
         code = self.process.wait(timeout=10)
         # Not communicate(): it would bypass what readline() already buffered. The outputs are
         # a few lines, far below a pipe's capacity, so reading after wait() cannot block.
@@ -101,6 +102,26 @@ def test_serves_given_organisations_and_stops_cleanly_on_ctrl_c(start: Any) -> N
     assert "ZJ9000001, ZJ9000002" in out
     assert "secret" not in out
     assert out.rstrip().endswith("Sandbox platform stopped.")
+
+
+def test_stops_as_cleanly_on_sigterm_keeping_what_it_stored(start: Any, tmp_path: Path) -> None:
+    db = tmp_path / "sandbox.sqlite3"
+    running = start("--db", str(db))
+    assert running.login(*DEMO_ORG)["code"] == 0
+    session = {"orgid": DEMO_ORG[0], "token": token_for(*DEMO_ORG)}
+    row = {**minimal_row(CYCLE, "K1"), "orgid": DEMO_ORG[0]}
+    answer = httpx.post(
+        f"{running.base_url}/art/{CYCLE.resource}/batchInsert",
+        json=[row],
+        headers=session,
+        timeout=5,
+    ).json()
+    assert answer["code"] == 0, answer
+    code, out, err = running.interrupt(signal.SIGTERM)
+    assert (code, err) == (0, "")
+    assert out.rstrip().endswith("Sandbox platform stopped.")
+    dumped = invoke("sandbox", "dump", "cycle", "--json", "--db", str(db))
+    assert [stored["cycleid"] for stored in json.loads(dumped.stdout)] == ["K1"]
 
 
 def test_configured_organisation_is_served_without_showing_its_key(start: Any) -> None:

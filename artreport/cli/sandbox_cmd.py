@@ -72,7 +72,7 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Serve the platform's endpoints until Ctrl-C."""
+    """Serve the platform's endpoints until Ctrl-C or SIGTERM."""
     if ctx.invoked_subcommand is not None:
         return
     from artreport.sandbox import Sandbox

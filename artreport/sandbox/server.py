@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import signal
 import socket
 import ssl
 import sys
@@ -345,13 +346,20 @@ class Sandbox:
         running.store.close()
 
     def serve_forever(self) -> None:
-        """Serve until Ctrl-C, then stop cleanly."""
+        """Serve until Ctrl-C or SIGTERM (what ``kill``, systemd and ``docker stop`` send),
+        then stop cleanly: answers in progress finish and a ``db`` file is left merged."""
         thread = self.start()._serving().thread
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        # Only the main thread may set a handler; a server run from another thread is stopped
+        # by whoever started it.
+        previous = signal.signal(signal.SIGTERM, _as_ctrl_c) if on_main_thread else None
         try:
             thread.join()
         except KeyboardInterrupt:
             pass
         finally:
+            if on_main_thread:
+                signal.signal(signal.SIGTERM, previous)
             self.stop()
 
     def __enter__(self) -> Sandbox:
@@ -393,6 +401,10 @@ class Sandbox:
         if self._running is None:
             raise RuntimeError("the sandbox is not running")
         return self._running
+
+
+def _as_ctrl_c(signal_number: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _server_context(tls: tuple[str | Path, str | Path] | None) -> ssl.SSLContext | None:
