@@ -691,13 +691,17 @@ def test_expect_100_continue_is_answered_before_the_body(sandbox: Sandbox) -> No
 def test_file_database_outlives_the_sandbox(tmp_path: Path) -> None:
     db = tmp_path / "sandbox.db"
     row = minimal_row(CYCLE)
+    field = optional_field(CYCLE, "string")
+    updated = {**row, field: "later"}
     with serving(db=db) as (_, client):
         login(client)
         insert(client, CYCLE, [row])
         assert read_rows(db, "cycle") == [row]  # readable while the sandbox runs
-    assert read_rows(db, "cycle") == [row]
+        insert(client, CYCLE, [{**minimal_row(CYCLE), field: "later"}])
+    assert read_rows(db, "cycle") == [updated]
     with Sandbox(db=db) as again:
-        assert again.rows("cycle") == [row]
+        assert again.rows("cycle") == [updated]
+    assert read_rows(db, "cycle") == [updated]
 
 
 def test_read_rows_refuses_a_missing_or_foreign_file(tmp_path: Path) -> None:
