@@ -347,7 +347,7 @@ class Sandbox:
 
     def serve_forever(self) -> None:
         """Serve until Ctrl-C or SIGTERM (what ``kill``, systemd and ``docker stop`` send),
-        then stop cleanly: answers in progress finish and a ``db`` file is left merged."""
+        then stop cleanly: answers in progress finish and a ``db`` file keeps what it stored."""
         thread = self.start()._serving().thread
         on_main_thread = threading.current_thread() is threading.main_thread()
         # Only the main thread may set a handler; a server run from another thread is stopped
