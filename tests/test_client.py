@@ -270,6 +270,17 @@ def test_http_500_carrying_the_envelope_is_the_platform_answering_not_a_gateway(
     assert clock.sleeps == []
 
 
+def test_a_gateway_size_limit_is_a_data_answer_sent_once():
+    clock = FakeClock()
+    too_large = httpx.Response(413, html="<html><title>413 Request Entity Too Large</title></html>")
+    platform = FakePlatform(script=[too_large])
+    with make_client(platform, clock) as client:
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert (answer.code, answer.outcome, answer.attempts) == (413, Outcome.DATA, 1)
+    assert answer.msg == "HTTP 413 Request Entity Too Large"
+    assert clock.sleeps == []
+
+
 # -- sessions ---------------------------------------------------------------------------------
 
 

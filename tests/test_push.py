@@ -144,6 +144,26 @@ def test_rows_refused_by_an_unknown_rule_are_isolated_and_reported(
     assert not set(stored_keys(sandbox)) & {f"BAD{p}" for p in bad_rows}
 
 
+def test_a_gateway_size_limit_splits_chunks_and_reports_only_a_row_too_large_alone(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    # Full rows are about 700 bytes: chunks of 200 and 100 rows are refused, 50 pass.
+    sandbox = sandbox_factory(Faults(max_body=40_000))
+    rows = list(fake_rows(CYCLE, 600, orgid=ORGID))
+    rows[321]["complication6"] = "很长的说明" * 3000  # 45,000 bytes of UTF-8 in one cell
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    report = tmp_path / "report.csv"
+    summary = push(sandbox, path, report)
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (599, 1, 0)
+    assert summary.rejected_by_code == {413: 1}
+    assert summary.extra_requests > 0
+    [entry] = report_rows(report)
+    assert (entry["row"], entry["primary_key"]) == ("323", rows[321]["cycleid"])
+    assert "413" in entry["message"]
+    assert len(stored_keys(sandbox)) == 599
+
+
 def test_one_bad_row_in_a_200_row_chunk_costs_at_most_16_extra_requests(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

@@ -535,7 +535,7 @@ def test_fail_every_answers_a_gateway_page_without_processing() -> None:
         assert "<html>" in failed.text
         assert insert(client, CYCLE, [minimal_row(CYCLE, "C")])["code"] == 0  # 4
         assert [r["cycleid"] for r in sandbox.rows("cycle")] == ["A", "C"]
-        assert sandbox.stats()["faults"] == {"drop": 0, "fail": 1}
+        assert sandbox.stats()["faults"] == {"drop": 0, "fail": 1, "too_large": 0}
 
 
 def test_drop_every_closes_the_connection_unanswered() -> None:
@@ -545,7 +545,21 @@ def test_drop_every_closes_the_connection_unanswered() -> None:
             insert(client, CYCLE, [minimal_row(CYCLE, "A")])  # 2
         assert insert(client, CYCLE, [minimal_row(CYCLE, "B")])["code"] == 0  # 3, reconnected
         assert [r["cycleid"] for r in sandbox.rows("cycle")] == ["B"]
-        assert sandbox.stats()["faults"] == {"drop": 1, "fail": 0}
+        assert sandbox.stats()["faults"] == {"drop": 1, "fail": 0, "too_large": 0}
+
+
+def test_max_body_answers_a_gateway_page_to_a_larger_body() -> None:
+    small, large = [minimal_row(CYCLE, "A")], [minimal_row(CYCLE, key) for key in "BCDEFGHIJK"]
+    limit = len(json.dumps(small).encode()) + 100
+    with serving(faults=Faults(max_body=limit)) as (sandbox, client):
+        assert login(client)["code"] == 0
+        refused = client.post(f"/art/{CYCLE.resource}/batchInsert", json=large, headers=HEADERS)
+        assert refused.status_code == 413
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "413 Request Entity Too Large" in refused.text
+        assert insert(client, CYCLE, small)["code"] == 0  # same connection, under the limit
+        assert [r["cycleid"] for r in sandbox.rows("cycle")] == ["A"]
+        assert sandbox.stats()["faults"] == {"drop": 0, "fail": 0, "too_large": 1}
 
 
 def test_expire_after_ends_a_login_after_n_requests() -> None:

@@ -169,7 +169,7 @@ def test_every_option_is_passed_to_the_sandbox(
         "sandbox", "--host", "127.0.0.1", "--port", "9999", "--db", str(tmp_path / "s.db"),
         "--org", "ZJ1:k:with:colons", "--ttl", "60", "--fail-every", "1", "--drop-every", "2",
         "--expire-after", "3", "--latency", "0.5", "--success-code", "200",
-        "--reject-prefix", "BAD", "--name-bad-row",
+        "--reject-prefix", "BAD", "--max-body", "1000000", "--name-bad-row",
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert made == {
@@ -183,6 +183,7 @@ def test_every_option_is_passed_to_the_sandbox(
             latency=0.5,
             success_code=200,
             reject_prefix="BAD",
+            max_body=1_000_000,
         ),
         "host": "127.0.0.1",
         "port": 9999,

@@ -61,6 +61,12 @@ def serve(
         str | None,
         typer.Option(metavar="PREFIX", help="Reject (code 500) batches with a key starting so."),
     ] = None,
+    max_body: Annotated[
+        int,
+        typer.Option(
+            metavar="BYTES", min=0, help="Answer HTTP 413 to a request body of more bytes."
+        ),
+    ] = 0,
     name_bad_row: Annotated[
         bool, typer.Option(help="Say which row of a rejected batch is bad (the platform doesn't).")
     ] = False,
@@ -87,6 +93,7 @@ def serve(
             latency=latency,
             success_code=success_code,
             reject_prefix=reject_prefix,
+            max_body=max_body,
         )
         # tls only when given, so that a plain sandbox is made exactly as before --tls existed
         # (test_sandbox_cli records and compares the options).

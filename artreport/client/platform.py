@@ -39,6 +39,7 @@ MAX_RELOGINS = 3
 
 # Gateways and an overloaded platform use these to say "come back later", whatever the body.
 _COME_BACK_LATER = frozenset({429, 502, 503, 504})
+_TOO_LARGE = 413
 
 _AUTH_MESSAGES = {
     40001: "client-auth-missing-fields",
@@ -290,6 +291,11 @@ class PlatformClient:
             # error) is the platform's application answering about this request: its code,
             # not the HTTP status, says what happened.
             return answer
+        if status == _TOO_LARGE:
+            # A gateway's limit on the size of a request (nginx allows 1 MB unless told
+            # otherwise). Resending the same body cannot pass; a data answer has the caller
+            # send halves of the chunk instead, and a row too large alone is reported.
+            return Answer(status, f"HTTP {status} {response.reason_phrase}", None, Outcome.DATA)
         reason = f"HTTP {status}"
         if answer is None:
             content_type = response.headers.get("content-type", "no content type")

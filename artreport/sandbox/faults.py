@@ -21,9 +21,12 @@ class Faults:
     #: Rows whose primary key starts with this are refused with 500, rejecting their batch: a
     #: platform rule the client cannot know in advance.
     reject_prefix: str | None = None
+    #: A request body of more bytes than this is read and answered HTTP 413 with an HTML page,
+    #: as a gateway's size limit does (nginx's ``client_max_body_size`` is 1 MB by default).
+    max_body: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("fail_every", "drop_every", "expire_after", "latency"):
+        for name in ("fail_every", "drop_every", "expire_after", "latency", "max_body"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
 

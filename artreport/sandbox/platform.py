@@ -112,14 +112,17 @@ class Platform:
 
     # -- transport hooks ------------------------------------------------------------------
 
-    def register(self, method: str, path: str) -> str | None:
-        """Count a request and say which fault, ``"drop"`` or ``"fail"``, it suffers."""
+    def register(self, method: str, path: str, body_size: int) -> str | None:
+        """Count a request and say which fault, ``"too_large"``, ``"drop"`` or ``"fail"``, it
+        suffers."""
         with self._lock:
             self._count += 1
             self._endpoints[path] += 1
             self._log.append((method, path))
             fault = None
-            if self.faults.drop_every and self._count % self.faults.drop_every == 0:
+            if self.faults.max_body and body_size > self.faults.max_body:
+                fault = "too_large"
+            elif self.faults.drop_every and self._count % self.faults.drop_every == 0:
                 fault = "drop"
             elif self.faults.fail_every and self._count % self.faults.fail_every == 0:
                 fault = "fail"
@@ -149,7 +152,7 @@ class Platform:
                 "logins": self._logins,
                 "rejected_batches": self._rejected,
                 "unknown_fields": {name: dict(c) for name, c in self._unknown.items()},
-                "faults": {"drop": self._faults_seen["drop"], "fail": self._faults_seen["fail"]},
+                "faults": {name: self._faults_seen[name] for name in ("drop", "fail", "too_large")},
                 "log": list(self._log),
             }
 

@@ -42,6 +42,11 @@ _GATEWAY_PAGE = (
     b"<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n"
     b"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 )
+_TOO_LARGE_PAGE = (
+    b"<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+    b"<center><h1>413 Request Entity Too Large</h1></center>\r\n"
+    b"<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+)
 _JSON = "application/json;charset=UTF-8"
 # How often the accept loop looks for a stop request: the longest stop() waits.
 _POLL_SECONDS = 0.05
@@ -188,9 +193,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._inspect(path)
             return
         platform = self.server.platform
-        fault = platform.register(self.command, path)
+        fault = platform.register(self.command, path, len(body))
         if platform.faults.latency:
             time.sleep(platform.faults.latency)
+        if fault == "too_large":
+            self._send(413, _TOO_LARGE_PAGE, "text/html")
+            return
         if fault == "drop":
             self.close_connection = True
             return
