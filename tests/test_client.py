@@ -276,7 +276,7 @@ def test_a_gateway_size_limit_is_a_data_answer_sent_once():
     platform = FakePlatform(script=[too_large])
     with make_client(platform, clock) as client:
         answer = client.batch_insert("aCyclerecord", ROWS)
-    assert (answer.code, answer.outcome, answer.attempts) == (413, Outcome.DATA, 1)
+    assert (answer.code, answer.outcome, answer.attempts) == (413, Outcome.TOO_LARGE, 1)
     assert answer.msg == "HTTP 413 Request Entity Too Large"
     assert clock.sleeps == []
 

@@ -164,6 +164,20 @@ def test_a_gateway_size_limit_splits_chunks_and_reports_only_a_row_too_large_alo
     assert len(stored_keys(sandbox)) == 599
 
 
+def test_after_a_gateway_size_limit_later_chunks_are_made_to_fit(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    # 20 chunks of 200 full rows (about 140 kB each) against a 100 kB limit.
+    sandbox = sandbox_factory(Faults(max_body=100_000))
+    summary = push(sandbox, cycle_file(tmp_path, 4000), tmp_path / "r.csv")
+    assert (summary.accepted, summary.rejected) == (4000, 0)
+    # Only the chunks already on their way when the first refusal comes back are refused
+    # (four per connection); each costs two more requests for its halves.
+    refused = sandbox.stats()["faults"]["too_large"]
+    assert 1 <= refused <= 4
+    assert summary.extra_requests == 2 * refused
+
+
 def test_one_bad_row_in_a_200_row_chunk_costs_at_most_16_extra_requests(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

@@ -15,6 +15,7 @@ class Outcome(enum.Enum):
     AUTH = "auth"  # our credentials are refused: stop the run (exit 3)
     EXPIRED = "expired"  # the login has lapsed: log in again and resend
     DATA = "data"  # this request's rows were refused: the caller reports or bisects them
+    TOO_LARGE = "too_large"  # refused for its size (HTTP 413): send fewer bytes at a time
 
 
 _OUTCOMES: Mapping[int, Outcome] = {

@@ -293,9 +293,10 @@ class PlatformClient:
             return answer
         if status == _TOO_LARGE:
             # A gateway's limit on the size of a request (nginx allows 1 MB unless told
-            # otherwise). Resending the same body cannot pass; a data answer has the caller
-            # send halves of the chunk instead, and a row too large alone is reported.
-            return Answer(status, f"HTTP {status} {response.reason_phrase}", None, Outcome.DATA)
+            # otherwise). Resending the same body cannot pass; the caller sends halves of the
+            # chunk instead, and reports a row too large alone.
+            message = f"HTTP {status} {response.reason_phrase}"
+            return Answer(status, message, None, Outcome.TOO_LARGE)
         reason = f"HTTP {status}"
         if answer is None:
             content_type = response.headers.get("content-type", "no content type")

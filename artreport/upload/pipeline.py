@@ -63,6 +63,10 @@ class Chunk:
     def body(self) -> bytes:
         return b"[" + b",".join(self.bodies) + b"]"
 
+    def body_size(self) -> int:
+        """The length of :meth:`body`, without making it."""
+        return sum(map(len, self.bodies)) + max(len(self.bodies) - 1, 0) + 2
+
     def pending_rows(self) -> list[PendingRow]:
         return list(map(PendingRow, self.rows, self.keys, self.bodies))
 
@@ -159,6 +163,8 @@ class ChunkOutcome:
     not_sent: list[Chunk] = field(default_factory=list)
     requests: int = 0
     error: ArtreportError | None = None
+    #: The smallest body refused for its size (HTTP 413), if any was.
+    refused_size: int | None = None
 
 
 def send_chunk(
@@ -197,7 +203,12 @@ def send_chunk(
             affected = answer.data
             valid_count = isinstance(affected, int) and not isinstance(affected, bool)
             outcome.affected += affected if valid_count else len(part)
-        elif len(part) == 1:
+            continue
+        if answer.outcome is Outcome.TOO_LARGE:
+            size = part.body_size()
+            if outcome.refused_size is None or size < outcome.refused_size:
+                outcome.refused_size = size
+        if len(part) == 1:
             outcome.rejected.append((part.pending_rows()[0], answer))
         else:
             first, second = part.halves()
@@ -331,6 +342,8 @@ def push_file(
             for row, key in zip(chunk.rows, chunk.keys, strict=True):
                 report.add(Problem(code, row=row, primary_key=key))
 
+        chunker = _Chunker(options.chunk_size, options.chunk_bytes)
+
         def settle(outcome: ChunkOutcome) -> None:
             summary.requests += outcome.requests
             summary.extra_requests += max(outcome.requests - 1, 0)
@@ -355,8 +368,11 @@ def push_file(
                 stop_error.append(outcome.error)
             for chunk in outcome.not_sent:
                 not_sent(chunk)
+            if outcome.refused_size is not None:
+                # Too large for a gateway: the rest of the file goes in chunks of half that
+                # size, not each refused and split in turn.
+                chunker.max_bytes = min(chunker.max_bytes, outcome.refused_size // 2)
 
-        chunker = _Chunker(options.chunk_size, options.chunk_bytes)
         in_flight: deque[Future[ChunkOutcome]] = deque()
         max_in_flight = max(1, options.concurrency) * 4
 
