@@ -170,9 +170,9 @@ class ChunkOutcome:
 def send_chunk(
     send: Sender, chunk: Chunk, stop: threading.Event, halt: threading.Event
 ) -> ChunkOutcome:
-    """Send ``chunk``; when the platform refuses it as data, split and resend the halves until
-    each refused row stands alone, so that every good row lands and every bad row carries the
-    platform's own message.
+    """Send ``chunk``; when the platform refuses it as data, or a gateway as too large, split
+    and resend the halves until each refused row stands alone, so that every good row lands and
+    every bad row carries the platform's own message.
 
     Nothing is sent once ``stop`` (a signal) or ``halt`` is set; an error that ends the run
     sets ``halt``, not ``stop``: the rest of the file is still read, to be listed as not sent.
