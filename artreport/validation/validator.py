@@ -316,9 +316,9 @@ class Validation:
     ) -> list[RowResult]:
         with_blanks = [n for n, v in zip(names, values, strict=True) if BLANK in v]
         results = []
-        for position, ((row_number, cells), row) in enumerate(
-            zip(batch, zip(*values, strict=True), strict=True)
-        ):
+        # With no column the schema knows, zip(*values) would make no rows at all.
+        rows = zip(*values, strict=True) if values else itertools.repeat((), len(batch))
+        for position, ((row_number, cells), row) in enumerate(zip(batch, rows, strict=True)):
             if position in slow:
                 result = self._slow_row(row_number, cells, checks)
             else:
