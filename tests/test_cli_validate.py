@@ -201,3 +201,47 @@ def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "not found" in result.stderr.lower() or "does not exist" in result.stderr.lower()
+
+
+@pytest.mark.parametrize("command", [["validate"], ["push", "--dry-run"]])
+def test_a_file_without_one_known_column_is_reported_not_crashed_on(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = tmp_path / "unrelated.csv"
+    path.write_text("a\n1\n2\n", encoding="utf-8")
+    report = tmp_path / "report.csv"
+    result = runner.invoke(
+        app, ["--lang", "en", command[0], "cycle", str(path), *command[1:], "--report", str(report)]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    codes = {row["code"] for row in report_rows(report)}
+    assert codes == {"missing-column", "unknown-columns"}
+
+
+@pytest.mark.parametrize("command", [["validate"], ["push", "--dry-run"]])
+def test_a_report_path_naming_the_export_is_refused_and_the_export_kept(
+    tmp_path: Path, command: list[str]
+) -> None:
+    path = cycle_xlsx_with_date_cells(tmp_path / "cycles.xlsx")
+    original = path.read_bytes()
+    (tmp_path / "link.xlsx").symlink_to(path)
+    for report in (path, tmp_path / "." / "cycles.xlsx", tmp_path / "link.xlsx"):
+        code, output = invoke(
+            "--lang", "en", command[0], "cycle", str(path), *command[1:], "--report", str(report)
+        )
+        assert code == 2, output
+        assert "may not overwrite the export" in output
+    assert path.read_bytes() == original
+
+
+def test_a_report_path_naming_the_annotated_copy_is_refused(tmp_path: Path) -> None:
+    path = cycle_xlsx_with_date_cells(tmp_path / "cycles.xlsx")
+    both = tmp_path / "checked.xlsx"
+    code, output = invoke(
+        "--lang", "en", "validate", "cycle", str(path), "--report", str(both),
+        "--annotate", str(both),
+    )  # fmt: skip
+    assert code == 2, output
+    assert "may not be the same file" in output
+    assert not both.exists()

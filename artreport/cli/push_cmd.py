@@ -35,7 +35,7 @@ from artreport.cli.validate_cmd import (
     print_annotated,
 )
 from artreport.config import Config
-from artreport.report import ReportWriter, default_report_path
+from artreport.report import ReportWriter, default_report_path, refuse_overwriting
 from artreport.schema import load_schema
 from artreport.state import state_dir
 from artreport.validation import ValidateOptions
@@ -213,6 +213,8 @@ def push_command(
                 dictionaries=config.dictionaries,
             ),
         )
+        if report is not None:
+            refuse_overwriting(report, source=file, annotated=annotate)
         annotator = annotator_for(chosen, file, annotate, state.lang, options.validate)
         command = " ".join(["push", chosen.name, str(file), *(["--changed-only"] * changed_only)])
         with (

@@ -17,7 +17,7 @@ from artreport.cli.common import (
     stdout_console,
 )
 from artreport.cli.render import masked_dict, print_counts_by_code, print_notices, print_problems
-from artreport.report import default_report_path
+from artreport.report import default_report_path, refuse_overwriting
 from artreport.schema import RecordType, load_schema
 from artreport.state import state_dir
 from artreport.validation import ValidateOptions
@@ -86,6 +86,8 @@ def validate_command(
             encoding=encoding,
             dictionaries=config.dictionaries,
         )
+        if report is not None:
+            refuse_overwriting(report, source=file, annotated=annotate)
         annotator = annotator_for(chosen, file, annotate, state.lang, options)
         outcome = validate_file(
             chosen,

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from artreport.errors import InputError
+from artreport.errors import InputError, UsageError
 from artreport.validation.problems import Problem
 
 REPORT_COLUMNS = ("row", "primary_key", "field", "code", "message", "value", "severity")
@@ -35,6 +35,23 @@ def default_report_path(
 ) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return directory / f"{command}-{record_type}-{stamp}{suffix}"
+
+
+def refuse_overwriting(report: Path, *, source: Path, annotated: Path | None = None) -> None:
+    """Refuse a ``--report`` path that names the export itself or its annotated copy: the
+    report is opened for writing before the export is read, so the clerk's file would be
+    emptied first and lost."""
+    if _same_file(report, source):
+        raise UsageError("report-same-as-input", path=str(report))
+    if annotated is not None and _same_file(report, annotated):
+        raise UsageError("report-same-as-annotated", path=str(report))
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # also through hard links and symlinks
+    except OSError:  # one of them does not exist yet
+        return a.resolve() == b.resolve()
 
 
 class ReportWriter:
