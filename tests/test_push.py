@@ -325,8 +325,11 @@ def test_a_refused_login_stops_the_run_and_lists_every_row_as_not_sent(
         )
     assert stopped.value.error.exit_code == 3
     assert stopped.value.summary.not_sent == count
+    assert stopped.value.summary.sent == 0
     assert stopped.value.summary.stopped_at_row is None
-    assert len(report_rows(tmp_path / "r.csv")) == count
+    # Every row for the reason the run stopped, though most were halted before the chunk
+    # that met the refusal was settled.
+    assert [row["code"] for row in report_rows(tmp_path / "r.csv")] == ["not-sent-auth"] * count
     assert sandbox.rows("cycle") == []
 
 

@@ -162,14 +162,31 @@ class ChunkOutcome:
     rejected: list[tuple[PendingRow, Answer]] = field(default_factory=list)
     not_sent: list[Chunk] = field(default_factory=list)
     requests: int = 0
-    error: ArtreportError | None = None
     #: The smallest body refused for its size (HTTP 413), if any was.
     refused_size: int | None = None
 
 
-def send_chunk(
-    send: Sender, chunk: Chunk, stop: threading.Event, halt: threading.Event
-) -> ChunkOutcome:
+class Halt:
+    """Set, from whichever thread meets it, by the first error that ends the run (credentials
+    refused, platform unreachable). It keeps that error, so every row left unsent is listed
+    for it, even rows halted before the chunk that met the error has been settled."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self.error: ArtreportError | None = None
+
+    def set(self, error: ArtreportError) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = error
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) -> ChunkOutcome:
     """Send ``chunk``; when the platform refuses it as data, or a gateway as too large, split
     and resend the halves until each refused row stands alone, so that every good row lands and
     every bad row carries the platform's own message.
@@ -192,10 +209,9 @@ def send_chunk(
             answer = send(part)
         except ArtreportError as error:
             # Auth refused or platform unreachable: nothing more will get through.
-            outcome.error = error
             outcome.not_sent.append(part)
             outcome.not_sent.extend(pending)
-            halt.set()
+            halt.set(error)
             break
         outcome.requests += 1
         if answer.outcome is Outcome.SUCCESS:
@@ -317,10 +333,9 @@ def push_file(
     """
     options = options or PushOptions()
     stop = stop or threading.Event()
-    halt = threading.Event()
+    halt = Halt()
     started = time.monotonic()
     dry_run = send is None or options.dry_run
-    stop_error: list[ArtreportError] = []
     in_child = options.validate_in_child
     if in_child is None:
         in_child = not dry_run and in_child_by_default(path)
@@ -335,9 +350,9 @@ def push_file(
         def not_sent(chunk: Chunk) -> None:
             summary.not_sent += len(chunk)
             code = NOT_SENT_INTERRUPTED
-            if stop_error and isinstance(stop_error[0], AuthError):
+            if isinstance(halt.error, AuthError):
                 code = NOT_SENT_AUTH
-            elif stop_error and isinstance(stop_error[0], UnreachableError):
+            elif isinstance(halt.error, UnreachableError):
                 code = NOT_SENT_UNREACHABLE
             for row, key in zip(chunk.rows, chunk.keys, strict=True):
                 report.add(Problem(code, row=row, primary_key=key))
@@ -363,10 +378,8 @@ def push_file(
                         params={"platform_code": answer.code, "platform_message": answer.msg},
                     )
                 )
-            if outcome.error is not None and not stop_error:
-                summary.stopped_by = outcome.error.code
-                stop_error.append(outcome.error)
             for chunk in outcome.not_sent:
+                summary.sent -= len(chunk)  # counted when the chunk was handed to a sender
                 not_sent(chunk)
             if outcome.refused_size is not None:
                 # Too large for a gateway: the rest of the file goes in chunks of half that
@@ -424,10 +437,12 @@ def push_file(
                 settle(in_flight.popleft().result())
         summary.notices = list(source.notices)
     summary.elapsed = time.monotonic() - started
+    if halt.error is not None:
+        summary.stopped_by = halt.error.code
     if on_progress is not None:
         on_progress(summary)
-    if stop_error:
-        raise PushStopped(summary, stop_error[0])
+    if halt.error is not None:
+        raise PushStopped(summary, halt.error)
     return summary
 
 
