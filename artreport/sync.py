@@ -12,11 +12,18 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from artreport.errors import ArtreportError
+from artreport.errors import ArtreportError, AuthError, UnreachableError
 from artreport.readers import EXTENSIONS
 from artreport.schema import RecordType, Schema
 from artreport.validation import Problem, ValidateOptions, open_validation
+from artreport.validation.problems import (
+    NOT_SENT_AUTH,
+    NOT_SENT_INTERRUPTED,
+    NOT_SENT_STRICT,
+    NOT_SENT_UNREACHABLE,
+)
 
 #: Record types referred to by others, and the field that refers to them.
 REFERENCES: Mapping[str, tuple[str, str]] = {
@@ -46,12 +53,8 @@ def find_exports(
 ) -> dict[str, list[Path]]:
     """The export files of ``directory`` by record type name, in file name order."""
     chosen: dict[str, list[Path]] = {}
-    for path in sorted(directory.iterdir()):
+    for path in data_files(directory):
         name = path.name
-        if not path.is_file() or name.startswith(("~$", ".")) or "_template." in name:
-            continue
-        if path.suffix.lower() not in EXTENSIONS:
-            continue
         best: tuple[int, str] | None = None
         for record_type in schema:
             for pattern in (patterns or {}).get(record_type.name) or default_patterns(record_type):
@@ -62,6 +65,26 @@ def find_exports(
         if best is not None:
             chosen.setdefault(best[1], []).append(path)
     return chosen
+
+
+def data_files(directory: Path) -> list[Path]:
+    """The files of ``directory`` artreport could read, in name order, less the spreadsheet
+    program's lock files, hidden files and artreport's own templates."""
+    return [
+        path
+        for path in sorted(directory.iterdir())
+        if path.is_file()
+        and not path.name.startswith(("~$", "."))
+        and "_template." not in path.name
+        and path.suffix.lower() in EXTENSIONS
+    ]
+
+
+def unmatched_files(directory: Path, exports: Mapping[str, list[Path]]) -> list[Path]:
+    """Readable files that no record type's pattern took: a table a cron run would otherwise
+    skip without a word, when the export's file name changed."""
+    taken = {path for paths in exports.values() for path in paths}
+    return [path for path in data_files(directory) if path not in taken]
 
 
 @dataclass
@@ -129,6 +152,36 @@ def cross_file_problems(
                         )
                     )
     return problems
+
+
+def not_sent_code(stopped_by: ArtreportError | None) -> str:
+    """The problem code for rows a sync does not send: held back by ``--strict`` (None), or
+    left after the error that stopped it."""
+    if stopped_by is None:
+        return NOT_SENT_STRICT
+    if isinstance(stopped_by, AuthError):
+        return NOT_SENT_AUTH
+    if isinstance(stopped_by, UnreachableError):
+        return NOT_SENT_UNREACHABLE
+    return NOT_SENT_INTERRUPTED
+
+
+def report_unsent(
+    record_type: RecordType,
+    path: Path,
+    orgid: str | None,
+    options: ValidateOptions,
+    code: str,
+    report: Any,
+) -> None:
+    """List in ``report`` every row of a file that a sync will not send: the problems of
+    invalid rows, as a push would list them, and each valid row under ``code``."""
+    with open_validation(record_type, path, orgid=orgid, options=options) as validation:
+        report.add_all(validation.file_problems)
+        for result in validation.rows():
+            report.add_all(result.problems)
+            if result.valid:
+                report.add(Problem(code, row=result.row, primary_key=result.primary_key))
 
 
 def worst_exit_code(codes: Iterable[int]) -> int:

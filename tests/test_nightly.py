@@ -193,6 +193,75 @@ def test_sync_warns_about_a_cycle_whose_patient_file_is_unknown(
     assert strict.exit_code == 1
 
 
+def test_a_strict_sync_that_sends_nothing_lists_every_row_of_every_file(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    information = SCHEMA.get("information")
+    write_rows(folder / "information.csv", information, fake_rows(information, 3))
+    rows = list(fake_rows(CYCLE, 4))
+    rows[1]["informationid"] = "INF-NOBODY"
+    rows[2]["cycledate"] = "not a date"
+    write_rows(folder / "cycle.csv", CYCLE, rows)
+    reports = tmp_path / "reports"
+    result = runner.invoke(
+        app,
+        ["sync", str(folder), "--strict", "--full", "--report-dir", str(reports), "--json"],
+        env=environment(sandbox),
+    )
+    assert result.exit_code == 1, result.output
+    totals = json.loads(result.stdout)["totals"]
+    assert (totals["rows_read"], totals["invalid"], totals["not_sent"]) == (7, 1, 6)
+    assert sandbox.rows("cycle") == [] and sandbox.rows("information") == []
+
+    def codes(name: str) -> list[tuple[str, str]]:
+        with open(reports / name, encoding="utf-8-sig", newline="") as handle:
+            return [(r["row"], r["code"]) for r in csv.DictReader(handle)]
+
+    assert codes("information-information.csv") == [
+        (str(row), "not-sent-strict") for row in (2, 3, 4)
+    ]
+    cycle_codes = codes("cycle-cycle.csv")
+    assert ("3", "cross-file-unknown-reference") in cycle_codes
+    assert ("4", "not-sent-strict") not in cycle_codes  # invalid: listed for its own problem
+    assert {row for row, code in cycle_codes if code == "not-sent-strict"} == {"2", "3", "5"}
+
+
+def test_sync_names_the_files_it_does_not_take(tmp_path: Path, sandbox: Sandbox) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2))
+    write_rows(folder / "randomfile.csv", CYCLE, fake_rows(CYCLE, 2))
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    result = runner.invoke(
+        app, ["--lang", "en", "sync", str(folder), "--json"], env=environment(sandbox)
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ignored_files"] == [str(folder / "randomfile.csv")]
+    assert "randomfile.csv" in result.stderr and "notes.pdf" not in result.stderr
+
+
+def test_sync_refuses_outputs_it_cannot_write_before_sending_anything(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2))
+    for extra in (["--summary-json", str(tmp_path)], ["--report-dir", str(folder)]):
+        result = runner.invoke(app, ["sync", str(folder), *extra], env=environment(sandbox))
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+    assert sandbox.rows("cycle") == []
+    # A summary's missing folder is made, as the README's crontab line expects.
+    summary = tmp_path / "log" / "artreport" / "last.json"
+    result = runner.invoke(
+        app, ["sync", str(folder), "--summary-json", str(summary)], env=environment(sandbox)
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(summary.read_text(encoding="utf-8"))["totals"]["accepted"] == 2
+
+
 def test_a_second_sync_exits_5_naming_the_holder_or_waits(tmp_path: Path, sandbox: Sandbox) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()

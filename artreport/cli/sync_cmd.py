@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +15,7 @@ from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of, stderr_console, stdout_console
 from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events
 from artreport.cli.render import masked
-from artreport.errors import EXIT_PROBLEMS, InputError
+from artreport.errors import EXIT_PROBLEMS, InputError, UsageError
 from artreport.report import ReportWriter
 from artreport.schema import load_schema
 from artreport.state import private_dir, state_dir
@@ -47,6 +49,9 @@ def sync_command(
         check_file,
         cross_file_problems,
         find_exports,
+        not_sent_code,
+        report_unsent,
+        unmatched_files,
         worst_exit_code,
     )
     from artreport.upload import PushOptions
@@ -63,6 +68,17 @@ def sync_command(
         exports = find_exports(directory, schema, config.sync_patterns)
         if not exports:
             raise InputError("sync-nothing-found", path=str(directory))
+        if report_dir is not None and _same_directory(report_dir, directory):
+            raise UsageError("sync-report-dir-is-export-dir", path=str(report_dir))
+        if summary_json is not None:
+            _prepare_summary_file(summary_json)
+        ignored = unmatched_files(directory, exports)
+        if ignored:
+            errors.print(
+                "[yellow]![/yellow] "
+                + state.t("sync-files-ignored", files=", ".join(p.name for p in ignored)),
+                soft_wrap=True,
+            )
         ordered = [t for t in schema if t.name in exports]
         files = [str(p) for t in ordered for p in exports[t.name]]
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -71,6 +87,8 @@ def sync_command(
         with unattended_run(
             config, command, record_types=[t.name for t in ordered], files=files, wait=wait
         ) as run:
+            if ignored:
+                run.log.warning("not taken, no record type's name: %s", [p.name for p in ignored])
             validate = ValidateOptions(dictionaries=config.dictionaries)
             checks = [
                 check_file(t, p, config.orgid, validate) for t in ordered for p in exports[t.name]
@@ -128,8 +146,19 @@ def sync_command(
                     elif blocked or stopped is not None or run.stop.is_set():
                         with ReportWriter(report_path, state.lang, always=False) as writer:
                             writer.add_all(file_cross)
+                            if not run.stop.is_set():  # a signal asks to stop, not to read on
+                                code = not_sent_code(None if blocked else stopped)
+                                report_unsent(
+                                    record_type, check.path, config.orgid, validate, code, writer
+                                )
                         reason = "sync-not-sent-strict" if blocked else "sync-not-sent-stopped"
-                        entry |= {"exit_code": EXIT_PROBLEMS, "error": state.t(reason)}
+                        entry |= {
+                            "exit_code": EXIT_PROBLEMS,
+                            "error": state.t(reason),
+                            "rows_read": check.rows,
+                            "invalid": check.invalid,
+                            "not_sent": check.rows - check.invalid,
+                        }
                         if writer.written:
                             entry["report"] = str(report_path)
                     else:
@@ -173,17 +202,27 @@ def sync_command(
         "exit_code": exit_code,
         "totals": counts,
         "files": results,
+        "ignored_files": [str(p) for p in ignored],
         "log": str(run.log_path),
     }
     if summary_json:
-        summary_json.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
+        try:
+            summary_json.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
+        except OSError as exc:
+            # The rows are sent and the summary still goes to the screen; the exit code says
+            # that what a monitor reads was not written.
+            error = InputError(
+                "sync-summary-unwritable", path=str(summary_json), reason=exc.strerror or str(exc)
+            )
+            errors.print(f"[red]✗[/red] {error.message(state.lang)}", soft_wrap=True)
+            exit_code = summary["exit_code"] = worst_exit_code([exit_code, error.exit_code])
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         raise typer.Exit(exit_code)
     for entry in results:
         label = schema.get(entry["record_type"]).label
         name = Path(entry["file"]).name
-        if "rows_read" in entry:
+        if "accepted" in entry:
             line = state.t(
                 "sync-file-line",
                 label=label,
@@ -202,3 +241,24 @@ def sync_command(
             console.print("   " + state.t("push-report", path=entry["report"]), soft_wrap=True)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))
     raise typer.Exit(exit_code)
+
+
+def _same_directory(a: Path, b: Path) -> bool:
+    return a.resolve() == b.resolve()
+
+
+def _prepare_summary_file(path: Path) -> None:
+    """Fail before anything is sent, not after, when the summary cannot be written there; its
+    folder is created as a report's is (the README's crontab names /var/log/artreport/)."""
+    reason = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    else:
+        if path.is_dir():
+            reason = os.strerror(errno.EISDIR)
+        elif not os.access(path if path.exists() else path.parent, os.W_OK):
+            reason = os.strerror(errno.EACCES)
+    if reason is not None:
+        raise InputError("sync-summary-unwritable", path=str(path), reason=reason)

@@ -43,6 +43,7 @@ PLATFORM_REJECTED = "platform-rejected"
 NOT_SENT_AUTH = "not-sent-auth"
 NOT_SENT_UNREACHABLE = "not-sent-unreachable"
 NOT_SENT_INTERRUPTED = "not-sent-interrupted"
+NOT_SENT_STRICT = "not-sent-strict"
 NOT_READ_AFTER_STOP = "not-read-after-stop"
 
 
