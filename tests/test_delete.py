@@ -65,6 +65,28 @@ def test_delete_one_record_with_its_cycle(sandbox: Sandbox, tmp_path: Path) -> N
     ]
 
 
+def test_a_deleted_record_is_sent_again_by_a_changed_only_push(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rows = load(sandbox, tmp_path, "ovum", 3)
+    deleted = rows[1]["ovumid"]
+    result = runner.invoke(
+        app,
+        ["delete", "ovum", "--id", deleted, "--cycleid", rows[1]["cycleid"], "--yes"],
+        env=env(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    again = runner.invoke(
+        app,
+        ["push", "ovum", str(tmp_path / "ovum.csv"), "--changed-only", "--json"],
+        env=env(sandbox),
+    )
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.stdout)
+    assert (summary["sent"], summary["skipped_unchanged"]) == (1, 2)
+    assert deleted in {r["ovumid"] for r in sandbox.rows("ovum")}
+
+
 def test_not_found_is_reported_plainly_with_a_nonzero_exit(sandbox: Sandbox) -> None:
     result = runner.invoke(
         app, ["--lang", "en", "delete", "cycle", "--id", "NO-SUCH", "--yes"], env=env(sandbox)

@@ -14,6 +14,7 @@ from artreport.cli.validate_cmd import JsonOption, TypeArgument
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
 from artreport.privacy import mask
 from artreport.schema import load_schema
+from artreport.state import state_dir
 
 
 @app.command("delete")
@@ -35,6 +36,8 @@ def delete_command(
 ) -> None:
     """Delete records from the platform. 从平台删除记录。"""
     from artreport.client import PlatformClient, SessionCache
+    from artreport.ledger import Ledger, default_path
+    from artreport.runs import exclusive
     from artreport.upload.delete import delete_all, target_for, targets_from_file
 
     state = state_of(ctx)
@@ -56,10 +59,18 @@ def delete_command(
             if not typer.confirm(question, default=False):
                 typer.echo(state.t("delete-cancelled"))
                 raise typer.Exit(EXIT_PROBLEMS)
-        with PlatformClient(config, session_cache=SessionCache.for_config(config)) as client:
-            results = list(
-                delete_all(lambda params: client.delete(chosen.resource, params), targets)
-            )
+        command = f"delete {chosen.name}"
+        with (
+            exclusive(state_dir(config), command, wait=None),
+            Ledger.open(default_path(config)) as ledger,
+            PlatformClient(config, session_cache=SessionCache.for_config(config)) as client,
+        ):
+            for result in delete_all(lambda p: client.delete(chosen.resource, p), targets):
+                results.append(result)
+                if result.deleted or result.not_found:
+                    # The platform no longer holds it: a --changed-only run must not skip it.
+                    key = result.target.key(chosen)
+                    ledger.forget(chosen.name, config.base_url, config.orgid, [key])
     key_kind = chosen.field(chosen.primary_key).pii
     deleted = sum(r.deleted for r in results)
     not_found = sum(r.not_found for r in results)

@@ -306,6 +306,18 @@ class Ledger:
 
         return is_unchanged
 
+    def forget(self, record_type: str, platform: str, orgid: str, keys: Iterable[str]) -> int:
+        """Forget that the platform holds the records ``keys`` (deleted from it): a later
+        ``--changed-only`` run sends them again if the export still has them. Returns how many
+        the ledger knew."""
+        with self._transaction() as db:
+            return db.execute(
+                "DELETE FROM accepted WHERE scope_id = (SELECT id FROM scopes"
+                " WHERE platform = ? AND orgid = ? AND record_type = ?)"
+                " AND primary_key IN (SELECT value FROM json_each(?))",
+                (platform, orgid, record_type, json.dumps(list(keys), ensure_ascii=False)),
+            ).rowcount
+
     def accepted_keys(self, record_type: str, platform: str, orgid: str) -> set[str]:
         return {
             key
