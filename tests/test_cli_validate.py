@@ -7,6 +7,8 @@ import datetime as dt
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -189,9 +191,6 @@ def test_schema_of_one_type_by_chinese_name() -> None:
 
 
 def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     missing = str(tmp_path / "nope.csv")
     result = subprocess.run(
         [sys.executable, "-m", "artreport", "validate", "cycle", missing, "--lang", "en"],
@@ -245,3 +244,32 @@ def test_a_report_path_naming_the_annotated_copy_is_refused(tmp_path: Path) -> N
     assert code == 2, output
     assert "may not be the same file" in output
     assert not both.exists()
+
+
+def test_output_to_a_file_or_pipe_keeps_a_long_report_path_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_text("周期ID\nC1\n", encoding="utf-8")
+    report = tmp_path / ("a-folder-whose-name-is-long-" * 3) / "validate-cycle-report.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "artreport", "validate", "cycle", str(path), "--report", report],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env={k: v for k, v in os.environ.items() if k != "COLUMNS"},
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert str(report) in result.stdout
+
+
+def test_a_reader_that_goes_away_ends_the_output_quietly() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "artreport", "schema", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # before anything is written: the first write meets a closed pipe
+    errors = process.stderr.read().decode("utf-8")
+    assert process.wait(timeout=60) == 1
+    assert errors == ""

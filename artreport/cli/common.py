@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TextIO
 
 import typer
 from rich.console import Console
@@ -40,12 +42,24 @@ def state_of(ctx: typer.Context) -> AppState:
     return root.obj
 
 
+#: Columns for tables written to a file or a pipe (a cron log), where Rich would assume 80.
+PIPE_WIDTH = 200
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False)
+    return _console(sys.stdout, stderr=False)
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return _console(sys.stderr, stderr=True)
+
+
+def _console(stream: TextIO, *, stderr: bool) -> Console:
+    if stream.isatty() or "COLUMNS" in os.environ:
+        return Console(stderr=stderr, highlight=False)
+    # Not a terminal: a line broken at 80 columns breaks a report's path in a cron log, and
+    # with it grep and copy-paste; each message stays one line, whatever its length.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPE_WIDTH)
 
 
 @contextlib.contextmanager
@@ -67,6 +81,10 @@ def reporting_errors(state: AppState) -> Iterator[None]:
     except KeyboardInterrupt:
         stderr_console().print(state.t("interrupted"))
         raise typer.Exit(EXIT_SIGINT) from None
+    except BrokenPipeError:
+        # Whoever read the output has gone (`artreport doctor | head -2`); Typer then exits
+        # quietly, as any command-line tool does.
+        raise
     except Exception as error:
         if state.debug:
             raise
