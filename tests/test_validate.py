@@ -225,6 +225,54 @@ def test_validate_and_push_paths_find_the_same_problems(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("cycleid", "character"),
+    [
+        ("CYC\u200b001", "U+200B ZERO WIDTH SPACE"),
+        ("CYC\n001", "U+000A LINE FEED"),
+        ("ＣＹＣ001", "U+FF23 FULLWIDTH LATIN CAPITAL LETTER C"),
+        ("CYC\u00a0001", "U+00A0 NO-BREAK SPACE"),
+    ],
+)
+def test_an_id_that_only_looks_like_another_is_refused(
+    tmp_path: Path, cycleid: str, character: str
+) -> None:
+    # Alone among 150 plain IDs, and in a reference column as well as in the key column, so
+    # both the whole-column and the cell-by-cell readings meet it.
+    good = required_cycle_headers()
+    rows = [good | {"周期ID": f"C{i}", "档案信息ID": f"INF{i}"} for i in range(150)]
+    rows[120] |= {"周期ID": cycleid}
+    rows[130] |= {"档案信息ID": cycleid.replace("CYC", "INF").replace("ＣＹＣ", "ＩＮＦ")}
+    path = write_csv(tmp_path / "c.csv", rows)
+    _, results = run(CYCLE, path)
+    refused = [(r.row, p.field, p.code) for r in results for p in r.problems]
+    assert refused == [
+        (122, "cycleid", "id-look-alike-character"),
+        (132, "informationid", "id-look-alike-character"),
+    ]
+    problem = next(p for r in results for p in r.problems)
+    assert character in problem.message("en")
+    with open_validation(CYCLE, path, orgid=ORGID) as validation:
+        by_column = [
+            (r.row, p.field, p.code) for r in validation.problem_rows() for p in r.problems
+        ]
+    assert by_column == refused
+
+
+def test_an_id_in_chinese_or_with_inner_punctuation_is_accepted(tmp_path: Path) -> None:
+    rows = [required_cycle_headers() | {"周期ID": "周期-2024/001", "档案信息ID": "INF 001"}]
+    _, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    assert [r.valid for r in results] == [True]
+    assert results[0].data["cycleid"] == "周期-2024/001"
+
+
+def test_the_fields_holding_ids_are_known_from_the_record_types_keys() -> None:
+    ids = {f.name for t in SCHEMA for f in t.fields if f.identifier}
+    assert {t.primary_key for t in SCHEMA} <= ids
+    assert {"cycleid", "informationid", "thawid"} <= ids
+    assert "wName" not in ids
+
+
 # --------------------------------------------------------------------------------------------
 # Sanity warnings: never blocking, the row is still sent
 

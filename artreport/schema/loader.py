@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from importlib import resources
 from pathlib import Path
@@ -122,7 +123,19 @@ def load_schema_from(directory: Path) -> Schema:
         raw = yamlload.safe_load(path.read_text(encoding="utf-8"))
         raws.append((path.name, raw))
     raws.sort(key=lambda item: (_order(item[1]), item[0]))
-    return Schema(tuple(_record_type(name, raw) for name, raw in raws))
+    record_types = [_record_type(name, raw) for name, raw in raws]
+    keys = {t.primary_key for t in record_types}
+    return Schema(tuple(_with_identifiers(t, keys) for t in record_types))
+
+
+def _with_identifiers(record_type: RecordType, keys: set[str]) -> RecordType:
+    """Mark the text fields that hold some record type's key: its own, or a reference to
+    another's (an ovum row's ``cycleid``)."""
+    fields = tuple(
+        dataclasses.replace(f, identifier=True) if f.name in keys and f.type == "string" else f
+        for f in record_type.fields
+    )
+    return dataclasses.replace(record_type, fields=fields)
 
 
 @functools.cache

@@ -38,6 +38,9 @@ class Field:
     aliases: tuple[str, ...] = ()
     pii: str | None = None
     description: str = ""
+    #: A record's ID: the primary key of some record type, here or as a reference. Set by the
+    #: loader from the record types, not written in their files.
+    identifier: bool = False
 
     @property
     def short_label(self) -> str:

@@ -41,6 +41,10 @@ _SCIENTIFIC_LINE = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$", re.MULTILINE)
 #: whole-column reader, so every distinct value goes through the reader.
 CODED = "coded"
 
+#: The kind of a text column holding IDs: whole-column reading takes it only when all of its
+#: text is printable ASCII, so that the reader judges any other character.
+IDENTIFIER = "identifier"
+
 #: Distinct values a column remembers the reading of; more, and it starts afresh.
 CACHE_LIMIT = 20_000
 
@@ -186,6 +190,14 @@ def _text(cells: Sequence[Any]) -> Read | None:
     return [text or BLANK for text in stripped], True
 
 
+def _identifiers(cells: Sequence[Any]) -> Read | None:
+    found = _text(cells)
+    if found is None:
+        return None
+    text = "".join(value for value in found[0] if value is not BLANK)
+    return found if text.isascii() and text.isprintable() else None
+
+
 def _integers(cells: Sequence[Any]) -> Read | None:
     if not _INTEGERS.fullmatch("\n".join(cells) + "\n"):
         return None
@@ -279,6 +291,7 @@ def _canonical(cells: Sequence[Any], shape: bytes, parse: Callable[[str], Any]) 
 
 _WHOLE_COLUMN: dict[str, Callable[[Sequence[Any]], Read | None]] = {
     "string": _text,
+    IDENTIFIER: _identifiers,
     "integer": _integers,
     "number": _numbers,
     "date": _dates,

@@ -22,7 +22,7 @@ from artreport.errors import InputError
 from artreport.readers import Notice, Table, open_table
 from artreport.schema import Field, RecordType
 from artreport.validation import problems as codes
-from artreport.validation.columns import CODED, ColumnCache, convert_column
+from artreport.validation.columns import CODED, IDENTIFIER, ColumnCache, convert_column
 from artreport.validation.idcard import has_valid_check_digit
 from artreport.validation.problems import CellError, Problem
 from artreport.validation.values import (
@@ -147,7 +147,8 @@ class _Column:
     field: Field
     read: Callable[[Any], Any]
     clear: Any
-    #: What ``columns.convert_column`` may judge the column as: its field's type, or CODED.
+    #: What ``columns.convert_column`` may judge the column as: its field's type, CODED or
+    #: IDENTIFIER.
     kind: str
     #: Readings of this column's distinct values (see ``columns.convert_column``).
     cache: ColumnCache = field(default_factory=ColumnCache, compare=False)
@@ -204,7 +205,7 @@ class Validation:
             seen[found.name] = text
             clear = CLEAR_VALUES[found.type] if self.options.blank_clears else BLANK
             read = value_reader(found, numbers_are_doubles=doubles)
-            kind: str = found.type
+            kind: str = IDENTIFIER if found.identifier else found.type
             if found.name in tables:
                 read, kind = coded_reader(read, tables[found.name]), CODED
             columns.append(_Column(index, found, read, clear, kind))

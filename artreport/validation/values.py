@@ -21,6 +21,7 @@ from artreport.validation.problems import (
     BAD_DATE,
     BAD_DATETIME,
     DATE_IN_TEXT_FIELD,
+    ID_LOOK_ALIKE,
     INTEGER_OUT_OF_RANGE,
     LEADING_ZEROS_LOST,
     NOT_INTEGER,
@@ -161,6 +162,33 @@ def _text_reader(numbers_are_doubles: bool, code_length: int | None) -> Callable
         raise CellError(NOT_TEXT)
 
     return read_text
+
+
+#: Full-width forms of ASCII's letters, digits and signs (an input method left on).
+_FULL_WIDTH = range(0xFF01, 0xFF5F)
+
+
+def _identifier_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Text, refusing an ID with a character that makes it look like another: invisible
+    (a zero-width space, a line break inside a quoted CSV cell) or a full-width letter or
+    digit. The platform would store it as a new record beside the one it looks like."""
+
+    def read_identifier(value: Any) -> Any:
+        text = read_text(value)
+        if text.__class__ is str and not (text.isascii() and text.isprintable()):
+            for character in text:
+                if not character.isprintable() or ord(character) in _FULL_WIDTH:
+                    raise CellError(ID_LOOK_ALIKE, character=_character_name(character))
+        return text
+
+    return read_identifier
+
+
+def _character_name(character: str) -> str:
+    name = unicodedata.name(character, "")
+    if not name and character in "\r\n\t":
+        name = {"\r": "CARRIAGE RETURN", "\n": "LINE FEED", "\t": "TAB"}[character]
+    return f"U+{ord(character):04X} {name}".rstrip()
 
 
 # --- integers and numbers -------------------------------------------------------------------
@@ -330,7 +358,8 @@ def value_reader(
     of the codes a text column holds as text (see :func:`typical_code_length`).
     """
     if field.type == "string":
-        return _text_reader(numbers_are_doubles, code_length)
+        read_text = _text_reader(numbers_are_doubles, code_length)
+        return _identifier_reader(read_text) if field.identifier else read_text
     if field.type == "integer":
         return read_integer
     if field.type == "number":
