@@ -5,6 +5,7 @@ Reports that must hold the real values are written owner-only instead (see ``rep
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 
@@ -28,3 +29,25 @@ def mask(kind: str | None, value: Any) -> Any:
         )
     # Addresses: the province and city are not identifying; the rest is.
     return text[:6] + "***"
+
+
+# A resident ID number (15 or 18 characters) or a mainland mobile number, whole.
+_RESIDENT_ID = re.compile(r"[0-9]{15}|[0-9]{17}[0-9Xx]")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+
+
+def kind_by_shape(value: Any, field_type: str) -> str | None:
+    """The ``pii`` kind a value shows by its shape, whatever field it landed in: a column
+    shifted by an unquoted comma puts a name in a date column and an ID number in a code
+    column, and the problem about it quotes the value."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if _RESIDENT_ID.fullmatch(text):
+        return "idcard"
+    if _MOBILE.fullmatch(text):
+        return "phone"
+    if field_type != "string" and any("\u4e00" <= character <= "\u9fff" for character in text):
+        # Chinese text refused by a date or number column: most likely a name or an address.
+        return "name"
+    return None

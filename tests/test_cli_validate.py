@@ -273,3 +273,25 @@ def test_a_reader_that_goes_away_ends_the_output_quietly() -> None:
     errors = process.stderr.read().decode("utf-8")
     assert process.wait(timeout=60) == 1
     assert errors == ""
+
+
+def test_a_name_or_id_number_in_the_wrong_column_is_still_masked(tmp_path: Path) -> None:
+    # An unquoted comma in the address shifts the row: the ID number lands in the name
+    # column, the name in the birth date, and the address's district in the ID type.
+    path = tmp_path / "shifted.csv"
+    path.write_text(
+        "档案信息ID,机构ID,病历号,女方现住址,女方证件类型,女方证件号码,女方姓名,女方出生日期,备注\n"
+        "INF1,ZJ3301001,M1,杭州市,西湖区,1,330102199001011234,王秀英,1990-01-01,13812345678\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "typed.json"
+    data.write_text(
+        json.dumps([{"informationid": "INF2", "wName": "李四", "wIdtype": 330102199001011234}]),
+        encoding="utf-8",
+    )
+    for export in (path, data):
+        for as_json in ([], ["--json"]):
+            code, output = invoke("--lang", "en", "validate", "information", str(export), *as_json)
+            assert code == 1, output
+            for secret in ("王秀英", "秀英", "330102199001011234", "13812345678"):
+                assert secret not in output

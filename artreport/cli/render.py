@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from artreport.cli.common import AppState
-from artreport.privacy import mask
+from artreport.privacy import kind_by_shape, mask
 from artreport.readers import Notice
 from artreport.schema import RecordType
 from artreport.validation import Problem
@@ -18,11 +18,14 @@ from artreport.validation import Problem
 
 def masked(problem: Problem, record_type: RecordType) -> Problem:
     """The problem as it may appear on a screen or in a log."""
-    kind = (
-        record_type.field(problem.field).pii
+    field = (
+        record_type.field(problem.field)
         if problem.field and record_type.has_field(problem.field)
         else None
     )
+    kind = field.pii if field is not None else None
+    if kind is None:
+        kind = kind_by_shape(problem.value, field.type if field is not None else "string")
     key_kind = record_type.field(record_type.primary_key).pii
     return dataclasses.replace(
         problem, value=mask(kind, problem.value), primary_key=mask(key_kind, problem.primary_key)
