@@ -54,6 +54,9 @@ class Config:
     #: Code tables for coded fields, by ``field`` or ``type.field`` (see ``dictionaries``).
     dictionaries: dict[str, dict[int, str]] | None = field(default=None, hash=False)
     source: Path | None = None
+    #: Settings in the file that artreport does not know (a typo, or one from a newer
+    #: version): ignored, and named in a warning.
+    unknown_settings: tuple[str, ...] = ()
 
     def with_overrides(self, **changes: Any) -> Config:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -77,14 +80,16 @@ _NUMBER_SETTINGS: Mapping[str, type] = {
     "chunk_bytes": int,
     "concurrency": int,
 }
-_KNOWN = {f.name for f in fields(Config)} - {"source"}
+_KNOWN = {f.name for f in fields(Config)} - {"source", "unknown_settings"}
 
 
 def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
     values: dict[str, Any] = {}
+    unknown = []
     for name, value in raw.items():
         if name not in _KNOWN:
-            # Later features add settings; an unknown one is kept out, not fatal.
+            # Not fatal: a config shared with a newer version may hold its new settings.
+            unknown.append(str(name))
             continue
         if value is None:
             continue
@@ -112,7 +117,7 @@ def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
     base_url = values.get("base_url")
     if base_url:
         values["base_url"] = base_url.rstrip("/")
-    return Config(source=source, **values)
+    return Config(source=source, unknown_settings=tuple(unknown), **values)
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> tuple[Path | None, bool]:

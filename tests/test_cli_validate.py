@@ -295,3 +295,20 @@ def test_a_name_or_id_number_in_the_wrong_column_is_still_masked(tmp_path: Path)
             assert code == 1, output
             for secret in ("王秀英", "秀英", "330102199001011234", "13812345678"):
                 assert secret not in output
+
+
+def test_a_misspelt_setting_is_named_in_a_warning(tmp_path: Path) -> None:
+    config = tmp_path / "artreport.yaml"
+    config.write_text("orgid: ZJ3301001\nchunksize: 5\n", encoding="utf-8")
+    path = cycle_xlsx_with_date_cells(tmp_path / "cycles.xlsx")
+    result = runner.invoke(
+        app, ["--lang", "en", "--config", str(config), "validate", "cycle", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("chunksize") == 1 and "not known" in result.stderr
+
+
+def test_an_unknown_language_is_a_usage_error() -> None:
+    result = runner.invoke(app, ["--lang", "fr", "schema"])
+    assert result.exit_code == 2
+    assert "zh or en" in result.output

@@ -12,7 +12,7 @@ import typer
 
 from artreport import __version__
 from artreport.cli.common import AppState
-from artreport.messages import resolve_language
+from artreport.messages import LANGUAGES, resolve_language
 
 app = typer.Typer(
     name="artreport",
@@ -48,6 +48,9 @@ def _global_options(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
+    if lang is not None and lang.lower() not in LANGUAGES:
+        # Said in both languages: the user could not choose one.
+        raise typer.BadParameter(f"zh 或 en / zh or en, not {lang!r}", param_hint="--lang")
     chosen = bool(lang or os.environ.get("ARTREPORT_LANG"))
     ctx.obj = AppState(
         config_path=config, lang=resolve_language(lang), debug=debug, lang_chosen=chosen

@@ -24,6 +24,7 @@ class AppState:
     debug: bool = False
     #: --lang or $ARTREPORT_LANG was given; otherwise the config file's ``lang`` applies.
     lang_chosen: bool = False
+    unknown_settings_told: bool = False
 
     def t(self, code: str, **params: object) -> str:
         return translate(code, self.lang, **params)
@@ -32,6 +33,14 @@ class AppState:
         config = load_config(self.config_path)
         if config.lang and not self.lang_chosen:
             self.lang = resolve_language(config.lang)
+        if config.unknown_settings and not self.unknown_settings_told:
+            self.unknown_settings_told = True
+            message = self.t(
+                "config-unknown-settings",
+                names=", ".join(config.unknown_settings),
+                source=str(config.source),
+            )
+            stderr_console().print(f"[yellow]![/yellow] {message}")
         return config
 
 
