@@ -77,6 +77,12 @@ def test_changed_only_sends_nothing_unchanged_and_exactly_what_changed(
     assert push_json(sandbox, str(path))["accepted"] == 10_000
     again = push_json(sandbox, str(path), "--changed-only")
     assert (again["sent"], again["skipped_unchanged"]) == (0, 10_000)
+    said = runner.invoke(
+        app,
+        ["--lang", "en", "push", "cycle", str(path), "--changed-only"],
+        env=environment(sandbox),
+    )
+    assert "Nothing to send" in said.stdout and "All 0" not in said.stdout
     changed = {i: {"ordernumber": 7} for i in range(0, 10_000, 1000)}
     edited = cycles(tmp_path, 10_000, "edited.csv", rows=changed)
     third = push_json(sandbox, str(edited), "--changed-only")

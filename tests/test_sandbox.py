@@ -713,6 +713,8 @@ def test_file_database_outlives_the_sandbox(tmp_path: Path) -> None:
         assert read_rows(db, "cycle") == [row]  # readable while the sandbox runs
         insert(client, CYCLE, [{**minimal_row(CYCLE), field: "later"}])
     assert read_rows(db, "cycle") == [updated]
+    # It holds whatever was rehearsed with, real exports included.
+    assert {path.stat().st_mode & 0o777 for path in tmp_path.glob("sandbox.db*")} == {0o600}
     with Sandbox(db=db) as again:
         assert again.rows("cycle") == [updated]
     assert read_rows(db, "cycle") == [updated]

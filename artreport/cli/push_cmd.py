@@ -320,4 +320,7 @@ def print_push_summary(
     if summary.report:
         console.print(state.t("push-report", path=summary.report))
     if summary.exit_code == 0 and not summary.dry_run:
-        console.print(state.t("push-all-accepted", accepted=summary.accepted))
+        if summary.accepted == 0 and summary.skipped:
+            console.print(state.t("push-nothing-changed"))
+        else:
+            console.print(state.t("push-all-accepted", accepted=summary.accepted))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,6 +58,12 @@ MAX_PENDING = 10_000
 
 class Store:
     def __init__(self, db: str | Path | None = None) -> None:
+        if db is not None:
+            # A rehearsal with a real export stores patient data: owner-only, as reports are
+            # (SQLite gives its -wal and -shm files the same mode). An existing file keeps its
+            # own; a path that cannot be created is left for SQLite to report.
+            with contextlib.suppress(OSError):
+                os.close(os.open(db, os.O_RDWR | os.O_CREAT, 0o600))
         self._db = sqlite3.connect(
             str(db) if db is not None else ":memory:", check_same_thread=False
         )
