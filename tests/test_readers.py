@@ -552,9 +552,11 @@ def test_json_array(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("name", ["data.jsonl", "data.json"])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
-def test_json_lines(tmp_path, encoding):
-    path = tmp_path / "data.jsonl"
+def test_json_lines(tmp_path, encoding, name):
+    # Under a .json name too, as some systems write it.
+    path = tmp_path / name
     path.write_text(
         '{"周期ID": "CYC1"}\n\n{"周期ID": "CYC2", "移植ID": "T2"}\n   \n{"移植ID": "T3"}\n',
         encoding=encoding,
@@ -573,6 +575,7 @@ def test_json_lines(tmp_path, encoding):
         ("a.json", '[\n{"a": 1},\n{"a": 2,,}\n]', "input-bad-json", {"row": 3}),
         ("a.json", '[{"a": 1}, [1, 2]]', "input-json-not-object", {"row": 2}),
         ("a.json", '{"data": []}', "input-json-not-array", {}),
+        ("a.json", '{"a": 1}\n{"a": \n', "input-bad-json", {"row": 2}),
         ("a.json", "[]", "input-empty", None),
         ("a.jsonl", '{"a": 1}\n{"a": \n', "input-bad-json", {"row": 2}),
         ("a.jsonl", '{"a": 1}\n\n"text"\n', "input-json-not-object", {"row": 3}),

@@ -19,7 +19,9 @@ from artreport.readers.encoding import MARK, MARK_ERRORS, choose_encoding
 from artreport.readers.table import Notice, Row, Table
 
 
-def open_json(path: Path, *, encoding: str | None, notices: list[Notice]) -> JsonTable:
+def open_json(
+    path: Path, *, encoding: str | None, notices: list[Notice]
+) -> JsonTable | JsonLinesTable:
     """A JSON array, loaded whole: its row numbers are 1-based positions in the array."""
     data = path.read_bytes()
     codec = choose_encoding(io.BytesIO(data), encoding)
@@ -31,6 +33,9 @@ def open_json(path: Path, *, encoding: str | None, notices: list[Notice]) -> Jso
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
+        if error.msg == "Extra data" and text.lstrip().startswith("{"):
+            # One object, then more: JSON Lines under a .json name, as some systems write it.
+            return open_json_lines(path, encoding=codec, notices=notices)
         raise InputError("input-bad-json", row=error.lineno, reason=error.msg) from None
     if not isinstance(value, list):
         raise InputError("input-json-not-array")
