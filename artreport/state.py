@@ -35,8 +35,9 @@ def state_dir(config: Config) -> Path:
     return private_dir(Path(chosen).expanduser())
 
 
-def private_dir(path: Path) -> Path:
-    """``path`` as a directory, created owner-only if it does not exist yet.
+def private_dir(path: Path, unusable: str = "state-dir-unusable") -> Path:
+    """``path`` as a directory, created owner-only if it does not exist yet; ``unusable`` is
+    the message code when it cannot be, for a folder the user named rather than ours.
 
     An existing directory keeps its permissions: the user may have pointed us at a folder they
     manage themselves.
@@ -44,7 +45,7 @@ def private_dir(path: Path) -> Path:
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError("state-dir-unusable", path=str(path), reason=exc.strerror or "") from None
+        raise ConfigError(unusable, path=str(path), reason=exc.strerror or "") from None
     return path
 
 

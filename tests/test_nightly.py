@@ -254,10 +254,18 @@ def test_sync_refuses_outputs_it_cannot_write_before_sending_anything(
     folder = tmp_path / "exports"
     folder.mkdir()
     write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2))
-    for extra in (["--summary-json", str(tmp_path)], ["--report-dir", str(folder)]):
-        result = runner.invoke(app, ["sync", str(folder), *extra], env=environment(sandbox))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("", encoding="utf-8")
+    for extra in (
+        ["--summary-json", str(tmp_path)],
+        ["--report-dir", str(folder)],
+        ["--report-dir", str(a_file / "reports")],
+    ):
+        result = runner.invoke(
+            app, ["--lang", "en", "sync", str(folder), *extra], env=environment(sandbox)
+        )
         assert result.exit_code == 2, result.output
-        assert "Traceback" not in result.output
+        assert "Traceback" not in result.output and "state directory" not in result.output
     assert sandbox.rows("cycle") == []
     # A summary's missing folder is made, as the README's crontab line expects.
     summary = tmp_path / "log" / "artreport" / "last.json"

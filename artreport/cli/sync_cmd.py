@@ -82,7 +82,10 @@ def sync_command(
         ordered = [t for t in schema if t.name in exports]
         files = [str(p) for t in ordered for p in exports[t.name]]
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        reports = private_dir(report_dir or state_dir(config) / "reports" / f"sync-{stamp}")
+        if report_dir is not None:
+            reports = private_dir(report_dir, "sync-report-dir-unusable")
+        else:
+            reports = private_dir(state_dir(config) / "reports" / f"sync-{stamp}")
         command = f"sync {directory}" + (" --full" if not changed_only else "")
         with unattended_run(
             config, command, record_types=[t.name for t in ordered], files=files, wait=wait
