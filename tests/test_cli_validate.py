@@ -312,3 +312,14 @@ def test_an_unknown_language_is_a_usage_error() -> None:
     result = runner.invoke(app, ["--lang", "fr", "schema"])
     assert result.exit_code == 2
     assert "zh or en" in result.output
+
+
+def test_a_spreadsheet_error_value_in_a_name_column_is_shown_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "information.csv"
+    path.write_text(
+        "档案信息ID,机构ID,病历号,女方姓名,男方姓名\nINF1,ZJ3301001,M1,#N/A,#VALUE!\n",
+        encoding="utf-8",
+    )
+    code, output = invoke("--lang", "en", "validate", "information", str(path))
+    assert code == 1, output
+    assert "'#N/A'" in output and "'#VALUE!'" in output

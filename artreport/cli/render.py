@@ -14,6 +14,7 @@ from artreport.privacy import kind_by_shape, mask
 from artreport.readers import Notice
 from artreport.schema import RecordType
 from artreport.validation import Problem
+from artreport.validation.problems import SPREADSHEET_ERROR
 
 
 def masked(problem: Problem, record_type: RecordType) -> Problem:
@@ -24,7 +25,9 @@ def masked(problem: Problem, record_type: RecordType) -> Problem:
         else None
     )
     kind = field.pii if field is not None else None
-    if kind is None:
+    if problem.code == SPREADSHEET_ERROR:
+        kind = None  # #N/A is what a formula left, not what a patient is called
+    elif kind is None:
         kind = kind_by_shape(problem.value, field.type if field is not None else "string")
     key_kind = record_type.field(record_type.primary_key).pii
     return dataclasses.replace(
