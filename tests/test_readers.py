@@ -421,6 +421,39 @@ def test_xlsx_row_numbers_count_blank_rows_above_the_data(tmp_path):
     assert rows == [(5, ["CYC1", "T1"])]
 
 
+def test_a_cell_merged_over_several_rows_gives_each_row_its_value(tmp_path):
+    # A report-style export merges one patient's file ID over her cycles' rows, and a title
+    # across the columns; the data starts in column B, to check the columns' offset.
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet["B1"] = "周期报表"
+    sheet.merge_cells("B1:D1")
+    sheet["B2"], sheet["C2"], sheet["D2"] = "档案信息ID", "周期ID", "备注"
+    for row, (file_id, cycle) in enumerate(
+        [("INF1", "C1"), (None, "C2"), (None, "C3"), ("INF2", "C4")], 3
+    ):
+        sheet.cell(row, 2, file_id)
+        sheet.cell(row, 3, cycle)
+    sheet.merge_cells("B3:B5")
+    sheet["C7"] = "one note over two columns"
+    sheet.merge_cells("C7:D7")
+    workbook.save(tmp_path / "merged.xlsx")
+
+    known = {"档案信息ID", "周期ID", "备注"}
+    table, rows = read(tmp_path / "merged.xlsx", is_known_header=known.__contains__)
+
+    assert table.header_row == 2
+    assert rows == [
+        (3, ["INF1", "C1", ""]),
+        (4, ["INF1", "C2", ""]),
+        (5, ["INF1", "C3", ""]),
+        (6, ["INF2", "C4", ""]),
+        (7, ["", "one note over two columns", ""]),  # a merge within a row is not spread
+    ]
+    notices = [(n.code, n.row, n.params) for n in table.notices]
+    assert ("merged-cells-filled", 4, {"count": 1}) in notices
+
+
 def test_non_text_header_cells_become_text(tmp_path):
     rows = [[" 周期ID ", 2024, 3.0, None, "x"], ["CYC1", 1, 2, 3, 4]]
     path = write_xlsx(tmp_path / "h.xlsx", rows)

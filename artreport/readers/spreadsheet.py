@@ -107,12 +107,16 @@ class SheetTable(Table):
             # iter_rows() yields blank rows for any empty rows above the data, so counting
             # from 1 gives the row numbers the spreadsheet shows.
             header = find_header(enumerate(grid.iter_rows(), 1), cell_text, is_known_header)
+            self._merged_down = _merged_down(grid)
         self._records = self._adopt_header(header)
 
     def _rows(self) -> Iterator[Row]:
+        records = self._records
+        if self._merged_down:
+            records = self._filled_down(records)
         # calamine's grid is rectangular: every row is as wide as the header already.
         with calamine_errors(self.path, self.format):
-            for number, cells in self._records:
+            for number, cells in records:
                 for first in cells:
                     if first != "":
                         break
@@ -123,9 +127,43 @@ class SheetTable(Table):
                     continue
                 yield number, cells
 
+    def _filled_down(self, records: Iterator[Row]) -> Iterator[Row]:
+        """The rows with each cell merged over several rows holding the merged cell's value,
+        as the spreadsheet shows it (a report merges one patient's ID over her cycles'
+        rows), where the file keeps it in the top row only."""
+        carried: dict[int, tuple[Any, int]] = {}  # column → (value, last row of the merge)
+        first_filled = None
+        ranges = 0
+        for number, cells in records:
+            for column, last in self._merged_down.get(number, ()):
+                if column < len(cells) and cells[column] != "":
+                    carried[column] = (cells[column], last)
+                    ranges += 1
+            for column, (value, last) in list(carried.items()):
+                if number > last:
+                    del carried[column]
+                elif cells[column] == "":
+                    cells[column] = value
+                    first_filled = first_filled or number
+            yield number, cells
+        if first_filled is not None:
+            self.notices.append(Notice("merged-cells-filled", first_filled, {"count": ranges}))
+
     def close(self) -> None:
         with contextlib.suppress(CalamineError):  # already closed
             self._workbook.close()
+
+
+def _merged_down(grid: Any) -> dict[int, list[tuple[int, int]]]:
+    """Merged ranges more than one row tall, by their top row as the spreadsheet numbers it:
+    the column of their left edge (as an index into the grid's rows) and their last row.
+    Merges within a row (a title across the columns) are left alone."""
+    first_column = grid.start[1] if grid.start else 0
+    by_top: dict[int, list[tuple[int, int]]] = {}
+    for (top, left), (bottom, _right) in grid.merged_cell_ranges or ():
+        if bottom > top and left >= first_column:
+            by_top.setdefault(top + 1, []).append((left - first_column, bottom + 1))
+    return by_top
 
 
 def _choose_sheet(workbook: CalamineWorkbook, wanted: str | None, path: Path) -> str:
