@@ -199,26 +199,31 @@ def sync_command(
                     "not_sent",
                 )
             }
+            summary = {
+                "directory": str(directory),
+                "exit_code": exit_code,
+                "totals": counts,
+                "files": results,
+                "ignored_files": [str(p) for p in ignored],
+                "log": str(run.log_path),
+            }
+            if summary_json:
+                try:
+                    summary_json.write_text(
+                        json.dumps(summary, ensure_ascii=False, indent=1), "utf-8"
+                    )
+                except OSError as exc:
+                    # The rows are sent and the summary still goes to the screen; the exit
+                    # code (the history's too) says that what a monitor reads was not written.
+                    error = InputError(
+                        "sync-summary-unwritable",
+                        path=str(summary_json),
+                        reason=exc.strerror or str(exc),
+                    )
+                    errors.print(f"[red]✗[/red] {error.message(state.lang)}", soft_wrap=True)
+                    exit_code = worst_exit_code([exit_code, error.exit_code])
+                    summary["exit_code"] = exit_code
             finish(run, exit_code=exit_code, counts=counts)
-    summary = {
-        "directory": str(directory),
-        "exit_code": exit_code,
-        "totals": counts,
-        "files": results,
-        "ignored_files": [str(p) for p in ignored],
-        "log": str(run.log_path),
-    }
-    if summary_json:
-        try:
-            summary_json.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
-        except OSError as exc:
-            # The rows are sent and the summary still goes to the screen; the exit code says
-            # that what a monitor reads was not written.
-            error = InputError(
-                "sync-summary-unwritable", path=str(summary_json), reason=exc.strerror or str(exc)
-            )
-            errors.print(f"[red]✗[/red] {error.message(state.lang)}", soft_wrap=True)
-            exit_code = summary["exit_code"] = worst_exit_code([exit_code, error.exit_code])
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         raise typer.Exit(exit_code)
