@@ -323,3 +323,11 @@ def test_a_spreadsheet_error_value_in_a_name_column_is_shown_as_it_is(tmp_path: 
     code, output = invoke("--lang", "en", "validate", "information", str(path))
     assert code == 1, output
     assert "'#N/A'" in output and "'#VALUE!'" in output
+
+
+def test_a_line_of_text_named_xlsx_is_called_what_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "cycles.xlsx"
+    path.write_text("hello\n", encoding="utf-8")
+    code, output = invoke("--lang", "en", "validate", "cycle", str(path))
+    assert code == 2, output
+    assert "named .xlsx but holds csv" in output

@@ -475,6 +475,13 @@ class Validation:
     def _finish(self) -> None:
         self.summary.notices = list(self.table.notices)
         if self.summary.rows_read == 0:
+            for notice in self.table.notices:
+                if notice.code == "content-format-differs":
+                    # A .xlsx that is really a line of text: its name, not "no rows", is the
+                    # news for the clerk.
+                    raise InputError(
+                        "input-no-rows-other-format", path=str(self.table.path), **notice.params
+                    )
             raise InputError("input-no-rows", path=str(self.table.path))
 
 
