@@ -14,16 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreport.errors import ArtreportError, AuthError, UnreachableError
+from artreport.errors import ArtreportError
 from artreport.readers import EXTENSIONS
 from artreport.schema import RecordType, Schema
 from artreport.validation import Problem, ValidateOptions, open_validation
-from artreport.validation.problems import (
-    NOT_SENT_AUTH,
-    NOT_SENT_INTERRUPTED,
-    NOT_SENT_STRICT,
-    NOT_SENT_UNREACHABLE,
-)
 
 #: Record types referred to by others, and the field that refers to them.
 REFERENCES: Mapping[str, tuple[str, str]] = {
@@ -152,18 +146,6 @@ def cross_file_problems(
                         )
                     )
     return problems
-
-
-def not_sent_code(stopped_by: ArtreportError | None) -> str:
-    """The problem code for rows a sync does not send: held back by ``--strict`` (None), or
-    left after the error that stopped it."""
-    if stopped_by is None:
-        return NOT_SENT_STRICT
-    if isinstance(stopped_by, AuthError):
-        return NOT_SENT_AUTH
-    if isinstance(stopped_by, UnreachableError):
-        return NOT_SENT_UNREACHABLE
-    return NOT_SENT_INTERRUPTED
 
 
 def report_unsent(

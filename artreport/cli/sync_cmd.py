@@ -16,10 +16,11 @@ from artreport.cli.common import reporting_errors, state_of, stderr_console, std
 from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events
 from artreport.cli.render import masked
 from artreport.errors import EXIT_PROBLEMS, InputError, UsageError
-from artreport.report import ReportWriter
+from artreport.report import ReportWriter, same_path
 from artreport.schema import load_schema
 from artreport.state import private_dir, state_dir
 from artreport.validation import ValidateOptions
+from artreport.validation.problems import NOT_SENT_STRICT
 
 
 @app.command("sync")
@@ -49,13 +50,13 @@ def sync_command(
         check_file,
         cross_file_problems,
         find_exports,
-        not_sent_code,
         report_unsent,
         unmatched_files,
         worst_exit_code,
     )
     from artreport.upload import PushOptions
     from artreport.upload.job import push_one
+    from artreport.upload.pipeline import not_sent_code
 
     state = state_of(ctx)
     console, errors = stdout_console(), stderr_console()
@@ -68,7 +69,7 @@ def sync_command(
         exports = find_exports(directory, schema, config.sync_patterns)
         if not exports:
             raise InputError("sync-nothing-found", path=str(directory))
-        if report_dir is not None and _same_directory(report_dir, directory):
+        if report_dir is not None and same_path(report_dir, directory):
             raise UsageError("sync-report-dir-is-export-dir", path=str(report_dir))
         if summary_json is not None:
             _prepare_summary_file(summary_json)
@@ -150,7 +151,7 @@ def sync_command(
                         with ReportWriter(report_path, state.lang, always=False) as writer:
                             writer.add_all(file_cross)
                             if not run.stop.is_set():  # a signal asks to stop, not to read on
-                                code = not_sent_code(None if blocked else stopped)
+                                code = NOT_SENT_STRICT if blocked else not_sent_code(stopped)
                                 report_unsent(
                                     record_type, check.path, config.orgid, validate, code, writer
                                 )
@@ -249,10 +250,6 @@ def sync_command(
             console.print("   " + state.t("push-report", path=entry["report"]), soft_wrap=True)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))
     raise typer.Exit(exit_code)
-
-
-def _same_directory(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
 
 
 def _prepare_summary_file(path: Path) -> None:

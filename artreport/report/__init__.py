@@ -41,13 +41,14 @@ def refuse_overwriting(report: Path, *, source: Path, annotated: Path | None = N
     """Refuse a ``--report`` path that names the export itself or its annotated copy: the
     report is opened for writing before the export is read, so the clerk's file would be
     emptied first and lost."""
-    if _same_file(report, source):
+    if same_path(report, source):
         raise UsageError("report-same-as-input", path=str(report))
-    if annotated is not None and _same_file(report, annotated):
+    if annotated is not None and same_path(report, annotated):
         raise UsageError("report-same-as-annotated", path=str(report))
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_path(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file or folder, existing or not."""
     try:
         return os.path.samefile(a, b)  # also through hard links and symlinks
     except OSError:  # one of them does not exist yet

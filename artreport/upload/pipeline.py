@@ -166,6 +166,16 @@ class ChunkOutcome:
     refused_size: int | None = None
 
 
+def not_sent_code(stopped_by: ArtreportError | None) -> str:
+    """The problem code for rows left unsent by the error that stopped the run (None: a
+    signal)."""
+    if isinstance(stopped_by, AuthError):
+        return NOT_SENT_AUTH
+    if isinstance(stopped_by, UnreachableError):
+        return NOT_SENT_UNREACHABLE
+    return NOT_SENT_INTERRUPTED
+
+
 class Halt:
     """Set, from whichever thread meets it, by the first error that ends the run (credentials
     refused, platform unreachable). It keeps that error, so every row left unsent is listed
@@ -349,11 +359,7 @@ def push_file(
 
         def not_sent(chunk: Chunk) -> None:
             summary.not_sent += len(chunk)
-            code = NOT_SENT_INTERRUPTED
-            if isinstance(halt.error, AuthError):
-                code = NOT_SENT_AUTH
-            elif isinstance(halt.error, UnreachableError):
-                code = NOT_SENT_UNREACHABLE
+            code = not_sent_code(halt.error)
             for row, key in zip(chunk.rows, chunk.keys, strict=True):
                 report.add(Problem(code, row=row, primary_key=key))
 
