@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from artreport.cli import app
 from artreport.errors import UsageError
 from artreport.fakedata import fake_rows, write_rows
-from artreport.sandbox import Sandbox
+from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
 from artreport.upload.delete import target_for
 
@@ -116,3 +116,32 @@ def test_delete_without_yes_off_a_terminal_refuses(sandbox: Sandbox) -> None:
     result = runner.invoke(app, ["delete", "cycle", "--id", "X"], env=env(sandbox))
     assert result.exit_code == 2
     assert sandbox.stats()["requests"] == 0
+
+
+def test_a_delete_whose_answer_was_lost_is_reported_done(tmp_path: Path) -> None:
+    db = tmp_path / "platform.db"
+    with Sandbox({ORGID: KEY}, db=db) as before:
+        rows = load(before, tmp_path, "ovum", 2)
+    # Request 1 logs in; request 2, the delete, is carried out and its answer lost; the copy
+    # sent again finds nothing to delete.
+    with Sandbox({ORGID: KEY}, db=db, faults=Faults(lose_every=2)) as sandbox:
+        result = runner.invoke(
+            app,
+            [
+                "--lang",
+                "en",
+                "delete",
+                "ovum",
+                "--yes",
+                "--id",
+                rows[0]["ovumid"],
+                "--cycleid",
+                rows[0]["cycleid"],
+            ],
+            env=env(sandbox),
+        )
+        assert sandbox.stats()["faults"]["lose"] == 1
+        assert [r["ovumid"] for r in sandbox.rows("ovum")] == [rows[1]["ovumid"]]
+    assert result.exit_code == 0, result.output
+    assert "1 deleted, 0 not found" in result.output
+    assert "first answer was lost" in result.output

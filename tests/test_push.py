@@ -123,6 +123,25 @@ def test_every_row_lands_exactly_once_through_503s_and_dropped_connections(
     assert faults["fail"] > 0 and faults["drop"] > 0
 
 
+def test_every_row_lands_once_when_answers_are_lost_after_the_platform_stored_the_rows(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory(Faults(lose_every=3))
+    path = cycle_file(tmp_path, 2000)
+    summary = push(sandbox, path, tmp_path / "r.csv", concurrency=2)
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (2000, 0, 0)
+    # Each lost answer's chunk was sent again and stored again over itself: no row twice,
+    # and the platform's counts of the answers that arrived add up to the file.
+    keys = stored_keys(sandbox)
+    assert len(keys) == len(set(keys)) == 2000
+    assert summary.platform_affected == 2000
+    lost = sandbox.stats()["faults"]["lose"]
+    assert lost > 0
+    # 10 chunks, each counted once; the copies sent again (not the logins) counted apart.
+    assert summary.requests == 10
+    assert 0 < summary.resent <= lost
+
+
 def test_rows_refused_by_an_unknown_rule_are_isolated_and_reported(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:
@@ -350,6 +369,18 @@ def test_cli_push_ends_with_a_summary_and_exit_0(tmp_path: Path, sandbox_factory
     result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
     assert result.exit_code == 0, result.output
     assert "300 accepted" in result.output
+    assert len(stored_keys(sandbox)) == 300
+
+
+def test_cli_push_says_how_many_requests_it_sent_again(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory(Faults(lose_every=2))  # request 1 logs in; 2 and 4 are lost
+    path = cycle_file(tmp_path, 300)
+    result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
+    assert result.exit_code == 0, result.output
+    assert "2 request(s) were sent again" in result.output
+    assert "All 300 rows" in result.output
     assert len(stored_keys(sandbox)) == 300
 
 

@@ -535,7 +535,7 @@ def test_fail_every_answers_a_gateway_page_without_processing() -> None:
         assert "<html>" in failed.text
         assert insert(client, CYCLE, [minimal_row(CYCLE, "C")])["code"] == 0  # 4
         assert [r["cycleid"] for r in sandbox.rows("cycle")] == ["A", "C"]
-        assert sandbox.stats()["faults"] == {"drop": 0, "fail": 1, "too_large": 0}
+        assert sandbox.stats()["faults"] == {"drop": 0, "lose": 0, "fail": 1, "too_large": 0}
 
 
 def test_drop_every_closes_the_connection_unanswered() -> None:
@@ -545,7 +545,17 @@ def test_drop_every_closes_the_connection_unanswered() -> None:
             insert(client, CYCLE, [minimal_row(CYCLE, "A")])  # 2
         assert insert(client, CYCLE, [minimal_row(CYCLE, "B")])["code"] == 0  # 3, reconnected
         assert [r["cycleid"] for r in sandbox.rows("cycle")] == ["B"]
-        assert sandbox.stats()["faults"] == {"drop": 1, "fail": 0, "too_large": 0}
+        assert sandbox.stats()["faults"] == {"drop": 1, "lose": 0, "fail": 0, "too_large": 0}
+
+
+def test_lose_every_carries_out_the_request_and_closes_the_connection_unanswered() -> None:
+    with serving(faults=Faults(lose_every=2)) as (sandbox, client):
+        assert login(client)["code"] == 0  # request 1
+        with pytest.raises(httpx.RemoteProtocolError):
+            insert(client, CYCLE, [minimal_row(CYCLE, "A")])  # 2: stored, answer lost
+        assert insert(client, CYCLE, [minimal_row(CYCLE, "B")])["code"] == 0  # 3, reconnected
+        assert [r["cycleid"] for r in sandbox.rows("cycle")] == ["A", "B"]
+        assert sandbox.stats()["faults"] == {"drop": 0, "lose": 1, "fail": 0, "too_large": 0}
 
 
 def test_max_body_answers_a_gateway_page_to_a_larger_body() -> None:
@@ -559,7 +569,7 @@ def test_max_body_answers_a_gateway_page_to_a_larger_body() -> None:
         assert "413 Request Entity Too Large" in refused.text
         assert insert(client, CYCLE, small)["code"] == 0  # same connection, under the limit
         assert [r["cycleid"] for r in sandbox.rows("cycle")] == ["A"]
-        assert sandbox.stats()["faults"] == {"drop": 0, "fail": 0, "too_large": 1}
+        assert sandbox.stats()["faults"] == {"drop": 0, "lose": 0, "fail": 0, "too_large": 1}
 
 
 def test_expire_after_ends_a_login_after_n_requests() -> None:

@@ -168,6 +168,7 @@ def test_every_option_is_passed_to_the_sandbox(
     result = invoke(
         "sandbox", "--host", "127.0.0.1", "--port", "9999", "--db", str(tmp_path / "s.db"),
         "--org", "ZJ1:k:with:colons", "--ttl", "60", "--fail-every", "1", "--drop-every", "2",
+        "--lose-every", "4",
         "--expire-after", "3", "--latency", "0.5", "--success-code", "200",
         "--reject-prefix", "BAD", "--max-body", "1000000", "--name-bad-row",
     )  # fmt: skip
@@ -179,6 +180,7 @@ def test_every_option_is_passed_to_the_sandbox(
         "faults": Faults(
             fail_every=1,
             drop_every=2,
+            lose_every=4,
             expire_after=3,
             latency=0.5,
             success_code=200,

@@ -86,6 +86,7 @@ def delete_command(
                 {
                     "key": mask(key_kind, r.target.key(chosen)),
                     "row": r.target.row,
+                    "deleted": r.deleted,
                     "code": r.answer.code,
                     "message": r.answer.msg,
                 }
@@ -98,7 +99,9 @@ def delete_command(
     console = stdout_console()
     for result in results:
         key = mask(key_kind, result.target.key(chosen))
-        if result.deleted:
+        if result.deleted_by_lost_copy:
+            console.print(f"[green]✓[/green] {state.t('delete-done-answer-lost', key=key)}")
+        elif result.deleted:
             console.print(f"[green]✓[/green] {state.t('delete-done', key=key)}")
         elif result.not_found:
             console.print(f"[red]✗[/red] {state.t('delete-not-found', key=key)}")

@@ -310,6 +310,8 @@ def print_push_summary(
                 seconds=f"{summary.elapsed:.2f}",
             )
         )
+    if summary.resent:
+        console.print(state.t("push-resent", count=summary.resent))
     if summary.skipped:
         console.print(state.t("push-skipped", count=summary.skipped))
     print_counts_by_code(console, state, dict(summary.problems_by_code))

@@ -50,6 +50,12 @@ def serve(
     drop_every: Annotated[
         int, typer.Option(min=0, help="Close the connection of every Nth request unanswered.")
     ] = 0,
+    lose_every: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Carry out every Nth request, then close its connection unanswered."
+        ),
+    ] = 0,
     expire_after: Annotated[
         int, typer.Option(min=0, help="End each login after N requests (then 40003).")
     ] = 0,
@@ -89,6 +95,7 @@ def serve(
         faults = Faults(
             fail_every=fail_every,
             drop_every=drop_every,
+            lose_every=lose_every,
             expire_after=expire_after,
             latency=latency,
             success_code=success_code,

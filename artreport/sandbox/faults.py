@@ -12,6 +12,10 @@ class Faults:
     fail_every: int = 0
     #: Every Nth request to ``/art/`` is read and then its connection closed without an answer.
     drop_every: int = 0
+    #: Every Nth request to ``/art/`` is carried out (a batch stored, a record deleted) and its
+    #: connection then closed without an answer: the answer lost on its way back, as when a
+    #: gateway times out after the platform has acted.
+    lose_every: int = 0
     #: A login serves N authenticated requests; the next one is answered 40003.
     expire_after: int = 0
     #: Seconds added before answering each request to ``/art/``.
@@ -26,7 +30,14 @@ class Faults:
     max_body: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("fail_every", "drop_every", "expire_after", "latency", "max_body"):
+        for name in (
+            "fail_every",
+            "drop_every",
+            "lose_every",
+            "expire_after",
+            "latency",
+            "max_body",
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
 

@@ -40,6 +40,7 @@ from artreport.schema import RecordType, Schema
 LOGIN_PATH = "/art/login"
 #: The request log keeps this many entries, so a sandbox left running does not grow forever.
 LOG_LIMIT = 100_000
+_FAULTS = ("drop", "lose", "fail", "too_large")
 
 
 @dataclass(frozen=True)
@@ -113,8 +114,8 @@ class Platform:
     # -- transport hooks ------------------------------------------------------------------
 
     def register(self, method: str, path: str, body_size: int) -> str | None:
-        """Count a request and say which fault, ``"too_large"``, ``"drop"`` or ``"fail"``, it
-        suffers."""
+        """Count a request and say which fault, ``"too_large"``, ``"drop"``, ``"lose"`` or
+        ``"fail"``, it suffers."""
         with self._lock:
             self._count += 1
             self._endpoints[path] += 1
@@ -124,6 +125,8 @@ class Platform:
                 fault = "too_large"
             elif self.faults.drop_every and self._count % self.faults.drop_every == 0:
                 fault = "drop"
+            elif self.faults.lose_every and self._count % self.faults.lose_every == 0:
+                fault = "lose"
             elif self.faults.fail_every and self._count % self.faults.fail_every == 0:
                 fault = "fail"
             if fault:
@@ -152,7 +155,7 @@ class Platform:
                 "logins": self._logins,
                 "rejected_batches": self._rejected,
                 "unknown_fields": {name: dict(c) for name, c in self._unknown.items()},
-                "faults": {name: self._faults_seen[name] for name in ("drop", "fail", "too_large")},
+                "faults": {name: self._faults_seen[name] for name in _FAULTS},
                 "log": list(self._log),
             }
 

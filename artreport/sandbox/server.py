@@ -207,6 +207,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers = {name.lower(): value for name, value in self.headers.items()}
         answer = platform.handle(Request(self.command, path, url.query, headers, body))
+        if fault == "lose":
+            self.close_connection = True
+            return
         if answer is None:
             self._send_not_found(path)
         else:

@@ -15,6 +15,8 @@ from artreport.validation.problems import CellError
 from artreport.validation.values import BLANK, value_reader
 
 CYCLE_PARAM = "cycleid"
+#: The platform's answer to deleting a record it does not hold.
+NOT_FOUND = 40006
 
 
 @dataclass(frozen=True)
@@ -33,11 +35,17 @@ class DeleteResult:
 
     @property
     def deleted(self) -> bool:
-        return self.answer.outcome is Outcome.SUCCESS
+        return self.answer.outcome is Outcome.SUCCESS or self.deleted_by_lost_copy
+
+    @property
+    def deleted_by_lost_copy(self) -> bool:
+        """ "Not found" to a copy sent again after the first copy's answer was lost: the first
+        copy, which got as far as the platform, is what deleted the record."""
+        return self.answer.code == NOT_FOUND and self.answer.attempts > 1
 
     @property
     def not_found(self) -> bool:
-        return self.answer.code == 40006
+        return self.answer.code == NOT_FOUND and not self.deleted_by_lost_copy
 
 
 def needs_cycleid(record_type: RecordType) -> bool:

@@ -105,6 +105,9 @@ class PushSummary:
     skipped: int = 0
     requests: int = 0
     extra_requests: int = 0
+    #: Requests sent again after a lost answer, a gateway error or an expired login; not in
+    #: ``requests``, which counts each chunk or part of one once.
+    resent: int = 0
     problems_by_code: Counter[str] = field(default_factory=Counter)
     rejected_by_code: Counter[int] = field(default_factory=Counter)
     stopped_by: str | None = None
@@ -145,6 +148,7 @@ class PushSummary:
             "skipped_unchanged": self.skipped,
             "requests": self.requests,
             "extra_requests": self.extra_requests,
+            "resent": self.resent,
             "problems_by_code": dict(self.problems_by_code),
             "rejected_by_code": {str(k): v for k, v in self.rejected_by_code.items()},
             "stopped_by": self.stopped_by,
@@ -162,6 +166,7 @@ class ChunkOutcome:
     rejected: list[tuple[PendingRow, Answer]] = field(default_factory=list)
     not_sent: list[Chunk] = field(default_factory=list)
     requests: int = 0
+    resent: int = 0
     #: The smallest body refused for its size (HTTP 413), if any was.
     refused_size: int | None = None
 
@@ -224,6 +229,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             halt.set(error)
             break
         outcome.requests += 1
+        outcome.resent += answer.attempts - 1
         if answer.outcome is Outcome.SUCCESS:
             outcome.accepted.append(part)
             affected = answer.data
@@ -368,6 +374,7 @@ def push_file(
         def settle(outcome: ChunkOutcome) -> None:
             summary.requests += outcome.requests
             summary.extra_requests += max(outcome.requests - 1, 0)
+            summary.resent += outcome.resent
             summary.accepted += sum(map(len, outcome.accepted))
             summary.platform_affected += outcome.affected
             if on_accepted is not None:
