@@ -372,6 +372,32 @@ def test_cli_push_ends_with_a_summary_and_exit_0(tmp_path: Path, sandbox_factory
     assert len(stored_keys(sandbox)) == 300
 
 
+def test_cli_push_of_a_web_page_named_xls_as_hospital_systems_export(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory()
+    rows = list(fake_rows(CYCLE, 30, orgid=ORGID))
+    names = [f.name for f in CYCLE.fields]
+    header = "".join(f"<th>{CYCLE.field(name).label}</th>" for name in names)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{row.get(name) or '&nbsp;'}</td>" for name in names) + "</tr>\n"
+        for row in rows
+    )
+    page = f'<html><head><meta charset="gbk"></head><body><table><tr>{header}</tr>\n{body}'
+    path = tmp_path / "周期导出.xls"
+    path.write_bytes((page + "</table></body></html>").encode("gbk"))
+
+    result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
+
+    assert result.exit_code == 0, result.output
+    assert "holds html; it was read as html" in result.output
+    stored = {row["cycleid"]: row for row in sandbox.rows("cycle")}
+    assert sorted(stored) == sorted(row["cycleid"] for row in rows)
+    first = rows[0]
+    for name in ("acyesisnameMx", "cycleno"):  # Chinese text (GBK page), a code of digits
+        assert stored[first["cycleid"]][name] == first[name]
+
+
 def test_cli_push_says_how_many_requests_it_sent_again(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

@@ -523,9 +523,106 @@ def test_text_named_xls_is_read_as_csv(tmp_path):
     assert codes(table.notices) == ["content-format-differs"]
 
 
-def test_html_named_xls_is_refused(tmp_path):
+# What a hospital system's "export to Excel" often writes: a GBK web page named .xls.
+HIS_PAGE = """<html xmlns:o="urn:schemas-microsoft-com:office:office">
+<head><meta http-equiv="Content-Type" content="text/html; charset=gb2312">
+<style>td { mso-number-format:"\\@"; } .title { font-size: 16pt }</style></head>
+<body>
+<table border="1">
+<tr><td colspan="4" class="title">移植信息导出</td></tr>
+<tr><th>周期ID</th><th>移植ID</th><th>移植日期</th><th>备注</th></tr>
+<tr><td rowspan="2">CYC001</td><td>TRA0001</td><td>2023-05-06</td><td>&nbsp;</td></tr>
+<tr><td>TRA0002</td><td>2023/5/8</td><td>第一行<br>第二行</td></tr>
+<tr><td>CYC002</td><td colspan="2">  TRA&amp;3
+   </td><td>x</td></tr>
+<tr><td>&nbsp;</td><td></td><td></td><td></td></tr>
+<tr><td>合计</td><td>3</td><td></td><td></td></tr>
+</table>
+</body></html>
+"""
+
+
+def test_a_web_page_named_xls_is_read_as_excel_shows_it(tmp_path):
     path = tmp_path / "export.xls"
-    path.write_text("<html><body><table><tr><td>周期ID</td></tr></table></body></html>")
+    path.write_bytes(HIS_PAGE.encode("gbk"))
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert (table.format, table.encoding, table.header_row) == ("html", "gb18030", 2)
+    assert table.headers == ["周期ID", "移植ID", "移植日期", "备注"]
+    assert rows == [
+        (3, ["CYC001", "TRA0001", "2023-05-06", ""]),
+        (4, ["CYC001", "TRA0002", "2023/5/8", "第一行\n第二行"]),
+        (5, ["CYC002", "TRA&3", "", "x"]),
+    ]
+    assert codes(table.notices) == [
+        "content-format-differs",
+        "rows-above-header-skipped",
+        "footer-row-skipped",
+        "merged-cells-filled",
+    ]
+    filled = next(n for n in table.notices if n.code == "merged-cells-filled")
+    assert (filled.row, filled.params) == (4, {"count": 1})
+
+
+def test_a_web_page_is_decoded_by_its_bom_else_its_bytes_when_it_declares_nothing(tmp_path):
+    page = "<table><tr><td>周期ID</td><td>姓名</td></tr><tr><td>007</td><td>张三</td></tr></table>"
+    for name, data in [
+        ("utf8.xls", page.encode("utf-8")),
+        ("bom.html", b"\xef\xbb\xbf" + page.encode("utf-8")),
+        ("gb.htm", page.encode("gb18030")),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        table, rows = read(path)
+        assert (table.headers, rows) == (["周期ID", "姓名"], [(2, ["007", "张三"])]), name
+
+
+def test_a_web_page_that_changes_encoding_names_the_row(tmp_path):
+    rows = "".join(f"<tr><td>C{n}</td><td>王</td></tr>\n" for n in range(5000))
+    data = ("<table><tr><td>周期ID</td><td>姓名</td></tr>\n" + rows).encode("utf-8")
+    path = tmp_path / "mixed.xls"
+    path.write_bytes(data + "<tr><td>C9</td><td>王</td></tr></table>".encode("gb18030"))
+
+    error = input_error(path)
+
+    assert error.code == "input-encoding"
+    assert error.params["row"] == 5002  # the header, 5,000 rows, then the bad one
+
+
+def test_a_web_page_reads_the_same_wherever_its_blocks_are_cut(tmp_path):
+    """Thousands of rows of everything a page may hold in and around its cells, so that the
+    reader's 64 kB blocks end inside tags, entities, comments and scripts."""
+    expected, markup = [], []
+    for n in range(3000):
+        expected.append((n + 2, [f"C{n:05d}", f"A&B <{n}>", f"第{n}行\n下一行", ""]))
+        markup.append(
+            f'<TR class="r{n % 7}"><td title="a>b">C{n:05d}</TD>'
+            f"<td>A&amp;B &lt;{n}&gt;</td>"
+            f"<!-- <td>not a cell {n}</td> -->"
+            f"<td><span>第{n}行</span><br/>  下一行</td><td>&nbsp;"
+            + ("<script>var s = '<td>x</td>';</script>" if n % 50 == 0 else "")
+        )
+    page = "<html><head><style>td { color: red }</style></head><body><table>"
+    page += "<tr><th>周期ID</th><th>名称</th><th>备注</th><th>空</th></tr>\n"
+    page += "\n".join(markup) + "</table></body></html>"
+    path = tmp_path / "export.html"
+    path.write_text(page, encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert (table.format, table.headers) == ("html", ["周期ID", "名称", "备注", "空"])
+    assert rows == expected
+    assert table.notices == []
+
+
+def test_xml_named_xls_is_refused(tmp_path):
+    path = tmp_path / "export.xls"
+    path.write_text(
+        '<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">'
+        "<Worksheet><Table><Row><Cell><Data>周期ID</Data></Cell></Row></Table></Worksheet>"
+        "</Workbook>"
+    )
 
     assert input_error(path).code == "input-is-markup"
 

@@ -31,7 +31,7 @@ TypeArgument = Annotated[
     str, typer.Argument(metavar="TYPE", help="Record type: cycle, 周期, aCyclerecord …")
 ]
 FileArgument = Annotated[
-    Path, typer.Argument(metavar="FILE", help="CSV, XLSX, XLS, ODS, JSON or JSONL export.")
+    Path, typer.Argument(metavar="FILE", help="CSV, XLSX, XLS, ODS, HTML, JSON or JSONL export.")
 ]
 ReportOption = Annotated[
     Path | None, typer.Option("--report", help="Write the problem report here (.csv or .xlsx).")
@@ -41,7 +41,10 @@ SheetOption = Annotated[
     str | None, typer.Option("--sheet", help="Sheet to read (default: the first).")
 ]
 EncodingOption = Annotated[
-    str | None, typer.Option("--encoding", help="CSV encoding (default: detect UTF-8 / GB18030).")
+    str | None,
+    typer.Option(
+        "--encoding", help="Text encoding of a CSV or web page (default: detect UTF-8 / GB18030)."
+    ),
 ]
 AnnotateOption = Annotated[
     Path | None,

@@ -1,4 +1,5 @@
-"""Reading hospital exports: CSV, Excel/OpenDocument workbooks and JSON, as one kind of table.
+"""Reading hospital exports: CSV, Excel/OpenDocument workbooks, web pages' tables and JSON, as
+one kind of table.
 
 :func:`open_table` picks the reader from the file's extension, checked against its first
 bytes, and returns a :class:`Table`: headers as text, and numbered rows whose numbers are
@@ -22,6 +23,7 @@ from artreport.readers.formats import (
     content_format,
     declared_format,
 )
+from artreport.readers.html_reader import is_html, open_html
 from artreport.readers.json_reader import open_json, open_json_lines
 from artreport.readers.spreadsheet import open_spreadsheet
 from artreport.readers.table import Notice, Row, Table
@@ -42,9 +44,9 @@ def open_table(
     overrides the detected encoding of a text file; *is_known_header* tells whether a text
     is a column header the caller knows, which lets the header be found below a title.
 
-    A spreadsheet's content wins over its extension (an ``.xls`` that is really xlsx, or
-    really tab-separated text, is read as what it is, with a notice). A web page or XML file
-    named as a spreadsheet is refused: reading its table reliably would need an HTML parser.
+    A spreadsheet's content wins over its extension (an ``.xls`` that is really xlsx, a web
+    page or tab-separated text, is read as what it is, with a notice). Other XML named as a
+    spreadsheet (an Excel 2003 XML workbook) is refused.
     """
     path = Path(path)
     if path.is_dir():
@@ -79,6 +81,10 @@ def open_table(
             is_known_header=is_known_header,
             notices=notices,
         )
+    if declared == "html" or (declared in SPREADSHEETS and actual == "markup" and is_html(head)):
+        if declared != "html":
+            notices.append(_format_differs(path, "html"))
+        return open_html(path, encoding=encoding, is_known_header=is_known_header, notices=notices)
     if declared in SPREADSHEETS:
         if actual == "markup":
             raise InputError("input-is-markup", format=declared)

@@ -16,14 +16,9 @@ from typing import BinaryIO
 from artreport.errors import InputError
 from artreport.readers.encoding import MARK, MARK_ERRORS, choose_encoding
 from artreport.readers.formats import HEAD_SIZE
-from artreport.readers.layout import (
-    FOOTER_FIRST_CHARS,
-    HEADER_SEARCH_ROWS,
-    find_header,
-    footer_notice,
-    is_footer,
-)
-from artreport.readers.table import Notice, Row, Table
+from artreport.readers.layout import HEADER_SEARCH_ROWS, find_header
+from artreport.readers.table import Notice
+from artreport.readers.text import TextTable
 
 #: Comma first: it wins ties, so a comma file with a stray tab or semicolon stays comma.
 DELIMITERS = (",", "\t", ";")
@@ -62,7 +57,7 @@ def sniff_delimiter(head: str) -> str:
     return ","
 
 
-class CsvTable(Table):
+class CsvTable(TextTable):
     def __init__(
         self,
         path: Path,
@@ -76,36 +71,10 @@ class CsvTable(Table):
         self._codec = encoding
         self._text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
         self._reader = csv.reader(self._text, delimiter=delimiter)
-        self._extra_cells: Notice | None = None
         super().__init__(path, "csv", [], 0, encoding=encoding, notices=notices)
         with self._translating_errors():
             header = find_header(enumerate(self._reader, 1), str.strip, is_known_header)
         self._records = self._adopt_header(header)
-
-    def _rows(self) -> Iterator[Row]:
-        width = len(self.headers)
-        with self._translating_errors():
-            for number, cells in self._records:
-                if not any(cells):
-                    continue
-                first = cells[0] or next(cell for cell in cells if cell)
-                if first[0] in FOOTER_FIRST_CHARS and is_footer(first):
-                    self.notices.append(footer_notice(number, first))
-                    continue
-                if len(cells) != width:
-                    cells = self._fit(number, cells, width)
-                yield number, cells
-
-    def _fit(self, number: int, cells: list[str], width: int) -> list[str]:
-        if len(cells) < width:
-            return cells + [""] * (width - len(cells))
-        if any(cells[width:]):
-            # One notice for the whole file: a header one column short would flag every row.
-            if self._extra_cells is None:
-                self._extra_cells = Notice("extra-cells-ignored", number, {"rows": 0})
-                self.notices.append(self._extra_cells)
-            self._extra_cells.params["rows"] += 1
-        return cells[:width]
 
     @contextlib.contextmanager
     def _translating_errors(self) -> Iterator[None]:

@@ -20,6 +20,8 @@ EXTENSIONS: dict[str, str] = {
     ".xlsm": "xlsx",
     ".xls": "xls",
     ".ods": "ods",
+    ".html": "html",
+    ".htm": "html",
     ".json": "json",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
