@@ -616,13 +616,73 @@ def test_a_web_page_reads_the_same_wherever_its_blocks_are_cut(tmp_path):
     assert table.notices == []
 
 
-def test_xml_named_xls_is_refused(tmp_path):
+SPREADSHEET_2003 = """<?xml version="1.0" encoding="UTF-8"?>
+<?mso-application progid="Excel.Sheet"?>
+<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"
+ xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet">
+ <Worksheet ss:Name="说明"><Table><Row><Cell><Data ss:Type="String">导出说明</Data></Cell></Row>
+ </Table></Worksheet>
+ <Worksheet ss:Name="移植">
+  <Table>
+   <Row><Cell ss:MergeAcross="2"><Data ss:Type="String">移植信息</Data></Cell></Row>
+   <Row><Cell><Data ss:Type="String">周期ID</Data></Cell>
+    <Cell><Data ss:Type="String">移植ID</Data></Cell>
+    <Cell><Data ss:Type="String">移植日期</Data></Cell>
+    <Cell><Data ss:Type="String">备注</Data></Cell></Row>
+   <Row><Cell ss:MergeDown="1"><Data ss:Type="String">CYC001</Data></Cell>
+    <Cell><Data ss:Type="Number">007</Data></Cell>
+    <Cell><Data ss:Type="DateTime">2023-05-06T08:30:00.000</Data></Cell></Row>
+   <Row><Cell ss:Index="2"><Data ss:Type="String">TRA2</Data></Cell>
+    <Cell ss:Index="4"><ss:Data ss:Type="String"><B>加</B>粗</ss:Data></Cell></Row>
+   <Row ss:Index="6"><Cell><Data ss:Type="String">CYC003</Data></Cell></Row>
+   <Row><Cell><Data ss:Type="String">合计</Data></Cell></Row>
+  </Table>
+ </Worksheet>
+</Workbook>
+"""
+
+
+@pytest.mark.parametrize("name", ["export.xls", "export.xml"])
+def test_an_excel_2003_xml_workbook_is_read_as_excel_shows_it(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(SPREADSHEET_2003, encoding="utf-8")
+
+    table, rows = read(path, sheet="移植", is_known_header=known_transplant_header)
+
+    assert (table.format, table.sheet, table.header_row) == ("xml", "移植", 2)
+    assert table.headers == ["周期ID", "移植ID", "移植日期", "备注"]
+    assert rows == [
+        (3, ["CYC001", "007", "2023-05-06 08:30:00", ""]),
+        (4, ["CYC001", "TRA2", "", "加粗"]),
+        (6, ["CYC003", "", "", ""]),
+    ]
+    assert codes(table.notices) == (["content-format-differs"] if name.endswith("xls") else []) + [
+        "rows-above-header-skipped",
+        "footer-row-skipped",
+        "merged-cells-filled",
+    ]
+
+
+def test_an_excel_2003_xml_workbook_opens_on_its_first_sheet_or_names_its_sheets(tmp_path):
+    path = tmp_path / "export.xml"
+    path.write_text(SPREADSHEET_2003, encoding="utf-8")
+
+    table, rows = read(path)
+    assert (table.sheet, rows) == ("说明", [])
+    error = input_error(path, sheet="周期")
+    assert (error.code, error.params["sheets"]) == ("input-sheet-not-found", "说明, 移植")
+
+
+def test_a_cut_off_excel_2003_xml_workbook_is_an_input_error(tmp_path):
     path = tmp_path / "export.xls"
-    path.write_text(
-        '<?xml version="1.0"?>\n<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet">'
-        "<Worksheet><Table><Row><Cell><Data>周期ID</Data></Cell></Row></Table></Worksheet>"
-        "</Workbook>"
-    )
+    path.write_text(SPREADSHEET_2003[:900], encoding="utf-8")
+
+    assert input_error(path, sheet="移植").code == "input-bad-xml"
+
+
+def test_other_xml_named_xls_is_refused(tmp_path):
+    path = tmp_path / "export.xls"
+    path.write_text('<?xml version="1.0"?>\n<records><record><id>1</id></record></records>')
 
     assert input_error(path).code == "input-is-markup"
 

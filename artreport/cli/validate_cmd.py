@@ -31,7 +31,10 @@ TypeArgument = Annotated[
     str, typer.Argument(metavar="TYPE", help="Record type: cycle, 周期, aCyclerecord …")
 ]
 FileArgument = Annotated[
-    Path, typer.Argument(metavar="FILE", help="CSV, XLSX, XLS, ODS, HTML, JSON or JSONL export.")
+    Path,
+    typer.Argument(
+        metavar="FILE", help="CSV, XLSX, XLS, ODS, HTML, XML (Excel 2003), JSON or JSONL export."
+    ),
 ]
 ReportOption = Annotated[
     Path | None, typer.Option("--report", help="Write the problem report here (.csv or .xlsx).")

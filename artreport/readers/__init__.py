@@ -1,5 +1,5 @@
-"""Reading hospital exports: CSV, Excel/OpenDocument workbooks, web pages' tables and JSON, as
-one kind of table.
+"""Reading hospital exports: CSV, Excel/OpenDocument workbooks (Excel 2003 XML too), web
+pages' tables and JSON, as one kind of table.
 
 :func:`open_table` picks the reader from the file's extension, checked against its first
 bytes, and returns a :class:`Table`: headers as text, and numbered rows whose numbers are
@@ -27,6 +27,7 @@ from artreport.readers.html_reader import is_html, open_html
 from artreport.readers.json_reader import open_json, open_json_lines
 from artreport.readers.spreadsheet import open_spreadsheet
 from artreport.readers.table import Notice, Row, Table
+from artreport.readers.xml_reader import SPREADSHEET_MARK, open_spreadsheet_xml
 
 __all__ = ["EXTENSIONS", "Notice", "Row", "Table", "open_table"]
 
@@ -45,8 +46,8 @@ def open_table(
     is a column header the caller knows, which lets the header be found below a title.
 
     A spreadsheet's content wins over its extension (an ``.xls`` that is really xlsx, a web
-    page or tab-separated text, is read as what it is, with a notice). Other XML named as a
-    spreadsheet (an Excel 2003 XML workbook) is refused.
+    page, an Excel 2003 XML workbook or tab-separated text, is read as what it is, with a
+    notice). Other XML is refused.
     """
     path = Path(path)
     if path.is_dir():
@@ -81,13 +82,25 @@ def open_table(
             is_known_header=is_known_header,
             notices=notices,
         )
-    if declared == "html" or (declared in SPREADSHEETS and actual == "markup" and is_html(head)):
-        if declared != "html":
-            notices.append(_format_differs(path, "html"))
-        return open_html(path, encoding=encoding, is_known_header=is_known_header, notices=notices)
-    if declared in SPREADSHEETS:
-        if actual == "markup":
+    if actual == "markup" and (declared in SPREADSHEETS or declared in ("html", "xml")):
+        if is_html(head):
+            actual = "html"
+        elif SPREADSHEET_MARK in head:
+            actual = "xml"
+        else:
             raise InputError("input-is-markup", format=declared)
+        if actual != declared:
+            notices.append(_format_differs(path, actual))
+        if actual == "xml":
+            return open_spreadsheet_xml(
+                path, sheet=sheet, is_known_header=is_known_header, notices=notices
+            )
+        return open_html(path, encoding=encoding, is_known_header=is_known_header, notices=notices)
+    if declared == "html":  # a page whose first bytes are text, not a tag
+        return open_html(path, encoding=encoding, is_known_header=is_known_header, notices=notices)
+    if declared == "xml":
+        raise InputError("input-is-markup", format=declared)
+    if declared in SPREADSHEETS:
         # Text under a spreadsheet's name: some hospital systems export tab-separated text
         # as ".xls". The CSV reader handles it, strictly decoded like any CSV.
         notices.append(_format_differs(path, "csv"))

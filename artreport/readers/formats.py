@@ -22,6 +22,7 @@ EXTENSIONS: dict[str, str] = {
     ".ods": "ods",
     ".html": "html",
     ".htm": "html",
+    ".xml": "xml",
     ".json": "json",
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
