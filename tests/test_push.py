@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -309,6 +310,48 @@ def test_the_validating_process_runs_batches_ahead_of_a_busy_sender(tmp_path: Pa
             waiting = int.from_bytes(ready, sys.byteorder)
         assert waiting >= 500_000
         assert sum(batch.read for batch in source.batches()) == 3000
+
+
+ABANDONED_SOURCE = """
+import os, sys, time
+from artreport.schema import load_schema
+from artreport.upload.produce import open_source
+from artreport.validation import ValidateOptions
+
+with open_source(load_schema().get("cycle"), sys.argv[1], orgid=None,
+                 options=ValidateOptions(), in_child=True) as source:
+    print(source._process.pid, flush=True)
+    time.sleep(60)  # reads nothing: the child fills the pipe and waits; then we are killed
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_the_validating_process_ends_when_the_push_is_killed_outright(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+
+    path = cycle_file(tmp_path, 20_000)  # more than the pipe holds
+    pushing = subprocess.Popen(
+        [sys.executable, "-c", ABANDONED_SOURCE, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert pushing.stdout is not None
+        child = int(pushing.stdout.readline())
+        time.sleep(1.0)  # the child has filled the pipe and blocks writing to it
+        pushing.send_signal(signal.SIGKILL)  # the OOM killer, systemd after its timeout
+        pushing.wait(10)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+            state = Path(f"/proc/{child}/stat").read_text().split(") ")[-1][0]
+            if state == "Z":
+                break  # ended; only its parent's reaping is left (init does it)
+            time.sleep(0.1)
+        else:
+            assert not Path(f"/proc/{child}").exists(), "the validating process is left behind"
+    finally:
+        pushing.kill()
+        with contextlib.suppress(ProcessLookupError, NameError):
+            os.kill(child, signal.SIGKILL)
 
 
 def test_a_validating_process_that_dies_is_an_input_error_naming_the_file() -> None:

@@ -198,6 +198,7 @@ class ChildSource:
 
 def _produce(
     connection: Connection,
+    parents_end: Connection | None,
     record_type_name: str,
     path: str,
     orgid: str | None,
@@ -207,6 +208,12 @@ def _produce(
     ``connection``. Ctrl-C reaches the whole process group; the parent decides what to do."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if parents_end is not None:
+        # A forked child holds a copy of the pipe's reading end. Closed, the pipe has no
+        # reader once the pushing process dies, even killed outright (SIGKILL, the OOM
+        # killer): the next send fails and this process ends, instead of waiting for ever
+        # on a full pipe.
+        parents_end.close()
     try:
         record_type = load_schema().get(record_type_name)
         with open_validation(record_type, path, orgid=orgid, options=options) as validation:
@@ -245,12 +252,15 @@ def open_source(
         with open_validation(record_type, path, orgid=orgid, options=options) as validation:
             yield _HereSource(validation)
         return
-    context = multiprocessing.get_context(_start_method())
+    method = _start_method()
+    context = multiprocessing.get_context(method)
     receiving, sending = context.Pipe(duplex=False)
     _widen(receiving)
+    # Only a forked child has the reading end to close; spawn would send it a copy instead.
+    parents_end = receiving if method == "fork" else None
     process = context.Process(
         target=_produce,
-        args=(sending, record_type.name, str(path), orgid, options),
+        args=(sending, parents_end, record_type.name, str(path), orgid, options),
         name="artreport-validate",
         daemon=True,
     )
