@@ -81,6 +81,7 @@ _NUMBER_SETTINGS: Mapping[str, type] = {
     "concurrency": int,
 }
 _KNOWN = {f.name for f in fields(Config)} - {"source", "unknown_settings"}
+_PATH_SETTINGS = frozenset({"state_dir", "ca_bundle"})
 
 
 def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
@@ -111,6 +112,13 @@ def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
         elif name == "dictionaries":
             # A file named in the config is found beside it, wherever the command runs.
             value = load_dictionaries(value, source.parent if source else None)
+        elif name in _PATH_SETTINGS:
+            # Likewise: cron runs in another folder than the one the config was written in,
+            # and a state folder that moved with the working folder would split the ledger
+            # and the run lock in two.
+            value = str(value)
+            if source is not None and not Path(value).expanduser().is_absolute():
+                value = str(source.parent / value)
         else:
             value = str(value)
         values[name] = value

@@ -1,0 +1,62 @@
+"""Reading the config file: paths in it are found beside it, wherever the command runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from artreport.cli import app
+from artreport.config import load_config
+from artreport.sandbox import Sandbox
+
+ORGID = "ZJ3301001"
+KEY = "config-test-key"
+runner = CliRunner()
+
+
+def test_relative_paths_in_the_config_are_beside_it(tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "artreport.yaml"
+    config.parent.mkdir()
+    config.write_text("state_dir: state\nca_bundle: certs/hospital-ca.pem\n", encoding="utf-8")
+    loaded = load_config(config)
+    assert loaded.state_dir == str(tmp_path / "etc" / "state")
+    assert loaded.ca_bundle == str(tmp_path / "etc" / "certs" / "hospital-ca.pem")
+
+
+def test_absolute_and_home_paths_in_the_config_stay_as_written(tmp_path: Path) -> None:
+    config = tmp_path / "artreport.yaml"
+    config.write_text("state_dir: /var/lib/artreport\nca_bundle: ~/ca.pem\n", encoding="utf-8")
+    loaded = load_config(config)
+    assert (loaded.state_dir, loaded.ca_bundle) == ("/var/lib/artreport", "~/ca.pem")
+
+
+def test_runs_from_two_folders_share_one_state_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ARTREPORT_HOME")
+    config = tmp_path / "etc" / "artreport.yaml"
+    config.parent.mkdir()
+    export = tmp_path / "cycles.csv"
+    export.write_text(
+        "周期ID,档案信息ID,方案,周期开始时间,周期次数,治疗状态\n"
+        "CYC1,INF1,IVF,2023-05-06 08:30:00,1,1\n",
+        encoding="utf-8",
+    )
+    with Sandbox({ORGID: KEY}) as sandbox:
+        config.write_text(
+            f"base_url: {sandbox.base_url}\norgid: {ORGID}\nkey: {KEY}\nstate_dir: state\n",
+            encoding="utf-8",
+        )
+        for folder in ("a", "b"):  # cron's folder is not the one the config was written in
+            (tmp_path / folder).mkdir()
+            monkeypatch.chdir(tmp_path / folder)
+            result = runner.invoke(
+                app, ["--config", str(config), "push", "cycle", str(export), "--changed-only"]
+            )
+            assert result.exit_code == 0, result.output
+    assert not (tmp_path / "a" / "state").exists() and not (tmp_path / "b" / "state").exists()
+    assert (tmp_path / "etc" / "state" / "ledger.sqlite3").exists()
+    # The second run knew what the first had sent.
+    assert sandbox.stats()["endpoints"].get("/art/aCyclerecord/batchInsert") == 1
