@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import openpyxl
 import pytest
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from artreport.cli import app
 from artreport.schema import load_schema
+from artreport.validation import ValidateOptions, open_validation
 from tests.conftest import real_sample
 
 runner = CliRunner()
@@ -331,3 +333,48 @@ def test_a_line_of_text_named_xlsx_is_called_what_it_is(tmp_path: Path) -> None:
     code, output = invoke("--lang", "en", "validate", "cycle", str(path))
     assert code == 2, output
     assert "named .xlsx but holds csv" in output
+
+
+def _validated_rows(path: Path, record_type: str = "cycle") -> tuple[str, dict[str, Any]]:
+    with open_validation(
+        load_schema().get(record_type), path, orgid="ZJ3301001", options=ValidateOptions()
+    ) as validation:
+        [row] = list(validation.rows())
+        problems = [p.message("en") for p in validation.file_problems]
+    return "\n".join(problems), row.data
+
+
+def test_a_header_naming_its_field_exactly_wins_over_one_with_a_remark(tmp_path: Path) -> None:
+    path = tmp_path / "old_ids.csv"
+    path.write_text(
+        "周期ID(旧系统),周期ID,档案信息ID,方案,周期开始时间,周期次数,治疗状态,女方年龄(岁),女方年龄\n"
+        "OLD001,CYC_NEW1,INF1,IVF,2023-05-06 08:30:00,1,1,,33\n",
+        encoding="utf-8",
+    )
+    problems, data = _validated_rows(path)
+    assert (data["cycleid"], data["wage"]) == ("CYC_NEW1", 33)
+    assert "column 2 '周期ID' names that field exactly: column 2 is used, column 1 ignored" in (
+        problems
+    )
+
+
+def test_a_repeated_header_names_the_columns_by_number(tmp_path: Path) -> None:
+    path = tmp_path / "twice.csv"
+    path.write_text(
+        "周期ID,档案信息ID,方案,周期开始时间,周期次数,治疗状态,方案\n"
+        "CYC1,INF1,IVF,2023-05-06 08:30:00,1,1,ICSI\n",
+        encoding="utf-8",
+    )
+    problems, data = _validated_rows(path)
+    assert data["artplan"] == "IVF"
+    assert "Column 7 '方案' and column 3 '方案' both mean" in problems
+    assert "column 3 is used, column 7 ignored" in problems
+
+
+def test_a_label_two_fields_share_is_named_as_ambiguous(tmp_path: Path) -> None:
+    path = tmp_path / "transplant.csv"
+    path.write_text("移植ID,周期ID,操作人员姓名\nTRA1,CYC1,张三\n", encoding="utf-8")
+    _code, output = invoke("--lang", "en", "validate", "transplant", str(path))
+    assert "Column 3 '操作人员姓名' could be any of" in output
+    assert "(checkname)" in output and "(opertionname)" in output
+    assert "not recognised" not in output

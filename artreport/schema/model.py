@@ -99,6 +99,23 @@ class RecordType:
             found = self._by_header.get(_BRACKETED_SUFFIX.sub("", key))
         return found
 
+    def names_exactly(self, header: object) -> bool:
+        """Whether ``header`` names its field as it is, not only once a bracketed remark is
+        taken off: ``周期ID`` does, ``周期ID(旧系统)`` does not."""
+        return header is not None and header_key(str(header)) in self._by_header
+
+    def fields_sharing(self, header: object) -> list[Field]:
+        """The fields whose label is ``header`` when it names none because several share it."""
+        if header is None:
+            return []
+        keys = {header_key(str(header))}
+        keys.add(_BRACKETED_SUFFIX.sub("", next(iter(keys))))
+        return [
+            f
+            for f in self.fields
+            if keys & {header_key(f.label), header_key(f.short_label), *map(header_key, f.aliases)}
+        ]
+
 
 def _header_index(fields: Iterable[Field]) -> dict[str, Field]:
     fields = tuple(fields)

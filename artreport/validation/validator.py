@@ -178,31 +178,47 @@ class Validation:
         doubles = self.table.format in _DOUBLE_FORMATS
         tables = tables_for(record_type, self.options.dictionaries)
         columns: list[_Column] = []
-        seen: dict[str, str] = {}
         unknown: list[str] = []
+        # Each field's columns: a header naming it exactly wins over one that names it only
+        # once a bracketed remark is taken off (周期ID over 周期ID(旧系统)), then the first.
+        candidates: dict[str, list[tuple[bool, int, str]]] = {}
         for index, header in enumerate(self.table.headers):
             text = str(header).strip() if header is not None else ""
             if not text:
                 continue
             found = record_type.match_header(text)
             if found is None:
-                unknown.append(text)
+                shared = record_type.fields_sharing(text)
+                if len(shared) > 1:
+                    self.file_problems.append(_ambiguous_column(index, text, shared))
+                else:
+                    unknown.append(text)
                 continue
-            if found.name in seen:
+            exact = record_type.names_exactly(text)
+            candidates.setdefault(found.name, []).append((not exact, index, text))
+        chosen: dict[int, Field] = {}
+        for name, found_columns in candidates.items():
+            found_columns.sort()
+            _, first_index, first_text = found_columns[0]
+            chosen[first_index] = record_type.field(name)
+            for loose, index, text in found_columns[1:]:
                 self.file_problems.append(
                     Problem(
-                        codes.DUPLICATE_COLUMN,
-                        field=found.name,
+                        codes.DUPLICATE_COLUMN_LOOSE if loose else codes.DUPLICATE_COLUMN,
+                        field=name,
                         severity="warning",
                         params={
                             "column": text,
-                            "first": seen[found.name],
-                            "label": found.short_label,
+                            "number": index + 1,
+                            "first": first_text,
+                            "first_number": first_index + 1,
+                            "label": record_type.field(name).short_label,
                         },
                     )
                 )
-                continue
-            seen[found.name] = text
+        seen: set[str] = set()
+        for index, found in sorted(chosen.items()):
+            seen.add(found.name)
             clear = CLEAR_VALUES[found.type] if self.options.blank_clears else BLANK
             read = value_reader(found, numbers_are_doubles=doubles)
             kind: str = IDENTIFIER if found.identifier else found.type
@@ -486,6 +502,18 @@ class Validation:
 
 
 _Found = list[tuple[str, Field | None, Any, dict[str, Any], str]]
+
+
+def _ambiguous_column(index: int, header: str, fields: list[Field]) -> Problem:
+    return Problem(
+        codes.AMBIGUOUS_COLUMN,
+        severity="warning",
+        params={
+            "column": header,
+            "number": index + 1,
+            "fields": "、".join(f"{f.short_label}({f.name})" for f in fields),
+        },
+    )
 
 
 class _RowChecks:
