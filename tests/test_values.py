@@ -349,3 +349,40 @@ def test_a_last_batch_of_one_row_is_read_through_the_cache() -> None:
         [2],
         set(),
     )
+
+
+ID_NUMBER = Field("wIdcode", "女方证件号码", "string", pii="idcard")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("330101199001011238", "330101199001011238"),
+        ("３３０１０１１９９００１０１１２３８", "330101199001011238"),  # full-width digits
+        ("330101 19900101 1238", "330101199001011238"),  # written in its groups
+        ("330101-19900101-1238", "330101199001011238"),
+        ("33010119900101018x", "33010119900101018X"),
+        ("ｅ１２３４５６７８", "e12345678"),  # a passport: half-width, its letter as written
+        ("E 1234 5678", "E 1234 5678"),  # not a resident ID: spaces are not ours to take
+        (330101199001011238, "330101199001011238"),
+    ],
+)
+def test_an_id_number_is_put_in_the_form_the_platform_finds_the_patient_by(
+    source: object, expected: str
+) -> None:
+    assert read(ID_NUMBER, source) == expected
+
+
+@pytest.mark.parametrize("source", ["330101\u200b199001011238", "330101199001011238\u00a0x"])
+def test_an_id_number_with_an_invisible_character_is_refused(source: str) -> None:
+    assert problem_code(ID_NUMBER, source) == "id-look-alike-character"
+
+
+def test_a_column_of_id_numbers_is_cleaned_whole_or_cell_by_cell_alike() -> None:
+    cells = ["330101199001011238", "３３０１０１１９９００１０１１２３８", "", "33010119900101018x"]
+    reader = value_reader(ID_NUMBER)
+    values, refused = convert_column(
+        cells, "id-number", reader, required=False, clear=BLANK, cache=ColumnCache()
+    )
+    assert values == ["330101199001011238", "330101199001011238", BLANK, "33010119900101018X"]
+    assert not refused

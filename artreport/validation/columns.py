@@ -45,6 +45,10 @@ CODED = "coded"
 #: text is printable ASCII, so that the reader judges any other character.
 IDENTIFIER = "identifier"
 
+#: The kind of a column holding identity document numbers: whole-column reading takes it only
+#: when its reader would change nothing (see ``values._id_number_reader``).
+ID_NUMBER = "id-number"
+
 #: Distinct values a column remembers the reading of; more, and it starts afresh.
 CACHE_LIMIT = 20_000
 
@@ -190,6 +194,15 @@ def _text(cells: Sequence[Any]) -> Read | None:
     return [text or BLANK for text in stripped], True
 
 
+def _id_numbers(cells: Sequence[Any]) -> Read | None:
+    found = _text(cells)
+    if found is None:
+        return None
+    text = "".join(value for value in found[0] if value is not BLANK)
+    # Letters and digits only, no small letter: nothing for the reader to put in its form.
+    return found if text.isascii() and text.isalnum() and text == text.upper() else None
+
+
 def _identifiers(cells: Sequence[Any]) -> Read | None:
     found = _text(cells)
     if found is None:
@@ -292,6 +305,7 @@ def _canonical(cells: Sequence[Any], shape: bytes, parse: Callable[[str], Any]) 
 _WHOLE_COLUMN: dict[str, Callable[[Sequence[Any]], Read | None]] = {
     "string": _text,
     IDENTIFIER: _identifiers,
+    ID_NUMBER: _id_numbers,
     "integer": _integers,
     "number": _numbers,
     "date": _dates,

@@ -22,7 +22,13 @@ from artreport.errors import InputError
 from artreport.readers import Notice, Table, open_table
 from artreport.schema import Field, RecordType
 from artreport.validation import problems as codes
-from artreport.validation.columns import CODED, IDENTIFIER, ColumnCache, convert_column
+from artreport.validation.columns import (
+    CODED,
+    ID_NUMBER,
+    IDENTIFIER,
+    ColumnCache,
+    convert_column,
+)
 from artreport.validation.idcard import has_valid_check_digit
 from artreport.validation.problems import CellError, Problem
 from artreport.validation.values import (
@@ -221,7 +227,11 @@ class Validation:
             seen.add(found.name)
             clear = CLEAR_VALUES[found.type] if self.options.blank_clears else BLANK
             read = value_reader(found, numbers_are_doubles=doubles)
-            kind: str = IDENTIFIER if found.identifier else found.type
+            kind: str = found.type
+            if found.pii == "idcard":
+                kind = ID_NUMBER
+            elif found.identifier:
+                kind = IDENTIFIER
             if found.name in tables:
                 read, kind = coded_reader(read, tables[found.name]), CODED
             columns.append(_Column(index, found, read, clear, kind))

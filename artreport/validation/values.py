@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from artreport.dictionaries import label_key
 from artreport.schema import Field
+from artreport.validation.idcard import looks_like_resident_id
 from artreport.validation.problems import (
     BAD_DATE,
     BAD_DATETIME,
@@ -182,6 +183,35 @@ def _identifier_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return text
 
     return read_identifier
+
+
+#: Full-width letters, digits and signs, and the ideographic space, as their ASCII selves.
+_HALF_WIDTH = {code: code - 0xFEE0 for code in _FULL_WIDTH} | {0x3000: 0x20}
+
+
+def _id_number_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """An identity document's number as the platform must receive it to find the patient:
+    full-width characters (a Chinese input method's ３３０１…) as ASCII; a resident ID number
+    written with spaces or hyphens between its groups, or with a small x, in its one form.
+    An invisible character is refused, as in a record's ID: it cannot be told from the number
+    without it, and the platform would take it for another person's."""
+
+    def read_id_number(value: Any) -> Any:
+        text = read_text(value)
+        if text.__class__ is not str or (
+            text.isascii() and text.isalnum() and text == text.upper()
+        ):
+            return text
+        text = text.translate(_HALF_WIDTH)
+        for character in text:
+            if not character.isprintable():
+                raise CellError(ID_LOOK_ALIKE, character=_character_name(character))
+        compact = text.replace(" ", "").replace("-", "")
+        if looks_like_resident_id(compact):
+            return compact.upper()
+        return text
+
+    return read_id_number
 
 
 def _character_name(character: str) -> str:
@@ -359,6 +389,8 @@ def value_reader(
     """
     if field.type == "string":
         read_text = _text_reader(numbers_are_doubles, code_length)
+        if field.pii == "idcard":
+            return _id_number_reader(read_text)
         return _identifier_reader(read_text) if field.identifier else read_text
     if field.type == "integer":
         return read_integer
