@@ -296,6 +296,57 @@ def test_a_second_sync_exits_5_naming_the_holder_or_waits(tmp_path: Path, sandbo
     assert runner.invoke(app, ["sync", str(folder)], env=environment(sandbox)).exit_code == 0
 
 
+def test_a_sync_that_cannot_start_still_writes_its_summary_file(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 5))
+    summary = tmp_path / "summary.json"
+    summary.write_text('{"exit_code": 0, "note": "last night"}', encoding="utf-8")
+    with exclusive(state_dir(Config()), "sync /data/exports", None):
+        result = runner.invoke(
+            app,
+            ["--lang", "en", "sync", str(folder), "--summary-json", str(summary)],
+            env=environment(sandbox),
+        )
+    assert result.exit_code == 5
+    written = json.loads(summary.read_text(encoding="utf-8"))
+    assert written["exit_code"] == 5 and "sync /data/exports" in written["error"]
+    assert written["files"] == [] and "note" not in written
+
+
+def test_sync_says_on_screen_why_a_file_was_not_sent(tmp_path: Path, sandbox: Sandbox) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 5))
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "sync", str(folder)],
+        env=environment(sandbox) | {"ARTREPORT_KEY": "wrong"},
+    )
+    assert result.exit_code == 3
+    assert "The platform rejected the credentials" in result.output
+
+
+def test_a_shrunken_export_is_a_warning_in_the_summary_file_too(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    summary = tmp_path / "summary.json"
+    for count in (100, 10):
+        write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, count))
+        result = runner.invoke(
+            app,
+            ["--lang", "en", "sync", str(folder), "--summary-json", str(summary)],
+            env=environment(sandbox),
+        )
+        assert result.exit_code == 0, result.output
+    warnings = json.loads(summary.read_text(encoding="utf-8"))["warnings"]
+    assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
+
+
 def test_a_waiting_run_starts_once_the_lock_is_free(tmp_path: Path, sandbox: Sandbox) -> None:
     import threading
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import errno
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +17,7 @@ from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of, stderr_console, stdout_console
 from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events
 from artreport.cli.render import masked
-from artreport.errors import EXIT_PROBLEMS, InputError, UsageError
+from artreport.errors import EXIT_PROBLEMS, ArtreportError, InputError, UsageError
 from artreport.report import ReportWriter, same_path
 from artreport.schema import load_schema
 from artreport.state import private_dir, state_dir
@@ -60,7 +62,7 @@ def sync_command(
 
     state = state_of(ctx)
     console, errors = stdout_console(), stderr_console()
-    with reporting_errors(state):
+    with reporting_errors(state), _summary_of_failure(summary_json, directory, state.lang):
         schema = load_schema()
         config = state.config()
         config.require("base_url", "orgid", "key")
@@ -102,6 +104,8 @@ def sync_command(
                 for target in ("information", "cycle", "thaw")
             }
             cross = cross_file_problems(checks, known, strict)
+            # For the summary file too: a script must see a truncated export as a person does.
+            warnings: list[str] = []
             for record_type in ordered:
                 rows = sum(c.rows for c in checks if c.record_type == record_type.name)
                 last = run.ledger.last_row_count(
@@ -110,13 +114,14 @@ def sync_command(
                 if last and rows < last * SHRINK_WARNING:
                     message = state.t(ROW_COUNT_FELL, label=record_type.label, rows=rows, last=last)
                     errors.print(f"[yellow]![/yellow] {message}")
+                    warnings.append(message)
                     run.log.warning("%s: %s rows, %s last time", record_type.name, rows, last)
             for (type_name, path), problems in cross.items():
                 record_type = schema.get(type_name)
-                errors.print(
-                    f"[yellow]![/yellow] {path.name}: "
-                    + state.t("sync-unknown-references", count=len(problems))
-                )
+                message = f"{path.name}: " + state.t("sync-unknown-references", count=len(problems))
+                errors.print(f"[yellow]![/yellow] {message}")
+                warnings.append(message.rstrip("：:"))
+                run.log.warning("%s: %s row(s) refer to unknown records", path, len(problems))
                 for problem in problems[:5]:
                     errors.print("   " + masked(problem, record_type).message(state.lang))
 
@@ -206,6 +211,7 @@ def sync_command(
                 "totals": counts,
                 "files": results,
                 "ignored_files": [str(p) for p in ignored],
+                "warnings": warnings,
                 "log": str(run.log_path),
             }
             if summary_json:
@@ -246,10 +252,36 @@ def sync_command(
             line = f"{label} {name}: {entry['error']}"
         mark = "[green]✓[/green]" if entry["exit_code"] == 0 else "[red]✗[/red]"
         console.print(f"{mark} {line}", soft_wrap=True)
+        if "accepted" in entry and entry.get("error"):
+            # The push stopped: credentials refused, platform unreachable.
+            console.print(f"   [red]✗[/red] {entry['error']}", soft_wrap=True)
         if entry.get("report"):
             console.print("   " + state.t("push-report", path=entry["report"]), soft_wrap=True)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))
     raise typer.Exit(exit_code)
+
+
+@contextlib.contextmanager
+def _summary_of_failure(path: Path | None, directory: Path, lang: str | None) -> Iterator[None]:
+    """When the run ends before it starts (another run holds the lock, the state folder or the
+    config is unusable), the summary file says so: a monitor must not read last night's."""
+    try:
+        yield
+    except ArtreportError as error:
+        if path is not None:
+            summary = {
+                "directory": str(directory),
+                "exit_code": error.exit_code,
+                "error": error.message(lang),
+                "totals": {},
+                "files": [],
+                "ignored_files": [],
+                "warnings": [],
+                "log": None,
+            }
+            with contextlib.suppress(OSError):  # the message on screen says what went wrong
+                path.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
+        raise
 
 
 def _prepare_summary_file(path: Path) -> None:
