@@ -512,6 +512,19 @@ def test_xlsx_named_xls_is_read_as_xlsx(tmp_path):
     ]
 
 
+def test_a_tsv_file_is_read_as_tab_separated_text(tmp_path):
+    path = tmp_path / "information.tsv"
+    path.write_text("周期ID\t姓名\nCYC1\t张三\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert (table.format, table.headers, rows) == (
+        "csv",
+        ["周期ID", "姓名"],
+        [(2, ["CYC1", "张三"])],
+    )
+
+
 def test_text_named_xls_is_read_as_csv(tmp_path):
     path = tmp_path / "export.xls"
     path.write_bytes("周期ID\t姓名\r\nCYC1\t张三\r\n".encode("gb18030"))

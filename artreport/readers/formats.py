@@ -16,6 +16,7 @@ from artreport.errors import InputError
 EXTENSIONS: dict[str, str] = {
     ".csv": "csv",
     ".txt": "csv",
+    ".tsv": "csv",
     ".xlsx": "xlsx",
     ".xlsm": "xlsx",
     ".xls": "xls",
