@@ -358,17 +358,45 @@ def test_a_header_naming_its_field_exactly_wins_over_one_with_a_remark(tmp_path:
     )
 
 
-def test_a_repeated_header_names_the_columns_by_number(tmp_path: Path) -> None:
+def _results(path: Path) -> tuple[str, list[Any]]:
+    with open_validation(CYCLE, path, orgid="ZJ3301001", options=ValidateOptions()) as validation:
+        results = list(validation.rows())
+        problems = [p.message("en") for p in validation.file_problems]
+    return "\n".join(problems), results
+
+
+def test_a_column_given_twice_fills_its_blanks_and_refuses_a_conflict(tmp_path: Path) -> None:
     path = tmp_path / "twice.csv"
     path.write_text(
         "周期ID,档案信息ID,方案,周期开始时间,周期次数,治疗状态,方案\n"
-        "CYC1,INF1,IVF,2023-05-06 08:30:00,1,1,ICSI\n",
+        "CYC1,INF1,IVF,2023-05-06 08:30:00,1,1,\n"
+        "CYC2,INF1,,2023-05-06 08:30:00,1,1,ICSI\n"
+        "CYC3,INF1,IVF,2023-05-06 08:30:00,1,1,ICSI\n",
         encoding="utf-8",
     )
-    problems, data = _validated_rows(path)
-    assert data["artplan"] == "IVF"
+    problems, results = _results(path)
     assert "Column 7 '方案' and column 3 '方案' both mean" in problems
-    assert "column 3 is used, column 7 ignored" in problems
+    assert [r.data.get("artplan") for r in results[:2]] == ["IVF", "ICSI"]
+    assert results[0].valid and results[1].valid and not results[2].valid
+    [conflict] = results[2].problems
+    assert (conflict.code, conflict.field, conflict.row) == ("conflicting-columns", "artplan", 4)
+
+
+def test_json_records_spelling_a_key_in_two_cases_are_both_read(tmp_path: Path) -> None:
+    common = {
+        "informationid": "INF1",
+        "artplan": "IVF",
+        "cycledate": "2023-05-06 08:30:00",
+        "ordernumber": 1,
+        "tstatus": 1,
+    }
+    path = tmp_path / "cycles.json"
+    path.write_text(
+        json.dumps([{"cycleid": "CYJ1", **common}, {"CycleID": "CYJ2", **common}]),
+        encoding="utf-8",
+    )
+    _, results = _results(path)
+    assert [(r.primary_key, r.valid) for r in results] == [("CYJ1", True), ("CYJ2", True)]
 
 
 def test_a_label_two_fields_share_is_named_as_ambiguous(tmp_path: Path) -> None:

@@ -203,10 +203,18 @@ class Validation:
             exact = record_type.names_exactly(text)
             candidates.setdefault(found.name, []).append((not exact, index, text))
         chosen: dict[int, Field] = {}
+        # Columns naming a field as well as the one read: a JSON export whose records spell a
+        # key in two cases, a sheet with a column twice. A row's blank there is filled from
+        # them; two different values are a conflict, not a choice to make for the clerk.
+        self._merges: list[tuple[int, list[int], Field]] = []
+        self._conflicts: dict[int, list[tuple[Field, Any]]] = {}
         for name, found_columns in candidates.items():
             found_columns.sort()
             _, first_index, first_text = found_columns[0]
             chosen[first_index] = record_type.field(name)
+            equals = [index for loose, index, _ in found_columns[1:] if not loose]
+            if equals:
+                self._merges.append((first_index, equals, record_type.field(name)))
             for loose, index, text in found_columns[1:]:
                 self.file_problems.append(
                     Problem(
@@ -434,15 +442,32 @@ class Validation:
             names, values, slow = self._convert_batch(rows)
             columns = dict(zip(names, values, strict=True))
             slow.update(checks.suspicious_positions(columns))
+            if self._conflicts:
+                slow.update(i for i, number in enumerate(numbers) if number in self._conflicts)
             yield batch, numbers, names, values, columns, slow
             del batch, numbers, rows, names, values, columns, slow
 
     def _batches(self) -> Iterator[list[tuple[int, list[Any]]]]:
         source = self._sampled_rows()
+        if self._merges:
+            source = self._merged(source)
         size = max(1, _BATCH_CELLS // max(1, len(self.table.headers)))
         while batch := list(itertools.islice(source, size)):
             yield batch
             del batch
+
+    def _merged(self, rows: Iterator[tuple[int, list[Any]]]) -> Iterator[tuple[int, list[Any]]]:
+        for number, cells in rows:
+            for first, others, fld in self._merges:
+                for other in others:
+                    value = cells[other]
+                    if _is_blank(value):
+                        continue
+                    if _is_blank(cells[first]):
+                        cells[first] = value
+                    elif str(cells[first]).strip() != str(value).strip():
+                        self._conflicts.setdefault(number, []).append((fld, value))
+            yield number, cells
 
     def _convert_batch(
         self, rows: tuple[list[Any], ...]
@@ -471,6 +496,9 @@ class Validation:
 
     def _slow_row(self, row_number: int, cells: list[Any], checks: _RowChecks) -> RowResult:
         data, found = self._read_cells_with_problems(cells, self._plan, self.orgid)
+        for fld, other in self._conflicts.pop(row_number, ()):
+            found.append((codes.CONFLICTING_COLUMNS, fld, other, {}, "error"))
+            data.pop(fld.name, None)
         key = checks.check(data, row_number, found)
         return self._result(row_number, data, key, found)
 
@@ -512,6 +540,10 @@ class Validation:
 
 
 _Found = list[tuple[str, Field | None, Any, dict[str, Any], str]]
+
+
+def _is_blank(cell: Any) -> bool:
+    return cell is None or (cell.__class__ is str and not cell.strip())
 
 
 def _ambiguous_column(index: int, header: str, fields: list[Field]) -> Problem:
