@@ -264,13 +264,158 @@ def test_footer_rows_are_skipped_with_a_notice(tmp_path, first_cell):
 def test_footer_found_after_leading_blank_cells_and_lookalikes_kept(tmp_path):
     path = write_xlsx(
         tmp_path / "f.xlsx",
-        [["医院", "周期ID"], ["合作医院", "CYC1"], [None, "总计"], ["小王", "CYC2"]],
+        [
+            ["医院", "周期ID"],
+            ["合作医院", "CYC1"],
+            [None, "小计"],
+            ["小王", "CYC2"],
+            [None, "总计"],
+        ],
     )
 
     table, rows = read(path)
 
     assert [number for number, _ in rows] == [2, 4]
-    assert [notice.row for notice in table.notices] == [3]
+    assert [notice.row for notice in table.notices] == [3, 5]
+
+
+# What a report-style export puts below its data, as a user's trial file had it: subtotals
+# between groups, a total written with spaces and a colon, then who made and checked the
+# report and a remark. The 备注 column's words must not matter: only the first cell decides.
+REPORT_BELOW_THE_DATA = [
+    ["周期ID", "移植ID", "备注"],
+    ["CYC001", "T1", "合计：这一行是数据"],
+    ["CYC002", "T2", ""],
+    ["5月小计", "", "2"],
+    ["CYC003", "T3", "制表人：李四"],
+    ["", "合 计：", "3"],
+    [],
+    ["制表人：李四", "", "审核：王五"],
+    ["备注：CYX002 周期已取消"],
+]
+
+
+def write_report(path: Path, rows: list[list[str]]) -> Path:
+    """*rows* in the format *path*'s extension names, a blank cell left empty."""
+    if path.suffix == ".csv":
+        path.write_text("".join(",".join(row) + "\n" for row in rows), encoding="gb18030")
+    elif path.suffix == ".xlsx":
+        write_xlsx(path, [[cell or None for cell in row] for row in rows])
+    elif path.suffix == ".html":
+        trs = ("".join(f"<td>{cell}</td>" for cell in row) for row in rows)
+        page = "<table>" + "".join(f"<tr>{tr}</tr>\n" for tr in trs) + "</table>"
+        path.write_text(page, encoding="utf-8")
+    else:
+        cells = (
+            "".join(f'<Cell><Data ss:Type="String">{cell}</Data></Cell>' for cell in row)
+            for row in rows
+        )
+        path.write_text(
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"'
+            ' xmlns:ss="urn:schemas-microsoft-com:office:spreadsheet">'
+            '<Worksheet ss:Name="Sheet1"><Table>'
+            + "".join(f"<Row>{row}</Row>\n" for row in cells)
+            + "</Table></Worksheet></Workbook>",
+            encoding="utf-8",
+        )
+    return path
+
+
+@pytest.mark.parametrize("name", ["report.csv", "report.xlsx", "report.html", "report.xml"])
+def test_subtotals_are_skipped_alone_and_rows_below_the_total_as_footnotes(tmp_path, name):
+    path = write_report(tmp_path / name, REPORT_BELOW_THE_DATA)
+
+    table, rows = read(path)
+
+    assert rows == [
+        (2, ["CYC001", "T1", "合计：这一行是数据"]),
+        (3, ["CYC002", "T2", ""]),
+        (5, ["CYC003", "T3", "制表人：李四"]),
+    ]
+    assert table.notices == [
+        Notice("footer-row-skipped", 4, {"text": "5月小计"}),
+        Notice("footer-row-skipped", 6, {"text": "合 计："}),
+        Notice("rows-below-totals-skipped", 8, {"count": 2}),
+    ]
+    assert "第 8 行起的 2 行" in table.notices[2].message("zh")
+    assert "2 row(s) below the totals, from row 8 on" in table.notices[2].message("en")
+
+
+@pytest.mark.parametrize(
+    ("first_cell", "grand_total"),
+    [
+        ("合  计：", True),
+        ("合\u3000计", True),
+        (" 总 计: 20", True),
+        ("共计：3", True),
+        ("共 3 条记录", True),
+        ("共3行", True),
+        ("共 12 例", True),
+        ("共 1,024 人", True),
+        ("小 计：", False),
+        ("5月小计", False),
+        ("2024年5月 小计：12", False),
+        ("本页合计", False),  # a page's total: more pages may follow
+    ],
+)
+def test_footer_forms(tmp_path, first_cell, grand_total):
+    path = tmp_path / "f.csv"
+    path.write_text(f'周期ID,移植ID\nCYC1,T1\n"{first_cell}",\nCYC2,T2\n', encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert table.notices[0] == Notice("footer-row-skipped", 3, {"text": first_cell})
+    if grand_total:
+        assert rows == [(2, ["CYC1", "T1"])]
+        assert table.notices[1:] == [Notice("rows-below-totals-skipped", 4, {"count": 1})]
+    else:
+        assert rows == [(2, ["CYC1", "T1"]), (4, ["CYC2", "T2"])]
+        assert table.notices[1:] == []
+
+
+def test_only_a_footers_words_make_a_footer(tmp_path):
+    # The quick check lets these through to the full one, which must call them data.
+    lookalikes = ["统计室", "共享", "共 3 次移植", "计划", "备注：本月小计有误"]
+    path = tmp_path / "f.csv"
+    path.write_text(
+        "周期ID,移植ID\n" + "".join(f"{cell},T\n" for cell in lookalikes) + "5月小计,\nCYC2,T2\n",
+        encoding="utf-8",
+    )
+
+    table, rows = read(path)
+
+    assert rows == [(n, [cell, "T"]) for n, cell in enumerate(lookalikes, 2)] + [
+        (8, ["CYC2", "T2"])
+    ]
+    assert table.notices == [Notice("footer-row-skipped", 7, {"text": "5月小计"})]
+
+
+def test_a_record_count_below_an_xlsx_with_merged_cells_ends_the_data(tmp_path):
+    # The merged cells' notice comes once the whole sheet is read, footnotes included.
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    for row in [
+        ["档案信息ID", "周期ID"],
+        ["INF1", "C1"],
+        [None, "C2"],
+        [None, "共 2 条记录"],
+        ["打印时间：2024-06-30 10:00", None],
+        [None, None],
+        ["制表人：李四", "审核：王五"],
+    ]:
+        sheet.append(row)
+    sheet.merge_cells("A2:A3")
+    workbook.save(tmp_path / "merged.xlsx")
+
+    table, rows = read(tmp_path / "merged.xlsx")
+
+    assert rows == [(2, ["INF1", "C1"]), (3, ["INF1", "C2"])]
+    assert table.notices == [
+        Notice("footer-row-skipped", 4, {"text": "共 2 条记录"}),
+        Notice("merged-cells-filled", 3, {"count": 1}),
+        Notice("rows-below-totals-skipped", 5, {"count": 2}),
+    ]
 
 
 def test_header_needs_known_headers_in_at_least_half_its_cells(tmp_path):
@@ -857,7 +1002,8 @@ def test_every_reader_message_has_both_languages():
         "input-password-protected", "input-encoding", "input-encoding-undetected",
         "input-encoding-unknown", "input-bad-csv", "input-sheet-not-found", "input-bad-json",
         "input-json-not-array", "input-json-not-object", "rows-above-header-skipped",
-        "footer-row-skipped", "content-format-differs", "extra-cells-ignored",
+        "footer-row-skipped", "rows-below-totals-skipped", "content-format-differs",
+        "extra-cells-ignored",
     ]  # fmt: skip
 
     for code in reader_codes:

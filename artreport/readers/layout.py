@@ -1,25 +1,39 @@
 """Finding the header in a report-style sheet, and recognising its footer.
 
 Hospital systems' "export to Excel" puts a title, an export time and a blank line above the
-header, and a 合计 (total) row below the data. The header is found by asking the caller
-which texts are known column headers; footers by their first word.
+header; below the data, a 合计 (total) row, and under it who made and checked the report and a
+remark or two (its footnotes); between groups of data rows, a 小计 (subtotal) row. The header
+is found by asking the caller which texts are known column headers; footers by the first
+non-blank cell of their row.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from artreport.readers.table import Notice, Row
 
 #: How many non-blank rows from the top may hold the header.
 HEADER_SEARCH_ROWS = 30
 
-FOOTER_WORDS = ("合计", "总计", "小计", "共计")
-#: Checked first, so that a data row costs one set look-up rather than a string match.
-FOOTER_FIRST_CHARS = frozenset(word[0] for word in FOOTER_WORDS)
+#: Every footer's first cell holds one of these (合计, 总计, 小计, 共计; 共 N 条). Checked
+#: first, with ``in``, so that a data row costs two substring searches (cheaper than a set
+#: look-up of its first character) rather than a regular expression.
+FOOTER_MARKS = ("计", "共")
+
+#: A footer's first cell, white space taken out. A total that opens it (``合计：``,
+#: ``总计 20``, ``共计3条``) or a record count (``共 3 条记录``) ends the data: what is below
+#: are footnotes. With a few words before it (``5月小计``, ``本页合计``) it is a subtotal
+#: between groups of rows, and the data goes on; a colon in those words makes the cell a
+#: labelled remark (``备注：本月小计有误``), not a subtotal.
+_FOOTER = re.compile(
+    r"(?P<total>合计|总计|共计|共[\d,]+[条行例人])"  # a total, or a record count
+    r"|[^:：]{0,12}?(?:小计|合计|总计|共计)"  # a subtotal
+)
 
 
 @dataclass
@@ -68,13 +82,34 @@ def find_header(
     return Header(number, [cell_text(cell) for cell in cells], rest, [])
 
 
-def is_footer(text: str) -> bool:
-    """Whether a row whose first non-blank cell is *text* is a totals row.
+def footer_kind(text: str) -> Literal["total", "subtotal"] | None:
+    """Whether a row whose first non-blank cell is *text* is a total, a subtotal or neither.
 
-    Call only when ``text[0] in FOOTER_FIRST_CHARS``.
+    Call only when *text* holds one of :data:`FOOTER_MARKS`.
     """
-    return text.startswith(FOOTER_WORDS)
+    matched = _FOOTER.match("".join(text.split()))
+    if matched is None:
+        return None
+    return "total" if matched["total"] else "subtotal"
 
 
 def footer_notice(row: int, text: str) -> Notice:
     return Notice("footer-row-skipped", row, {"text": text[:30]})
+
+
+def footnotes_notice(records: Iterator[Row], cell_text: Callable[[Any], str]) -> Notice | None:
+    """Read the rows below the total to the end: the report's footnotes (制表人, 审核, 备注,
+    打印时间...). The notice says how many were skipped, so that none go unseen if data did
+    follow; None when they are all blank.
+
+    Their text is not shown: a remark may name a patient.
+    """
+    first = None
+    count = 0
+    for number, cells in records:
+        if any(cell_text(cell) for cell in cells):
+            first = first or number
+            count += 1
+    if first is None:
+        return None
+    return Notice("rows-below-totals-skipped", first, {"count": count})

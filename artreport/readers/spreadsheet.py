@@ -23,7 +23,13 @@ from python_calamine import (
 )
 
 from artreport.errors import InputError
-from artreport.readers.layout import FOOTER_FIRST_CHARS, find_header, footer_notice, is_footer
+from artreport.readers.layout import (
+    FOOTER_MARKS,
+    find_header,
+    footer_kind,
+    footer_notice,
+    footnotes_notice,
+)
 from artreport.readers.table import Notice, Row, Table
 
 
@@ -114,6 +120,7 @@ class SheetTable(Table):
         records = self._records
         if self._merged_down:
             records = self._filled_down(records)
+        total_mark, count_mark = FOOTER_MARKS
         # calamine's grid is rectangular: every row is as wide as the header already.
         with calamine_errors(self.path, self.format):
             for number, cells in records:
@@ -122,8 +129,17 @@ class SheetTable(Table):
                         break
                 else:
                     continue
-                if type(first) is str and first[0] in FOOTER_FIRST_CHARS and is_footer(first):
+                if (
+                    type(first) is str
+                    and (total_mark in first or count_mark in first)
+                    and (kind := footer_kind(first))
+                ):
                     self.notices.append(footer_notice(number, first))
+                    if kind == "total":
+                        footnotes = footnotes_notice(records, cell_text)
+                        if footnotes is not None:
+                            self.notices.append(footnotes)
+                        return
                     continue
                 yield number, cells
 

@@ -66,8 +66,8 @@ class Table(ABC):
     def rows(self) -> Iterator[Row]:
         """``(row number, cells)`` for each data row, cells aligned with :attr:`headers`.
 
-        Fully blank rows and footer rows are left out. The file is streamed, so the rows can
-        be read only once.
+        Fully blank rows, footer rows and the footnotes below a total are left out. The file is
+        streamed, so the rows can be read only once.
         """
         if self._started:
             raise RuntimeError("Table.rows() can be called only once")

@@ -6,12 +6,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from artreport.readers.layout import FOOTER_FIRST_CHARS, footer_notice, is_footer
+from artreport.readers.layout import FOOTER_MARKS, footer_kind, footer_notice, footnotes_notice
 from artreport.readers.table import Notice, Row, Table
 
 
 class TextTable(Table):
-    """Blank rows and 合计 rows are left out, and each row is fitted to the header's width.
+    """Blank rows, 小计 and 合计 rows and the footnotes below a 合计 are left out, and each row
+    is fitted to the header's width.
 
     A subclass sets ``_records`` (the rows after the header, see ``Table._adopt_header``) and
     may turn its parser's failures into an :class:`InputError` in :meth:`_translating_errors`.
@@ -22,13 +23,19 @@ class TextTable(Table):
 
     def _rows(self) -> Iterator[Row]:
         width = len(self.headers)
+        total_mark, count_mark = FOOTER_MARKS
         with self._translating_errors():
             for number, cells in self._records:
                 if not any(cells):
                     continue
                 first = cells[0] or next(cell for cell in cells if cell)
-                if first[0] in FOOTER_FIRST_CHARS and is_footer(first):
+                if (total_mark in first or count_mark in first) and (kind := footer_kind(first)):
                     self.notices.append(footer_notice(number, first))
+                    if kind == "total":
+                        footnotes = footnotes_notice(self._records, str.strip)
+                        if footnotes is not None:
+                            self.notices.append(footnotes)
+                        return
                     continue
                 if len(cells) != width:
                     cells = self._fit(number, cells, width)
