@@ -406,3 +406,23 @@ def test_a_label_two_fields_share_is_named_as_ambiguous(tmp_path: Path) -> None:
     assert "Column 3 '操作人员姓名' could be any of" in output
     assert "(checkname)" in output and "(opertionname)" in output
     assert "not recognised" not in output
+
+
+def test_totals_and_the_footnotes_below_them_are_not_checked_as_data(tmp_path: Path) -> None:
+    # A user's trial file: its signature and remark rows below the total were checked as
+    # cycles, and failed.
+    path = cycle_xlsx_with_date_cells(tmp_path / "cycles.xlsx", rows=3)
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook.active
+    sheet.insert_rows(3)
+    sheet["A3"] = "5月小计"
+    sheet.append(["合  计：", 3])
+    sheet.append(["制表人：李四", None, None, "审核：王五"])
+    sheet.append(["备注：CYX002 周期已取消"])
+    workbook.save(path)
+
+    code, output = invoke("--lang", "en", "validate", "cycle", str(path))
+
+    assert code == 0, output
+    assert "3 valid" in output
+    assert "2 row(s) below the totals" in output
