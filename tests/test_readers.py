@@ -626,6 +626,27 @@ def test_sheet_by_name_and_first_visible_sheet_by_default(tmp_path):
     assert (chosen.sheet, chosen.headers) == ("字典", ["代码", "名称"])
 
 
+def test_data_after_a_sheet_of_notes_is_found_by_its_header(tmp_path):
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "说明"
+    notes.append(["本文件由 HIS 导出，请勿修改"])
+    data = workbook.create_sheet("移植数据")
+    data.append(["移植ID", "周期ID", "移植时间"])
+    data.append(["TRA1", "CYC1", "2024-03-01"])
+    workbook.save(tmp_path / "export.xlsx")
+
+    found, rows = read(tmp_path / "export.xlsx", is_known_header=known_transplant_header)
+    asked, _ = read(tmp_path / "export.xlsx", sheet="说明", is_known_header=known_transplant_header)
+    plain, _ = read(tmp_path / "export.xlsx")  # no header to recognise: the first sheet
+
+    assert (found.sheet, rows) == ("移植数据", [(2, ["TRA1", "CYC1", "2024-03-01"])])
+    assert found.notices == [
+        Notice("sheet-chosen-by-header", None, {"sheet": "移植数据", "first": "说明"})
+    ]
+    assert (asked.sheet, plain.sheet) == ("说明", "说明")
+
+
 def test_missing_sheet_lists_the_sheets(tmp_path):
     path = write_xlsx(tmp_path / "one.xlsx", [["周期ID"]], title="数据")
 

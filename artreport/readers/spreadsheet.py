@@ -25,6 +25,7 @@ from python_calamine import (
 from artreport.errors import InputError
 from artreport.readers.layout import (
     FOOTER_MARKS,
+    Header,
     find_header,
     footer_kind,
     footer_notice,
@@ -109,10 +110,20 @@ class SheetTable(Table):
         name = _choose_sheet(workbook, sheet, path)
         super().__init__(path, format, [], 0, sheet=name, notices=notices)
         with calamine_errors(path, format):
-            grid = workbook.get_sheet_by_name(name)
-            # iter_rows() yields blank rows for any empty rows above the data, so counting
-            # from 1 gives the row numbers the spreadsheet shows.
-            header = find_header(enumerate(grid.iter_rows(), 1), cell_text, is_known_header)
+            grid, header = _sheet_header(workbook, name, is_known_header)
+            if sheet is None and not _names_columns(header, is_known_header):
+                # A first sheet of notes (说明) before the data: the data is on the first
+                # sheet whose header the caller knows. sync has no --sheet to say so.
+                for other in _visible_sheets(workbook):
+                    if other == name:
+                        continue
+                    other_grid, other_header = _sheet_header(workbook, other, is_known_header)
+                    if _names_columns(other_header, is_known_header):
+                        self.notices.append(
+                            Notice("sheet-chosen-by-header", None, {"sheet": other, "first": name})
+                        )
+                        name, grid, header, self.sheet = other, other_grid, other_header, other
+                        break
             self._merged_down = _merged_down(grid)
         self._records = self._adopt_header(header)
 
@@ -182,6 +193,31 @@ def _merged_down(grid: Any) -> dict[int, list[tuple[int, int]]]:
     return by_top
 
 
+def _sheet_header(
+    workbook: CalamineWorkbook, name: str, is_known_header: Callable[[str], bool] | None
+) -> tuple[Any, Header | None]:
+    grid = workbook.get_sheet_by_name(name)
+    # iter_rows() yields blank rows for any empty rows above the data, so counting from 1
+    # gives the row numbers the spreadsheet shows.
+    return grid, find_header(enumerate(grid.iter_rows(), 1), cell_text, is_known_header)
+
+
+def _names_columns(header: Header | None, is_known_header: Callable[[str], bool] | None) -> bool:
+    """Whether the header names at least two columns the caller knows (without a caller to
+    ask, any header will do)."""
+    if is_known_header is None:
+        return True
+    return header is not None and sum(1 for c in header.cells if c and is_known_header(c)) >= 2
+
+
+def _visible_sheets(workbook: CalamineWorkbook) -> list[str]:
+    return [
+        meta.name
+        for meta in workbook.sheets_metadata
+        if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet
+    ]
+
+
 def _choose_sheet(workbook: CalamineWorkbook, wanted: str | None, path: Path) -> str:
     names = workbook.sheet_names
     if wanted is not None:
@@ -190,9 +226,9 @@ def _choose_sheet(workbook: CalamineWorkbook, wanted: str | None, path: Path) ->
         return wanted
     # "The first sheet" is the first one the user can see: templates sometimes keep a
     # hidden lookup sheet in front.
-    for meta in workbook.sheets_metadata:
-        if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet:
-            return meta.name
+    visible = _visible_sheets(workbook)
+    if visible:
+        return visible[0]
     if not names:
         raise InputError("input-empty", path=str(path))
     return names[0]
