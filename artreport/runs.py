@@ -79,6 +79,11 @@ class Run:
         return record
 
     @property
+    def stopped_by(self) -> str | None:
+        """The name of the signal that stopped the run ("SIGTERM"), if one did."""
+        return None if self.signal_number is None else signal.Signals(self.signal_number).name
+
+    @property
     def interrupted_exit_code(self) -> int | None:
         if self.signal_number == signal.SIGTERM:
             return EXIT_SIGTERM
@@ -196,5 +201,11 @@ def unattended_run(
 def finish(run: Run, *, exit_code: int, counts: dict[str, Any]) -> None:
     status = "interrupted" if run.signal_number is not None else "finished"
     run.ledger.finish_run(run.run_id, exit_code=exit_code, counts=counts, status=status)
-    run.log.info("run %s %s, exit code %s, counts %s", run.run_id, status, exit_code, counts)
+    run.log.info(
+        "run %s %s, exit code %s, counts %s",
+        run.run_id,
+        status,
+        exit_code,
+        json.dumps(counts, ensure_ascii=False),
+    )
     run.finished = True

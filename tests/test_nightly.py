@@ -112,8 +112,10 @@ def test_changed_only_knows_rows_whose_columns_moved(tmp_path: Path, sandbox: Sa
     assert (summary["invalid"], summary["sent"], summary["skipped_unchanged"]) == (1, 0, 599)
 
 
-def _start_push(sandbox: Sandbox, path: Path, *extra: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, **environment(sandbox)}
+def _start_push(
+    sandbox: Sandbox, path: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **environment(sandbox), **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "artreport", "push", "cycle", str(path), *extra],
         env=env,
@@ -161,6 +163,31 @@ def test_sigterm_stops_after_the_chunk_in_flight_with_report_and_ledger(tmp_path
         with Ledger.open(default_path(Config(base_url=sandbox.base_url, orgid=ORGID))) as ledger:
             [run] = ledger.history(1)
         assert (run.status, run.exit_code) == ("interrupted", 143)
+
+
+def test_an_interrupted_push_says_by_which_signal_and_logs_its_counts_as_json(
+    tmp_path: Path,
+) -> None:
+    path = cycles(tmp_path, 3_000)
+    report = tmp_path / "report.csv"
+    with Sandbox({ORGID: KEY}, faults=Faults(latency=0.1)) as sandbox:
+        process = _start_push(sandbox, path, "--report", str(report), env={"ARTREPORT_LANG": "en"})
+        _wait_for_rows(sandbox, 400, process)
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=60)
+        assert process.returncode == 143, err.decode()
+    said = re.search(r"Stopped by SIGTERM .*from row (\d+) on", err.decode())
+    assert said, err.decode()
+    with report.open(encoding="utf-8-sig", newline="") as handle:
+        first_unread = [
+            r["row"] for r in csv.DictReader(handle) if r["code"] == "not-read-after-stop"
+        ]
+    assert first_unread == [said.group(1)]
+    [log] = (state_dir(Config()) / "logs").glob("*.log")
+    [line] = [line for line in log.read_text(encoding="utf-8").splitlines() if "exit code" in line]
+    counts = json.loads(line.split(" counts ", 1)[1])
+    assert (counts["exit_code"], counts["stopped_by"]) == (143, "SIGTERM")
+    assert counts["report"] == str(report)
 
 
 def test_sync_pushes_all_15_types_in_dependency_order(tmp_path: Path, sandbox: Sandbox) -> None:

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     # Imported where used: the HTTP client and the upload pipeline weigh on every command's
     # start-up, and `validate` needs neither.
     from artreport.client.events import ClientEvent
+    from artreport.runs import Run
     from artreport.upload import PushSummary
 
 #: Without a terminal (cron), a status line at most this often.
@@ -221,48 +222,44 @@ def push_command(
             platform_config(config, use_sandbox and not dry_run, state) as target,
             ReportWriter(report_path, state.lang, always=report is not None) as writer,
             progress_display(state, file, enabled=not as_json) as on_progress,
+            contextlib.ExitStack() as sending,
         ):
             sink = writer if annotator is None else annotator.tee(writer)
-            if dry_run:
-                outcome = push_one(
-                    chosen,
-                    file,
-                    client=None,
-                    report=sink,
-                    orgid=target.orgid,
-                    options=options,
-                    on_progress=on_progress,
-                )
-                exit_code = outcome.exit_code
-            else:
-                with (
+            run: Run | None = None
+            client: PlatformClient | None = None
+            if not dry_run:
+                run = sending.enter_context(
                     unattended_run(
                         target, command, record_types=[chosen.name], files=[str(file)], wait=wait
-                    ) as run,
+                    )
+                )
+                client = sending.enter_context(
                     PlatformClient(
                         target,
                         session_cache=None if use_sandbox else SessionCache.for_config(target),
                         on_event=_client_events(state, run.log),
-                    ) as client,
-                ):
-                    outcome = push_one(
-                        chosen,
-                        file,
-                        client=client,
-                        report=sink,
-                        orgid=target.orgid,
-                        options=options,
-                        run=run,
-                        changed_only=changed_only,
-                        on_progress=on_progress,
                     )
-                    exit_code = run.interrupted_exit_code or outcome.exit_code
-                    finish(run, exit_code=exit_code, counts=outcome.summary.to_dict())
-            report_path = writer.path if writer.written else None
+                )
+            outcome = push_one(
+                chosen,
+                file,
+                client=client,
+                report=sink,
+                orgid=target.orgid,
+                options=options,
+                run=run,
+                changed_only=changed_only,
+                on_progress=on_progress,
+            )
+            summary = outcome.summary
+            # Before the run is finished, so that the ledger names the report too.
+            summary.report = str(writer.path) if writer.written else None
+            exit_code = outcome.exit_code
+            if run is not None:
+                exit_code = run.interrupted_exit_code or exit_code
+                finish(run, exit_code=exit_code, counts=summary.to_dict())
         if annotator is not None:
             annotator.write()
-    summary = outcome.summary
-    summary.report = str(report_path) if report_path else None
     if as_json:
         payload = summary.to_dict()
         payload["exit_code"] = exit_code
@@ -277,7 +274,17 @@ def push_command(
         print_annotated(state, annotator)
     if outcome.error:
         stderr_console().print(f"[red]✗[/red] {outcome.error.message(state.lang)}", soft_wrap=True)
+    elif summary.stopped_by is not None:  # no error stopped the push, so a signal did
+        _print_stopped_by_signal(state, summary)
     raise typer.Exit(exit_code)
+
+
+def _print_stopped_by_signal(state: AppState, summary: PushSummary) -> None:
+    if summary.stopped_at_row is None:
+        text = state.t("push-stopped", signal=summary.stopped_by)
+    else:
+        text = state.t("push-stopped-at", signal=summary.stopped_by, row=summary.stopped_at_row)
+    stderr_console().print(f"[yellow]![/yellow] {text}", soft_wrap=True)
 
 
 def print_push_summary(

@@ -3,6 +3,7 @@ summary's exit code."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class PushOutcome:
 
     @property
     def exit_code(self) -> int:
-        return self.error.exit_code if self.error else self.summary.exit_code
+        return self.summary.exit_code
 
 
 def push_one(
@@ -66,8 +67,13 @@ def push_one(
     except PushStopped as stopped:
         outcome = PushOutcome(stopped.summary, stopped.error)
     if run is not None:
+        if run.stopped_by is not None:
+            # The pipeline sees only that it was stopped; the run knows by which signal.
+            outcome.summary.stopped_by = run.stopped_by
+            outcome.summary.stopped_exit_code = run.interrupted_exit_code
         run.ledger.record_row_count(run.run_id, record_type.name, outcome.summary.rows_read)
-        run.log.info("%s %s: %s", record_type.name, path, outcome.summary.to_dict())
+        summary = json.dumps(outcome.summary.to_dict(), ensure_ascii=False)
+        run.log.info("%s %s: %s", record_type.name, path, summary)
         if outcome.error is not None:
             run.log.error("%s stopped: %s", record_type.name, outcome.error.message("en"))
     return outcome

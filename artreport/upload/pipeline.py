@@ -110,7 +110,10 @@ class PushSummary:
     resent: int = 0
     problems_by_code: Counter[str] = field(default_factory=Counter)
     rejected_by_code: Counter[int] = field(default_factory=Counter)
+    #: What ended the push early: the code of an error that ends the run, or the name of a
+    #: signal ("SIGTERM"); ``stopped_exit_code`` is then that error's or that signal's.
     stopped_by: str | None = None
+    stopped_exit_code: int | None = None
     #: Where reading stopped when a signal ended the run early.
     stopped_at_row: int | None = None
     elapsed: float = 0.0
@@ -119,6 +122,8 @@ class PushSummary:
 
     @property
     def exit_code(self) -> int:
+        if self.stopped_exit_code is not None:
+            return self.stopped_exit_code
         if self.invalid or self.rejected or self.not_sent or self.stopped_at_row:
             return EXIT_PROBLEMS
         return EXIT_OK
@@ -452,6 +457,7 @@ def push_file(
     summary.elapsed = time.monotonic() - started
     if halt.error is not None:
         summary.stopped_by = halt.error.code
+        summary.stopped_exit_code = halt.error.exit_code
     if on_progress is not None:
         on_progress(summary)
     if halt.error is not None:
