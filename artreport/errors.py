@@ -10,6 +10,7 @@ here are for conditions that stop the whole command::
      ├── InputError           input file missing, unreadable, empty or of an unknown format
      ├── AuthError            exit 3: the platform rejected our credentials
      ├── UnreachableError     exit 4: the platform could not be reached after retries
+     ├── StoppedError         the run was stopped by a signal: the client starts no new request
      └── LockedError          exit 5: another artreport run holds the lock
 
 Every error carries a message code from :mod:`artreport.messages` and its parameters, so the
@@ -65,6 +66,11 @@ class AuthError(ArtreportError):
 
 class UnreachableError(ArtreportError):
     exit_code = EXIT_UNREACHABLE
+
+
+class StoppedError(ArtreportError):
+    """Raised by a client whose run was stopped (SIGINT/SIGTERM) instead of starting a request.
+    The push lists the request's rows as not sent; the exit code comes from the signal."""
 
 
 class LockedError(ArtreportError):

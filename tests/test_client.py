@@ -38,7 +38,13 @@ from artreport.client import (
 )
 from artreport.client.answers import read_answer
 from artreport.config import Config
-from artreport.errors import EXIT_AUTH, EXIT_UNREACHABLE, AuthError, UnreachableError
+from artreport.errors import (
+    EXIT_AUTH,
+    EXIT_UNREACHABLE,
+    AuthError,
+    StoppedError,
+    UnreachableError,
+)
 from artreport.state import open_private, state_dir, write_private
 
 BASE_URL = "https://platform.test/zj"
@@ -601,6 +607,88 @@ def test_retries_stop_when_the_time_budget_is_spent():
             client.batch_insert("aCyclerecord", ROWS)
     assert clock.now - start <= 10
     assert len(platform.data_requests) < 1000
+
+
+# -- stopping: the run's stop event, set by SIGINT/SIGTERM ------------------------------------
+
+
+def test_a_stop_ends_the_pause_between_attempts_at_once_and_starts_no_other():
+    stop = threading.Event()
+    asked_to_wait = threading.Event()
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        asked_to_wait.set()
+        return httpx.Response(503, headers={"Retry-After": "30"}, html="<html>busy</html>")
+
+    def signal_during_the_pause() -> None:
+        asked_to_wait.wait(10)
+        time.sleep(0.2)
+        stop.set()
+
+    platform = FakePlatform(script=[busy] * 10)
+    events: list[ClientEvent] = []
+    config = make_config(retries=1, retry_max_seconds=600)
+    transport = httpx.MockTransport(platform)
+    with PlatformClient(config, transport=transport, on_event=events.append, stop=stop) as client:
+        threading.Thread(target=signal_during_the_pause, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(StoppedError):
+            client.batch_insert("aCyclerecord", ROWS)
+    assert time.monotonic() - started < 5  # not the 30 s the platform asked for
+    assert EventKind.RETRY_AFTER in [e.kind for e in events]  # it was pausing
+    assert len(platform.data_requests) == 1
+
+
+def test_a_request_on_the_wire_when_stopped_is_answered_but_none_starts_after_it():
+    clock = FakeClock()
+    stop = threading.Event()
+
+    def answer_then_stop(request: httpx.Request) -> httpx.Response:
+        stop.set()
+        return envelope(0, "请求成功", 2)
+
+    def fail_then_stop(request: httpx.Request) -> httpx.Response:
+        stop.set()
+        return httpx.Response(503, html="<html>down</html>")
+
+    events: list[ClientEvent] = []
+    platform = FakePlatform(script=[answer_then_stop])
+    with PlatformClient(
+        make_config(), transport=httpx.MockTransport(platform), sleep=clock.sleep, stop=stop
+    ) as client:
+        assert client.batch_insert("aCyclerecord", ROWS).outcome is Outcome.SUCCESS
+        with pytest.raises(StoppedError):
+            client.batch_insert("aCyclerecord", ROWS)
+    assert len(platform.data_requests) == 1
+    # A failed attempt on the wire when the stop came is not retried, nor said to be.
+    stop.clear()
+    platform = FakePlatform(script=[fail_then_stop])
+    with PlatformClient(
+        make_config(),
+        transport=httpx.MockTransport(platform),
+        sleep=clock.sleep,
+        on_event=events.append,
+        stop=stop,
+    ) as client:
+        client.login()
+        with pytest.raises(StoppedError):
+            client.batch_insert("aCyclerecord", ROWS)
+    assert len(platform.data_requests) == 1
+    assert [e.kind for e in events] == [EventKind.LOGIN]
+    assert clock.sleeps == []
+
+
+def test_a_stopped_client_does_not_even_log_in():
+    stop = threading.Event()
+    stop.set()
+    platform = FakePlatform()
+    with (
+        PlatformClient(make_config(), transport=httpx.MockTransport(platform), stop=stop) as client,
+        pytest.raises(StoppedError) as caught,
+    ):
+        client.batch_insert("aCyclerecord", ROWS)
+    assert platform.requests == []
+    assert f"{BASE_URL}/art/login" in caught.value.message("en")
 
 
 def test_untrusted_certificate_is_not_retried():

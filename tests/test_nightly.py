@@ -165,6 +165,51 @@ def test_sigterm_stops_after_the_chunk_in_flight_with_report_and_ledger(tmp_path
         assert (run.status, run.exit_code) == ("interrupted", 143)
 
 
+def _last_run(sandbox: Sandbox) -> Any:
+    with Ledger.open(default_path(Config(base_url=sandbox.base_url, orgid=ORGID))) as ledger:
+        [run] = ledger.history(1)
+    return run
+
+
+def _not_sent_rows(report: Path) -> set[int]:
+    with report.open(encoding="utf-8-sig", newline="") as handle:
+        return {int(r["row"]) for r in csv.DictReader(handle) if r["code"].startswith("not-")}
+
+
+def test_sigterm_while_a_login_is_retried_ends_the_push_at_once_with_everything_written(
+    tmp_path: Path,
+) -> None:
+    path = cycles(tmp_path, 500)
+    report = tmp_path / "report.csv"
+    config = tmp_path / "artreport.yaml"
+    # Without the stop reaching the client, these retries would go on for about a minute.
+    config.write_text("retries: 8\nretry_max_seconds: 600\n", encoding="utf-8")
+    with Sandbox({ORGID: KEY}, faults=Faults(fail_every=1)) as sandbox:
+        process = _start_push(
+            sandbox, path, "--json", "--report", str(report), env={"ARTREPORT_CONFIG": str(config)}
+        )
+        while sandbox.stats()["requests"] < 2:  # retrying the login
+            assert process.poll() is None, process.communicate()[1].decode()
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        requests_at_signal = sandbox.stats()["requests"]
+        out, err = process.communicate(timeout=10)
+        assert process.returncode == 143, err.decode()
+        assert sandbox.stats()["requests"] <= requests_at_signal + 1  # one was on the wire
+        run = _last_run(sandbox)
+    summary = json.loads(out)
+    assert (summary["stopped_by"], summary["exit_code"], summary["not_sent"]) == (
+        "SIGTERM",
+        143,
+        500,
+    )
+    assert summary["report"] == str(report)
+    assert "stopped_message" not in summary  # a signal, not an error, stopped it
+    assert _not_sent_rows(report) == set(range(2, 502))
+    assert (run.status, run.exit_code) == ("interrupted", 143)
+    assert run.counts == summary
+
+
 def test_an_interrupted_push_says_by_which_signal_and_logs_its_counts_as_json(
     tmp_path: Path,
 ) -> None:

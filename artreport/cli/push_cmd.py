@@ -238,6 +238,7 @@ def push_command(
                         target,
                         session_cache=None if use_sandbox else SessionCache.for_config(target),
                         on_event=_client_events(state, run.log),
+                        stop=run.stop,
                     )
                 )
             outcome = push_one(

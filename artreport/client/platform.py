@@ -4,7 +4,8 @@ One call goes through three layers::
 
     batch_insert / delete          returns the Answer (success or data), raises AuthError
      └── _call                     a usable session first; on 40003 log in again and resend
-          └── RetryPolicy.run      resend on network failures, 429/502/503/504, non-envelopes
+          └── RetryPolicy.run      resend on network failures, 429/502/503/504, non-envelopes,
+                                   and start none once the run's stop is set
                └── _attempt        one HTTP request, judged into Answer or TryAgain
 
 The key and the token live only in this object's private attributes and in the requests it
@@ -62,10 +63,13 @@ class PlatformClient:
         *,
         transport: httpx.BaseTransport | None = None,
         session_cache: SessionCache | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         clock: Callable[[], float] = time.time,
         on_event: EventHandler | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
+        """``stop`` is the run's (set by SIGINT/SIGTERM): once set, no login or request starts,
+        and the pause between attempts ends at once unless ``sleep`` replaces it."""
         config.require("base_url", "orgid", "key")
         self._base_url = checked_base_url(config.base_url)
         self._orgid = config.orgid
@@ -77,12 +81,14 @@ class PlatformClient:
         self._cache = session_cache
         self._clock = clock
         self._on_event: EventHandler = on_event or (lambda event: None)
+        stop = stop or threading.Event()
         self._retry = RetryPolicy(
             retries=config.retries,
             max_seconds=config.retry_max_seconds,
-            sleep=sleep,
+            sleep=sleep or stop.wait,
             clock=clock,
             on_event=self._on_event,
+            stop=stop,
         )
         self._http = httpx.Client(
             timeout=config.timeout,

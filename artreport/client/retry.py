@@ -1,5 +1,6 @@
 """How long to keep trying one request: bounded attempts and total time, exponential backoff
-with full jitter, and the server's own ``Retry-After``.
+with full jitter, the server's own ``Retry-After``, and the run's stop (a signal): once it is
+set no attempt starts, and a stop-aware sleep (``Event.wait``) ends the pause at once.
 
 Written by hand rather than with tenacity or stamina. The wait must sometimes come from the
 response (Retry-After, which may exceed the backoff and may exceed what is left of the budget),
@@ -14,13 +15,14 @@ from __future__ import annotations
 import email.utils
 import math
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
 from typing import TypeVar
 
 from artreport.client.events import ClientEvent, EventHandler, EventKind
-from artreport.errors import UnreachableError
+from artreport.errors import StoppedError, UnreachableError
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
@@ -38,35 +40,45 @@ class TryAgain:
 
 class RetryPolicy:
     """``retries`` more attempts after the first, none started once ``max_seconds`` have passed
-    since the first; each attempt itself is bounded by the HTTP timeout."""
+    since the first or once ``stop`` is set; each attempt itself is bounded by the HTTP
+    timeout."""
 
     def __init__(
         self,
         *,
         retries: int,
         max_seconds: float,
-        sleep: Callable[[float], None],
+        sleep: Callable[[float], object],
         clock: Callable[[], float],
         on_event: EventHandler,
+        stop: threading.Event,
         rng: random.Random | None = None,
     ) -> None:
         self._attempts = max(retries, 0) + 1
         self._max_seconds = max_seconds
         self._sleep = sleep
+        self._stop = stop
         self._clock = clock
         self._on_event = on_event
         self._rng = rng or random.Random()
 
     def run(self, url: str, attempt: Callable[[], T | TryAgain]) -> tuple[T, int]:
         """The first result of ``attempt`` that is not :class:`TryAgain`, and the number of
-        attempts it took; :class:`UnreachableError` naming ``url`` when the bounds run out."""
+        attempts it took; :class:`UnreachableError` naming ``url`` when the bounds run out;
+        :class:`StoppedError` when ``stop`` is set before an attempt or while a failing one is
+        on the wire."""
         started = self._clock()
         number = 0
         while True:
+            if self._stop.is_set():
+                raise StoppedError("client-stopped", url=url)
             number += 1
             result = attempt()
             if not isinstance(result, TryAgain):
                 return result, number
+            if self._stop.is_set():
+                # Stopped while this attempt was on the wire: announce no retry.
+                raise StoppedError("client-stopped", url=url)
             remaining = self._max_seconds - (self._clock() - started)
             if number >= self._attempts or remaining <= 0:
                 break

@@ -21,7 +21,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from artreport.client.answers import Answer, Outcome
-from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, AuthError, UnreachableError
+from artreport.errors import (
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    ArtreportError,
+    AuthError,
+    StoppedError,
+    UnreachableError,
+)
 from artreport.schema import RecordType
 from artreport.upload.produce import in_child_by_default, open_source
 from artreport.validation import Problem, ValidateOptions
@@ -227,6 +234,13 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             continue
         try:
             answer = send(part)
+        except StoppedError:
+            # A signal stopped the client before it sent this part, or before it sent it again:
+            # the part stays unsent, as do those after it. ``stop`` is set already, so this is
+            # no error to halt the run for.
+            outcome.not_sent.append(part)
+            outcome.not_sent.extend(pending)
+            break
         except ArtreportError as error:
             # Auth refused or platform unreachable: nothing more will get through.
             outcome.not_sent.append(part)
@@ -349,7 +363,8 @@ def push_file(
     """Validate ``path`` and send its valid rows through ``send`` (None: dry run, send nothing).
 
     ``report`` receives a :class:`Problem` for every invalid, rejected or unsent row. ``stop``
-    ends the run early (after the requests in flight): the rest is reported as not sent.
+    ends the run early (after the requests in flight): the rest is reported as not sent. Give
+    the client behind ``send`` the same event, so that a request being retried ends too.
     ``skip`` leaves out rows the platform already holds (the ledger's ``--changed-only``).
     """
     options = options or PushOptions()
