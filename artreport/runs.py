@@ -6,7 +6,9 @@
 - **logged**: a log file per run in ``<state>/logs`` (the last :data:`KEEP_LOGS` kept), with
   resident ID numbers masked, and no key, token or patient name ever written to it;
 - **stoppable**: SIGINT and SIGTERM stop the run after the requests in flight; the report and
-  the ledger are written, and the exit code is 130 or 143.
+  the ledger are written, and the exit code is 130 or 143. A second signal changes nothing:
+  the client already starts no new request (pass it ``Run.stop``), so the wait is at most
+  one request, and breaking out of it would lose the summary, the report and the ledger.
 """
 
 from __future__ import annotations
@@ -125,15 +127,16 @@ def _holder(holder_file: Path) -> str:
 
 @contextlib.contextmanager
 def _stopping_on_signals(run: Run) -> Iterator[None]:
-    """SIGINT/SIGTERM set ``run.stop`` (the push finishes the requests in flight); a second
-    Ctrl-C stops at once."""
+    """SIGINT/SIGTERM set ``run.stop`` (the push finishes the requests in flight); the first
+    one names the exit code."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def stop(number: int, frame: FrameType | None) -> None:
-        if run.stop.is_set() and number == signal.SIGINT:
-            raise KeyboardInterrupt
+        if run.stop.is_set():
+            run.log.warning("signal %s again: still stopping after the requests in flight", number)
+            return
         run.signal_number = number
         run.log.warning("signal %s: stopping after the requests in flight", number)
         run.stop.set()

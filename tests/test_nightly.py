@@ -210,6 +210,28 @@ def test_sigterm_while_a_login_is_retried_ends_the_push_at_once_with_everything_
     assert run.counts == summary
 
 
+def test_a_second_ctrl_c_still_writes_the_summary_the_report_and_the_ledger(
+    tmp_path: Path,
+) -> None:
+    path = cycles(tmp_path, 3_000)
+    report = tmp_path / "report.csv"
+    with Sandbox({ORGID: KEY}, faults=Faults(latency=0.5)) as sandbox:
+        process = _start_push(sandbox, path, "--json", "--report", str(report))
+        _wait_for_rows(sandbox, 200, process)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.05)  # while the request in flight is still waited for
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == 130, err.decode()
+        stored = len(stored_keys(sandbox))
+        run = _last_run(sandbox)
+    summary = json.loads(out)
+    assert (summary["stopped_by"], summary["exit_code"]) == ("SIGINT", 130)
+    assert summary["accepted"] == stored < 3_000
+    assert len(_not_sent_rows(report)) >= 1
+    assert (run.status, run.exit_code, run.counts["accepted"]) == ("interrupted", 130, stored)
+
+
 def test_an_interrupted_push_says_by_which_signal_and_logs_its_counts_as_json(
     tmp_path: Path,
 ) -> None:
