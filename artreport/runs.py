@@ -30,7 +30,7 @@ from typing import Any
 import filelock
 
 from artreport.config import Config
-from artreport.errors import EXIT_SIGINT, EXIT_SIGTERM, LockedError
+from artreport.errors import EXIT_SIGINT, EXIT_SIGTERM, ArtreportError, LockedError
 from artreport.ledger import Ledger, default_path
 from artreport.state import state_dir
 from artreport.upload import Chunk
@@ -178,8 +178,10 @@ def unattended_run(
 ) -> Iterator[Run]:
     """Lock, ledger run, log file and signal handling around one push or sync.
 
-    The caller finishes the run with :func:`finish` before leaving the block; a run left
-    unfinished (an unexpected error) is recorded as interrupted.
+    The caller finishes the run with :func:`finish` before leaving the block. An
+    :class:`ArtreportError` leaving it (a missing or empty file) finishes the run with that
+    error's exit code; a run left unfinished otherwise (an unexpected error) is recorded as
+    interrupted.
     """
     directory = state_dir(config)
     with exclusive(directory, command, wait), Ledger.open(default_path(config)) as ledger:
@@ -193,6 +195,13 @@ def unattended_run(
         try:
             with _stopping_on_signals(run):
                 yield run
+        except ArtreportError as error:
+            if not run.finished:
+                # The command ends as this error says (exit 2 for a usage or input error), and
+                # so does its run: it is no interruption.
+                log.error("%s", error.message("en"))
+                finish(run, exit_code=error.exit_code, counts={})
+            raise
         finally:
             if not run.finished:
                 ledger.finish_run(run_id, exit_code=-1, counts={}, status="interrupted")

@@ -257,6 +257,27 @@ def test_an_interrupted_push_says_by_which_signal_and_logs_its_counts_as_json(
     assert counts["report"] == str(report)
 
 
+def test_a_run_that_exits_2_is_recorded_as_finished_not_interrupted(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    empty = tmp_path / "empty.json"
+    empty.write_text("[]", encoding="utf-8")
+    for path in (tmp_path / "nofile.csv", empty):
+        result = runner.invoke(app, ["push", "cycle", str(path)], env=environment(sandbox))
+        assert result.exit_code == 2, result.output
+        run = _last_run(sandbox)
+        assert (run.command, run.status, run.exit_code) == (f"push cycle {path}", "finished", 2)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2))
+    # Refused only once the run has started, when sync makes its client.
+    not_a_platform = {**environment(sandbox), "ARTREPORT_BASE_URL": "ftp://127.0.0.1"}
+    result = runner.invoke(app, ["sync", str(folder)], env=not_a_platform)
+    assert result.exit_code == 2, result.output
+    run = _last_run(sandbox)
+    assert (run.command, run.status, run.exit_code) == (f"sync {folder}", "finished", 2)
+
+
 def test_sync_pushes_all_15_types_in_dependency_order(tmp_path: Path, sandbox: Sandbox) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
