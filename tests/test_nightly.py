@@ -210,6 +210,33 @@ def test_sigterm_while_a_login_is_retried_ends_the_push_at_once_with_everything_
     assert run.counts == summary
 
 
+def test_sigterm_while_a_sync_retries_ends_it_at_once_with_its_summary(tmp_path: Path) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 50))
+    summary = tmp_path / "summary.json"
+    config = tmp_path / "artreport.yaml"
+    config.write_text("retries: 8\nretry_max_seconds: 600\n", encoding="utf-8")
+    with Sandbox({ORGID: KEY}, faults=Faults(fail_every=1)) as sandbox:
+        command = ["sync", str(folder), "--summary-json", str(summary)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "artreport", *command],
+            env={**os.environ, **environment(sandbox), "ARTREPORT_CONFIG": str(config)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        while sandbox.stats()["requests"] < 2:  # retrying the login
+            assert process.poll() is None, process.communicate()[1].decode()
+            time.sleep(0.02)
+        process.send_signal(signal.SIGTERM)
+        requests_at_signal = sandbox.stats()["requests"]
+        _out, err = process.communicate(timeout=10)
+        assert process.returncode == 143, err.decode()
+        assert sandbox.stats()["requests"] <= requests_at_signal + 1  # one was on the wire
+    written = json.loads(summary.read_text(encoding="utf-8"))
+    assert (written["exit_code"], written["totals"]["not_sent"]) == (143, 50)
+
+
 def test_a_second_ctrl_c_still_writes_the_summary_the_report_and_the_ledger(
     tmp_path: Path,
 ) -> None:

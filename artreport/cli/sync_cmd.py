@@ -49,6 +49,7 @@ def sync_command(
     from artreport.sync import (
         ROW_COUNT_FELL,
         SHRINK_WARNING,
+        FileCheck,
         check_file,
         cross_file_problems,
         find_exports,
@@ -96,8 +97,13 @@ def sync_command(
             if ignored:
                 run.log.warning("not taken, no record type's name: %s", [p.name for p in ignored])
             validate = ValidateOptions(dictionaries=config.dictionaries)
+            # After a signal, the files not yet checked are listed as not sent, unread.
             checks = [
-                check_file(t, p, config.orgid, validate) for t in ordered for p in exports[t.name]
+                FileCheck(t.name, p)
+                if run.stop.is_set()
+                else check_file(t, p, config.orgid, validate)
+                for t in ordered
+                for p in exports[t.name]
             ]
             known = {
                 target: run.ledger.accepted_keys(target, config.base_url, config.orgid)
@@ -137,6 +143,7 @@ def sync_command(
                 config,
                 session_cache=SessionCache.for_config(config),
                 on_event=_client_events(state, run.log),
+                stop=run.stop,
             ) as client:
                 stopped = None
                 for check in checks:
