@@ -102,6 +102,10 @@ def exclusive(directory: Path, command: str, wait: float | None) -> Iterator[Non
     try:
         lock.acquire(timeout=wait if wait is not None else 0)
     except filelock.Timeout:
+        if wait:
+            raise LockedError(
+                "run-locked-after-wait", holder=_holder(holder_file), seconds=f"{wait:g}"
+            ) from None
         raise LockedError("run-locked", holder=_holder(holder_file)) from None
     try:
         holder = {

@@ -431,9 +431,10 @@ def test_a_second_sync_exits_5_naming_the_holder_or_waits(tmp_path: Path, sandbo
         assert "sync /data/exports" in result.output and f"pid {os.getpid()}" in result.output
         assert time.monotonic() - started < 5
         waited = runner.invoke(
-            app, ["sync", str(folder), "--wait", "0.5"], env=environment(sandbox)
+            app, ["--lang", "en", "sync", str(folder), "--wait", "0.5"], env=environment(sandbox)
         )
         assert waited.exit_code == 5 and time.monotonic() - started >= 0.5
+        assert "after waiting 0.5 s" in waited.output and "Use --wait" not in waited.output
         assert sandbox.stats()["requests"] == 0
     assert runner.invoke(app, ["sync", str(folder)], env=environment(sandbox)).exit_code == 0
 

@@ -468,6 +468,8 @@ def test_cli_push_json_and_report_on_rejections(tmp_path: Path, sandbox_factory:
     payload = json.loads(result.stdout)
     assert (payload["accepted"], payload["rejected"], payload["invalid"]) == (48, 1, 1)
     assert payload["report"] == str(report) and report.exists()
+    said = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
+    assert "Rejected by the platform, by code" in said.output
 
 
 def test_cli_wrong_key_exits_3(tmp_path: Path, sandbox_factory: Any) -> None:

@@ -325,7 +325,10 @@ def print_push_summary(
     print_counts_by_code(console, state, dict(summary.problems_by_code))
     if summary.rejected_by_code:
         print_counts_by_code(
-            console, state, {f"platform {k}": v for k, v in summary.rejected_by_code.items()}
+            console,
+            state,
+            {f"platform {k}": v for k, v in summary.rejected_by_code.items()},
+            title="rejected-by-code",
         )
     if summary.report:
         console.print(state.t("push-report", path=summary.report))

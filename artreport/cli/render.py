@@ -71,10 +71,12 @@ def print_problems(
     console.print(table)
 
 
-def print_counts_by_code(console: Console, state: AppState, counts: dict[str, int]) -> None:
+def print_counts_by_code(
+    console: Console, state: AppState, counts: dict[str, int], title: str = "problems-by-code"
+) -> None:
     if not counts:
         return
-    table = Table(title=state.t("problems-by-code"))
+    table = Table(title=state.t(title))
     table.add_column(state.t("col-code"))
     table.add_column(state.t("col-count"), justify="right")
     for code, count in sorted(counts.items(), key=lambda item: -item[1]):
