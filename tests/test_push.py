@@ -472,6 +472,21 @@ def test_cli_push_json_and_report_on_rejections(tmp_path: Path, sandbox_factory:
     assert "Rejected by the platform, by code" in said.output
 
 
+@pytest.mark.parametrize("command", ["push", "validate"])
+def test_json_output_names_the_error_that_stopped_the_command(
+    tmp_path: Path, sandbox_factory: Any, command: str
+) -> None:
+    sandbox = sandbox_factory()
+    missing = tmp_path / "nofile.csv"
+    result = runner.invoke(
+        app, ["--lang", "en", command, "cycle", str(missing), "--json"], env=cli_env(sandbox)
+    )
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert (payload["error"], payload["exit_code"]) == ("input-not-found", 2)
+    assert str(missing) in payload["message"]
+
+
 def test_cli_wrong_key_exits_3(tmp_path: Path, sandbox_factory: Any) -> None:
     sandbox = sandbox_factory()
     path = cycle_file(tmp_path, 10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -72,8 +73,10 @@ def _console(stream: TextIO, *, stderr: bool) -> Console:
 
 
 @contextlib.contextmanager
-def reporting_errors(state: AppState) -> Iterator[None]:
-    """Turn any failure into a short message on stderr and a documented exit code.
+def reporting_errors(state: AppState, *, as_json: bool = False) -> Iterator[None]:
+    """Turn any failure into a short message on stderr and a documented exit code; with
+    ``as_json`` (a command's ``--json``), also into one JSON object on stdout, so that a
+    script reading it gets the reason rather than nothing to parse.
 
     A traceback appears only with ``--debug``; locals are never shown (the app is created with
     ``pretty_exceptions_show_locals=False``) because they could hold the key.
@@ -83,9 +86,13 @@ def reporting_errors(state: AppState) -> Iterator[None]:
     except typer.Exit:
         raise
     except ArtreportError as error:
-        stderr_console().print(f"[red]✗[/red] {error.message(state.lang)}", soft_wrap=True)
+        message = error.message(state.lang)
+        stderr_console().print(f"[red]✗[/red] {message}", soft_wrap=True)
         if state.debug:
             raise
+        if as_json:
+            failure = {"error": error.code, "message": message, "exit_code": error.exit_code}
+            typer.echo(json.dumps(failure, ensure_ascii=False))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         stderr_console().print(state.t("interrupted"))

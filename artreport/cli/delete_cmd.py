@@ -42,7 +42,7 @@ def delete_command(
 
     state = state_of(ctx)
     results = []
-    with reporting_errors(state):
+    with reporting_errors(state, as_json=as_json):
         chosen = load_schema().get(record_type)
         config = state.config()
         config.require("base_url", "orgid", "key")

@@ -194,7 +194,7 @@ def push_command(
     from artreport.upload.job import push_one
 
     state = state_of(ctx)
-    with reporting_errors(state):
+    with reporting_errors(state, as_json=as_json):
         chosen = load_schema().get(record_type)
         config = state.config().with_overrides(chunk_size=chunk_size, concurrency=concurrency)
         if not (dry_run or use_sandbox):

@@ -63,7 +63,10 @@ def sync_command(
 
     state = state_of(ctx)
     console, errors = stdout_console(), stderr_console()
-    with reporting_errors(state), _summary_of_failure(summary_json, directory, state.lang):
+    with (
+        reporting_errors(state, as_json=as_json),
+        _summary_of_failure(summary_json, directory, state.lang),
+    ):
         schema = load_schema()
         config = state.config()
         config.require("base_url", "orgid", "key")

@@ -80,7 +80,7 @@ def validate_command(
 ) -> None:
     """Check an export against the platform's rules; nothing is sent. 校验导出文件（不上报）。"""
     state = state_of(ctx)
-    with reporting_errors(state):
+    with reporting_errors(state, as_json=as_json):
         chosen = load_schema().get(record_type)
         config = state.config()
         report_path = report or default_report_path(
