@@ -744,6 +744,51 @@ def test_a_web_page_named_xls_is_read_as_excel_shows_it(tmp_path):
     assert (filled.row, filled.params) == (4, {"count": 1})
 
 
+def test_cells_spanning_rows_keep_every_column_below_them_in_place(tmp_path):
+    page = (
+        # A title table whose logo claims more rows than the table has: it ends with it.
+        "<table><tr><td rowspan=3>医院</td><td>报表</td></tr><tr><td>导出时间</td></tr></table>"
+        "<table><tr><th>A</th><th>B</th><th>C</th><th>D</th><th>E</th></tr>"
+        "<tr><td>1</td><td rowspan=2>&nbsp;</td><td>x1</td><td rowspan=2 colspan=2>共</td></tr>"
+        "<tr><td>2</td><td>x2</td></tr>"
+        "<tr><td>3</td><td>b3</td><td>x3</td><td>d3</td><td>e3</td></tr></table>"
+    )
+    path = tmp_path / "spans.html"
+    path.write_text(page, encoding="utf-8")
+
+    table, rows = read(path, is_known_header=lambda text: text in "ABCDE")
+
+    assert table.headers == ["A", "B", "C", "D", "E"]
+    assert rows == [
+        (4, ["1", "", "x1", "共", ""]),
+        (5, ["2", "", "x2", "共", ""]),
+        (6, ["3", "b3", "x3", "d3", "e3"]),
+    ]
+
+
+def test_a_web_page_cut_short_inside_its_table_is_an_input_error(tmp_path):
+    path = tmp_path / "cut.xls"
+    path.write_text(
+        "<html><table><tr><td>周期ID</td><td>姓名</td></tr>"
+        "<tr><td>C1</td><td>张医生甲</td></tr><tr><td>C2</td><td>张医",
+        encoding="utf-8",
+    )
+
+    error = input_error(path)
+
+    assert (error.code, error.params["row"]) == ("input-html-cut-off", 3)
+
+
+def test_a_utf16_web_page_named_xls_is_read_as_a_page(tmp_path):
+    path = tmp_path / "u16.xls"
+    page = "<html><table><tr><td>周期ID</td><td>姓名</td></tr><tr><td>C1</td><td>张三</td></tr>"
+    path.write_bytes((page + "</table></html>").encode("utf-16"))
+
+    table, rows = read(path)
+
+    assert (table.format, rows) == ("html", [(2, ["C1", "张三"])])
+
+
 def test_a_web_page_is_decoded_by_its_bom_else_its_bytes_when_it_declares_nothing(tmp_path):
     page = "<table><tr><td>周期ID</td><td>姓名</td></tr><tr><td>007</td><td>张三</td></tr></table>"
     for name, data in [

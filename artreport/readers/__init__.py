@@ -20,6 +20,7 @@ from artreport.readers.formats import (
     EXTENSIONS,
     HEAD_SIZE,
     SPREADSHEETS,
+    as_utf8,
     content_format,
     declared_format,
 )
@@ -85,7 +86,7 @@ def open_table(
     if actual == "markup" and (declared in SPREADSHEETS or declared in ("html", "xml")):
         if is_html(head):
             actual = "html"
-        elif SPREADSHEET_MARK in head:
+        elif SPREADSHEET_MARK in as_utf8(head):
             actual = "xml"
         else:
             raise InputError("input-is-markup", format=declared)

@@ -59,6 +59,13 @@ def declared_format(path: Path) -> str:
         ) from None
 
 
+def as_utf8(head: bytes) -> bytes:
+    """The first bytes of a text file, UTF-16 ones as UTF-8, for looking for words in."""
+    if head.startswith(_UTF16_BOMS):
+        return head.decode("utf-16", errors="ignore").encode()
+    return head
+
+
 def content_format(head: bytes) -> str:
     """What the first bytes of a file show it to be.
 
@@ -72,7 +79,9 @@ def content_format(head: bytes) -> str:
     if head.startswith(_OLE):
         return "encrypted" if _ENCRYPTED_PACKAGE in head else "xls"
     if head.startswith(_UTF16_BOMS):
-        return "text"
+        # Excel's "Unicode text", or a web page saved as UTF-16: which, its text says.
+        text = head.decode("utf-16", errors="ignore").lstrip("\ufeff").lstrip()
+        return "markup" if text.startswith("<") else "text"
     if _BINARY.search(head):
         return "binary"
     if head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"<"):

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from artreport.errors import InputError
 from artreport.readers.encoding import MARK, MARK_ERRORS, choose_encoding, detect_encoding
-from artreport.readers.formats import HEAD_SIZE
+from artreport.readers.formats import HEAD_SIZE, as_utf8
 from artreport.readers.layout import find_header
 from artreport.readers.table import Notice, Row
 from artreport.readers.text import TextTable
@@ -48,6 +48,7 @@ _MARKUP = re.compile(
     r"|<(?P<end>/?)(?P<name>[a-zA-Z][a-zA-Z0-9]*)(?P<attributes>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>",
     re.DOTALL | re.IGNORECASE,
 )
+_ROW_GROUPS = frozenset({"table", "thead", "tbody", "tfoot"})
 _OPENERS = re.compile(r"<!--|<(?:script|style)\b", re.IGNORECASE)
 _SPAN = re.compile(r"\b(colspan|rowspan)\s*=\s*[\"']?\s*(\d+)", re.IGNORECASE)
 #: As far as browsers honour a span.
@@ -56,7 +57,7 @@ _MAX_SPAN = 1000
 
 def is_html(head: bytes) -> bool:
     """Whether markup (see ``formats.content_format``) is a web page."""
-    lowered = head[:HEAD_SIZE].lower()
+    lowered = as_utf8(head[:HEAD_SIZE]).lower()
     if any(mark in lowered for mark in _PAGE_MARKS):
         return True
     return b"<table" in lowered and not lowered.lstrip().startswith(b"<?xml")
@@ -105,6 +106,9 @@ class _TableRows:
         #: Cells spanning rows below their own, and the first row given such a cell's value.
         self.spans_filled = 0
         self.first_filled: int | None = None
+        #: Tables begun and not yet ended: one left open at the end of the file means the
+        #: file was cut short.
+        self.open_tables = 0
         self._buffer = ""
         self._in_row = False
         self._cell: list[str] | None = None
@@ -160,8 +164,12 @@ class _TableRows:
         elif name == "tr":
             self._end_row()
             self._in_row = not is_end
-        elif name == "table":
+        elif name in _ROW_GROUPS:
             self._end_row()
+            # A span ends with its table or row group, as in a browser and in Excel.
+            self._carried.clear()
+            if name == "table":
+                self.open_tables += -1 if is_end else 1
         elif name == "br" and self._cell is not None:
             self._cell.append(_LINE_BREAK)
 
@@ -182,9 +190,12 @@ class _TableRows:
         for text, columns, rows in self._placed:
             while len(cells) in self._carried:
                 cells.append(self._carry(len(cells)))
-            if rows > 1 and text:
-                self._carried[len(cells)] = (text, rows - 1)
-                self.spans_filled += 1
+            if rows > 1:
+                # Every column the cell covers is taken in the rows below, blank or not, so
+                # that their own cells stay in place; only the first shows its value.
+                for offset in range(columns):
+                    self._carried[len(cells) + offset] = (text if offset == 0 else "", rows - 1)
+                self.spans_filled += bool(text)
             cells.append(text)
             cells.extend([""] * (columns - 1))
         while self._carried and len(cells) <= max(self._carried):
@@ -199,7 +210,7 @@ class _TableRows:
             self._carried[column] = (value, left - 1)
         else:
             del self._carried[column]
-        if self.first_filled is None:
+        if value and self.first_filled is None:
             self.first_filled = self.rows_seen
         return value
 
@@ -245,6 +256,10 @@ class HtmlTable(TextTable):
             yield from parser.done
             parser.done.clear()
         parser.close()
+        if parser.open_tables > 0:
+            # The page ends inside a table: cut short in a copy or a transfer. Its last row
+            # may hold half a value, or half a tag: it is not taken as data.
+            raise InputError("input-html-cut-off", path=str(self.path), row=parser.rows_seen)
         yield from parser.done
         parser.done.clear()
         if parser.first_filled is not None:
