@@ -287,9 +287,19 @@ def test_a_file_that_cannot_be_read_through_fails_alike_in_a_child(
     path = cycle_file(tmp_path, 1500)
     with open(path, "ab") as handle:
         handle.write("CYC9,王五\r\n".encode("gb18030"))  # not UTF-8, far into a UTF-8 file
-    with pytest.raises(InputError) as caught:
-        push(sandbox_factory(), path, tmp_path / "r.csv", in_child=in_child)
-    assert caught.value.code == "input-encoding"
+    sandbox = sandbox_factory()
+    with pytest.raises(PushStopped) as caught:
+        push(sandbox, path, tmp_path / "r.csv", in_child=in_child)
+    assert caught.value.error.code == "input-encoding"
+    # What was read before the bad bytes is sent and counted, and the report says where the
+    # reading stopped, so a re-export is the only thing left to do.
+    summary = caught.value.summary
+    assert summary.accepted == summary.rows_read == len(stored_keys(sandbox)) > 0
+    assert summary.stopped_by == "input-encoding" and summary.exit_code == 2
+    [problem] = report_rows(tmp_path / "r.csv")
+    assert problem["code"] == "not-read-input-error"
+    assert int(problem["row"]) == summary.rows_read + 2  # the header is row 1
+    assert "1502" in problem["message"]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a pipe's size is set only on Linux")

@@ -26,6 +26,7 @@ from artreport.errors import (
     EXIT_PROBLEMS,
     ArtreportError,
     AuthError,
+    InputError,
     StoppedError,
     UnreachableError,
 )
@@ -34,6 +35,7 @@ from artreport.upload.produce import in_child_by_default, open_source
 from artreport.validation import Problem, ValidateOptions
 from artreport.validation.problems import (
     NOT_READ_AFTER_STOP,
+    NOT_READ_INPUT_ERROR,
     NOT_SENT_AUTH,
     NOT_SENT_INTERRUPTED,
     NOT_SENT_UNREACHABLE,
@@ -370,6 +372,8 @@ def push_file(
     options = options or PushOptions()
     stop = stop or threading.Event()
     halt = Halt()
+    unreadable: InputError | None = None
+    next_row = 1  # the first row not yet read, as far as the reading has gone
     started = time.monotonic()
     dry_run = send is None or options.dry_run
     in_child = options.validate_in_child
@@ -438,7 +442,21 @@ def push_file(
             _responsive_threads(),
             ThreadPoolExecutor(max_workers=max(1, options.concurrency)) as executor,
         ):
-            for batch in source.batches():
+            batches = source.batches()
+            while True:
+                try:
+                    batch = next(batches, None)
+                except InputError as error:
+                    # The file breaks off part-way (bytes of another encoding, a cut): the
+                    # rows before are sent and recorded like any others, then the run ends
+                    # on the error, its summary and report written.
+                    unreadable = error
+                    params = {"error": error.code, "at": error.params.get("row", "?")}
+                    report.add(Problem(NOT_READ_INPUT_ERROR, row=next_row, params=params))
+                    break
+                if batch is None:
+                    break
+                next_row = batch.last_row + 1
                 if stop.is_set():
                     # Stopped by a signal: leave now; a --changed-only run sends the rest.
                     summary.stopped_at_row = batch.first_row
@@ -470,13 +488,14 @@ def push_file(
                 settle(in_flight.popleft().result())
         summary.notices = list(source.notices)
     summary.elapsed = time.monotonic() - started
-    if halt.error is not None:
-        summary.stopped_by = halt.error.code
-        summary.stopped_exit_code = halt.error.exit_code
+    stopping = halt.error or unreadable
+    if stopping is not None:
+        summary.stopped_by = stopping.code
+        summary.stopped_exit_code = stopping.exit_code
     if on_progress is not None:
         on_progress(summary)
-    if halt.error is not None:
-        raise PushStopped(summary, halt.error)
+    if stopping is not None:
+        raise PushStopped(summary, stopping)
     return summary
 
 

@@ -49,6 +49,7 @@ class Encoded:
     """One batch of the export: its valid rows ready to send, and its rows' problems."""
 
     first_row: int
+    last_row: int
     read: int
     invalid: int
     rows: list[int]
@@ -101,14 +102,14 @@ def encoded_batches(validation: Validation) -> Iterator[Encoded]:
     for batch in validation.result_batches():
         if isinstance(batch, CleanBatch):
             rows, keys = batch.rows, list[str | None](batch.keys)
-            yield Encoded(rows[0], len(rows), 0, rows, keys, encoder.bodies(batch))
+            yield Encoded(rows[0], rows[-1], len(rows), 0, rows, keys, encoder.bodies(batch))
         else:
             yield _encoded_results(batch)
         del batch  # before the next is read: see Validation._checked_batches
 
 
 def _encoded_results(batch: list[RowResult]) -> Encoded:
-    encoded = Encoded(batch[0].row, len(batch), 0, [], [], [])
+    encoded = Encoded(batch[0].row, batch[-1].row, len(batch), 0, [], [], [])
     datas = []
     for result in batch:
         encoded.problems.extend(result.problems)

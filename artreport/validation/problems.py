@@ -49,6 +49,7 @@ NOT_SENT_UNREACHABLE = "not-sent-unreachable"
 NOT_SENT_INTERRUPTED = "not-sent-interrupted"
 NOT_SENT_STRICT = "not-sent-strict"
 NOT_READ_AFTER_STOP = "not-read-after-stop"
+NOT_READ_INPUT_ERROR = "not-read-input-error"
 
 
 @dataclass(frozen=True, slots=True)
