@@ -897,6 +897,22 @@ def test_an_excel_2003_xml_workbook_opens_on_its_first_sheet_or_names_its_sheets
     assert (error.code, error.params["sheets"]) == ("input-sheet-not-found", "说明, 移植")
 
 
+def test_an_excel_2003_xml_workbook_skips_hidden_sheets_and_notes(tmp_path):
+    hidden = SPREADSHEET_2003.replace(
+        "</Table></Worksheet>",
+        '</Table><WorksheetOptions xmlns="urn:schemas-microsoft-com:office:excel">'
+        "<Visible>SheetHidden</Visible></WorksheetOptions></Worksheet>",
+        1,
+    )
+    path = tmp_path / "export.xml"
+    for name, text in [("hidden", hidden), ("notes", SPREADSHEET_2003)]:
+        path.write_text(text, encoding="utf-8")
+        table, rows = read(path, is_known_header=known_transplant_header)
+        assert (table.sheet, len(rows)) == ("移植", 3), name
+    # A notes sheet first is passed over with a notice; a hidden one, as in an xlsx, silently.
+    assert "sheet-chosen-by-header" in codes(table.notices)
+
+
 def test_a_cut_off_excel_2003_xml_workbook_is_an_input_error(tmp_path):
     path = tmp_path / "export.xls"
     path.write_text(SPREADSHEET_2003[:900], encoding="utf-8")

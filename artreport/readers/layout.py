@@ -113,3 +113,11 @@ def footnotes_notice(records: Iterator[Row], cell_text: Callable[[Any], str]) ->
     if first is None:
         return None
     return Notice("rows-below-totals-skipped", first, {"count": count})
+
+
+def names_columns(header: Header | None, is_known_header: Callable[[str], bool] | None) -> bool:
+    """Whether the header names at least two columns the caller knows (without a caller to
+    ask, any header will do)."""
+    if is_known_header is None:
+        return True
+    return header is not None and sum(1 for c in header.cells if c and is_known_header(c)) >= 2

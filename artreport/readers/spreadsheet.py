@@ -30,6 +30,7 @@ from artreport.readers.layout import (
     footer_kind,
     footer_notice,
     footnotes_notice,
+    names_columns,
 )
 from artreport.readers.table import Notice, Row, Table
 
@@ -111,14 +112,14 @@ class SheetTable(Table):
         super().__init__(path, format, [], 0, sheet=name, notices=notices)
         with calamine_errors(path, format):
             grid, header = _sheet_header(workbook, name, is_known_header)
-            if sheet is None and not _names_columns(header, is_known_header):
+            if sheet is None and not names_columns(header, is_known_header):
                 # A first sheet of notes (说明) before the data: the data is on the first
                 # sheet whose header the caller knows. sync has no --sheet to say so.
                 for other in _visible_sheets(workbook):
                     if other == name:
                         continue
                     other_grid, other_header = _sheet_header(workbook, other, is_known_header)
-                    if _names_columns(other_header, is_known_header):
+                    if names_columns(other_header, is_known_header):
                         self.notices.append(
                             Notice("sheet-chosen-by-header", None, {"sheet": other, "first": name})
                         )
@@ -200,14 +201,6 @@ def _sheet_header(
     # iter_rows() yields blank rows for any empty rows above the data, so counting from 1
     # gives the row numbers the spreadsheet shows.
     return grid, find_header(enumerate(grid.iter_rows(), 1), cell_text, is_known_header)
-
-
-def _names_columns(header: Header | None, is_known_header: Callable[[str], bool] | None) -> bool:
-    """Whether the header names at least two columns the caller knows (without a caller to
-    ask, any header will do)."""
-    if is_known_header is None:
-        return True
-    return header is not None and sum(1 for c in header.cells if c and is_known_header(c)) >= 2
 
 
 def _visible_sheets(workbook: CalamineWorkbook) -> list[str]:

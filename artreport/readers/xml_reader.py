@@ -10,6 +10,8 @@ each of them its value in its first column, as in an xlsx (with the same notice)
 from __future__ import annotations
 
 import contextlib
+import html
+import mmap
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError, iterparse
 
 from artreport.errors import InputError
-from artreport.readers.layout import find_header
+from artreport.readers.layout import find_header, names_columns
 from artreport.readers.table import Notice, Row
 from artreport.readers.text import TextTable
 
@@ -57,40 +59,65 @@ class XmlTable(TextTable):
         notices: list[Notice],
     ) -> None:
         self._raw = raw
-        self._wanted = sheet
         self._filled = 0
         self._first_filled: int | None = None
         super().__init__(path, "xml", [], 0, notices=notices)
         with self._translating_errors():
-            header = find_header(self._parsed(), str.strip, is_known_header)
+            sheets = _sheets(path)
+            names = [name for name, _ in sheets]
+            if sheet is not None and sheet not in names:
+                raise InputError("input-sheet-not-found", sheet=sheet, sheets=", ".join(names))
+            # The first visible sheet, as in an xlsx; after a sheet of notes (说明), the first
+            # visible one whose header the caller knows.
+            visible = [name for name, hidden in sheets if not hidden] or names[:1]
+            candidates = [sheet] if sheet is not None else visible
+            header = None
+            for candidate in candidates:
+                self.sheet = candidate
+                header = find_header(self._parsed(candidate), str.strip, is_known_header)
+                if names_columns(header, is_known_header):
+                    break
+            else:
+                if candidates:  # none fits: the first, for its own messages
+                    self.sheet = candidates[0]
+                    header = find_header(self._parsed(candidates[0]), str.strip, is_known_header)
+            if candidates and self.sheet != candidates[0]:
+                self.notices.append(
+                    Notice(
+                        "sheet-chosen-by-header",
+                        None,
+                        {"sheet": self.sheet, "first": candidates[0]},
+                    )
+                )
         self._records = self._adopt_header(header)
 
-    def _parsed(self) -> Iterator[Row]:
-        sheets: list[str] = []
-        reading: Element | None = None  # the chosen sheet's <Table>, while it is read
+    def _parsed(self, sheet: str) -> Iterator[Row]:
+        self._raw.seek(0)
+        name: str | None = None
+        table: Element | None = None  # the <Table> being passed over or read
         number = 0
         # Column → (value, last row) of cells merged over rows below their own.
         carried: dict[int, tuple[str, int]] = {}
         for event, element in iterparse(self._raw, events=("start", "end")):
             tag = element.tag
             if tag == _WORKSHEET and event == "start":
-                sheets.append(element.get(_NAME, ""))
-            elif tag == _TABLE and event == "start" and self.sheet is None:
-                if self._wanted is None or sheets[-1] == self._wanted:
-                    self.sheet, reading = sheets[-1], element
+                name = element.get(_NAME, "")
+            elif tag == _TABLE and event == "start":
+                table = element
             elif tag == _TABLE and event == "end":
-                if element is reading:
+                if name == sheet:
                     break  # the rest of the file is other sheets
-                element.clear()  # a sheet before the chosen one
-            elif tag == _ROW and event == "end" and reading is not None:
-                number = int(element.get(_INDEX) or number + 1)
-                yield number, self._cells(element, number, carried)
-                # Let go of the row, so that memory stays flat however long the sheet.
                 element.clear()
-                with contextlib.suppress(ValueError):  # a row outside its <Table>
-                    reading.remove(element)
-        if self.sheet is None and self._wanted is not None:
-            raise InputError("input-sheet-not-found", sheet=self._wanted, sheets=", ".join(sheets))
+            elif tag == _ROW and event == "end":
+                if name == sheet:
+                    number = int(element.get(_INDEX) or number + 1)
+                    yield number, self._cells(element, number, carried)
+                # Let go of every row once read or passed over: memory stays flat however
+                # long the sheets.
+                element.clear()
+                if table is not None:
+                    with contextlib.suppress(ValueError):  # a row outside its <Table>
+                        table.remove(element)
         if self._first_filled is not None:
             self.notices.append(
                 Notice("merged-cells-filled", self._first_filled, {"count": self._filled})
@@ -140,3 +167,27 @@ def _text(data: Element) -> str:
         if matched:
             return f"{matched[1]} {matched[2]}"
     return text
+
+
+#: A worksheet's start, and a sheet marked hidden in its options (which come after its rows).
+_SHEET_MARKS = re.compile(
+    rb"<(?:ss:)?Worksheet\b[^>]*?\bss:Name\s*=\s*\"([^\"]*)\""
+    rb"|<(?:x:)?Visible>\s*Sheet(?:Very)?Hidden\s*</(?:x:)?Visible>"
+)
+
+
+def _sheets(path: Path) -> list[tuple[str, bool]]:
+    """Each worksheet's name and whether it is hidden, in order: found by their marks in the
+    bytes (a hidden sheet says so only after all its rows), without parsing the file."""
+    sheets: list[tuple[str, bool]] = []
+    with (
+        path.open("rb") as file,
+        contextlib.suppress(ValueError),  # an empty file cannot be mapped
+        mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as content,
+    ):
+        for mark in _SHEET_MARKS.finditer(content):
+            if mark[1] is not None:
+                sheets.append((html.unescape(mark[1].decode("utf-8", "replace")), False))
+            elif sheets:
+                sheets[-1] = (sheets[-1][0], True)
+    return sheets
