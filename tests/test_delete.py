@@ -144,4 +144,24 @@ def test_a_delete_whose_answer_was_lost_is_reported_done(tmp_path: Path) -> None
         assert [r["ovumid"] for r in sandbox.rows("ovum")] == [rows[1]["ovumid"]]
     assert result.exit_code == 0, result.output
     assert "1 deleted, 0 not found" in result.output
-    assert "first answer was lost" in result.output
+    assert "answer was lost on the way" in result.output and "check it" in result.output
+
+
+def test_delete_by_id_reads_an_id_number_as_push_stored_it(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    selfsemen = SCHEMA.get("selfsemen")
+    rows = list(fake_rows(selfsemen, 1, orgid=ORGID))
+    rows[0]["idcard"] = "11010519491231002x"  # stored as …002X
+    path = tmp_path / "selfsemen.csv"
+    write_rows(path, selfsemen, rows)
+    pushed = runner.invoke(app, ["push", "selfsemen", str(path)], env=env(sandbox))
+    assert pushed.exit_code == 0, pushed.output
+    assert [r["idcard"] for r in sandbox.rows("selfsemen")] == ["11010519491231002X"]
+    result = runner.invoke(
+        app,
+        ["delete", "selfsemen", "--id", "110105 19491231 002x", "--yes"],
+        env=env(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    assert sandbox.rows("selfsemen") == []

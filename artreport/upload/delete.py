@@ -55,15 +55,26 @@ def needs_cycleid(record_type: RecordType) -> bool:
 def target_for(
     record_type: RecordType, key: str, orgid: str, cycleid: str | None, row: int | None = None
 ) -> DeleteTarget:
+    # As push reads them: a 身份证号 typed with a small x or in groups names the record that
+    # push stored in its one form.
+    key = _as_pushed(record_type, record_type.primary_key, key)
     params = {record_type.primary_key: key, "orgid": orgid}
     if needs_cycleid(record_type):
         if not cycleid:
             raise UsageError("delete-needs-cycleid", type=record_type.name, row=row or "-")
-        params[CYCLE_PARAM] = cycleid
+        params[CYCLE_PARAM] = _as_pushed(record_type, CYCLE_PARAM, cycleid)
     missing = [p for p in record_type.delete_params if p not in params]
     if missing:
         raise UsageError("delete-missing-params", params=", ".join(missing))
     return DeleteTarget(params, row)
+
+
+def _as_pushed(record_type: RecordType, name: str, text: str) -> str:
+    try:
+        value = value_reader(record_type.field(name))(text)
+    except CellError as error:
+        raise UsageError("delete-bad-id", field=name, code=error.code) from None
+    return text if value is BLANK else str(value)
 
 
 def targets_from_file(
