@@ -382,6 +382,20 @@ def test_a_column_given_twice_fills_its_blanks_and_refuses_a_conflict(tmp_path: 
     assert (conflict.code, conflict.field, conflict.row) == ("conflicting-columns", "artplan", 4)
 
 
+def test_two_headers_with_remarks_for_one_field_are_read_as_one(tmp_path: Path) -> None:
+    path = tmp_path / "ages.csv"
+    path.write_text(
+        "周期ID,档案信息ID,方案,周期开始时间,周期次数,治疗状态,女方年龄(岁),女方年龄(周岁)\n"
+        "CYC1,INF1,IVF,2023-05-06 08:30:00,1,1,,30\n"
+        "CYC2,INF1,IVF,2023-05-06 08:30:00,1,1,30,31\n",
+        encoding="utf-8",
+    )
+    problems, results = _results(path)
+    assert "names that field exactly" not in problems
+    assert results[0].data["wage"] == 30
+    assert [p.code for p in results[1].problems] == ["conflicting-columns"]
+
+
 def test_json_records_spelling_a_key_in_two_cases_are_both_read(tmp_path: Path) -> None:
     common = {
         "informationid": "INF1",

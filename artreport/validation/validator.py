@@ -210,15 +210,17 @@ class Validation:
         self._conflicts: dict[int, list[tuple[Field, Any]]] = {}
         for name, found_columns in candidates.items():
             found_columns.sort()
-            _, first_index, first_text = found_columns[0]
+            first_loose, first_index, first_text = found_columns[0]
             chosen[first_index] = record_type.field(name)
-            equals = [index for loose, index, _ in found_columns[1:] if not loose]
+            equals = [index for loose, index, _ in found_columns[1:] if loose == first_loose]
             if equals:
                 self._merges.append((first_index, equals, record_type.field(name)))
             for loose, index, text in found_columns[1:]:
                 self.file_problems.append(
                     Problem(
-                        codes.DUPLICATE_COLUMN_LOOSE if loose else codes.DUPLICATE_COLUMN,
+                        codes.DUPLICATE_COLUMN
+                        if loose == first_loose
+                        else codes.DUPLICATE_COLUMN_LOOSE,
                         field=name,
                         severity="warning",
                         params={
