@@ -779,6 +779,13 @@ def test_a_web_page_cut_short_inside_its_table_is_an_input_error(tmp_path):
     assert (error.code, error.params["row"]) == ("input-html-cut-off", 3)
 
 
+def test_a_web_page_without_a_table_says_so(tmp_path):
+    path = tmp_path / "notable.html"
+    path.write_text("<html><body><h2>没有数据</h2><p>导出时间 2024-01-01</p></body></html>")
+
+    assert input_error(path).code == "input-html-no-table"
+
+
 def test_a_utf16_web_page_named_xls_is_read_as_a_page(tmp_path):
     path = tmp_path / "u16.xls"
     page = "<html><table><tr><td>周期ID</td><td>姓名</td></tr><tr><td>C1</td><td>张三</td></tr>"

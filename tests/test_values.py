@@ -362,6 +362,8 @@ ID_NUMBER = Field("wIdcode", "女方证件号码", "string", pii="idcard")
         ("330101 19900101 1238", "330101199001011238"),  # written in its groups
         ("330101-19900101-1238", "330101199001011238"),
         ("33010119900101018x", "33010119900101018X"),
+        ("330101—19900101—1238", "330101199001011238"),  # em dashes between the groups
+        ("330101 900101 123", "330101900101123"),  # an old 15-digit number
         ("ｅ１２３４５６７８", "e12345678"),  # a passport: half-width, its letter as written
         ("E 1234 5678", "E 1234 5678"),  # not a resident ID: spaces are not ours to take
         (330101199001011238, "330101199001011238"),

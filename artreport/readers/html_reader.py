@@ -240,6 +240,8 @@ class HtmlTable(TextTable):
         super().__init__(path, "html", [], 0, encoding=encoding, notices=notices)
         with self._translating_errors():
             header = find_header(self._parsed(), str.strip, is_known_header)
+        if header is None and self._parser.rows_seen == 0:
+            raise InputError("input-html-no-table", path=str(path))
         self._records = self._adopt_header(header)
 
     def _text(self) -> Iterator[str]:

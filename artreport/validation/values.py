@@ -189,6 +189,11 @@ def _identifier_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
 _HALF_WIDTH = {code: code - 0xFEE0 for code in _FULL_WIDTH} | {0x3000: 0x20}
 
 
+#: What separates a resident ID number's groups when it is written in them: spaces, hyphens and
+#: dashes.
+_GROUP_SEPARATORS = str.maketrans(dict.fromkeys(" -\u2010\u2011\u2012\u2013\u2014\u2015"))
+
+
 def _id_number_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """An identity document's number as the platform must receive it to find the patient:
     full-width characters (a Chinese input method's ３３０１…) as ASCII; a resident ID number
@@ -206,9 +211,9 @@ def _id_number_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
         for character in text:
             if not character.isprintable():
                 raise CellError(ID_LOOK_ALIKE, character=_character_name(character))
-        compact = text.replace(" ", "").replace("-", "")
-        if looks_like_resident_id(compact):
-            return compact.upper()
+        compact = text.translate(_GROUP_SEPARATORS)
+        if looks_like_resident_id(compact) or (len(compact) == 15 and compact.isdigit()):
+            return compact.upper()  # an 18-digit number, or an old 15-digit one
         return text
 
     return read_id_number
