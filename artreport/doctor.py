@@ -107,6 +107,7 @@ def diagnose(
     timeout = min(config.timeout, MAX_TIMEOUT_SECONDS)
     # Seconds the local clock is ahead of the platform's, from the first answer's Date header.
     offset: float | None = None
+    answered = False
     url = _usable_base_url(config)
     if url is None:
         for name in ("connect", "tls", "login"):
@@ -118,7 +119,7 @@ def diagnose(
             yield _skipped("tls", "doctor-skipped-connect")
             yield _skipped("login", "doctor-skipped-connect")
         else:
-            tls, offset = _check_tls(config, url, timeout, clock)
+            tls, offset, answered = _check_tls(config, url, timeout, clock)
             yield tls
             if tls.status is Status.FAILED:
                 yield _skipped("login", "doctor-skipped-tls")
@@ -126,7 +127,7 @@ def diagnose(
                 yield _skipped("login", "doctor-skipped-credentials")
             else:
                 yield _check_login(config, timeout)
-    yield _check_clock(offset, clock)
+    yield _check_clock(offset, clock, answered=answered)
     yield _check_state_dir(config)
 
 
@@ -270,16 +271,17 @@ def _proxy_for(url: httpx.URL) -> str | None:
 
 def _check_tls(
     config: Config, url: httpx.URL, timeout: float, clock: Callable[[], float]
-) -> tuple[Check, float | None]:
+) -> tuple[Check, float | None, bool]:
     """One HTTP request to the platform through httpx with the client's very trust settings
     (a handshake of our own would trust the system's authorities, while httpx trusts certifi's
-    unless ``ca_bundle`` is set). Also returns how far ahead our clock is of the answer's Date.
+    unless ``ca_bundle`` is set). Also returns how far ahead our clock is of the answer's Date
+    (None without one), and whether any answer came.
     """
     https = url.scheme == "https"
     try:
         verify = tls_context(config)
     except ConfigError as error:
-        return _failed("tls", error), None
+        return _failed("tls", error), None, False
     try:
         with httpx.Client(
             verify=verify,
@@ -293,8 +295,8 @@ def _check_tls(
             received = clock()
     except httpx.TransportError as exc:
         if not https:
-            return Check("tls", Status.WARNING, "doctor-tls-plain-http"), None
-        return _tls_failure(config, url, exc, timeout), None
+            return Check("tls", Status.WARNING, "doctor-tls-plain-http"), None, False
+        return _tls_failure(config, url, exc, timeout), None, False
     offset = _clock_offset(response.headers.get("date"), received)
     if not https:
         check = Check("tls", Status.WARNING, "doctor-tls-plain-http")
@@ -304,7 +306,7 @@ def _check_tls(
         check = Check("tls", Status.OK, "doctor-tls-ok-ca-bundle", {"path": config.ca_bundle})
     else:
         check = Check("tls", Status.OK, "doctor-tls-ok")
-    return check, offset
+    return check, offset, True
 
 
 def _tls_failure(
@@ -372,11 +374,14 @@ def _check_login(config: Config, timeout: float) -> Check:
 # -- this computer ----------------------------------------------------------------------------
 
 
-def _check_clock(offset: float | None, clock: Callable[[], float]) -> Check:
+def _check_clock(offset: float | None, clock: Callable[[], float], *, answered: bool) -> Check:
     now = datetime.fromtimestamp(clock()).astimezone()
     params: dict[str, Any] = {"now": now.strftime("%Y-%m-%d %H:%M:%S %z")}
     if now.year < EARLIEST_PLAUSIBLE_YEAR:
         return Check("clock", Status.FAILED, "doctor-clock-wrong-year", params, "doctor-hint-clock")
+    if not answered:
+        # Only the year could be judged: a tick here would read as "the clock agrees".
+        return Check("clock", Status.SKIPPED, "doctor-clock-not-compared", params)
     if offset is None:
         return Check("clock", Status.OK, "doctor-clock-local", params)
     if abs(offset) > CLOCK_TOLERANCE_SECONDS:
