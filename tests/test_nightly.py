@@ -528,3 +528,18 @@ def test_the_log_holds_no_key_token_name_or_id_number(tmp_path: Path, sandbox: S
         for field in ("fName", "wName"):
             assert not row.get(field) or row[field] not in text
     assert not re.search(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])", text)
+
+
+def test_each_files_log_line_names_its_report(tmp_path: Path, sandbox: Sandbox) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    rows = list(fake_rows(CYCLE, 5))
+    rows[2]["cycleid"] = ""  # refused: no record ID
+    write_rows(folder / "cycle.csv", CYCLE, rows)
+    result = runner.invoke(app, ["sync", str(folder)], env=environment(sandbox))
+    assert result.exit_code == 1, result.output
+    [log] = (state_dir(Config()) / "logs").glob("*.log")
+    [line] = [line for line in log.read_text(encoding="utf-8").splitlines() if " cycle " in line]
+    counts = json.loads(line.split(": ", 1)[1])
+    assert counts["invalid"] == 1
+    assert counts["report"] and Path(counts["report"]).is_file()

@@ -253,8 +253,6 @@ def push_command(
                 on_progress=on_progress,
             )
             summary = outcome.summary
-            # Before the run is finished, so that the ledger names the report too.
-            summary.report = str(writer.path) if writer.written else None
             exit_code = outcome.exit_code
             if run is not None:
                 exit_code = run.interrupted_exit_code or exit_code

@@ -195,7 +195,6 @@ def sync_command(
                             )
                         entry |= outcome.summary.to_dict()
                         entry["exit_code"] = outcome.exit_code
-                        entry["report"] = str(report_path) if writer.written else None
                         if outcome.error is not None:
                             stopped = outcome.error
                             entry["error"] = outcome.error.message(state.lang)

@@ -87,6 +87,11 @@ class ReportWriter:
     def written(self) -> bool:
         return self._file is not None
 
+    @property
+    def written_path(self) -> str | None:
+        """The report's path once it has been written to; None while it holds nothing."""
+        return str(self.path) if self.written else None
+
     def _open(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,6 +150,11 @@ class Tee:
     def add(self, problem: Problem) -> None:
         for sink in self.sinks:
             sink.add(problem)
+
+    @property
+    def written_path(self) -> str | None:
+        paths = (getattr(sink, "written_path", None) for sink in self.sinks)
+        return next((path for path in paths if path is not None), None)
 
 
 def _cell_text(value: Any) -> Any:

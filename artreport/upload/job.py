@@ -66,6 +66,8 @@ def push_one(
         outcome = PushOutcome(summary)
     except PushStopped as stopped:
         outcome = PushOutcome(stopped.summary, stopped.error)
+    # Before the log line and the ledger's record of the run, so that both name the report.
+    outcome.summary.report = getattr(report, "written_path", None)
     if run is not None:
         if run.stopped_by is not None:
             # The pipeline sees only that it was stopped; the run knows by which signal.
