@@ -381,3 +381,124 @@ def test_a_header_with_a_bracketed_remark_still_matches(tmp_path: Path) -> None:
     validation, [result] = run(CYCLE, write_csv(tmp_path / "c.csv", [row]))
     assert validation.file_problems == []
     assert (result.data["wage"], result.data["cycleno"]) == (33, "Z1")
+
+
+def _xlsx_with_cells(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    """An xlsx written by hand, each cell's XML as given (formulas with or without their
+    result), the way a program that does not calculate writes one. Header cells are text."""
+    import zipfile
+    from xml.sax.saxutils import escape
+
+    from openpyxl.utils import get_column_letter
+
+    def row_xml(number: int, cells: list[str]) -> str:
+        return f'<row r="{number}">' + "".join(cells) + "</row>"
+
+    header_cells = [
+        f'<c r="{get_column_letter(i + 1)}1" t="inlineStr"><is><t>{escape(h)}</t></is></c>'
+        for i, h in enumerate(header)
+    ]
+    body = [row_xml(1, header_cells)]
+    for number, cells in enumerate(rows, 2):
+        body.append(row_xml(number, [c.format(r=number) for c in cells]))
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    relationships = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    package = "http://schemas.openxmlformats.org/package/2006/relationships"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-'
+            'officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/'
+            'sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml'
+            '.worksheet+xml"/></Types>',
+        )
+        archive.writestr(
+            "_rels/.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId1" Type="{relationships}/'
+            'officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{main}" xmlns:r="{relationships}"><sheets>'
+            '<sheet name="周期" sheetId="1" r:id="rId7"/></sheets></workbook>',
+        )
+        archive.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{package}"><Relationship Id="rId7" Type="{relationships}/'
+            'worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        )
+        archive.writestr(
+            "xl/worksheets/sheet1.xml",
+            f'<worksheet xmlns="{main}"><sheetData>{"".join(body)}</sheetData></worksheet>',
+        )
+    return path
+
+
+def _text_cells(row: dict[str, str], number_columns: int) -> list[str]:
+    from openpyxl.utils import get_column_letter
+
+    return [
+        f'<c r="{get_column_letter(i + 1)}{{r}}" t="inlineStr"><is><t>{v}</t></is></c>'
+        for i, v in enumerate(row.values())
+    ][:number_columns]
+
+
+def test_a_formula_the_file_keeps_no_result_of_is_refused_not_read_blank(
+    tmp_path: Path,
+) -> None:
+    """A file from a program that does not calculate: Excel shows the formula's value, but
+    the file holds none. Read blank, 女方年龄 would be sent as "leave unchanged"."""
+    from openpyxl.utils import get_column_letter
+
+    base = required_cycle_headers()
+    header = [*base, "女方年龄", "启动日期", "病历号"]
+    age, start, record = (get_column_letter(len(base) + i) for i in (1, 2, 3))
+    rows = []
+    for index, (age_xml, start_xml, record_xml) in enumerate(
+        [
+            # No result at all; openpyxl's empty <v />; a date formula without one.
+            (f'<c r="{age}{{r}}"><f>30+2</f></c>', "", ""),
+            (f'<c r="{age}{{r}}"><f>30+2</f><v /></c>', "", ""),
+            ("", f'<c r="{start}{{r}}" s="0"><f>DATE(2023,5,6)</f></c>', ""),
+            # Saved results: a number, and a text formula whose result is "".
+            (f'<c r="{age}{{r}}"><f>30+2</f><v>32</v></c>', "", ""),
+            ("", "", f'<c r="{record}{{r}}" t="str"><f>IF(1,"","x")</f><v></v></c>'),
+        ]
+    ):
+        cells = _text_cells(base | {"周期ID": f"C{index}"}, len(base))
+        rows.append([*cells, age_xml, start_xml, record_xml])
+    path = _xlsx_with_cells(tmp_path / "cycles.xlsx", header, rows)
+
+    _, results = run(CYCLE, path)
+    assert [codes(r.problems) for r in results] == [
+        [(2, "wage", "formula-without-value")],
+        [(3, "wage", "formula-without-value")],
+        [(4, "startDate", "formula-without-value")],
+        [],
+        [],
+    ]
+    assert results[3].data["wage"] == 32
+    assert "medrecNo" not in results[4].data  # blank: left as the platform has it
+    message = results[0].problems[0].message("en")
+    assert "formula" in message and "save it" in message
+    # validate's path finds the same.
+    with open_validation(CYCLE, path, orgid=ORGID, options=ValidateOptions()) as validate:
+        assert [p.row for r in validate.problem_rows() for p in r.problems] == [2, 3, 4]
+
+
+def test_formulas_without_results_in_cells_that_name_no_place_are_mentioned(
+    tmp_path: Path,
+) -> None:
+    base = required_cycle_headers()
+    cells = _text_cells(base, len(base))
+    # The r attribute is optional: such a cell cannot be placed, so it can only be mentioned.
+    path = _xlsx_with_cells(
+        tmp_path / "c.xlsx", [*base, "女方年龄"], [[*cells, "<c><f>1+1</f></c>"]]
+    )
+    validation, _ = run(CYCLE, path)
+    [notice] = [n for n in validation.summary.notices if n.code == "formulas-without-values"]
+    assert notice.params == {"count": 1}
+    assert "Excel" in notice.message("en")

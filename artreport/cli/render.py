@@ -14,7 +14,7 @@ from artreport.privacy import kind_by_shape, mask
 from artreport.readers import Notice
 from artreport.schema import RecordType
 from artreport.validation import Problem
-from artreport.validation.problems import SPREADSHEET_ERROR
+from artreport.validation.problems import SPREADSHEET_ERROR, UNSAVED_FORMULA_VALUE
 
 
 def masked(problem: Problem, record_type: RecordType) -> Problem:
@@ -25,7 +25,7 @@ def masked(problem: Problem, record_type: RecordType) -> Problem:
         else None
     )
     kind = field.pii if field is not None else None
-    if problem.code == SPREADSHEET_ERROR:
+    if problem.code in (SPREADSHEET_ERROR, UNSAVED_FORMULA_VALUE):
         kind = None  # #N/A is what a formula left, not what a patient is called
     elif kind is None:
         kind = kind_by_shape(problem.value, field.type if field is not None else "string")

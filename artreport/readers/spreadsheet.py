@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from python_calamine import (
 )
 
 from artreport.errors import InputError
+from artreport.readers.formulas import UnsavedFormulas, unsaved_formulas
 from artreport.readers.layout import (
     FOOTER_MARKS,
     Header,
@@ -32,7 +35,7 @@ from artreport.readers.layout import (
     footnotes_notice,
     names_columns,
 )
-from artreport.readers.table import Notice, Row, Table
+from artreport.readers.table import UNSAVED_FORMULA, Notice, Row, Table
 
 
 def open_spreadsheet(
@@ -110,6 +113,7 @@ class SheetTable(Table):
         self._workbook = workbook
         name = _choose_sheet(workbook, sheet, path)
         super().__init__(path, format, [], 0, sheet=name, notices=notices)
+        self._unsaved = _find_unsaved_formulas(path, format, name)
         with calamine_errors(path, format):
             grid, header = _sheet_header(workbook, name, is_known_header)
             if sheet is None and not names_columns(header, is_known_header):
@@ -124,12 +128,17 @@ class SheetTable(Table):
                             Notice("sheet-chosen-by-header", None, {"sheet": other, "first": name})
                         )
                         name, grid, header, self.sheet = other, other_grid, other_header, other
+                        self._unsaved = _find_unsaved_formulas(path, format, name)
                         break
             self._merged_down = _merged_down(grid)
+            self._first_column = grid.start[1] if grid.start else 0
         self._records = self._adopt_header(header)
 
     def _rows(self) -> Iterator[Row]:
         records = self._records
+        unsaved = self._unsaved.result() if self._unsaved is not None else None
+        if unsaved:
+            records = self._formulas_marked(records, unsaved)
         if self._merged_down:
             records = self._filled_down(records)
         total_mark, count_mark = FOOTER_MARKS
@@ -154,6 +163,22 @@ class SheetTable(Table):
                         return
                     continue
                 yield number, cells
+
+    def _formulas_marked(self, records: Iterator[Row], unsaved: UnsavedFormulas) -> Iterator[Row]:
+        """The rows with each formula the file keeps no result of marked as such, where
+        calamine reads an empty cell (see ``formulas``)."""
+        if unsaved.unplaced:
+            self.notices.append(
+                Notice("formulas-without-values", None, {"count": unsaved.unplaced})
+            )
+        by_row = unsaved.cells
+        first_column = self._first_column
+        for number, cells in records:
+            for column in by_row.get(number, ()):
+                index = column - first_column
+                if 0 <= index < len(cells) and cells[index] == "":
+                    cells[index] = UNSAVED_FORMULA
+            yield number, cells
 
     def _filled_down(self, records: Iterator[Row]) -> Iterator[Row]:
         """The rows with each cell merged over several rows holding the merged cell's value,
@@ -180,6 +205,24 @@ class SheetTable(Table):
     def close(self) -> None:
         with contextlib.suppress(CalamineError):  # already closed
             self._workbook.close()
+
+
+def _find_unsaved_formulas(path: Path, format: str, sheet: str) -> Future[UnsavedFormulas] | None:
+    """Start looking for formulas without a saved result in an xlsx sheet (the only format
+    that can hold them: xls and ods writers always save the result). It runs beside calamine's
+    parse of the sheet, which lets go of the interpreter lock, so it adds no time."""
+    if format != "xlsx":
+        return None
+    future: Future[UnsavedFormulas] = Future()
+
+    def scan() -> None:
+        try:
+            future.set_result(unsaved_formulas(path, sheet))
+        except BaseException as error:  # handed to whoever waits for the result
+            future.set_exception(error)
+
+    threading.Thread(target=scan, name="artreport-formulas", daemon=True).start()
+    return future
 
 
 def _merged_down(grid: Any) -> dict[int, list[tuple[int, int]]]:

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 #: A data row: its number as the user sees it in the file, and its cells.
 Row = tuple[int, list[Any]]
 
+#: What a reader puts in a cell holding a formula whose result the file does not keep: the
+#: checks refuse it, where an empty cell would be sent as "leave unchanged". It starts with
+#: "#", like the spreadsheet error values that the checks already look out for.
+UNSAVED_FORMULA = "#FORMULA?"
+
 
 @dataclass
 class Notice:

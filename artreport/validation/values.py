@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from artreport.dictionaries import label_key
+from artreport.readers.table import UNSAVED_FORMULA
 from artreport.schema import Field
 from artreport.validation.idcard import looks_like_resident_id
 from artreport.validation.problems import (
@@ -31,6 +32,7 @@ from artreport.validation.problems import (
     PRECISION_LOST,
     SPREADSHEET_ERROR,
     UNKNOWN_CODE,
+    UNSAVED_FORMULA_VALUE,
     CellError,
 )
 
@@ -133,8 +135,11 @@ def cell_text(value: str) -> str:
     text = value.strip()
     if text.startswith('="') and text.endswith('"') and len(text) >= 3:
         text = text[2:-1].strip()
-    if text.startswith("#") and text.upper() in _SPREADSHEET_ERRORS:
-        raise CellError(SPREADSHEET_ERROR)
+    if text.startswith("#"):
+        if text.upper() in _SPREADSHEET_ERRORS:
+            raise CellError(SPREADSHEET_ERROR)
+        if text == UNSAVED_FORMULA:
+            raise CellError(UNSAVED_FORMULA_VALUE)
     return text
 
 
