@@ -203,15 +203,51 @@ def test_blank_rows_are_skipped_but_keep_their_numbers_and_short_rows_are_padded
     assert table.notices == []
 
 
-def test_cells_beyond_the_header_are_cut_off_with_one_notice(tmp_path):
+def test_a_csv_row_wider_than_the_others_is_marked_as_shifted(tmp_path):
+    """An exporter that does not quote an address holding a comma moves every later value one
+    column right: the name lands in the ID number's column. Such a row must not be sent."""
     path = tmp_path / "wide.csv"
-    path.write_text("a,b\n1,2,\n3,4,lost\n5,6\n7,8,also lost\n", encoding="utf-8")
+    path.write_text("a,b,c\n1,2,3\n3,4,5,lost\n5,6\n7,8,,\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert rows == [
+        (2, ["1", "2", "3"]),
+        (3, ["3", "4", "5"]),
+        (4, ["5", "6", ""]),
+        (5, ["7", "8", ""]),
+    ]
+    # Row 5's extra cell is empty, but no other row has one: its last value moved there too.
+    shifted = ("row-columns-shifted", {"cells": 4, "width": 3, "extra": 1})
+    assert table.row_problems == {3: [shifted], 5: [shifted]}
+    assert table.notices == []
+
+
+def test_a_trailing_delimiter_on_every_line_is_no_shift(tmp_path):
+    path = tmp_path / "trailing.csv"
+    path.write_text("a,b\n1,2,\n3,4,\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert rows == [(2, ["1", "2"]), (3, ["3", "4"])]
+    assert table.row_problems == {}
+
+
+def test_cells_beyond_a_web_pages_header_are_cut_off_with_one_notice(tmp_path):
+    path = tmp_path / "wide.xls"
+    path.write_text(
+        "<html><table><tr><td>a</td><td>b</td></tr><tr><td>1</td><td>2</td></tr>"
+        "<tr><td>3</td><td>4</td><td>lost</td></tr><tr><td>5</td><td>6</td></tr>"
+        "<tr><td>7</td><td>8</td><td>also lost</td></tr></table></html>",
+        encoding="utf-8",
+    )
 
     table, rows = read(path)
 
     assert rows == [(2, ["1", "2"]), (3, ["3", "4"]), (4, ["5", "6"]), (5, ["7", "8"])]
-    assert table.notices == [Notice("extra-cells-ignored", 3, {"rows": 2})]
-    assert "row 3" in table.notices[0].message("en")
+    assert table.notices[-1] == Notice("extra-cells-ignored", 3, {"rows": 2})
+    assert table.row_problems == {}
+    assert "row 3" in table.notices[-1].message("en")
 
 
 def test_header_only_file_has_headers_and_no_rows(tmp_path):

@@ -502,3 +502,138 @@ def test_formulas_without_results_in_cells_that_name_no_place_are_mentioned(
     [notice] = [n for n in validation.summary.notices if n.code == "formulas-without-values"]
     assert notice.params == {"count": 1}
     assert "Excel" in notice.message("en")
+
+
+def test_a_row_whose_columns_shifted_is_refused_not_sent(tmp_path: Path) -> None:
+    """An unquoted comma in an address: the woman's name lands in 女方证件号码, her ID number
+    in 男方姓名. Before, the row was sent like that."""
+    path = tmp_path / "info.csv"
+    path.write_text(
+        "档案信息ID,病历号,女方现住址,女方姓名,女方证件号码,男方姓名\n"
+        "INF001,M1,文三路1号,王芳,330101199001011238,李强\n"
+        "INF002,M2,杭州市西湖区,文三路2号,陈静,330101199203034569,张伟\n"
+        "INF003,M3,拱墅区,1号楼,周敏,33010119890404567X,\n",  # no man: empty at the end
+        encoding="utf-8",
+    )
+    _, results = run(INFORMATION, path)
+    assert [r.valid for r in results] == [True, False, False]
+    assert results[1].problems[0].code == "row-columns-shifted"
+    assert results[2].problems[0].code == "row-columns-shifted"
+    assert "comma" in results[1].problems[0].message("en")
+    with open_validation(INFORMATION, path, orgid=ORGID, options=ValidateOptions()) as validate:
+        assert {r.row for r in validate.problem_rows()} == {3, 4}
+
+
+def test_an_id_number_without_a_digit_is_refused(tmp_path: Path) -> None:
+    rows = [
+        {"档案信息ID": "INF1", "病历号": "M1", "女方姓名": "王芳", "女方证件号码": "陈静"},
+        {
+            "档案信息ID": "INF2",
+            "病历号": "M2",
+            "女方姓名": "王芳",
+            "女方证件号码": "南字第1234567号",
+        },
+    ]
+    _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows))
+    assert codes(results[0].problems) == [(2, "wIdcode", "id-number-without-digits")]
+    assert results[1].valid and results[1].data["wIdcode"] == "南字第1234567号"
+
+
+def test_what_exporters_wrap_around_a_value_is_taken_off(tmp_path: Path) -> None:
+    """A leading ' or ` makes Excel keep a value as text; NULL is a database tool's empty
+    cell. Before, 'INF002 and NULL were sent as the record's ID and name."""
+    rows = [
+        {
+            "档案信息ID": "'INF1",
+            "病历号": "'007",
+            "女方姓名": "王芳",
+            "女方证件号码": "'330101199001011238",
+        },
+        {
+            "档案信息ID": "`INF2",
+            "病历号": "M2",
+            "女方姓名": "王芳",
+            "男方姓名": "NULL",
+            "操作人员姓名": "null",
+        },
+        {"档案信息ID": "NULL", "病历号": "M3", "女方姓名": "王芳"},
+        {"档案信息ID": "INF4", "病历号": "M4", "女方姓名": "Null", "男方姓名": "O'Neil"},
+    ]
+    _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows))
+    assert results[0].data["informationid"] == "INF1"
+    assert results[0].data["wIdcode"] == "330101199001011238"
+    assert results[0].data["medicalid"] == "007"
+    assert results[1].data["informationid"] == "INF2"
+    assert "fName" not in results[1].data and "opertionname" not in results[1].data
+    assert codes(results[2].problems) == [(4, "informationid", "required-missing")]
+    assert codes(results[3].problems) == []
+    assert results[3].data["fName"] == "O'Neil" and "wName" not in results[3].data
+
+
+def test_grades_and_old_id_numbers_are_not_taken_for_codes_that_lost_zeros(
+    tmp_path: Path,
+) -> None:
+    import openpyxl
+
+    base = required_cycle_headers()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append([*base, "病历号"])
+    # A column of grades: 4AB, 3BB, 5AA are text, a grade 2 a number. Nothing lost.
+    for index, grade in enumerate(["4AB", "3BB", "5AA", 2, "4BB"]):
+        sheet.append([*(base | {"周期ID": f"C{index}"}).values(), grade])
+    workbook.save(tmp_path / "grades.xlsx")
+    _, results = run(CYCLE, tmp_path / "grades.xlsx")
+    assert [codes(r.problems) for r in results] == [[]] * 5
+    assert results[3].data["medrecNo"] == "2"
+
+    information = tmp_path / "info.xlsx"
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["档案信息ID", "病历号", "女方姓名", "女方证件号码"])
+    for index, number in enumerate(
+        ["330101199001011238", "330101199203034569", "33010119890404567X", 330101890404567]
+    ):
+        sheet.append([f"INF{index}", f"M{index}", "王芳", number])
+    workbook.save(information)
+    _, results = run(INFORMATION, information)
+    assert [codes(r.problems) for r in results] == [[]] * 4
+    assert results[3].data["wIdcode"] == "330101890404567"
+
+
+def test_rows_of_only_spaces_are_blank_rows(tmp_path: Path) -> None:
+    import openpyxl
+
+    row = required_cycle_headers()
+    csv_path = tmp_path / "c.csv"
+    csv_path.write_text(
+        ",".join(row) + "\n" + ",".join(row.values()) + "\n \u00a0, ,\u3000\n\t\n",
+        encoding="utf-8",
+    )
+    _, results = run(CYCLE, csv_path)
+    assert [r.row for r in results] == [2]
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(list(row))
+    sheet.append(list(row.values()))
+    sheet.append([" ", "\u00a0", None, "\u3000"])
+    workbook.save(tmp_path / "c.xlsx")
+    _, results = run(CYCLE, tmp_path / "c.xlsx")
+    assert [r.row for r in results] == [2]
+
+
+def test_a_no_break_space_inside_an_id_in_a_web_page_is_refused(tmp_path: Path) -> None:
+    """Excel keeps &nbsp; as a character of its own; read as a plain space, CYC 002 would be
+    sent as a new cycle beside CYC002, where a CSV or xlsx with it is refused."""
+    row = required_cycle_headers()
+    cells = "".join(f"<th>{h}</th>" for h in row)
+    page = f"<html><body><table><tr>{cells}</tr>"
+    for key in ("CYC&nbsp;002", "&nbsp;CYC003&nbsp;"):
+        values = row | {"周期ID": key}
+        page += "<tr>" + "".join(f"<td>{v}</td>" for v in values.values()) + "</tr>"
+    path = tmp_path / "cycles.xls"
+    path.write_text(page + "</table></body></html>", encoding="utf-8")
+    _, results = run(CYCLE, path)
+    assert codes(results[0].problems) == [(2, "cycleid", "id-look-alike-character")]
+    assert results[1].valid and results[1].primary_key == "CYC003"

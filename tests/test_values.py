@@ -174,6 +174,8 @@ def test_date_problems(source: object, doubles: bool) -> None:
         (dt.datetime(2023, 5, 6, 8, 0, 0, 500), True, "2023-05-06 08:00:00"),
         (dt.date(2023, 5, 6), True, "2023-05-06 00:00:00"),
         (45052.5, True, "2023-05-06 12:00:00"),
+        # 08:30 as a double falls a hair short of it: the nearest second, not the one below.
+        (45052.35416666666, True, "2023-05-06 08:30:00"),
     ],
 )
 def test_datetime(source: object, doubles: bool, expected: object) -> None:

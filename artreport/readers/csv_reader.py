@@ -58,6 +58,8 @@ def sniff_delimiter(head: str) -> str:
 
 
 class CsvTable(TextTable):
+    _wider_rows_are_shifted = True
+
     def __init__(
         self,
         path: Path,

@@ -35,9 +35,11 @@ _META_CHARSET = re.compile(rb"<meta[^>]*?charset\s*=\s*[\"']?\s*([\w.:-]+)", re.
 _GB_FAMILY = frozenset({"gb2312", "gbk", "euc_cn", "hz", "gb18030"})
 #: What a page is known by. An Excel 2003 XML workbook has a <Table> too, but starts <?xml.
 _PAGE_MARKS = (b"<html", b"<!doctype html")
-# Runs of white space collapse to one space, as a browser and Excel show them; a no-break
-# space (&nbsp;, which systems write into an empty cell) is white space here too.
-_WHITE_SPACE = re.compile(r"[\s\xa0]+")
+# Runs of the markup's white space collapse to one space, as a browser and Excel show them.
+# A no-break space (&nbsp;) is text: one alone in a cell (which systems write into an empty
+# cell) is stripped like any space at a cell's ends, but inside a value it stays what it is,
+# so the checks can refuse an ID holding one, as in any other file.
+_WHITE_SPACE = re.compile(r"[ \t\r\n\f]+")
 # Stands for <br> until the white space around it has collapsed: a line break in the cell.
 _LINE_BREAK = "\x00"
 #: A comment, a script or a style (whose insides are not the table's), or a tag: whether it

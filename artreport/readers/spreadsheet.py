@@ -150,6 +150,8 @@ class SheetTable(Table):
                         break
                 else:
                     continue
+                if type(first) is str and first.isspace() and _only_spaces(cells):
+                    continue  # as blank as it looks
                 if (
                     type(first) is str
                     and (total_mark in first or count_mark in first)
@@ -205,6 +207,10 @@ class SheetTable(Table):
     def close(self) -> None:
         with contextlib.suppress(CalamineError):  # already closed
             self._workbook.close()
+
+
+def _only_spaces(cells: list[Any]) -> bool:
+    return all(cell == "" or (type(cell) is str and cell.isspace()) for cell in cells)
 
 
 def _find_unsaved_formulas(path: Path, format: str, sheet: str) -> Future[UnsavedFormulas] | None:

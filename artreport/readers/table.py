@@ -66,6 +66,9 @@ class Table(ABC):
         #: 0 for formats without a header row (JSON, JSON Lines).
         self.header_row = header_row
         self.notices = notices if notices is not None else []
+        #: Rows the reader found unusable as they stand, by row number: the codes and message
+        #: parameters of their problems. Filled as the rows are read; the checks refuse them.
+        self.row_problems: dict[int, list[tuple[str, dict[str, Any]]]] = {}
         self._started = False
 
     def rows(self) -> Iterator[Row]:

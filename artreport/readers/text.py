@@ -20,6 +20,13 @@ class TextTable(Table):
 
     _records: Iterator[Row]
     _extra_cells: Notice | None = None
+    #: Whether a row with more cells than its neighbours has had its columns shifted: true of
+    #: delimited text, where an exporter that does not quote a value holding the delimiter
+    #: (an address with a comma) moves every later value one column right.
+    _wider_rows_are_shifted = False
+    #: The width of the first data row: a file whose rows all end with an empty cell beyond the
+    #: header (a trailing delimiter on every line) sets it wider than the header.
+    _usual_width: int | None = None
 
     def _rows(self) -> Iterator[Row]:
         width = len(self.headers)
@@ -29,6 +36,8 @@ class TextTable(Table):
                 if not any(cells):
                     continue
                 first = cells[0] or next(cell for cell in cells if cell)
+                if first.isspace() and not "".join(cells).strip():
+                    continue  # only spaces: as blank as it looks
                 if (total_mark in first or count_mark in first) and (kind := footer_kind(first)):
                     self.notices.append(footer_notice(number, first))
                     if kind == "total":
@@ -37,6 +46,8 @@ class TextTable(Table):
                             self.notices.append(footnotes)
                         return
                     continue
+                if self._usual_width is None:
+                    self._usual_width = len(cells)
                 if len(cells) != width:
                     cells = self._fit(number, cells, width)
                 yield number, cells
@@ -44,7 +55,11 @@ class TextTable(Table):
     def _fit(self, number: int, cells: list[str], width: int) -> list[str]:
         if len(cells) < width:
             return cells + [""] * (width - len(cells))
-        if any(cells[width:]):
+        extra = any(cells[width:])
+        if self._wider_rows_are_shifted and (extra or len(cells) > (self._usual_width or 0)):
+            params = {"cells": len(cells), "width": width, "extra": len(cells) - width}
+            self.row_problems[number] = [("row-columns-shifted", params)]
+        elif extra:
             # One notice for the whole file: a header one column short would flag every row.
             if self._extra_cells is None:
                 self._extra_cells = Notice("extra-cells-ignored", number, {"rows": 0})

@@ -185,10 +185,12 @@ def _text(cells: Sequence[Any]) -> Read | None:
     joined = "\n".join(stripped)
     if ("e" in joined or "E" in joined) and _SCIENTIFIC_LINE.search(joined):
         return None
-    if '="' in joined or "#" in joined or ".0" in joined:
-        # Excel's ="…" wrapper, an error value like #N/A, an ID written as 10388644.0:
-        # the column's reader knows what to make of them.
+    if '="' in joined or "#" in joined or ".0" in joined or "'" in joined or "`" in joined:
+        # Excel's ="…" wrapper or a leading ', an error value like #N/A, an ID written as
+        # 10388644.0: the column's reader knows what to make of them.
         return None
+    if "NULL" in joined or "null" in joined or "Null" in joined:
+        return None  # a database tool's empty cell
     if "" not in stripped:
         return stripped, False
     return [text or BLANK for text in stripped], True

@@ -275,7 +275,9 @@ class Validation:
         columns = []
         for column in self._columns:
             length = None
-            if column.field.type == "string":
+            # Not for ID numbers: none starts with a zero, and an old 15-digit one among
+            # 18-digit ones is no shortened code.
+            if column.field.type == "string" and column.field.pii != "idcard":
                 length = typical_code_length([cells[column.index] for _, cells in sample])
             if length is not None:
                 read = value_reader(column.field, numbers_are_doubles=True, code_length=length)
@@ -446,6 +448,9 @@ class Validation:
             slow.update(checks.suspicious_positions(columns))
             if self._conflicts:
                 slow.update(i for i, number in enumerate(numbers) if number in self._conflicts)
+            if self.table.row_problems:
+                refused = self.table.row_problems
+                slow.update(i for i, number in enumerate(numbers) if number in refused)
             yield batch, numbers, names, values, columns, slow
             del batch, numbers, rows, names, values, columns, slow
 
@@ -501,6 +506,8 @@ class Validation:
         for fld, other in self._conflicts.pop(row_number, ()):
             found.append((codes.CONFLICTING_COLUMNS, fld, other, {}, "error"))
             data.pop(fld.name, None)
+        for code, params in self.table.row_problems.pop(row_number, ()):
+            found.insert(0, (code, None, None, params, "error"))
         key = checks.check(data, row_number, found)
         return self._result(row_number, data, key, found)
 

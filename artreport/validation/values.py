@@ -24,6 +24,7 @@ from artreport.validation.problems import (
     BAD_DATETIME,
     DATE_IN_TEXT_FIELD,
     ID_LOOK_ALIKE,
+    ID_NUMBER_WITHOUT_DIGITS,
     INTEGER_OUT_OF_RANGE,
     LEADING_ZEROS_LOST,
     NOT_INTEGER,
@@ -129,17 +130,35 @@ _SPREADSHEET_ERRORS = frozenset(
 
 
 def cell_text(value: str) -> str:
-    """A text cell without surrounding spaces and without the ``="000123"`` wrapper that some
-    hospital systems write into CSV so that Excel keeps the zeros; a spreadsheet's error value
-    (``#N/A``) is refused."""
+    """A text cell without surrounding spaces and without what exporters put around a value
+    to make Excel keep it as text (the ``="000123"`` wrapper, a leading ``'`` or a backtick);
+    ``NULL``, which database tools write for an empty cell, is empty; a spreadsheet's error
+    value (``#N/A``) and a formula without its result are refused."""
     text = value.strip()
-    if text.startswith('="') and text.endswith('"') and len(text) >= 3:
-        text = text[2:-1].strip()
-    if text.startswith("#"):
+    if not text or text[0] not in _MARKED:
+        return text
+    return _unmarked(text)
+
+
+#: The first characters of what :func:`_unmarked` looks at: the common cell starts with none.
+_MARKED = frozenset("=#'`Nn")
+_NULL = frozenset({"NULL", "null", "Null"})
+
+
+def _unmarked(text: str) -> str:
+    first = text[0]
+    if first == "=":
+        if text.startswith('="') and text.endswith('"') and len(text) >= 3:
+            return text[2:-1].strip()
+    elif first == "'" or first == "`":
+        return text[1:].lstrip()
+    elif first == "#":
         if text.upper() in _SPREADSHEET_ERRORS:
             raise CellError(SPREADSHEET_ERROR)
         if text == UNSAVED_FORMULA:
             raise CellError(UNSAVED_FORMULA_VALUE)
+    elif text in _NULL:
+        return ""
     return text
 
 
@@ -216,6 +235,10 @@ def _id_number_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
         for character in text:
             if not character.isprintable():
                 raise CellError(ID_LOOK_ALIKE, character=_character_name(character))
+        if not any(character.isdigit() for character in text):
+            # Every kind of document number has digits; a name here means the row's columns
+            # have shifted, or the wrong column was filled in.
+            raise CellError(ID_NUMBER_WITHOUT_DIGITS)
         compact = text.translate(_GROUP_SEPARATORS)
         if looks_like_resident_id(compact) or (len(compact) == 15 and compact.isdigit()):
             return compact.upper()  # an 18-digit number, or an old 15-digit one
@@ -334,7 +357,8 @@ def _parse_date_text(text: str, code: str) -> dt.datetime:
 def _from_serial(value: float, code: str) -> dt.datetime:
     if not (_SERIAL_MIN <= value <= _SERIAL_MAX):
         raise CellError(code)
-    return (_EXCEL_EPOCH + dt.timedelta(days=value)).replace(microsecond=0)
+    # To the nearest second: a time stored as 45052.35416666666 is 08:30:00, not 08:29:59.
+    return _EXCEL_EPOCH + dt.timedelta(seconds=round(value * 86400))
 
 
 def _datetime_of(value: Any, code: str, numbers_are_doubles: bool) -> dt.datetime:
@@ -469,7 +493,14 @@ def typical_code_length(cells: list[Any]) -> int | None:
     lengths: dict[int, int] = {}
     total = 0
     for cell in cells:
-        if cell.__class__ is str and len(cell) >= 3 and _CODE_LIKE.match(cell):
+        # Codes mostly of digits: grades such as 4AB or 3BB say nothing of how long the
+        # numbers of their column should be (a grade 2 is a grade 2).
+        if (
+            cell.__class__ is str
+            and len(cell) >= 3
+            and _CODE_LIKE.match(cell)
+            and sum(map(str.isdigit, cell)) * 2 >= len(cell)
+        ):
             lengths[len(cell)] = lengths.get(len(cell), 0) + 1
             total += 1
     if not lengths:
