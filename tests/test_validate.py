@@ -637,3 +637,33 @@ def test_a_no_break_space_inside_an_id_in_a_web_page_is_refused(tmp_path: Path) 
     _, results = run(CYCLE, path)
     assert codes(results[0].problems) == [(2, "cycleid", "id-look-alike-character")]
     assert results[1].valid and results[1].primary_key == "CYC003"
+
+
+def test_an_error_value_in_an_xlsx_is_refused_not_read_blank(tmp_path: Path) -> None:
+    """calamine hands an error cell over as "": read blank, an optional field was left out,
+    and with --blank-clears cleared on the platform."""
+    from openpyxl.utils import get_column_letter
+
+    base = required_cycle_headers()
+    header = [*base, "女方年龄"]
+    age = get_column_letter(len(base) + 1)
+    rows = [
+        [
+            *_text_cells(base | {"周期ID": "C0"}, len(base)),
+            f'<c r="{age}{{r}}" t="e"><f>1/0</f><v>#DIV/0!</v></c>',
+        ],
+        [
+            *_text_cells(base | {"周期ID": "C1"}, len(base)),
+            f'<c r="{age}{{r}}" t="e"><v>#N/A</v></c>',
+        ],
+        [*_text_cells(base | {"周期ID": "C2"}, len(base)), f'<c r="{age}{{r}}"><v>31</v></c>'],
+    ]
+    path = _xlsx_with_cells(tmp_path / "cycles.xlsx", header, rows)
+    _, results = run(CYCLE, path, blank_clears=True)
+    assert [codes(r.problems) for r in results] == [
+        [(2, "wage", "spreadsheet-error-value")],
+        [(3, "wage", "spreadsheet-error-value")],
+        [],
+    ]
+    assert [r.problems[0].value for r in results[:2]] == ["#DIV/0!", "#N/A"]
+    assert results[2].data["wage"] == 31

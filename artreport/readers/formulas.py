@@ -1,11 +1,15 @@
-"""Formula cells an xlsx file keeps no result of.
+"""Cells of an xlsx file that calamine reads as empty but are not.
 
-A spreadsheet program saves each formula's last result beside it, and the result is what any
-reader of the file sees. A file written by a program that does not calculate (a hospital
-system's export library, a script) may hold the formula alone: Excel works it out on opening
-and shows a value, while the file gives every reader, calamine included, an empty cell. Read
-blank, an optional field would be sent as "leave unchanged" and the value the clerk sees would
-never reach the platform; so such cells are found here and refused, cell by cell.
+- A formula the file keeps no result of. A spreadsheet program saves each formula's last
+  result beside it, and the result is what any reader of the file sees. A file written by a
+  program that does not calculate (a hospital system's export library, a script) may hold the
+  formula alone: Excel works it out on opening and shows a value, while the file gives every
+  reader an empty cell.
+- An error value (``#DIV/0!``, ``#N/A``), which python-calamine hands over as "".
+
+Read blank, an optional field would be sent as "leave unchanged" (or, with --blank-clears,
+cleared) and what the clerk sees would never reach the platform; so such cells are found here
+and refused, cell by cell.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import re
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
+
+from artreport.readers.table import UNSAVED_FORMULA
 
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
@@ -30,40 +36,47 @@ _FORMULA_WITHOUT_VALUE = re.compile(
     rb"</(?:\w+:)?c>"
 )
 _TEXT_TYPE = re.compile(rb'\bt="str"')
+# A cell of type "e" (error), formula or not, and its value: #DIV/0!, #N/A…
+_ERROR_CELL = re.compile(
+    rb'<(?:\w+:)?c\b([^>]*\bt="e"[^>]*)>\s*'
+    rb"(?:<(?:\w+:)?f\b(?:[^>]*/>|[^>]*>[^<]*</(?:\w+:)?f>)\s*)?"
+    rb"<(?:\w+:)?v>([^<]*)</(?:\w+:)?v>\s*"
+    rb"</(?:\w+:)?c>"
+)
 _REFERENCE = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
 _CHUNK = 1 << 20
 
 
-class UnsavedFormulas:
-    """Where the chosen sheet holds formulas without a saved result: by row number as the
-    spreadsheet shows it, the columns (0 for A); plus a count of those whose cell names no
-    place (``r`` is optional in the format), which can only be mentioned."""
+class BlankReadCells:
+    """Where the chosen sheet holds cells read as empty that are not: by row number as the
+    spreadsheet shows it, by column (0 for A), what to read instead (:data:`UNSAVED_FORMULA`
+    or the error value); plus a count of those whose cell names no place (``r`` is optional
+    in the format), which can only be mentioned."""
 
     def __init__(self) -> None:
-        self.cells: dict[int, set[int]] = {}
+        self.cells: dict[int, dict[int, str]] = {}
         self.unplaced = 0
 
     def __bool__(self) -> bool:
         return bool(self.cells) or self.unplaced > 0
 
-    def add(self, attributes: bytes, empty_result: bool) -> None:
-        if empty_result and _TEXT_TYPE.search(attributes):
-            return  # a formula whose text result is "": saved
+    def add(self, attributes: bytes, instead: str) -> None:
         reference = _REFERENCE.search(attributes)
         if reference is None:
             self.unplaced += 1
             return
         letters, digits = reference.groups()
-        self.cells.setdefault(int(digits), set()).add(_column_index(letters))
+        self.cells.setdefault(int(digits), {})[_column_index(letters)] = instead
 
 
-def unsaved_formulas(path: Path, sheet: str) -> UnsavedFormulas:
-    """The formulas without a saved result in ``sheet`` of the xlsx at ``path``.
+def blank_read_cells(path: Path, sheet: str) -> BlankReadCells:
+    """The formulas without a saved result and the error values in ``sheet`` of the xlsx at
+    ``path``.
 
-    The sheet's XML is read a megabyte at a time and searched only where a formula appears,
-    so a sheet without formulas costs one pass of decompression.
+    The sheet's XML is read a megabyte at a time and searched only where a formula or an
+    error appears, so a sheet without them costs one pass of decompression.
     """
-    found = UnsavedFormulas()
+    found = BlankReadCells()
     try:
         with zipfile.ZipFile(path) as archive:
             member = _sheet_member(archive, sheet)
@@ -85,11 +98,16 @@ def unsaved_formulas(path: Path, sheet: str) -> UnsavedFormulas:
     return found
 
 
-def _scan(text: bytes, found: UnsavedFormulas) -> None:
-    if b"<f" not in text and b":f" not in text:
-        return
-    for match in _FORMULA_WITHOUT_VALUE.finditer(text):
-        found.add(match.group(1), match.group(2) is not None)
+def _scan(text: bytes, found: BlankReadCells) -> None:
+    if b"<f" in text or b":f" in text:
+        for match in _FORMULA_WITHOUT_VALUE.finditer(text):
+            attributes, empty_result = match.group(1), match.group(2) is not None
+            if empty_result and _TEXT_TYPE.search(attributes):
+                continue  # a formula whose text result is "": saved
+            found.add(attributes, UNSAVED_FORMULA)
+    if b't="e"' in text:
+        for match in _ERROR_CELL.finditer(text):
+            found.add(match.group(1), match.group(2).decode("utf-8", "replace").strip())
 
 
 def _sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:

@@ -25,7 +25,7 @@ from python_calamine import (
 )
 
 from artreport.errors import InputError
-from artreport.readers.formulas import UnsavedFormulas, unsaved_formulas
+from artreport.readers.formulas import BlankReadCells, blank_read_cells
 from artreport.readers.layout import (
     FOOTER_MARKS,
     Header,
@@ -35,7 +35,7 @@ from artreport.readers.layout import (
     footnotes_notice,
     names_columns,
 )
-from artreport.readers.table import UNSAVED_FORMULA, Notice, Row, Table
+from artreport.readers.table import Notice, Row, Table
 
 
 def open_spreadsheet(
@@ -113,7 +113,7 @@ class SheetTable(Table):
         self._workbook = workbook
         name = _choose_sheet(workbook, sheet, path)
         super().__init__(path, format, [], 0, sheet=name, notices=notices)
-        self._unsaved = _find_unsaved_formulas(path, format, name)
+        self._blank_read = _find_blank_read_cells(path, format, name)
         with calamine_errors(path, format):
             grid, header = _sheet_header(workbook, name, is_known_header)
             if sheet is None and not names_columns(header, is_known_header):
@@ -128,7 +128,7 @@ class SheetTable(Table):
                             Notice("sheet-chosen-by-header", None, {"sheet": other, "first": name})
                         )
                         name, grid, header, self.sheet = other, other_grid, other_header, other
-                        self._unsaved = _find_unsaved_formulas(path, format, name)
+                        self._blank_read = _find_blank_read_cells(path, format, name)
                         break
             self._merged_down = _merged_down(grid)
             self._first_column = grid.start[1] if grid.start else 0
@@ -136,9 +136,9 @@ class SheetTable(Table):
 
     def _rows(self) -> Iterator[Row]:
         records = self._records
-        unsaved = self._unsaved.result() if self._unsaved is not None else None
-        if unsaved:
-            records = self._formulas_marked(records, unsaved)
+        blank_read = self._blank_read.result() if self._blank_read is not None else None
+        if blank_read:
+            records = self._with_blank_read_cells(records, blank_read)
         if self._merged_down:
             records = self._filled_down(records)
         total_mark, count_mark = FOOTER_MARKS
@@ -166,20 +166,21 @@ class SheetTable(Table):
                     continue
                 yield number, cells
 
-    def _formulas_marked(self, records: Iterator[Row], unsaved: UnsavedFormulas) -> Iterator[Row]:
-        """The rows with each formula the file keeps no result of marked as such, where
-        calamine reads an empty cell (see ``formulas``)."""
-        if unsaved.unplaced:
-            self.notices.append(
-                Notice("formulas-without-values", None, {"count": unsaved.unplaced})
-            )
-        by_row = unsaved.cells
+    def _with_blank_read_cells(
+        self, records: Iterator[Row], blank_read: BlankReadCells
+    ) -> Iterator[Row]:
+        """The rows with what calamine read as empty but is not (see ``formulas``) put back:
+        a mark for a formula without its result, the error value of an error cell."""
+        if blank_read.unplaced:
+            count = {"count": blank_read.unplaced}
+            self.notices.append(Notice("formulas-without-values", None, count))
+        by_row = blank_read.cells
         first_column = self._first_column
         for number, cells in records:
-            for column in by_row.get(number, ()):
+            for column, instead in by_row.get(number, {}).items():
                 index = column - first_column
                 if 0 <= index < len(cells) and cells[index] == "":
-                    cells[index] = UNSAVED_FORMULA
+                    cells[index] = instead
             yield number, cells
 
     def _filled_down(self, records: Iterator[Row]) -> Iterator[Row]:
@@ -213,17 +214,20 @@ def _only_spaces(cells: list[Any]) -> bool:
     return all(cell == "" or (type(cell) is str and cell.isspace()) for cell in cells)
 
 
-def _find_unsaved_formulas(path: Path, format: str, sheet: str) -> Future[UnsavedFormulas] | None:
-    """Start looking for formulas without a saved result in an xlsx sheet (the only format
-    that can hold them: xls and ods writers always save the result). It runs beside calamine's
-    parse of the sheet, which lets go of the interpreter lock, so it adds no time."""
+def _find_blank_read_cells(
+    path: Path, format: str, sheet: str
+) -> Future[BlankReadCells] | None:
+    """Start looking for the cells calamine reads as empty but are not, in an xlsx sheet (xls
+    and ods writers always save a formula's result; their error cells are not looked for). It
+    runs beside calamine's parse of the sheet, which lets go of the interpreter lock, so it
+    adds no time where a core is free."""
     if format != "xlsx":
         return None
-    future: Future[UnsavedFormulas] = Future()
+    future: Future[BlankReadCells] = Future()
 
     def scan() -> None:
         try:
-            future.set_result(unsaved_formulas(path, sheet))
+            future.set_result(blank_read_cells(path, sheet))
         except BaseException as error:  # handed to whoever waits for the result
             future.set_exception(error)
 
