@@ -390,3 +390,21 @@ def test_a_column_of_id_numbers_is_cleaned_whole_or_cell_by_cell_alike() -> None
     )
     assert values == ["330101199001011238", "330101199001011238", BLANK, "33010119900101018X"]
     assert not refused
+
+
+@pytest.mark.parametrize(
+    ("field", "source", "expected"),
+    [
+        (INTEGER, "1\u200b", 1),
+        (NUMBER, "\ufeff3.5", 3.5),
+        (NUMBER, "1\u00ad2", 12),
+        (DATE, "2023-05-06\u200b", "2023-05-06"),
+        (DATETIME, "\u20602023/5/6 8:00", "2023-05-06 08:00:00"),
+    ],
+)
+def test_invisible_characters_in_numbers_and_dates_are_dropped(
+    field: Field, source: str, expected: object
+) -> None:
+    """A zero-width space pasted in from a web page: the number looks right to the clerk and
+    is right without it. (In an ID it is refused instead: see the identifier tests.)"""
+    assert read(field, source) == expected

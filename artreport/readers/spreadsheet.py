@@ -214,9 +214,7 @@ def _only_spaces(cells: list[Any]) -> bool:
     return all(cell == "" or (type(cell) is str and cell.isspace()) for cell in cells)
 
 
-def _find_blank_read_cells(
-    path: Path, format: str, sheet: str
-) -> Future[BlankReadCells] | None:
+def _find_blank_read_cells(path: Path, format: str, sheet: str) -> Future[BlankReadCells] | None:
     """Start looking for the cells calamine reads as empty but are not, in an xlsx sheet (xls
     and ods writers always save a formula's result; their error cells are not looked for). It
     runs beside calamine's parse of the sheet, which lets go of the interpreter lock, so it

@@ -77,9 +77,19 @@ _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:[ T]?(\d{2})(\d{2})(\d{2})
 _CACHE_LIMIT = 4096
 
 
+#: Characters that show as nothing: a number or a date means the same without them (an ID
+#: does not: there they are refused as making it look like another).
+_INVISIBLE = dict.fromkeys(
+    [0x00AD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060, 0xFEFF]
+)
+
+
 def _ascii_digits(text: str) -> str:
-    """Full-width digits and punctuation (``２０２３／５／６``) → ASCII."""
-    return unicodedata.normalize("NFKC", text) if not text.isascii() else text
+    """Full-width digits and punctuation (``２０２３／５／６``) → ASCII, without invisible
+    characters (a zero-width space pasted in from a web page)."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFKC", text.translate(_INVISIBLE))
 
 
 def _cached(parse: Callable[[str], Any]) -> Callable[[str], Any]:
