@@ -667,3 +667,22 @@ def test_an_error_value_in_an_xlsx_is_refused_not_read_blank(tmp_path: Path) -> 
     ]
     assert [r.problems[0].value for r in results[:2]] == ["#DIV/0!", "#N/A"]
     assert results[2].data["wage"] == 31
+
+
+def test_hidden_rows_are_read_and_named_in_a_notice(tmp_path: Path) -> None:
+    import openpyxl
+
+    row = required_cycle_headers()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(list(row))
+    for index in range(4):
+        sheet.append(list((row | {"周期ID": f"C{index}"}).values()))
+    sheet.row_dimensions[3].hidden = True  # as a filter leaves it
+    sheet.row_dimensions[5].hidden = True
+    workbook.save(tmp_path / "c.xlsx")
+    validation, results = run(CYCLE, tmp_path / "c.xlsx")
+    assert [r.row for r in results if r.valid] == [2, 3, 4, 5]
+    [notice] = [n for n in validation.summary.notices if n.code == "hidden-rows-read"]
+    assert (notice.row, notice.params) == (3, {"count": 2, "rows": "3, 5"})
+    assert "hidden" in notice.message("en")

@@ -25,7 +25,6 @@ from python_calamine import (
 )
 
 from artreport.errors import InputError
-from artreport.readers.formulas import BlankReadCells, blank_read_cells
 from artreport.readers.layout import (
     FOOTER_MARKS,
     Header,
@@ -36,6 +35,7 @@ from artreport.readers.layout import (
     names_columns,
 )
 from artreport.readers.table import Notice, Row, Table
+from artreport.readers.xlsx_scan import SheetScan, scan_sheet
 
 
 def open_spreadsheet(
@@ -113,7 +113,7 @@ class SheetTable(Table):
         self._workbook = workbook
         name = _choose_sheet(workbook, sheet, path)
         super().__init__(path, format, [], 0, sheet=name, notices=notices)
-        self._blank_read = _find_blank_read_cells(path, format, name)
+        self._scan = _start_scan(path, format, name)
         with calamine_errors(path, format):
             grid, header = _sheet_header(workbook, name, is_known_header)
             if sheet is None and not names_columns(header, is_known_header):
@@ -128,7 +128,7 @@ class SheetTable(Table):
                             Notice("sheet-chosen-by-header", None, {"sheet": other, "first": name})
                         )
                         name, grid, header, self.sheet = other, other_grid, other_header, other
-                        self._blank_read = _find_blank_read_cells(path, format, name)
+                        self._scan = _start_scan(path, format, name)
                         break
             self._merged_down = _merged_down(grid)
             self._first_column = grid.start[1] if grid.start else 0
@@ -136,9 +136,9 @@ class SheetTable(Table):
 
     def _rows(self) -> Iterator[Row]:
         records = self._records
-        blank_read = self._blank_read.result() if self._blank_read is not None else None
-        if blank_read:
-            records = self._with_blank_read_cells(records, blank_read)
+        scan = self._scan.result() if self._scan is not None else None
+        if scan:
+            records = self._as_scanned(records, scan)
         if self._merged_down:
             records = self._filled_down(records)
         total_mark, count_mark = FOOTER_MARKS
@@ -166,22 +166,29 @@ class SheetTable(Table):
                     continue
                 yield number, cells
 
-    def _with_blank_read_cells(
-        self, records: Iterator[Row], blank_read: BlankReadCells
-    ) -> Iterator[Row]:
-        """The rows with what calamine read as empty but is not (see ``formulas``) put back:
+    def _as_scanned(self, records: Iterator[Row], scan: SheetScan) -> Iterator[Row]:
+        """The rows with what calamine read as empty but is not put back (see ``xlsx_scan``):
         a mark for a formula without its result, the error value of an error cell."""
-        if blank_read.unplaced:
-            count = {"count": blank_read.unplaced}
+        if scan.unplaced:
+            count = {"count": scan.unplaced}
             self.notices.append(Notice("formulas-without-values", None, count))
-        by_row = blank_read.cells
+        by_row = scan.cells
+        hidden = set(scan.hidden_rows)
+        hidden_read = []
         first_column = self._first_column
         for number, cells in records:
             for column, instead in by_row.get(number, {}).items():
                 index = column - first_column
                 if 0 <= index < len(cells) and cells[index] == "":
                     cells[index] = instead
+            if number in hidden:
+                hidden_read.append(number)
             yield number, cells
+        if hidden_read:
+            # Data like any other row (Excel's own "save as CSV" keeps them), but a filter may
+            # have hidden them from the clerk who checked the sheet by eye.
+            params = {"count": len(hidden_read), "rows": _row_list(hidden_read)}
+            self.notices.append(Notice("hidden-rows-read", hidden_read[0], params))
 
     def _filled_down(self, records: Iterator[Row]) -> Iterator[Row]:
         """The rows with each cell merged over several rows holding the merged cell's value,
@@ -214,22 +221,27 @@ def _only_spaces(cells: list[Any]) -> bool:
     return all(cell == "" or (type(cell) is str and cell.isspace()) for cell in cells)
 
 
-def _find_blank_read_cells(path: Path, format: str, sheet: str) -> Future[BlankReadCells] | None:
-    """Start looking for the cells calamine reads as empty but are not, in an xlsx sheet (xls
-    and ods writers always save a formula's result; their error cells are not looked for). It
-    runs beside calamine's parse of the sheet, which lets go of the interpreter lock, so it
-    adds no time where a core is free."""
+def _row_list(numbers: list[int], shown: int = 10) -> str:
+    listed = ", ".join(map(str, numbers[:shown]))
+    return listed + (" …" if len(numbers) > shown else "")
+
+
+def _start_scan(path: Path, format: str, sheet: str) -> Future[SheetScan] | None:
+    """Start the scan of an xlsx sheet for what calamine does not tell (see ``xlsx_scan``;
+    xls and ods writers always save a formula's result, and their error cells and hidden rows
+    are not looked for). It runs beside calamine's parse of the sheet, which lets go of the
+    interpreter lock, so it adds no time where a core is free."""
     if format != "xlsx":
         return None
-    future: Future[BlankReadCells] = Future()
+    future: Future[SheetScan] = Future()
 
     def scan() -> None:
         try:
-            future.set_result(blank_read_cells(path, sheet))
+            future.set_result(scan_sheet(path, sheet))
         except BaseException as error:  # handed to whoever waits for the result
             future.set_exception(error)
 
-    threading.Thread(target=scan, name="artreport-formulas", daemon=True).start()
+    threading.Thread(target=scan, name="artreport-xlsx-scan", daemon=True).start()
     return future
 
 

@@ -1,4 +1,6 @@
-"""Cells of an xlsx file that calamine reads as empty but are not.
+"""What calamine does not tell of an xlsx sheet, found by a scan of the sheet's XML.
+
+Cells it reads as empty but are not:
 
 - A formula the file keeps no result of. A spreadsheet program saves each formula's last
   result beside it, and the result is what any reader of the file sees. A file written by a
@@ -10,6 +12,9 @@
 Read blank, an optional field would be sent as "leave unchanged" (or, with --blank-clears,
 cleared) and what the clerk sees would never reach the platform; so such cells are found here
 and refused, cell by cell.
+
+And the rows hidden in the sheet (by a filter, or by hand), which are read like any other but
+which the clerk may not know are there.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ _PACKAGE_RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relati
 
 # A cell whose formula has no result after it: no <v>, or an empty one (openpyxl writes
 # <v />). An empty result is a saved one only for a formula giving text (t="str": ""), so
-# that case is told apart in ``UnsavedFormulas.add``. Tags may carry a prefix (<x:c>).
+# that case is told apart in ``_scan``. Tags may carry a prefix (<x:c>).
 _FORMULA_WITHOUT_VALUE = re.compile(
     rb"<(?:\w+:)?c\b([^>]*)>\s*"
     rb"<(?:\w+:)?f\b(?:[^>]*/>|[^>]*>[^<]*</(?:\w+:)?f>)\s*"
@@ -44,21 +49,24 @@ _ERROR_CELL = re.compile(
     rb"</(?:\w+:)?c>"
 )
 _REFERENCE = re.compile(rb'\br="([A-Z]{1,3})([0-9]{1,7})"')
+_HIDDEN_ROW = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="([0-9]+)"[^>]*?\bhidden="(?:1|true)"')
+_HIDDEN_ROW_MARK = b'hidden="'
 _CHUNK = 1 << 20
 
 
-class BlankReadCells:
+class SheetScan:
     """Where the chosen sheet holds cells read as empty that are not: by row number as the
     spreadsheet shows it, by column (0 for A), what to read instead (:data:`UNSAVED_FORMULA`
-    or the error value); plus a count of those whose cell names no place (``r`` is optional
-    in the format), which can only be mentioned."""
+    or the error value); a count of those whose cell names no place (``r`` is optional in the
+    format), which can only be mentioned; and the numbers of the hidden rows."""
 
     def __init__(self) -> None:
         self.cells: dict[int, dict[int, str]] = {}
         self.unplaced = 0
+        self.hidden_rows: list[int] = []
 
     def __bool__(self) -> bool:
-        return bool(self.cells) or self.unplaced > 0
+        return bool(self.cells) or self.unplaced > 0 or bool(self.hidden_rows)
 
     def add(self, attributes: bytes, instead: str) -> None:
         reference = _REFERENCE.search(attributes)
@@ -69,14 +77,14 @@ class BlankReadCells:
         self.cells.setdefault(int(digits), {})[_column_index(letters)] = instead
 
 
-def blank_read_cells(path: Path, sheet: str) -> BlankReadCells:
-    """The formulas without a saved result and the error values in ``sheet`` of the xlsx at
-    ``path``.
+def scan_sheet(path: Path, sheet: str) -> SheetScan:
+    """The formulas without a saved result, the error values and the hidden rows in ``sheet``
+    of the xlsx at ``path``.
 
-    The sheet's XML is read a megabyte at a time and searched only where a formula or an
-    error appears, so a sheet without them costs one pass of decompression.
+    The sheet's XML is read a megabyte at a time and searched only where a formula, an error
+    or a hidden row appears, so a sheet without them costs one pass of decompression.
     """
-    found = BlankReadCells()
+    found = SheetScan()
     try:
         with zipfile.ZipFile(path) as archive:
             member = _sheet_member(archive, sheet)
@@ -98,7 +106,9 @@ def blank_read_cells(path: Path, sheet: str) -> BlankReadCells:
     return found
 
 
-def _scan(text: bytes, found: BlankReadCells) -> None:
+def _scan(text: bytes, found: SheetScan) -> None:
+    if _HIDDEN_ROW_MARK in text:
+        found.hidden_rows.extend(int(number) for number in _HIDDEN_ROW.findall(text))
     if b"<f" in text or b":f" in text:
         for match in _FORMULA_WITHOUT_VALUE.finditer(text):
             attributes, empty_result = match.group(1), match.group(2) is not None
