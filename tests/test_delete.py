@@ -165,3 +165,69 @@ def test_delete_by_id_reads_an_id_number_as_push_stored_it(
     )
     assert result.exit_code == 0, result.output
     assert sandbox.rows("selfsemen") == []
+
+
+def test_a_refused_delete_says_so_with_the_platforms_code(tmp_path: Path) -> None:
+    """Any answer but success or 40006 used to end in a traceback."""
+    with Sandbox({ORGID: KEY}, faults=Faults(reject_prefix="LOCKED")) as sandbox:
+        result = runner.invoke(
+            app,
+            ["--lang", "en", "delete", "cycle", "--id", "LOCKED1", "--yes"],
+            env=env(sandbox),
+        )
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Deleting LOCKED1 failed (code 500)" in result.output
+
+
+def test_an_id_that_cannot_be_used_is_named_not_a_traceback(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    by_id = runner.invoke(
+        app,
+        ["--lang", "en", "delete", "cycle", "--id", "CYC\u200b1", "--yes"],
+        env=env(sandbox),
+    )
+    assert by_id.exit_code == 2, by_id.output
+    assert "cannot be used (id-look-alike-character)" in by_id.output
+    listing = tmp_path / "ids.csv"
+    listing.write_text("周期ID\nCYC1\nCYC\u200b2\n", encoding="utf-8")
+    from_file = runner.invoke(
+        app,
+        ["--lang", "en", "delete", "cycle", "--from-file", str(listing), "--yes"],
+        env=env(sandbox),
+    )
+    assert from_file.exit_code == 2, from_file.output
+    assert "row 3: cycleid cannot be used (id-look-alike-character)" in from_file.output
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_a_delete_stopped_part_way_still_reports_what_it_deleted(
+    sandbox: Sandbox, tmp_path: Path, as_json: bool
+) -> None:
+    rows = load(sandbox, tmp_path, "cycle", 3)
+    listing = tmp_path / "to_delete.csv"
+    listing.write_text("周期ID\n" + "".join(f"{r['cycleid']}\n" for r in rows), encoding="utf-8")
+    platform = sandbox._serving().platform
+    route = ("GET", f"/art/{SCHEMA.get('cycle').resource}/delete")
+    delete = platform._routes[route]
+
+    def delete_then_lose_the_licence(request: Any) -> int:
+        answer = delete(request)
+        platform.disable_org(ORGID)  # the next request is refused: credentials
+        return answer
+
+    platform._routes[route] = delete_then_lose_the_licence
+    arguments = ["--lang", "en", "delete", "cycle", "--from-file", str(listing), "--yes"]
+    result = runner.invoke(app, arguments + (["--json"] if as_json else []), env=env(sandbox))
+    assert result.exit_code == 3, result.output
+    assert len(sandbox.rows("cycle")) == 2
+    first = rows[0]["cycleid"]
+    if as_json:
+        payload = json.loads(result.stdout)
+        assert (payload["deleted"], payload["not_attempted"]) == (1, 2)
+        assert payload["results"][0]["deleted"] and payload["error"]
+    else:
+        assert f"✓ Deleted {first}" in result.output or first in result.output
+        assert "1 deleted" in result.output
+        assert "The other 2 were not deleted" in result.output

@@ -51,3 +51,10 @@ def test_every_code_the_program_uses_has_a_message() -> None:
 
 def test_an_unknown_language_falls_back_to_chinese() -> None:
     assert translate("interrupted", "fr") == catalogue()["interrupted"]["zh"]
+
+
+@pytest.mark.parametrize("code", sorted(catalogue()))
+def test_no_message_takes_a_parameter_its_callers_cannot_pass(code: str) -> None:
+    # translate(code, lang, **params) and ArtreportError(code, **params) take these names
+    # themselves: a message wanting {code} ends in a TypeError when it is raised.
+    assert not placeholders(catalogue()[code]["en"]) & {"code", "lang"}, code

@@ -11,7 +11,7 @@ import typer
 from artreport.cli import app
 from artreport.cli.common import is_interactive, reporting_errors, state_of, stdout_console
 from artreport.cli.validate_cmd import JsonOption, TypeArgument
-from artreport.errors import EXIT_OK, EXIT_PROBLEMS, UsageError
+from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, UsageError
 from artreport.privacy import mask
 from artreport.schema import load_schema
 from artreport.state import state_dir
@@ -42,6 +42,9 @@ def delete_command(
 
     state = state_of(ctx)
     results = []
+    # An error that ends the run part-way (credentials refused, platform unreachable): the
+    # records deleted before it are still reported, so the operator knows which are gone.
+    stopped: ArtreportError | None = None
     with reporting_errors(state, as_json=as_json):
         chosen = load_schema().get(record_type)
         config = state.config()
@@ -65,17 +68,26 @@ def delete_command(
             Ledger.open(default_path(config)) as ledger,
             PlatformClient(config, session_cache=SessionCache.for_config(config)) as client,
         ):
-            for result in delete_all(lambda p: client.delete(chosen.resource, p), targets):
-                results.append(result)
-                if result.deleted or result.not_found:
-                    # The platform no longer holds it: a --changed-only run must not skip it.
-                    key = result.target.key(chosen)
-                    ledger.forget(chosen.name, config.base_url, config.orgid, [key])
+            try:
+                for result in delete_all(lambda p: client.delete(chosen.resource, p), targets):
+                    results.append(result)
+                    if result.deleted or result.not_found:
+                        # The platform no longer holds it: a --changed-only run must not
+                        # skip it.
+                        key = result.target.key(chosen)
+                        ledger.forget(chosen.name, config.base_url, config.orgid, [key])
+            except ArtreportError as error:
+                if not results:
+                    raise  # nothing done: the error alone says it all
+                stopped = error
     key_kind = chosen.field(chosen.primary_key).pii
     deleted = sum(r.deleted for r in results)
     not_found = sum(r.not_found for r in results)
     failed = len(results) - deleted - not_found
+    not_attempted = len(targets) - len(results)
     exit_code = EXIT_OK if deleted == len(results) else EXIT_PROBLEMS
+    if stopped is not None:
+        exit_code = stopped.exit_code
     if as_json:
         payload = {
             "record_type": chosen.name,
@@ -92,8 +104,11 @@ def delete_command(
                 }
                 for r in results
             ],
+            "not_attempted": not_attempted,
             "exit_code": exit_code,
         }
+        if stopped is not None:
+            payload |= {"error": stopped.code, "message": stopped.message(state.lang)}
         typer.echo(json.dumps(payload, ensure_ascii=False))
         raise typer.Exit(exit_code)
     console = stdout_console()
@@ -107,8 +122,14 @@ def delete_command(
             console.print(f"[red]✗[/red] {state.t('delete-not-found', key=key)}")
         else:
             message = state.t(
-                "delete-failed", key=key, code=result.answer.code, message=result.answer.msg
+                "delete-failed",
+                key=key,
+                platform_code=result.answer.code,
+                message=result.answer.msg,
             )
             console.print(f"[red]✗[/red] {message}")
     console.print(state.t("delete-summary", deleted=deleted, not_found=not_found, failed=failed))
+    if stopped is not None:
+        console.print(f"[red]✗[/red] {stopped.message(state.lang)}", soft_wrap=True)
+        console.print(state.t("delete-not-attempted", count=not_attempted))
     raise typer.Exit(exit_code)

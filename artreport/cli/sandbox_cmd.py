@@ -65,7 +65,9 @@ def serve(
     ] = 0,
     reject_prefix: Annotated[
         str | None,
-        typer.Option(metavar="PREFIX", help="Reject (code 500) batches with a key starting so."),
+        typer.Option(
+            metavar="PREFIX", help="Reject (code 500) batches and deletes with a key starting so."
+        ),
     ] = None,
     max_body: Annotated[
         int,

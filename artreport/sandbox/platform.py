@@ -233,6 +233,9 @@ class Platform:
             raise Rejected(PARAM_MISSING)
         if params.get("orgid", orgid) != orgid:
             raise Rejected(ORG_MISMATCH)
+        prefix = self.faults.reject_prefix
+        if prefix and params[record_type.primary_key].startswith(prefix):
+            raise Rejected(BUSINESS_ERROR, "sandbox-rule-rejected")
         match = {
             name: params[name]
             for name in record_type.delete_params

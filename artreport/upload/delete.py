@@ -73,7 +73,7 @@ def _as_pushed(record_type: RecordType, name: str, text: str) -> str:
     try:
         value = value_reader(record_type.field(name))(text)
     except CellError as error:
-        raise UsageError("delete-bad-id", field=name, code=error.code) from None
+        raise UsageError("delete-bad-id", field=name, problem=error.code) from None
     return text if value is BLANK else str(value)
 
 
@@ -113,7 +113,7 @@ def targets_from_file(
                         path=str(path),
                         row=row_number,
                         field=name,
-                        code=error.code,
+                        problem=error.code,
                     ) from None
                 values[name] = None if value is BLANK else value
             if values[key_field.name] is None:
