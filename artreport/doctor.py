@@ -293,7 +293,7 @@ def _check_tls(
             # platform's time. No credentials are sent.
             response = http.get(f"{url}/art/login")
             received = clock()
-    except httpx.TransportError as exc:
+    except httpx.RequestError as exc:  # DecodingError too: a gateway's mislabelled body
         if not https:
             return Check("tls", Status.WARNING, "doctor-tls-plain-http"), None, False
         return _tls_failure(config, url, exc, timeout), None, False
@@ -309,9 +309,7 @@ def _check_tls(
     return check, offset, True
 
 
-def _tls_failure(
-    config: Config, url: httpx.URL, exc: httpx.TransportError, timeout: float
-) -> Check:
+def _tls_failure(config: Config, url: httpx.URL, exc: httpx.RequestError, timeout: float) -> Check:
     params: dict[str, Any] = {"host": url.host}
     verification = _cause(exc, ssl.SSLCertVerificationError)
     if verification is not None:

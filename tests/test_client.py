@@ -540,6 +540,21 @@ def test_transient_failure_then_success(failure):
     assert (retrying.attempt, retrying.url) == (2, f"{BASE_URL}/art/aCyclerecord/batchInsert")
 
 
+def test_an_answer_that_cannot_be_decoded_is_tried_again():
+    """A gateway marking gzip a body that is not: httpx raises DecodingError on reading it,
+    which used to end the run as an internal error, with no summary and no report."""
+
+    def mislabelled(request: httpx.Request) -> httpx.Response:
+        body = httpx.ByteStream(b'{"code": 0, "msg": "", "data": 2}')
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, stream=body)
+
+    clock = FakeClock()
+    platform = FakePlatform(script=[mislabelled])
+    with make_client(platform, clock) as client:
+        answer = client.batch_insert("aCyclerecord", ROWS)
+    assert (answer.outcome, answer.attempts) == (Outcome.SUCCESS, 2)
+
+
 def test_backoff_grows_and_stays_within_its_ceiling():
     clock = FakeClock()
     platform = FakePlatform(script=[httpx.ConnectError("refused")] * 4)

@@ -277,7 +277,9 @@ class PlatformClient:
                 response = self._http.request(
                     method, parsed_url, content=content, params=params, headers=headers
                 )
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
+                # Transport failures, and answers that cannot be read: a body a gateway marks
+                # gzip that is not (DecodingError). Both may pass on a second attempt.
                 if _certificate_rejected(exc):
                     raise UnreachableError(
                         "client-certificate-rejected", url=url, reason=self._scrub(exc)
