@@ -231,3 +231,27 @@ def test_a_delete_stopped_part_way_still_reports_what_it_deleted(
         assert f"✓ Deleted {first}" in result.output or first in result.output
         assert "1 deleted" in result.output
         assert "The other 2 were not deleted" in result.output
+
+
+def test_not_found_after_a_refused_first_copy_is_not_found(tmp_path: Path) -> None:
+    """A 503 turns a request away, and a 40003 says the platform did not act on it: the copy
+    sent again that finds nothing means nothing was there. Only a lost answer (the request
+    may have been carried out) makes "not found" read as "deleted by the first copy"."""
+    arguments = ["--lang", "en", "delete", "cycle", "--id", "NEVER-EXISTED", "--yes"]
+    # Request 1 logs in; request 2, the delete, is answered 503; its copy, 40006.
+    with Sandbox({ORGID: KEY}, faults=Faults(fail_every=2)) as sandbox:
+        turned_away = runner.invoke(app, arguments, env=env(sandbox))
+        assert sandbox.stats()["faults"]["fail"] == 1
+    assert turned_away.exit_code == 1, turned_away.output
+    assert "0 deleted, 1 not found" in turned_away.output
+
+    # A login kept from a sandbox since restarted at the same address: the delete is answered
+    # 40003, the client logs in again and sends it again.
+    with Sandbox({ORGID: KEY}) as first:
+        port = int(first.base_url.rsplit(":", 1)[1])
+        assert runner.invoke(app, ["login"], env=env(first)).exit_code == 0
+    with Sandbox({ORGID: KEY}, port=port) as sandbox:
+        expired = runner.invoke(app, arguments, env=env(sandbox))
+        assert sandbox.stats()["logins"] >= 1
+    assert expired.exit_code == 1, expired.output
+    assert "0 deleted, 1 not found" in expired.output

@@ -52,8 +52,12 @@ class Answer:
     data: Any
     outcome: Outcome
     #: Requests sent for this call; more than one means it was resent after a lost answer, a
-    #: gateway error or an expired login, so an earlier copy may already have been applied.
+    #: gateway error or an expired login.
     attempts: int = 1
+    #: Of those, the ones whose answer was lost after they may have been carried out (a
+    #: dropped connection, a gateway's timeout): an earlier copy may already have been applied.
+    #: A 40003, a 503 or a 429 says the request was not carried out, and does not count.
+    lost_answers: int = 0
 
 
 def read_answer(body: bytes) -> Answer | None:

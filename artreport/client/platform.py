@@ -40,6 +40,7 @@ MAX_RELOGINS = 3
 
 # Gateways and an overloaded platform use these to say "come back later", whatever the body.
 _COME_BACK_LATER = frozenset({429, 502, 503, 504})
+_TURNED_AWAY = frozenset({429, 503})
 _TOO_LARGE = 413
 
 _AUTH_MESSAGES = {
@@ -168,10 +169,12 @@ class PlatformClient:
         if content is not None:
             headers["content-type"] = "application/json"
         sent = 0
+        lost = 0
         while True:
             generation = self._session_generation()
             answer = self._exchange(method, path, content=content, params=params, headers=headers)
             sent += answer.attempts
+            lost += answer.lost_answers
             if answer.outcome is Outcome.EXPIRED:
                 # A 40003 means the platform did not process the request, so resending is safe.
                 self._renew(generation)
@@ -180,7 +183,7 @@ class PlatformClient:
                 raise self._auth_error(answer)
             # The platform took a session of ours: logins are working.
             self._relogins_in_a_row = 0
-            return replace(answer, attempts=sent)
+            return replace(answer, attempts=sent, lost_answers=lost)
 
     def _session_generation(self) -> int:
         """Make sure a usable session exists, logging in if needed, and say which one it is."""
@@ -285,11 +288,13 @@ class PlatformClient:
                         "client-certificate-rejected", url=url, reason=self._scrub(exc)
                     ) from None
                 detail = self._scrub(exc)
-                return TryAgain(f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__)
+                reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+                never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                return TryAgain(reason, may_have_arrived=not never_sent)
             return self._judge(response)
 
-        answer, attempts = self._retry.run(url, attempt)
-        return replace(answer, msg=self._scrub(answer.msg), attempts=attempts)
+        answer, attempts, lost = self._retry.run(url, attempt)
+        return replace(answer, msg=self._scrub(answer.msg), attempts=attempts, lost_answers=lost)
 
     def _judge(self, response: httpx.Response) -> Answer | TryAgain:
         status = response.status_code
@@ -310,7 +315,10 @@ class PlatformClient:
             content_type = response.headers.get("content-type", "no content type")
             reason += f", {content_type.split(';')[0]}, not the platform's answer"
         retry_after = retry_after_seconds(response.headers.get("retry-after"), self._clock())
-        return TryAgain(reason, retry_after)
+        # "Too many requests" and "unavailable" refuse a request before it is read; a gateway
+        # timing out (502, 504) or any other page may have let it through first.
+        turned_away = status in _TURNED_AWAY
+        return TryAgain(reason, retry_after, may_have_arrived=not turned_away)
 
     # -- keeping secrets out of texts ---------------------------------------------------------
 

@@ -36,6 +36,9 @@ class TryAgain:
 
     reason: str
     retry_after: float | None = None
+    #: Whether the request may have been carried out all the same: its answer was lost after
+    #: it was sent (a dropped connection, a gateway's timeout), not refused before it was read.
+    may_have_arrived: bool = True
 
 
 class RetryPolicy:
@@ -62,20 +65,23 @@ class RetryPolicy:
         self._on_event = on_event
         self._rng = rng or random.Random()
 
-    def run(self, url: str, attempt: Callable[[], T | TryAgain]) -> tuple[T, int]:
-        """The first result of ``attempt`` that is not :class:`TryAgain`, and the number of
-        attempts it took; :class:`UnreachableError` naming ``url`` when the bounds run out;
+    def run(self, url: str, attempt: Callable[[], T | TryAgain]) -> tuple[T, int, int]:
+        """The first result of ``attempt`` that is not :class:`TryAgain`, the number of
+        attempts it took, and how many of the failed ones may have been carried out all the
+        same; :class:`UnreachableError` naming ``url`` when the bounds run out;
         :class:`StoppedError` when ``stop`` is set before an attempt or while a failing one is
         on the wire."""
         started = self._clock()
         number = 0
+        lost = 0
         while True:
             if self._stop.is_set():
                 raise StoppedError("client-stopped", url=url)
             number += 1
             result = attempt()
             if not isinstance(result, TryAgain):
-                return result, number
+                return result, number, lost
+            lost += result.may_have_arrived
             if self._stop.is_set():
                 # Stopped while this attempt was on the wire: announce no retry.
                 raise StoppedError("client-stopped", url=url)

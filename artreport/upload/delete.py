@@ -41,7 +41,7 @@ class DeleteResult:
     def deleted_by_lost_copy(self) -> bool:
         """ "Not found" to a copy sent again after the first copy's answer was lost: the first
         copy, which got as far as the platform, is what deleted the record."""
-        return self.answer.code == NOT_FOUND and self.answer.attempts > 1
+        return self.answer.code == NOT_FOUND and self.answer.lost_answers > 0
 
     @property
     def not_found(self) -> bool:
