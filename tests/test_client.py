@@ -394,7 +394,6 @@ def test_a_platform_that_always_answers_40003_ends_in_an_error():
         (40002, "client-auth-bad-key"),
         (40004, "client-auth-unknown-org"),
         (40009, "client-auth-org-mismatch"),
-        (40000, "client-login-refused"),
     ],
 )
 def test_refused_login_is_an_auth_error_and_final(code, message_code):
@@ -412,6 +411,27 @@ def test_refused_login_is_an_auth_error_and_final(code, message_code):
             client.batch_insert("aCyclerecord", ROWS)
     assert (caught.value.code, caught.value.exit_code) == (message_code, EXIT_AUTH)
     assert "平台的说明" in caught.value.message("zh")
+    assert len(logins) == 1
+
+
+@pytest.mark.parametrize("code", [40000, 500, 40010])
+def test_a_login_failing_on_the_platforms_side_is_no_credentials_problem(code):
+    """A business or system error at login: exit 4 (the next run gets over it), not exit 3
+    with advice to check a key that may be right."""
+    logins = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        logins.append(request)
+        return envelope(code, "系统维护中")
+
+    with make_client(handler, FakeClock()) as client:
+        with pytest.raises(UnreachableError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+        with pytest.raises(UnreachableError):
+            client.batch_insert("aCyclerecord", ROWS)
+    assert (caught.value.code, caught.value.exit_code) == ("client-login-failed", EXIT_UNREACHABLE)
+    assert "系统维护中" in caught.value.message("zh")
+    assert "not a problem with the orgid or key" in caught.value.message("en")
     assert len(logins) == 1
 
 

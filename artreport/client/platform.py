@@ -228,8 +228,18 @@ class PlatformClient:
             answer = self._exchange(
                 "POST", "/art/login", content=body, headers={"content-type": "application/json"}
             )
-            if answer.outcome is not Outcome.SUCCESS:
+            if answer.outcome is Outcome.AUTH:
                 raise self._auth_error(answer)
+            if answer.outcome is not Outcome.SUCCESS:
+                # A business or system error (500, 40000…) at login is the platform failing on
+                # its side, not the key: exit 4, which the next run gets over, and no advice
+                # to check a key that may be right.
+                raise UnreachableError(
+                    "client-login-failed",
+                    platform_code=answer.code,
+                    platform_msg=answer.msg or "-",
+                    url=self._base_url,
+                )
         except ArtreportError as error:
             self._login_failure = error
             raise
@@ -247,7 +257,7 @@ class PlatformClient:
 
     def _auth_error(self, answer: Answer) -> AuthError:
         return AuthError(
-            _AUTH_MESSAGES.get(answer.code, "client-login-refused"),
+            _AUTH_MESSAGES[answer.code],
             platform_code=answer.code,
             platform_msg=answer.msg or "-",
             orgid=self._orgid,
