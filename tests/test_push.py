@@ -164,6 +164,44 @@ def test_rows_refused_by_an_unknown_rule_are_isolated_and_reported(
     assert not set(stored_keys(sandbox)) & {f"BAD{p}" for p in bad_rows}
 
 
+def test_a_row_the_servers_framework_fails_on_is_isolated_not_the_run_stopped(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """HTTP 500 with Spring's own error, not the envelope, for a batch holding one row its
+    database cannot take. It used to be retried and then called unreachable: the rest of the
+    file was not sent, the same chunk failed again the next night, and nothing after it ever
+    got through."""
+    sandbox = sandbox_factory(Faults(crash_prefix="LONG"))
+    rows = list(fake_rows(CYCLE, 500, orgid=ORGID))
+    rows[123]["cycleid"] = "LONG123"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    report = tmp_path / "report.csv"
+    summary = push(sandbox, path, report)
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (499, 1, 0)
+    assert summary.rejected_by_code == {500: 1}
+    [entry] = report_rows(report)
+    assert (entry["row"], entry["primary_key"]) == ("125", "LONG123")
+    assert "Data too long for column" in entry["message"]
+    assert len(stored_keys(sandbox)) == 499
+
+
+def test_a_platform_failing_on_every_row_stops_the_run_without_bisecting_it_all(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory(Faults(crash_prefix="CYC"))  # every key: every batch fails
+    report = tmp_path / "report.csv"
+    with pytest.raises(PushStopped) as stopped:
+        push(sandbox, cycle_file(tmp_path, 1000), report)
+    summary = stopped.value.summary
+    assert stopped.value.error.code == "client-server-failing"
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (0, 0, 1000)
+    # Down to single rows on one side of the first chunk, and no further.
+    requests = sandbox.stats()["endpoints"][f"/art/{CYCLE.resource}/batchInsert"]
+    assert requests < 60
+    assert {e["code"] for e in report_rows(report)} == {"not-sent-unreachable"}
+
+
 def test_a_gateway_size_limit_splits_chunks_and_reports_only_a_row_too_large_alone(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

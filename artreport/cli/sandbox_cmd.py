@@ -69,6 +69,13 @@ def serve(
             metavar="PREFIX", help="Reject (code 500) batches and deletes with a key starting so."
         ),
     ] = None,
+    crash_prefix: Annotated[
+        str | None,
+        typer.Option(
+            metavar="PREFIX",
+            help="Fail (HTTP 500, the web framework's error) on batches with a key starting so.",
+        ),
+    ] = None,
     max_body: Annotated[
         int,
         typer.Option(
@@ -102,6 +109,7 @@ def serve(
             latency=latency,
             success_code=success_code,
             reject_prefix=reject_prefix,
+            crash_prefix=crash_prefix,
             max_body=max_body,
         )
         # tls only when given, so that a plain sandbox is made exactly as before --tls existed

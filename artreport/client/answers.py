@@ -16,6 +16,9 @@ class Outcome(enum.Enum):
     EXPIRED = "expired"  # the login has lapsed: log in again and resend
     DATA = "data"  # this request's rows were refused: the caller reports or bisects them
     TOO_LARGE = "too_large"  # refused for its size (HTTP 413): send fewer bytes at a time
+    #: The server's framework failed on this request (HTTP 400, or 500 still after retries,
+    #: without the envelope): a row it cannot read may be the cause, so the caller bisects.
+    SERVER_FAILED = "server_failed"
 
 
 _OUTCOMES: Mapping[int, Outcome] = {

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 import ssl
 import threading
 import time
@@ -41,6 +42,8 @@ MAX_RELOGINS = 3
 # Gateways and an overloaded platform use these to say "come back later", whatever the body.
 _COME_BACK_LATER = frozenset({429, 502, 503, 504})
 _TURNED_AWAY = frozenset({429, 503})
+_SERVER_FAILED = frozenset({400, 422, 500})
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TOO_LARGE = 413
 
 _AUTH_MESSAGES = {
@@ -144,10 +147,17 @@ class PlatformClient:
         refused; the platform says not which) is returned for the caller to bisect."""
         return self.batch_insert_body(resource, encode_body(rows))
 
-    def batch_insert_body(self, resource: str, body: bytes) -> Answer:
+    def batch_insert_body(
+        self, resource: str, body: bytes, *, retry_server_failures: bool = True
+    ) -> Answer:
         """:meth:`batch_insert` for a JSON array already encoded, so that a pipeline keeping
-        rows as bytes never encodes them twice, not even when bisecting."""
-        return self._call("POST", f"/art/{resource}/batchInsert", content=body)
+        rows as bytes never encodes them twice, not even when bisecting.
+
+        ``retry_server_failures=False``: an HTTP 500 from the server's framework is answered
+        at once, not retried: for the parts of a batch that already failed so after retries,
+        which are being split to find the row at fault."""
+        path = f"/art/{resource}/batchInsert"
+        return self._call("POST", path, content=body, retry_server_failures=retry_server_failures)
 
     def delete(self, resource: str, params: dict[str, str]) -> Answer:
         """``GET /art/<resource>/delete?<params>``. If the answer to a first copy was lost, the
@@ -164,6 +174,7 @@ class PlatformClient:
         *,
         content: bytes | None = None,
         params: dict[str, str] | None = None,
+        retry_server_failures: bool = True,
     ) -> Answer:
         headers = {"orgid": self._orgid, "token": self._token}
         if content is not None:
@@ -172,7 +183,14 @@ class PlatformClient:
         lost = 0
         while True:
             generation = self._session_generation()
-            answer = self._exchange(method, path, content=content, params=params, headers=headers)
+            answer = self._exchange(
+                method,
+                path,
+                content=content,
+                params=params,
+                headers=headers,
+                retry_server_failures=retry_server_failures,
+            )
             sent += answer.attempts
             lost += answer.lost_answers
             if answer.outcome is Outcome.EXPIRED:
@@ -274,6 +292,7 @@ class PlatformClient:
         content: bytes | None = None,
         params: dict[str, str] | None = None,
         headers: dict[str, str],
+        retry_server_failures: bool = True,
     ) -> Answer:
         # The query (delete's patient record ids) travels in ``params`` and so is never part of
         # the URL that errors and events name.
@@ -301,12 +320,12 @@ class PlatformClient:
                 reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 return TryAgain(reason, may_have_arrived=not never_sent)
-            return self._judge(response)
+            return self._judge(response, retry_server_failures)
 
         answer, attempts, lost = self._retry.run(url, attempt)
         return replace(answer, msg=self._scrub(answer.msg), attempts=attempts, lost_answers=lost)
 
-    def _judge(self, response: httpx.Response) -> Answer | TryAgain:
+    def _judge(self, response: httpx.Response, retry_server_failures: bool) -> Answer | TryAgain:
         status = response.status_code
         answer = read_answer(response.content)
         if answer is not None and status not in _COME_BACK_LATER:
@@ -324,6 +343,15 @@ class PlatformClient:
         if answer is None:
             content_type = response.headers.get("content-type", "no content type")
             reason += f", {content_type.split(';')[0]}, not the platform's answer"
+        if answer is None and status in _SERVER_FAILED:
+            # The web framework in front of the platform's code failed on this request: it
+            # could not read it (400), or threw (500). One row the client cannot know is bad
+            # does that, so the caller splits the chunk to find it, rather than the run
+            # stopping at the same chunk every night. A 400 is the same on every attempt.
+            failed = Answer(status, _framework_message(response), None, Outcome.SERVER_FAILED)
+            if status != 500 or not retry_server_failures:
+                return failed
+            return TryAgain(reason, if_exhausted=failed)
         retry_after = retry_after_seconds(response.headers.get("retry-after"), self._clock())
         # "Too many requests" and "unavailable" refuse a request before it is read; a gateway
         # timing out (502, 504) or any other page may have let it through first.
@@ -337,6 +365,26 @@ class PlatformClient:
         for secret in (self._key, self._token, self._token.lower()):
             scrubbed = scrubbed.replace(secret, "***")
         return scrubbed[:300]
+
+
+def _framework_message(response: httpx.Response) -> str:
+    """What a web framework's own error answer says (Spring's ``{"status", "error",
+    "message"}``, an error page's title), for the failure report: the platform's words on the
+    row, as near as there are any."""
+    said = ""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        parts = [body.get(k) for k in ("error", "message", "detail", "title")]
+        said = ": ".join(str(p) for p in parts if p and isinstance(p, (str, int)))
+    elif response.text:
+        title = _TITLE.search(response.text)
+        said = title.group(1) if title else response.text
+    said = " ".join(said.split())[:200]
+    heading = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    return f"{heading}: {said}" if said else heading
 
 
 def checked_base_url(base_url: str) -> str:

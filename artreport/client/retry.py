@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from artreport.client.events import ClientEvent, EventHandler, EventKind
 from artreport.errors import StoppedError, UnreachableError
@@ -39,6 +39,9 @@ class TryAgain:
     #: Whether the request may have been carried out all the same: its answer was lost after
     #: it was sent (a dropped connection, a gateway's timeout), not refused before it was read.
     may_have_arrived: bool = True
+    #: What to hand back, once the attempts run out, instead of giving the platform up as
+    #: unreachable: for an answer that shows the server is there and failing on this request.
+    if_exhausted: Any = None
 
 
 class RetryPolicy:
@@ -87,6 +90,8 @@ class RetryPolicy:
                 raise StoppedError("client-stopped", url=url)
             remaining = self._max_seconds - (self._clock() - started)
             if number >= self._attempts or remaining <= 0:
+                if result.if_exhausted is not None:
+                    return result.if_exhausted, number, lost
                 break
             delay = min(self._backoff(number), remaining)
             kind = EventKind.RETRYING
@@ -94,6 +99,8 @@ class RetryPolicy:
                 # Coming back before the server asked is pointless, and waiting past our budget
                 # only to give up afterwards would waste the user's time.
                 if result.retry_after > remaining:
+                    if result.if_exhausted is not None:
+                        return result.if_exhausted, number, lost
                     break
                 delay = max(delay, result.retry_after)
                 kind = EventKind.RETRY_AFTER

@@ -25,6 +25,11 @@ class Faults:
     #: Rows whose primary key starts with this are refused with 500, rejecting their batch: a
     #: platform rule the client cannot know in advance.
     reject_prefix: str | None = None
+    #: Rows whose primary key starts with this make the web framework in front of the
+    #: platform fail on their batch: HTTP 500 with the framework's own JSON error (Spring's
+    #: ``{"status", "error", "message"}``), not the envelope, as a value its database column
+    #: cannot take does.
+    crash_prefix: str | None = None
     #: A request body of more bytes than this is read and answered HTTP 413 with an HTML page,
     #: as a gateway's size limit does (nginx's ``client_max_body_size`` is 1 MB by default).
     max_body: int = 0

@@ -14,6 +14,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -72,6 +73,21 @@ def _json_object(body: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+class FrameworkFailure(Exception):
+    """The web framework in front of the platform's code fails on the request: it answers
+    with its own error, not the platform's envelope."""
+
+    def body(self, path: str) -> bytes:
+        error = {
+            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "status": 500,
+            "error": "Internal Server Error",
+            "message": str(self),
+            "path": path,
+        }
+        return json.dumps(error).encode()
 
 
 class Platform:
@@ -133,17 +149,19 @@ class Platform:
                 self._faults_seen[fault] += 1
             return fault
 
-    def handle(self, request: Request) -> bytes | None:
-        """The answer body (always sent with HTTP 200), or None when no endpoint has this
-        method and path."""
+    def handle(self, request: Request) -> tuple[int, bytes] | None:
+        """The HTTP status and answer body (the envelope, with 200), or None when no endpoint
+        has this method and path."""
         route = self._routes.get((request.method, request.path))
         if route is None:
             return None
         try:
             data = route(request)
         except Rejected as rejection:
-            return envelope(rejection.code, self._message(rejection))
-        return envelope(self.faults.success_code, self._ok, data)
+            return 200, envelope(rejection.code, self._message(rejection))
+        except FrameworkFailure as failure:
+            return 500, failure.body(request.path)
+        return 200, envelope(self.faults.success_code, self._ok, data)
 
     # -- inspection -----------------------------------------------------------------------
 
@@ -208,6 +226,9 @@ class Platform:
 
     def _batch_insert(self, rules: BatchRules, request: Request) -> int:
         orgid = self._authenticate(request.headers)
+        crash = self.faults.crash_prefix
+        if crash and f'"{rules.primary_key}":"{crash}'.encode() in request.body:
+            raise FrameworkFailure(f"Data too long for column '{rules.primary_key}' at row 1")
         unknown: Counter[str] = Counter()
         try:
             batch = rules.check(request.body, orgid, self.faults.reject_prefix, unknown)

@@ -213,7 +213,8 @@ class _Handler(BaseHTTPRequestHandler):
         if answer is None:
             self._send_not_found(path)
         else:
-            self._send(200, answer, _JSON)
+            status, body = answer
+            self._send(status, body, _JSON)
 
     def _read_body(self) -> bytes | None:
         """The request body, or None after answering 400 to one that cannot be read."""

@@ -81,7 +81,7 @@ class Chunk:
 
 
 class Sender(Protocol):
-    def __call__(self, chunk: Chunk) -> Answer: ...
+    def __call__(self, chunk: Chunk, *, retry_server_failures: bool = True) -> Answer: ...
 
 
 @dataclass(frozen=True)
@@ -216,9 +216,9 @@ class Halt:
 
 
 def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) -> ChunkOutcome:
-    """Send ``chunk``; when the platform refuses it as data, or a gateway as too large, split
-    and resend the halves until each refused row stands alone, so that every good row lands and
-    every bad row carries the platform's own message.
+    """Send ``chunk``; when the platform refuses it as data, a gateway as too large, or the
+    server's framework fails on it, split and resend the halves until each refused row stands
+    alone, so that every good row lands and every bad row carries the platform's own message.
 
     Nothing is sent once ``stop`` (a signal) or ``halt`` is set; an error that ends the run
     sets ``halt``, not ``stop``: the rest of the file is still read, to be listed as not sent.
@@ -229,13 +229,21 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     """
     outcome = ChunkOutcome()
     pending = [chunk]
+    # Rows the server's framework failed on (HTTP 400/500 without the envelope), each alone:
+    # held back until the chunk is done, because when nothing of the chunk gets through and
+    # row after row fails alike, it is the platform failing, not the rows.
+    failed_alone: list[tuple[PendingRow, Answer]] = []
+    any_accepted = False
+    server_failed = False
     while pending:
         part = pending.pop()
         if stop.is_set() or halt.is_set():
             outcome.not_sent.append(part)
             continue
         try:
-            answer = send(part)
+            # Once the server's framework has failed on this chunk after retries, its parts are
+            # sent once each: retrying every half would cost minutes of backoff per bad row.
+            answer = send(part, retry_server_failures=False) if server_failed else send(part)
         except StoppedError:
             # A signal stopped the client before it sent this part, or before it sent it again:
             # the part stays unsent, as do those after it. ``stop`` is set already, so this is
@@ -252,30 +260,57 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
         outcome.requests += 1
         outcome.resent += answer.attempts - 1
         if answer.outcome is Outcome.SUCCESS:
+            any_accepted = True
             outcome.accepted.append(part)
             affected = answer.data
             valid_count = isinstance(affected, int) and not isinstance(affected, bool)
             outcome.affected += affected if valid_count else len(part)
             continue
+        server_failed = server_failed or answer.outcome is Outcome.SERVER_FAILED
         if answer.outcome is Outcome.TOO_LARGE:
             size = part.body_size()
             if outcome.refused_size is None or size < outcome.refused_size:
                 outcome.refused_size = size
-        if len(part) == 1:
+        if len(part) == 1 and answer.outcome is Outcome.SERVER_FAILED:
+            failed_alone.append((part.pending_rows()[0], answer))
+            if not any_accepted and len(failed_alone) >= SERVER_FAILED_ROWS_BEFORE_HALT:
+                outcome.not_sent.append(Chunk(*_sent(failed_alone)))
+                outcome.not_sent.extend(pending)
+                failed_alone.clear()
+                halt.set(UnreachableError("client-server-failing", reason=answer.msg))
+                break
+        elif len(part) == 1:
             outcome.rejected.append((part.pending_rows()[0], answer))
         else:
             first, second = part.halves()
             # Pushed second so it is sent first: rows go out in file order.
             pending.append(second)
             pending.append(first)
+    outcome.rejected.extend(failed_alone)
     return outcome
+
+
+#: Rows failed alone by the server's framework, with nothing of their chunk accepted, after
+#: which the run stops as with an unreachable platform: one bad row, or a few, leave the rest
+#: of their chunk accepted; a platform that fails on everything is not bisected to the end.
+SERVER_FAILED_ROWS_BEFORE_HALT = 8
+
+
+def _sent(rows: list[tuple[PendingRow, Answer]]) -> tuple[list[int], list[str | None], list[bytes]]:
+    return (
+        [row.row for row, _ in rows],
+        [row.key for row, _ in rows],
+        [row.body for row, _ in rows],
+    )
 
 
 def platform_sender(client: Any, resource: str) -> Sender:
     """Send chunks to ``resource`` through a :class:`~artreport.client.PlatformClient`."""
 
-    def send(chunk: Chunk) -> Answer:
-        return client.batch_insert_body(resource, chunk.body())
+    def send(chunk: Chunk, *, retry_server_failures: bool = True) -> Answer:
+        return client.batch_insert_body(
+            resource, chunk.body(), retry_server_failures=retry_server_failures
+        )
 
     return send
 
