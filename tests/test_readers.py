@@ -193,6 +193,28 @@ def test_delimiter_is_sniffed_from_the_header(tmp_path, text, headers):
     assert rows[0][1][0] == "CYC1"
 
 
+@pytest.mark.parametrize(
+    ("title", "delimiter"),
+    [
+        ("移植记录导出,统计时间：2024年6月", "\t"),  # what a HIS names .xls
+        ("移植记录导出,统计时间：2024年6月", ";"),
+        ("移植记录导出\t统计时间：2024年6月", ","),
+        ("移植记录导出;统计时间：2024年6月", ","),
+    ],
+)
+def test_a_title_line_above_the_header_does_not_decide_the_delimiter(tmp_path, title, delimiter):
+    header = ["周期ID", "移植ID", "移植时间"]
+    rows = [["CYC1", "T1", "2024-01-01"], ["CYC2", "T2", "2024-01-02"]]
+    lines = [title, delimiter.join(header)] + [delimiter.join(row) for row in rows]
+    path = tmp_path / "export.xls"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gb18030"))
+
+    table, read_rows = read(path, is_known_header=known_transplant_header)
+
+    assert (table.header_row, table.headers) == (2, header)
+    assert read_rows == [(3, rows[0]), (4, rows[1])]
+
+
 def test_blank_rows_are_skipped_but_keep_their_numbers_and_short_rows_are_padded(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("a,b,c\n\n1,2,3\n,,\n4\n", encoding="utf-8")

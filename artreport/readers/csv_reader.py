@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -22,6 +24,10 @@ from artreport.readers.text import TextTable
 
 #: Comma first: it wins ties, so a comma file with a stray tab or semicolon stays comma.
 DELIMITERS = (",", "\t", ";")
+
+#: How many non-blank records the delimiter is judged on: enough that the header, as low as
+#: the last row it may be found on, and the rows under it outvote the lines above.
+SNIFF_RECORDS = 2 * HEADER_SEARCH_ROWS
 
 
 def open_csv(
@@ -44,17 +50,35 @@ def open_csv(
 
 
 def sniff_delimiter(head: str) -> str:
-    """The delimiter of the first top line that holds any: the one it holds most of.
+    """The delimiter that splits the most of the top records into one number (two or more)
+    of fields; comma when none splits any.
 
-    Only the top lines are looked at, where the header is; a title line above it usually
-    holds none and is passed over.
+    A title or export-time line above the header may hold another delimiter than the table
+    (``取卵记录导出,统计时间：…`` over tab-separated rows): the header and the rows under it
+    outvote it. Records are parsed as the reader will, so a delimiter inside quotes does not
+    count.
     """
-    for line in head.splitlines()[:HEADER_SEARCH_ROWS]:
-        counts = [line.count(delimiter) for delimiter in DELIMITERS]
-        most = max(counts)
-        if most:
-            return DELIMITERS[counts.index(most)]
-    return ","
+    # Leave out the last line when the head ends inside it: cut short, it would count wrong.
+    end = max(head.rfind("\n"), head.rfind("\r"))
+    if 0 <= end < len(head) - 1:
+        head = head[: end + 1]
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        widths = Counter(width for width in _widths(head, delimiter) if width >= 2)
+        # The width most records share, and how many share it; the wider on a tie.
+        score = max(((lines, width) for width, lines in widths.items()), default=(0, 0))
+        if score > best_score:  # a tie keeps the earlier delimiter: comma before tab
+            best, best_score = delimiter, score
+    return best
+
+
+def _widths(head: str, delimiter: str) -> Iterator[int]:
+    """How many fields each of the first :data:`SNIFF_RECORDS` non-blank records of *head*
+    has when split by *delimiter*."""
+    records = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
+    with contextlib.suppress(csv.Error):  # the reader says which record is bad, and where
+        for cells in itertools.islice(filter(None, records), SNIFF_RECORDS):
+            yield len(cells)
 
 
 class CsvTable(TextTable):
