@@ -500,6 +500,23 @@ def test_header_needs_known_headers_in_at_least_half_its_cells(tmp_path):
     assert fallback.notices == []
 
 
+def test_header_is_found_among_more_of_the_hospitals_own_columns(tmp_path):
+    # A HIS report: a title, then the platform's columns among more of the hospital's own.
+    own = ["序号", "女方姓名", "女方年龄", "男方姓名", "联系电话", "病区", "床号", "审核状态"]
+    header = [*own[:4], "周期ID", "移植ID", "移植时间", *own[4:]]
+    values = ["1", "王某", "32", "李某", "138", "一病区", "12", "已审"]
+    data = [*values[:4], "CYC1", "T1", "2024-01-01", *values[4:]]
+    path = write_xlsx(tmp_path / "wide.xlsx", [["移植手术登记表（2024年6月）"], header, data])
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert (table.header_row, table.headers) == (2, header)
+    assert rows == [(3, data)]
+    assert table.notices == [
+        Notice("rows-above-header-skipped", None, {"count": 1, "header_row": 2})
+    ]
+
+
 def test_header_search_stops_after_thirty_non_blank_rows(tmp_path):
     filler = [[f"说明 {n}"] for n in range(30)]
     path = write_xlsx(tmp_path / "f.xlsx", [*filler, ["周期ID", "移植ID"], ["CYC1", "T1"]])

@@ -20,6 +20,12 @@ from artreport.readers.table import Notice, Row
 #: How many non-blank rows from the top may hold the header.
 HEADER_SEARCH_ROWS = 30
 
+#: A row naming this many known columns is the header however many of the hospital's own
+#: columns (patient name, ward, bed...) stand beside them: a title or an export time is one
+#: text, and a data row holds values, not column names. Two known names need as many known
+#: as unknown, so that a note or a data row that happens to hold two is not taken.
+KNOWN_AMONG_ANY = 3
+
 #: Every footer's first cell holds one of these (合计, 总计, 小计, 共计; 共 N 条). Checked
 #: first, with ``in``, so that a data row costs two substring searches (cheaper than a set
 #: look-up of its first character) rather than a regular expression.
@@ -53,8 +59,9 @@ def find_header(
     """The header row among *records*, or None when every record is blank.
 
     Without *is_known_header*, the first non-blank row. With it, the first of the top
-    :data:`HEADER_SEARCH_ROWS` non-blank rows in which at least two cells, and at least half
-    of the non-blank cells, are known headers; the first non-blank row if none is.
+    :data:`HEADER_SEARCH_ROWS` non-blank rows in which at least :data:`KNOWN_AMONG_ANY`
+    cells, or two cells and at least half of the non-blank ones, are known headers; the first
+    non-blank row if none is.
     """
     buffered: list[Row] = []
     for number, cells in records:
@@ -65,7 +72,7 @@ def find_header(
         if is_known_header is None:
             return Header(number, texts, records, [])
         known = sum(1 for text in filled if is_known_header(text))
-        if known >= 2 and 2 * known >= len(filled):
+        if known >= KNOWN_AMONG_ANY or (known >= 2 and 2 * known >= len(filled)):
             notices = []
             if buffered:
                 params = {"count": len(buffered), "header_row": number}
