@@ -32,12 +32,13 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 
 from artreport.errors import InputError, UsageError
-from artreport.readers import Table, open_table
+from artreport.readers import Table
 from artreport.readers.spreadsheet import cell_text
 from artreport.report import Tee
 from artreport.schema import RecordType
 from artreport.state import open_private
 from artreport.validation.problems import Problem
+from artreport.validation.validator import open_export
 
 REASON_COLUMN = "错误原因"
 FAILED_SHEET = "待修改"
@@ -108,11 +109,8 @@ class Annotator:
 
     def write(self) -> Path:
         """Write the annotated copy (owner-only: it holds patient data) and return its path."""
-        with open_table(
-            self.source,
-            sheet=self.sheet,
-            encoding=self.encoding,
-            is_known_header=lambda header: self.record_type.match_header(header) is not None,
+        with open_export(
+            self.record_type, self.source, sheet=self.sheet, encoding=self.encoding
         ) as table:
             if table.format == "xlsx":
                 workbook = self._annotated_xlsx(table)

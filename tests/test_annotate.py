@@ -243,3 +243,33 @@ def test_the_input_file_is_never_overwritten(tmp_path: Path) -> None:
     result = runner.invoke(app, ["validate", "cycle", str(source), "--annotate", str(source)])
     assert result.exit_code == 2, result.output
     assert source.read_bytes() == before
+
+
+def test_the_annotated_copy_marks_the_sheet_that_was_checked(tmp_path: Path) -> None:
+    # A sheet per record type: validate reads 取卵, not the 周期 sheet in front of it, and
+    # the marks go where it read.
+    source = tmp_path / "all_types.xlsx"
+    workbook = openpyxl.Workbook()
+    cycles = workbook.active
+    cycles.title = "周期"
+    cycles.append(["周期ID", "档案信息ID", "机构ID", "操作人员代码", "操作人员姓名", "操作时间"])
+    cycles.append(["CYC001", "INF001", ORGID, "YS0001", "张三", "2023-05-01 08:00:00"])
+    ovum = workbook.create_sheet("取卵")
+    header = ["取卵信息ID", "周期ID", "机构ID", "手术者代码", "手术者姓名", "取卵时间"]
+    ovum.append([*header, "卵子来源", "取卵数", "穿刺卵泡数"])
+    ovum.append(["OVU001", "CYC001", ORGID, "YS0001", "张医生", "2023-05-06 09:30:00", 1, 12, 15])
+    ovum.append(["OVU002", "CYC001", ORGID, "YS0001", "张医生", "2023-05-07 09:30:00", 1, "x", 9])
+    workbook.save(source)
+    out = tmp_path / "marked.xlsx"
+
+    result = runner.invoke(app, ["validate", "ovum", str(source), "--annotate", str(out)])
+
+    assert result.exit_code == 1, result.output
+    marked = openpyxl.load_workbook(out)
+    assert REASON_COLUMN not in header_columns(marked["周期"])
+    columns = header_columns(marked["取卵"])
+    assert fill_of(marked["取卵"], f"{columns['取卵数']}3") == RED
+    assert marked["取卵"][f"{columns[REASON_COLUMN]}3"].value
+    assert [row[0] for row in marked[FAILED_SHEET].iter_rows(min_row=2, values_only=True)] == [
+        "OVU002"
+    ]

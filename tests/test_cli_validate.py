@@ -440,3 +440,33 @@ def test_totals_and_the_footnotes_below_them_are_not_checked_as_data(tmp_path: P
     assert code == 0, output
     assert "3 valid" in output
     assert "2 row(s) below the totals" in output
+
+
+def test_a_workbook_with_a_sheet_per_type_is_read_from_the_types_sheet(tmp_path: Path) -> None:
+    # A HIS "export all": a sheet per record type, 周期 first, whose 周期ID and 机构ID are
+    # columns of ovum too.
+    workbook = openpyxl.Workbook()
+    cycles = workbook.active
+    cycles.title = "周期"
+    cycles.append(["周期ID", "档案信息ID", "机构ID", "操作人员代码", "操作人员姓名", "操作时间"])
+    cycles.append(["CYC001", "INF001", "ZJ3301001", "YS0001", "张三", "2023-05-01 08:00:00"])
+    ovum = workbook.create_sheet("取卵")
+    header = ["取卵信息ID", "周期ID", "机构ID", "手术者代码", "手术者姓名", "取卵时间"]
+    ovum.append([*header, "卵子来源", "取卵数", "穿刺卵泡数"])
+    ovum.append(
+        ["OVU001", "CYC001", "ZJ3301001", "YS0001", "张医生", "2023-05-06 09:30", 1, 12, 15]
+    )
+    path = tmp_path / "all_types.xlsx"
+    workbook.save(path)
+
+    code, output = invoke("--lang", "en", "validate", "ovum", str(path))
+    pushed_code, pushed = invoke("--lang", "en", "push", "ovum", str(path), "--dry-run")
+    cycle_code, cycle_output = invoke("--lang", "en", "validate", "cycle", str(path))
+
+    assert code == 0, output
+    assert "1 valid" in output
+    chosen = "The first sheet, '周期', lacks columns of this record type; sheet '取卵'"
+    assert chosen in output
+    assert pushed_code == 0 and chosen in pushed, pushed
+    # The first sheet fits cycle better than 取卵 does: it is read, and the output names it.
+    assert "The file has 2 sheets; the first, '周期', was read" in cycle_output, cycle_code

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from typer.testing import CliRunner
 
@@ -14,7 +15,7 @@ from artreport.errors import UsageError
 from artreport.fakedata import fake_rows, write_rows
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
-from artreport.upload.delete import target_for
+from artreport.upload.delete import target_for, targets_from_file
 
 ORGID = "ZJ3301001"
 KEY = "delete-test-key"
@@ -110,6 +111,27 @@ def test_delete_many_from_a_file(sandbox: Sandbox, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["deleted"] == 4
     assert len(sandbox.rows("transplant")) == 2
+
+
+def test_a_listing_on_the_second_sheet_is_read_from_there(tmp_path: Path) -> None:
+    # The first sheet lists cycles: its 周期ID and 机构ID are ovum columns too, but not the
+    # records to delete.
+    workbook = openpyxl.Workbook()
+    cycles = workbook.active
+    cycles.title = "周期"
+    cycles.append(["周期ID", "机构ID", "档案信息ID"])
+    cycles.append(["CYC1", ORGID, "INF1"])
+    listing = workbook.create_sheet("取卵")
+    listing.append(["取卵信息ID", "周期ID"])
+    listing.append(["OVU1", "CYC1"])
+    path = tmp_path / "to_delete.xlsx"
+    workbook.save(path)
+
+    targets = list(targets_from_file(SCHEMA.get("ovum"), path, ORGID))
+
+    assert [(t.row, t.params["ovumid"], t.params["cycleid"]) for t in targets] == [
+        (2, "OVU1", "CYC1")
+    ]
 
 
 def test_delete_without_yes_off_a_terminal_refuses(sandbox: Sandbox) -> None:

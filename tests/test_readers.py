@@ -722,6 +722,98 @@ def test_data_after_a_sheet_of_notes_is_found_by_its_header(tmp_path):
     assert (asked.sheet, plain.sheet) == ("说明", "说明")
 
 
+OVUM = load_schema().get("ovum")
+CYCLE_SHEET = [
+    ["周期ID", "档案信息ID", "机构ID", "操作人员代码", "操作人员姓名", "操作时间"],
+    ["CYC1", "INF1", "ZJ3301001", "YS1", "张三", "2023-05-01 08:00:00"],
+]
+OVUM_SHEET = [
+    [
+        "取卵信息ID",
+        "周期ID",
+        "机构ID",
+        "手术者代码",
+        "手术者姓名",
+        "取卵时间",
+        "卵子来源",
+        "取卵数",
+        "穿刺卵泡数",
+    ],
+    ["OVU1", "CYC1", "ZJ3301001", "YS1", "张医生", "2023-05-06 09:30:00", "1", "12", "15"],
+]
+
+
+def ovum_columns() -> dict[str, Any]:
+    """What validate asks of a header when it reads an ovum export."""
+    needed = [f.name for f in OVUM.required_fields]
+
+    def missing_columns(headers: list[str]) -> int:
+        named = {found.name for h in headers if (found := OVUM.match_header(h))}
+        return sum(1 for name in needed if name not in named)
+
+    return {
+        "is_known_header": lambda text: OVUM.match_header(text) is not None,
+        "missing_columns": missing_columns,
+    }
+
+
+def write_workbook(path: Path, sheets: dict[str, list[list[Any]]]) -> Path:
+    workbook = openpyxl.Workbook()
+    workbook.remove(workbook.active)
+    for title, rows in sheets.items():
+        sheet = workbook.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    workbook.save(path)
+    return path
+
+
+def test_a_sheet_per_record_type_is_read_from_the_sheet_that_fits_the_type(tmp_path):
+    # A HIS "export all": the first sheet (周期) shares 周期ID and 机构ID with ovum.
+    path = write_workbook(
+        tmp_path / "all.xlsx", {"周期": CYCLE_SHEET, "取卵": OVUM_SHEET, "移植": [["移植ID"]]}
+    )
+
+    table, rows = read(path, **ovum_columns())
+    asked, _ = read(path, sheet="周期", **ovum_columns())
+
+    assert (table.sheet, table.headers, rows) == ("取卵", OVUM_SHEET[0], [(2, OVUM_SHEET[1])])
+    assert table.notices == [
+        Notice("sheet-chosen-by-header", None, {"sheet": "取卵", "first": "周期"})
+    ]
+    assert (asked.sheet, asked.notices) == ("周期", [])
+
+
+def test_a_first_sheet_that_fits_is_read_without_parsing_the_others(tmp_path, monkeypatch):
+    from artreport.readers import spreadsheet
+
+    parsed: list[str] = []
+    header_of = spreadsheet._sheet_header
+
+    def spy(workbook: Any, name: str, is_known_header: Any) -> Any:
+        parsed.append(name)
+        return header_of(workbook, name, is_known_header)
+
+    monkeypatch.setattr(spreadsheet, "_sheet_header", spy)
+    path = write_workbook(tmp_path / "all.xlsx", {"取卵": OVUM_SHEET, "周期": CYCLE_SHEET})
+
+    table, rows = read(path, **ovum_columns())
+
+    assert (table.sheet, parsed, len(rows)) == ("取卵", ["取卵"], 1)
+    # The clerk sees two tabs: the notice says which was read.
+    assert table.notices == [Notice("sheet-read", None, {"sheet": "取卵", "count": 2})]
+    assert "'取卵'" in table.notices[0].message("en")
+
+
+def test_no_sheet_fitting_better_keeps_the_first(tmp_path):
+    path = write_workbook(tmp_path / "two.xlsx", {"周期": CYCLE_SHEET, "说明": [["导出说明"]]})
+
+    table, rows = read(path, **ovum_columns())
+
+    assert (table.sheet, rows) == ("周期", [(2, CYCLE_SHEET[1])])
+    assert codes(table.notices) == ["sheet-read"]
+
+
 def test_missing_sheet_lists_the_sheets(tmp_path):
     path = write_xlsx(tmp_path / "one.xlsx", [["周期ID"]], title="数据")
 
@@ -993,6 +1085,45 @@ def test_an_excel_2003_xml_workbook_skips_hidden_sheets_and_notes(tmp_path):
         assert (table.sheet, len(rows)) == ("移植", 3), name
     # A notes sheet first is passed over with a notice; a hidden one, as in an xlsx, silently.
     assert "sheet-chosen-by-header" in codes(table.notices)
+
+
+def test_an_excel_2003_xml_workbook_is_read_from_the_sheet_that_fits_the_type(tmp_path):
+    def worksheet(name: str, rows: list[list[Any]]) -> str:
+        cells = (
+            "<Row>"
+            + "".join(f'<Cell><Data ss:Type="String">{v}</Data></Cell>' for v in row)
+            + "</Row>"
+            for row in rows
+        )
+        return f'<Worksheet ss:Name="{name}"><Table>{"".join(cells)}</Table></Worksheet>'
+
+    def workbook(*sheets: str) -> str:
+        head = SPREADSHEET_2003[: SPREADSHEET_2003.index("<Worksheet")]
+        return head + "".join(sheets) + "</Workbook>"
+
+    # A sheet of notes first, whose merged cell fills the row below it: that is not news
+    # about the sheet read.
+    notes = (
+        '<Worksheet ss:Name="说明"><Table><Row><Cell ss:MergeDown="1">'
+        '<Data ss:Type="String">导出说明</Data></Cell></Row><Row/></Table></Worksheet>'
+    )
+    cycle = worksheet("周期", CYCLE_SHEET)
+    path = tmp_path / "all.xml"
+    path.write_text(workbook(notes, cycle, worksheet("取卵", OVUM_SHEET)), encoding="utf-8")
+    first_fits = tmp_path / "first.xml"
+    first_fits.write_text(workbook(worksheet("取卵", OVUM_SHEET), cycle), encoding="utf-8")
+
+    table, rows = read(path, **ovum_columns())
+    first, _ = read(first_fits, **ovum_columns())
+
+    assert (table.sheet, table.headers, rows) == ("取卵", OVUM_SHEET[0], [(2, OVUM_SHEET[1])])
+    assert table.notices == [
+        Notice("sheet-chosen-by-header", None, {"sheet": "取卵", "first": "说明"})
+    ]
+    assert (first.sheet, first.notices) == (
+        "取卵",
+        [Notice("sheet-read", None, {"sheet": "取卵", "count": 2})],
+    )
 
 
 def test_a_cut_off_excel_2003_xml_workbook_is_an_input_error(tmp_path):

@@ -39,12 +39,16 @@ def open_table(
     sheet: str | None = None,
     encoding: str | None = None,
     is_known_header: Callable[[str], bool] | None = None,
+    missing_columns: Callable[[list[str]], int] | None = None,
 ) -> Table:
     """Open *path* for reading; use the result in a ``with`` block.
 
     *sheet* names the worksheet to read (default: the first visible one); *encoding*
     overrides the detected encoding of a text file; *is_known_header* tells whether a text
     is a column header the caller knows, which lets the header be found below a title.
+    *missing_columns* tells how many of the columns the caller needs a header lacks: without
+    *sheet*, a workbook whose first sheet lacks some is read from the sheet that fits best
+    (see :func:`~artreport.readers.layout.choose_sheet`).
 
     A spreadsheet's content wins over its extension (an ``.xls`` that is really xlsx, a web
     page, an Excel 2003 XML workbook or tab-separated text, is read as what it is, with a
@@ -81,6 +85,7 @@ def open_table(
             by_content=actual != declared,
             sheet=sheet,
             is_known_header=is_known_header,
+            missing_columns=missing_columns,
             notices=notices,
         )
     if actual == "markup" and (declared in SPREADSHEETS or declared in ("html", "xml")):
@@ -94,7 +99,11 @@ def open_table(
             notices.append(_format_differs(path, actual))
         if actual == "xml":
             return open_spreadsheet_xml(
-                path, sheet=sheet, is_known_header=is_known_header, notices=notices
+                path,
+                sheet=sheet,
+                is_known_header=is_known_header,
+                missing_columns=missing_columns,
+                notices=notices,
             )
         return open_html(path, encoding=encoding, is_known_header=is_known_header, notices=notices)
     if declared == "html":  # a page whose first bytes are text, not a tag

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from artreport.readers.table import Notice, Row
+
+T = TypeVar("T")
 
 #: How many non-blank rows from the top may hold the header.
 HEADER_SEARCH_ROWS = 30
@@ -122,9 +124,51 @@ def footnotes_notice(records: Iterator[Row], cell_text: Callable[[Any], str]) ->
     return Notice("rows-below-totals-skipped", first, {"count": count})
 
 
-def names_columns(header: Header | None, is_known_header: Callable[[str], bool] | None) -> bool:
-    """Whether the header names at least two columns the caller knows (without a caller to
-    ask, any header will do)."""
+def choose_sheet(
+    names: Sequence[str],
+    read: Callable[[str], tuple[T, Header | None]],
+    is_known_header: Callable[[str], bool] | None,
+    missing_columns: Callable[[list[str]], int] | None,
+) -> tuple[str, T, Header | None]:
+    """The sheet to read among the visible sheets *names* when the user named none, with
+    what *read* gave for it (the sheet parsed, its header found).
+
+    The first sheet, when its header names two known columns and lacks none of those the
+    caller needs (*missing_columns*): the others are then not read, as each costs a parse of
+    the whole sheet. Otherwise the first of the others that fits so, else the one that lacks
+    the fewest and names the most; the first sheet when no other names two known columns.
+    A workbook that HIS exports "all at once" has a sheet per record type, and the first
+    (周期) may share a column or two (周期ID, 机构ID) with the type wanted.
+    """
+    first = names[0]
+    best = (first, *read(first))
+    best_fit = _fit(best[2], is_known_header, missing_columns)
+    if best_fit is not None and best_fit[0] == 0:
+        return best
+    for name in names[1:]:
+        parsed, header = read(name)
+        fit = _fit(header, is_known_header, missing_columns)
+        if fit is not None and (best_fit is None or fit > best_fit):
+            best, best_fit = (name, parsed, header), fit
+            if fit[0] == 0:
+                break
+    return best
+
+
+def _fit(
+    header: Header | None,
+    is_known_header: Callable[[str], bool] | None,
+    missing_columns: Callable[[list[str]], int] | None,
+) -> tuple[int, int] | None:
+    """How well *header* suits the caller, larger is better: minus how many needed columns
+    it lacks, then how many known ones it names. None when it names fewer than two known
+    columns: not a header of the caller's at all (a sheet of notes, 说明). Without a caller to
+    ask, any header fits."""
     if is_known_header is None:
-        return True
-    return header is not None and sum(1 for c in header.cells if c and is_known_header(c)) >= 2
+        return (0, 0)
+    if header is None:
+        return None
+    known = sum(1 for cell in header.cells if cell and is_known_header(cell))
+    if known < 2:
+        return None
+    return (-missing_columns(header.cells) if missing_columns else 0, known)

@@ -28,11 +28,11 @@ from artreport.errors import InputError
 from artreport.readers.layout import (
     FOOTER_MARKS,
     Header,
+    choose_sheet,
     find_header,
     footer_kind,
     footer_notice,
     footnotes_notice,
-    names_columns,
 )
 from artreport.readers.table import Notice, Row, Table
 from artreport.readers.xlsx_scan import SheetScan, scan_sheet
@@ -45,6 +45,7 @@ def open_spreadsheet(
     by_content: bool,
     sheet: str | None,
     is_known_header: Callable[[str], bool] | None,
+    missing_columns: Callable[[list[str]], int] | None = None,
     notices: list[Notice],
 ) -> SheetTable:
     """Open the workbook at *path*, which holds *format*.
@@ -59,7 +60,7 @@ def open_spreadsheet(
         else:
             workbook = CalamineWorkbook.from_path(path)
     try:
-        return SheetTable(path, format, workbook, sheet, is_known_header, notices)
+        return SheetTable(path, format, workbook, sheet, is_known_header, notices, missing_columns)
     except BaseException:
         workbook.close()
         raise
@@ -109,27 +110,37 @@ class SheetTable(Table):
         sheet: str | None,
         is_known_header: Callable[[str], bool] | None,
         notices: list[Notice],
+        missing_columns: Callable[[list[str]], int] | None = None,
     ) -> None:
         self._workbook = workbook
         name = _choose_sheet(workbook, sheet, path)
         super().__init__(path, format, [], 0, sheet=name, notices=notices)
         self._scan = _start_scan(path, format, name)
         with calamine_errors(path, format):
-            grid, header = _sheet_header(workbook, name, is_known_header)
-            if sheet is None and not names_columns(header, is_known_header):
-                # A first sheet of notes (说明) before the data: the data is on the first
-                # sheet whose header the caller knows. sync has no --sheet to say so.
-                for other in _visible_sheets(workbook):
-                    if other == name:
-                        continue
-                    other_grid, other_header = _sheet_header(workbook, other, is_known_header)
-                    if names_columns(other_header, is_known_header):
-                        self.notices.append(
-                            Notice("sheet-chosen-by-header", None, {"sheet": other, "first": name})
-                        )
-                        name, grid, header, self.sheet = other, other_grid, other_header, other
-                        self._scan = _start_scan(path, format, name)
-                        break
+            if sheet is None:
+                # A first sheet of notes (说明), or of another record type, before the data:
+                # the data is on the sheet whose header fits. sync has no --sheet to say so.
+                visible = _visible_sheets(workbook)
+                others = [other for other in visible if other != name]
+                chosen, grid, header = choose_sheet(
+                    [name, *others],
+                    lambda other: _sheet_header(workbook, other, is_known_header),
+                    is_known_header,
+                    missing_columns,
+                )
+                if chosen != name:
+                    self.notices.append(
+                        Notice("sheet-chosen-by-header", None, {"sheet": chosen, "first": name})
+                    )
+                    self.sheet = chosen
+                    self._scan = _start_scan(path, format, chosen)
+                elif others:
+                    # The clerk sees several tabs: say which one was read.
+                    self.notices.append(
+                        Notice("sheet-read", None, {"sheet": name, "count": len(visible)})
+                    )
+            else:
+                grid, header = _sheet_header(workbook, name, is_known_header)
             self._merged_down = _merged_down(grid)
             self._first_column = grid.start[1] if grid.start else 0
         self._records = self._adopt_header(header)

@@ -19,7 +19,7 @@ from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError, iterparse
 
 from artreport.errors import InputError
-from artreport.readers.layout import find_header, names_columns
+from artreport.readers.layout import Header, choose_sheet, find_header
 from artreport.readers.table import Notice, Row
 from artreport.readers.text import TextTable
 
@@ -39,11 +39,12 @@ def open_spreadsheet_xml(
     *,
     sheet: str | None,
     is_known_header: Callable[[str], bool] | None,
+    missing_columns: Callable[[list[str]], int] | None = None,
     notices: list[Notice],
 ) -> XmlTable:
     raw = path.open("rb")
     try:
-        return XmlTable(path, raw, sheet, is_known_header, notices)
+        return XmlTable(path, raw, sheet, is_known_header, notices, missing_columns)
     except BaseException:
         raw.close()
         raise
@@ -57,6 +58,7 @@ class XmlTable(TextTable):
         sheet: str | None,
         is_known_header: Callable[[str], bool] | None,
         notices: list[Notice],
+        missing_columns: Callable[[list[str]], int] | None = None,
     ) -> None:
         self._raw = raw
         self._filled = 0
@@ -67,32 +69,47 @@ class XmlTable(TextTable):
             names = [name for name, _ in sheets]
             if sheet is not None and sheet not in names:
                 raise InputError("input-sheet-not-found", sheet=sheet, sheets=", ".join(names))
-            # The first visible sheet, as in an xlsx; after a sheet of notes (说明), the first
-            # visible one whose header the caller knows.
+            # The first visible sheet, as in an xlsx; after a sheet of notes (说明) or of
+            # another record type, the one whose header fits.
             visible = [name for name, hidden in sheets if not hidden] or names[:1]
-            candidates = [sheet] if sheet is not None else visible
-            header = None
-            for candidate in candidates:
-                self.sheet = candidate
-                header = find_header(self._parsed(candidate), str.strip, is_known_header)
-                if names_columns(header, is_known_header):
-                    break
-            else:
-                if candidates:  # none fits: the first, for its own messages
-                    self.sheet = candidates[0]
-                    header = find_header(self._parsed(candidates[0]), str.strip, is_known_header)
-            if candidates and self.sheet != candidates[0]:
-                self.notices.append(
-                    Notice(
-                        "sheet-chosen-by-header",
-                        None,
-                        {"sheet": self.sheet, "first": candidates[0]},
-                    )
+            header: Header | None = None
+            if sheet is not None:
+                header = self._header(sheet, is_known_header)
+            elif visible:
+                before = len(self.notices)
+                chosen, _, header = choose_sheet(
+                    visible,
+                    lambda name: (None, self._header(name, is_known_header)),
+                    is_known_header,
+                    missing_columns,
                 )
+                if self.sheet != visible[0]:
+                    # Other sheets were read for their headers: the file has been read on
+                    # from there, and a sheet read to its end said what it did (its merged
+                    # cells). Read the chosen one again, and only its news.
+                    del self.notices[before:]
+                    header = self._header(chosen, is_known_header)
+                if chosen != visible[0]:
+                    self.notices.append(
+                        Notice(
+                            "sheet-chosen-by-header", None, {"sheet": chosen, "first": visible[0]}
+                        )
+                    )
+                elif len(visible) > 1:
+                    # The clerk sees several tabs: say which one was read.
+                    self.notices.append(
+                        Notice("sheet-read", None, {"sheet": chosen, "count": len(visible)})
+                    )
         self._records = self._adopt_header(header)
+
+    def _header(self, sheet: str, is_known_header: Callable[[str], bool] | None) -> Header | None:
+        """*sheet*'s header, the file read up to it; the rows after it are read from there."""
+        self.sheet = sheet
+        return find_header(self._parsed(sheet), str.strip, is_known_header)
 
     def _parsed(self, sheet: str) -> Iterator[Row]:
         self._raw.seek(0)
+        self._filled, self._first_filled = 0, None  # a sheet passed over had its own
         name: str | None = None
         table: Element | None = None  # the <Table> being passed over or read
         number = 0

@@ -773,10 +773,32 @@ def open_validation(
     """Open ``path`` as an export of ``record_type``; ``orgid`` (from config) fills and checks
     the rows' ``orgid``."""
     options = options or ValidateOptions()
-    with open_table(
-        path,
-        sheet=options.sheet,
-        encoding=options.encoding,
-        is_known_header=lambda header: record_type.match_header(header) is not None,
-    ) as table:
+    with open_export(record_type, path, sheet=options.sheet, encoding=options.encoding) as table:
         yield Validation(record_type, table, orgid=orgid, options=options)
+
+
+def open_export(
+    record_type: RecordType,
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    encoding: str | None = None,
+) -> Table:
+    """*path* opened as an export of *record_type*: its header, and the sheet of a workbook,
+    found by the type's columns. Whoever reads the file again (``--annotate``) opens it so,
+    to read the same sheet."""
+    # orgid does not count: exports often leave it out for the config to fill, and whether
+    # this config does must not change which sheet validate, push and --annotate read.
+    needed = [f.name for f in record_type.required_fields if f.name != _ORGID]
+
+    def missing_columns(headers: list[str]) -> int:
+        named = {found.name for header in headers if (found := record_type.match_header(header))}
+        return sum(1 for name in needed if name not in named)
+
+    return open_table(
+        path,
+        sheet=sheet,
+        encoding=encoding,
+        is_known_header=lambda header: record_type.match_header(header) is not None,
+        missing_columns=missing_columns,
+    )
