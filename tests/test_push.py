@@ -628,3 +628,28 @@ def test_chunks_keep_file_order_and_both_limits(
     for chunk, following in itertools.pairwise(chunks):  # only the last may be short
         next_size = len(chunk.body()) + 1 + len(following.bodies[0])
         assert len(chunk) == chunk_size or next_size > chunk_bytes
+
+
+def test_a_chunk_the_platform_counts_short_stays_out_of_the_ledger(tmp_path: Path) -> None:
+    """Success, but "stored 198" for 200 rows: which two it left is unknown, so the chunk is
+    not recorded as accepted, and --changed-only sends it again next time."""
+    path = cycle_file(tmp_path, 600)
+    recorded: list[int] = []
+
+    def send(chunk: Chunk, **_: Any) -> Answer:
+        short = chunk.rows[0] == 202  # the second chunk
+        return Answer(0, "ok", len(chunk) - 2 if short else len(chunk), Outcome.SUCCESS)
+
+    with ReportWriter(tmp_path / "r.csv") as report:
+        summary = push_file(
+            CYCLE,
+            path,
+            send=send,
+            report=report,
+            orgid=ORGID,
+            on_accepted=lambda chunk: recorded.extend(chunk.rows),
+        )
+    assert (summary.accepted, summary.platform_affected, summary.stored_fewer) == (600, 598, 200)
+    assert summary.to_dict()["stored_fewer"] == 200
+    assert recorded == list(range(2, 202)) + list(range(402, 602))
+    assert summary.exit_code == 0

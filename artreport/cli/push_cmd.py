@@ -318,6 +318,11 @@ def print_push_summary(
         )
     if summary.resent:
         console.print(state.t("push-resent", count=summary.resent))
+    if summary.stored_fewer:
+        console.print(
+            f"[yellow]![/yellow] {state.t('push-stored-fewer', count=summary.stored_fewer)}",
+            soft_wrap=True,
+        )
     if summary.skipped:
         console.print(state.t("push-skipped", count=summary.skipped))
     print_counts_by_code(console, state, dict(summary.problems_by_code))

@@ -264,6 +264,9 @@ def sync_command(
         if "accepted" in entry and entry.get("error"):
             # The push stopped: credentials refused, platform unreachable.
             console.print(f"   [red]✗[/red] {entry['error']}", soft_wrap=True)
+        if entry.get("stored_fewer"):
+            warning = state.t("push-stored-fewer", count=entry["stored_fewer"])
+            console.print(f"   [yellow]![/yellow] {warning}", soft_wrap=True)
         if entry.get("report"):
             console.print("   " + state.t("push-report", path=entry["report"]), soft_wrap=True)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))

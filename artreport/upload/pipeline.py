@@ -117,6 +117,9 @@ class PushSummary:
     #: Requests sent again after a lost answer, a gateway error or an expired login; not in
     #: ``requests``, which counts each chunk or part of one once.
     resent: int = 0
+    #: Rows accepted in parts of which the platform said it stored fewer rows than were sent:
+    #: such parts stay out of the ledger, so ``--changed-only`` sends them again.
+    stored_fewer: int = 0
     problems_by_code: Counter[str] = field(default_factory=Counter)
     rejected_by_code: Counter[int] = field(default_factory=Counter)
     #: What ended the push early: the code of an error that ends the run, or the name of a
@@ -163,6 +166,7 @@ class PushSummary:
             "requests": self.requests,
             "extra_requests": self.extra_requests,
             "resent": self.resent,
+            "stored_fewer": self.stored_fewer,
             "problems_by_code": dict(self.problems_by_code),
             "rejected_by_code": {str(k): v for k, v in self.rejected_by_code.items()},
             "stopped_by": self.stopped_by,
@@ -176,6 +180,9 @@ class PushSummary:
 @dataclass
 class ChunkOutcome:
     accepted: list[Chunk] = field(default_factory=list)
+    #: Accepted parts of which the platform says it stored fewer rows than were sent, each
+    #: sent once (a resent part's count says nothing): which rows it left is unknown.
+    short: list[Chunk] = field(default_factory=list)
     affected: int = 0
     rejected: list[tuple[PendingRow, Answer]] = field(default_factory=list)
     not_sent: list[Chunk] = field(default_factory=list)
@@ -265,6 +272,8 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             affected = answer.data
             valid_count = isinstance(affected, int) and not isinstance(affected, bool)
             outcome.affected += affected if valid_count else len(part)
+            if valid_count and affected < len(part) and answer.attempts == 1:
+                outcome.short.append(part)
             continue
         server_failed = server_failed or answer.outcome is Outcome.SERVER_FAILED
         if answer.outcome is Outcome.TOO_LARGE:
@@ -436,9 +445,13 @@ def push_file(
             summary.resent += outcome.resent
             summary.accepted += sum(map(len, outcome.accepted))
             summary.platform_affected += outcome.affected
+            summary.stored_fewer += sum(map(len, outcome.short))
             if on_accepted is not None:
+                # The ledger records only what the platform owned up to: the rows of a part it
+                # counted short may not be stored, and --changed-only must send them again.
                 for chunk in outcome.accepted:
-                    on_accepted(chunk)
+                    if not any(chunk is short for short in outcome.short):
+                        on_accepted(chunk)
             for row, answer in outcome.rejected:
                 summary.rejected += 1
                 summary.rejected_by_code[answer.code] += 1
