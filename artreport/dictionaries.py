@@ -5,13 +5,15 @@ The config's ``dictionaries`` setting holds them inline or names a YAML or CSV f
 that field in every record type, or by ``type.field`` (``cycle.tstatus``) for one type only.
 Each key is checked against the schema when the config is read, so a misspelt field name is
 an error at once, not a table that silently checks nothing.
+
+Fields whose codes the platform's text fixes (``临床妊娠 1是2否``) carry them in the schema
+(``codes:``) instead; they are not ``dict`` fields, so no config can change them.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import unicodedata
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ import yaml
 from artreport import yamlload
 from artreport.errors import ArtreportError, ConfigError
 from artreport.schema import RecordType, load_schema
+from artreport.schema.model import label_key
 
 #: Code tables by ``field`` or ``type.field``: code → label.
 Dictionaries = Mapping[str, Mapping[int, str]]
@@ -46,13 +49,14 @@ def load_dictionaries(value: Any, folder: Path | None) -> dict[str, dict[int, st
 def tables_for(
     record_type: RecordType, dictionaries: Dictionaries | None
 ) -> dict[str, Mapping[int, str]]:
-    """The tables that apply to *record_type*'s coded fields, by field name; a ``type.field``
+    """The tables that apply to *record_type*'s coded fields, by field name: the codes its
+    schema fixes (``1是2否``), and the config's for ``dict`` fields, where a ``type.field``
     table wins over a ``field`` one."""
-    if not dictionaries:
-        return {}
     tables: dict[str, Mapping[int, str]] = {}
     for field in record_type.fields:
-        if field.dict:
+        if field.codes:
+            tables[field.name] = dict(field.codes)
+        elif field.dict and dictionaries:
             table = dictionaries.get(f"{record_type.name}.{field.name}")
             if table is None:
                 table = dictionaries.get(field.name)
@@ -145,9 +149,3 @@ def _code(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value.strip())
     return value if isinstance(value, int) and value in _INT32 else None
-
-
-def label_key(text: str) -> str:
-    """The form in which a cell is compared with labels: full-width → half-width, no white
-    space, case-folded (``１－顺 产`` reads as ``1-顺产``)."""
-    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()

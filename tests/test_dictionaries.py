@@ -155,9 +155,18 @@ def test_a_template_with_dictionaries_has_drop_downs_and_validates_filled(
     result = runner.invoke(app, ["template", "childbirth", "-o", str(path)])
     assert result.exit_code == 0, result.output
     workbook = openpyxl.load_workbook(path)
-    assert [c.value for c in workbook["代码表"]["A"]] == ["childbirthtype", "1-顺产", "2-剖宫产"]
+    codes = workbook["代码表"]
+    assert [c.value for c in codes["A"] if c.value] == ["childbirthtype", "1-顺产", "2-剖宫产"]
+    # childbirthnum's codes are the platform's own (分娩胎数(单胎1 双胎2 三胎3 其他0)).
+    assert [c.value for c in codes["B"] if c.value] == [
+        "childbirthnum",
+        "0-其他",
+        "1-单胎",
+        "2-双胎",
+        "3-三胎",
+    ]
     lists = [v for v in workbook.worksheets[0].data_validations.dataValidation if v.type == "list"]
-    assert len(lists) == 1
+    assert len(lists) == 2
 
     rows = clerk_rows(CHILDBIRTH)
     for row, entry in zip(rows, ["1-顺产", "2-剖宫产", "1-顺产"], strict=True):

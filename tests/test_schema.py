@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from artreport.errors import UsageError
-from artreport.schema.loader import load_schema
+from artreport.schema.loader import SchemaFileError, load_schema, load_schema_from
 from artreport.schema.model import RecordType
 
 SPEC_FIELDS = Path(__file__).resolve().parents[2] / "shared" / "spec" / "spec_fields.json"
@@ -177,6 +177,21 @@ def test_dictionary_coded_fields_are_flagged(schema, endpoints, name):
             assert field.type == "integer", f"{name}.{field.name}: codes are integers"
 
 
+@pytest.mark.parametrize("name", CLI_NAMES)
+def test_fields_whose_codes_the_spec_states_declare_them_and_no_others(schema, endpoints, name):
+    record_type = schema.get(name)
+    for spec in _insert(endpoints, record_type)["fields"]:
+        field = record_type.field(spec["name"])
+        if "1是2否" in spec["desc"]:
+            stated = {1: "是", 2: "否"}
+        elif "(单胎1 双胎2 三胎3 其他0)" in spec["desc"]:
+            stated = {1: "单胎", 2: "双胎", 3: "三胎", 0: "其他"}
+        else:
+            # 新生儿1是否死亡, 是否外供…: the text names no codes, so none are assumed.
+            stated = {}
+        assert dict(field.codes) == stated, f"{name}.{field.name}"
+
+
 def test_deviations_are_real_and_explained(schema, endpoints):
     for (name, field_name, attribute), (value, reason) in DEVIATIONS.items():
         record_type = schema.get(name)
@@ -304,3 +319,46 @@ def test_staff_names_are_not_personal_data(schema):
         for field in record_type.fields:
             if staff.match(field.name):
                 assert field.pii is None, f"{record_type.name}.{field.name}"
+
+
+# --- fixed codes in a record type's file ----------------------------------------------------
+
+
+def _type_with_field(folder: Path, field_yaml: str) -> Path:
+    (folder / "t.yaml").write_text(
+        "name: t\nlabel: 测试\nresource: aTest\nprimary_key: tid\ndelete_params: [tid]\n"
+        "fields:\n"
+        "  - {name: tid, label: 测试ID, type: string, required: true}\n"
+        f"  - {field_yaml}\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_a_field_s_codes_are_data_in_its_file(tmp_path: Path) -> None:
+    folder = _type_with_field(
+        tmp_path, "{name: sex, label: 性别, type: integer, codes: {1: 男, 2: 女}}"
+    )
+    field = load_schema_from(folder).get("t").field("sex")
+    assert field.codes == ((1, "男"), (2, "女"))
+    assert not field.dict
+
+
+@pytest.mark.parametrize(
+    "field_yaml",
+    [
+        "{name: x, type: string, codes: {1: 是}}",  # codes are integers
+        "{name: x, type: integer, dict: true, codes: {1: 是}}",  # or the config's table
+        "{name: x, type: integer, codes: {}}",
+        "{name: x, type: integer, codes: [1, 2]}",
+        "{name: x, type: integer, codes: {a: 是}}",
+        "{name: x, type: integer, codes: {true: 是}}",
+        "{name: x, type: integer, codes: {3000000000: 是}}",
+        "{name: x, type: integer, codes: {1: yes, 2: no}}",  # YAML's booleans, not labels
+        "{name: x, type: integer, codes: {1: ' '}}",
+        "{name: x, type: integer, codes: {1: 是, 2: ' 是'}}",  # one label, two codes
+    ],
+)
+def test_malformed_codes_are_a_schema_file_error(tmp_path: Path, field_yaml: str) -> None:
+    with pytest.raises(SchemaFileError):
+        load_schema_from(_type_with_field(tmp_path, field_yaml))

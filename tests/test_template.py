@@ -184,13 +184,32 @@ def test_dictionaries_fill_the_codes_and_add_drop_downs() -> None:
     column = next(i for i, f in enumerate(TRANSPLANT.fields, 1) if f.name == "situation")
     letter = openpyxl.utils.get_column_letter(column)
     validations = workbook.worksheets[0].data_validations.dataValidation
-    (drop_down,) = [v for v in validations if v.type == "list"]
+    (drop_down,) = [v for v in validations if v.type == "list" and letter in str(v.sqref)]
     assert str(drop_down.sqref) == f"{letter}2:{letter}1048576"
     assert drop_down.formula1 == "'代码表'!$A$2:$A$3"
     assert [c.value for c in workbook["代码表"]["A"]] == ["situation", "1-已移植", "2-未移植"]
     # The coded column takes its list instead of the whole-number check.
     (whole,) = [v for v in validations if v.type == "whole"]
     assert f"{letter}2:{letter}1048576" not in str(whole.sqref)
+
+
+def test_codes_the_platform_fixes_are_listed_and_offered_without_a_config(
+    tmp_path: Path,
+) -> None:
+    result = SCHEMA.get("result")
+    workbook = openpyxl.load_workbook(make_template(tmp_path, "result"))
+    notes = {row[1]: row for row in workbook["字段说明"].iter_rows(values_only=True)}
+    assert notes["clinicalP"][5] == "1-是；2-否"
+    assert notes["pregnancyresult"][5] in (None, "")  # a 字典项 without a configured table
+    column = next(i for i, f in enumerate(result.fields, 1) if f.name == "clinicalP")
+    letter = openpyxl.utils.get_column_letter(column)
+    validations = workbook.worksheets[0].data_validations.dataValidation
+    (drop_down,) = [v for v in validations if v.type == "list" and letter in str(v.sqref)]
+    sheet, cells = drop_down.formula1.split("!")
+    first, last = (int(cell.rsplit("$", 1)[1]) for cell in cells.split(":"))
+    codes = workbook[sheet.strip("'")]
+    list_column = cells.split("$")[1]
+    assert [codes[f"{list_column}{n}"].value for n in range(first, last + 1)] == ["1-是", "2-否"]
 
 
 def test_csv_template_is_a_header_row_with_a_bom(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 
 from artreport.schema import load_schema
@@ -14,6 +15,7 @@ from artreport.validation import Problem, ValidateOptions, open_validation
 SCHEMA = load_schema()
 CYCLE = SCHEMA.get("cycle")
 INFORMATION = SCHEMA.get("information")
+RESULT = SCHEMA.get("result")
 ORGID = "ZJ3301001"
 
 # A complete, valid cycle row keyed by Chinese label, as a clerk's export has it.
@@ -686,3 +688,66 @@ def test_hidden_rows_are_read_and_named_in_a_notice(tmp_path: Path) -> None:
     [notice] = [n for n in validation.summary.notices if n.code == "hidden-rows-read"]
     assert (notice.row, notice.params) == (3, {"count": 2, "rows": "3, 5"})
     assert "hidden" in notice.message("en")
+
+
+# --------------------------------------------------------------------------------------------
+# Fields whose codes the platform's text fixes: 临床妊娠 1是2否
+
+
+def result_rows(values: list[str], header: str = "临床妊娠") -> list[dict[str, str]]:
+    return [
+        {"治疗结果ID": f"RES{i:05d}", "周期ID": f"CYC{i:05d}", header: value}
+        for i, value in enumerate(values)
+    ]
+
+
+def test_a_yes_no_field_takes_its_codes_and_their_labels(tmp_path: Path) -> None:
+    values = ["1", "2", "是", "否", " 否 ", "1-是", "2：否", "", "１"]
+    path = write_csv(tmp_path / "r.csv", result_rows(values))
+    validation, results = run(RESULT, path)
+    assert validation.file_problems == []
+    assert all(r.valid and not r.problems for r in results)
+    assert [r.data.get("clinicalP") for r in results] == [1, 2, 1, 2, 2, 1, 2, None, 1]
+
+
+@pytest.mark.parametrize("value", ["0", "3", "9", "-1", "Y", "N", "有"])
+def test_a_yes_no_field_refuses_any_other_value(tmp_path: Path, value: str) -> None:
+    # 0 for "no" is what many hospital systems write; the platform's code for no is 2.
+    path = write_csv(tmp_path / "r.csv", result_rows(["1", value, "2"]))
+    _, results = run(RESULT, path)
+    assert [r.valid for r in results] == [True, False, True]
+    [problem] = results[1].problems
+    assert (problem.code, problem.field, problem.value) == ("unknown-code", "clinicalP", value)
+    assert "1-是, 2-否" in problem.message("zh")
+    assert "clinicalP" not in results[1].data
+    with open_validation(RESULT, path, orgid=ORGID) as validate:
+        assert [r.row for r in validate.problem_rows()] == [3]
+
+
+def test_yes_no_columns_of_a_long_file_are_checked_a_column_at_a_time(tmp_path: Path) -> None:
+    # Enough rows for whole batches, read through the column's cache of distinct values.
+    values = ["1", "2", "是", "否", ""] * 400
+    values[1234] = "0"
+    path = write_csv(tmp_path / "r.csv", result_rows(values, "是否减胎 1是2否"))
+    _, results = run(RESULT, path)
+    refused = [r.row for r in results if not r.valid]
+    assert refused == [1236]
+    expected = {"1": 1, "是": 1, "2": 2, "否": 2}
+    assert [r.data.get("pregnancyred") for r in results if r.valid] == [
+        expected.get(v) for i, v in enumerate(values) if i != 1234
+    ]
+    with open_validation(RESULT, path, orgid=ORGID) as validate:
+        assert [r.row for r in validate.problem_rows()] == [1236]
+        assert validate.summary.invalid == 1
+
+
+def test_a_spreadsheet_yes_no_column_is_checked_too(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["实验结果ID", "周期ID", "是否全胚冷冻"])
+    for i, value in enumerate([1, 2.0, 0, "否", None]):
+        workbook.active.append([f"ER{i}", f"CYC{i}", value])
+    path = tmp_path / "e.xlsx"
+    workbook.save(path)
+    _, results = run(SCHEMA.get("eresult"), path)
+    assert [r.data.get("allfreeze") for r in results] == [1, 2, None, 2, None]
+    assert [(r.row, p.code) for r in results for p in r.problems] == [(4, "unknown-code")]

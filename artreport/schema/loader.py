@@ -9,9 +9,27 @@ from pathlib import Path
 from typing import Any
 
 from artreport import yamlload
-from artreport.schema.model import FIELD_TYPES, PII_KINDS, Field, RecordType, Schema
+from artreport.schema.model import (
+    FIELD_TYPES,
+    PII_KINDS,
+    Field,
+    RecordType,
+    Schema,
+    label_key,
+)
 
-_FIELD_KEYS = {"name", "label", "type", "required", "dict", "aliases", "pii", "description"}
+_FIELD_KEYS = {
+    "name",
+    "label",
+    "type",
+    "required",
+    "dict",
+    "codes",
+    "aliases",
+    "pii",
+    "description",
+}
+_INT32 = range(-(2**31), 2**31)
 _TYPE_KEYS = {
     "name",
     "label",
@@ -48,7 +66,31 @@ def _field(source: str, raw: dict[str, Any]) -> Field:
         aliases=tuple(str(a) for a in raw.get("aliases") or ()),
         pii=raw.get("pii"),
         description=str(raw.get("description") or ""),
+        codes=_codes(source, raw),
     )
+
+
+def _codes(source: str, raw: dict[str, Any]) -> tuple[tuple[int, str], ...]:
+    """A field's fixed codes, ``{1: 是, 2: 否}`` in its file."""
+    codes = raw.get("codes")
+    if codes is None:
+        return ()
+    name = raw.get("name")
+    if raw.get("type") != "integer" or raw.get("dict"):
+        # A dict field's codes come from the hospital's config; two sources could disagree.
+        raise SchemaFileError(f"{source}: field {name!r} has codes but is not a plain integer")
+    if not isinstance(codes, dict) or not codes:
+        raise SchemaFileError(f"{source}: field {name!r} has codes that are not a mapping")
+    for code, label in codes.items():
+        # YAML reads an unquoted yes/no label as a boolean, and a boolean is also an int.
+        if not isinstance(code, int) or isinstance(code, bool) or code not in _INT32:
+            raise SchemaFileError(f"{source}: field {name!r} has the code {code!r}")
+        if not isinstance(label, str) or not label.strip():
+            raise SchemaFileError(f"{source}: field {name!r} has the label {label!r}")
+    if len({label_key(label) for label in codes.values()}) != len(codes):
+        # A cell holding the label must name one code.
+        raise SchemaFileError(f"{source}: field {name!r} gives two codes one label")
+    return tuple((code, label.strip()) for code, label in codes.items())
 
 
 def _record_type(source: str, raw: dict[str, Any]) -> RecordType:

@@ -28,6 +28,12 @@ def header_key(text: str) -> str:
     return _WHITESPACE.sub("", folded).casefold().strip("*")
 
 
+def label_key(text: str) -> str:
+    """The form in which a cell is compared with code labels: full-width → half-width, no
+    white space, case-folded (``１－顺 产`` reads as ``1-顺产``)."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -38,6 +44,9 @@ class Field:
     aliases: tuple[str, ...] = ()
     pii: str | None = None
     description: str = ""
+    #: The codes the platform's text fixes for this field (``临床妊娠 1是2否``), as (code,
+    #: label) pairs. A ``dict`` field's codes are the hospital's instead, from the config.
+    codes: tuple[tuple[int, str], ...] = ()
     #: A record's ID: the primary key of some record type, here or as a reference. Set by the
     #: loader from the record types, not written in their files.
     identifier: bool = False
