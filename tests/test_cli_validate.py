@@ -187,6 +187,30 @@ def test_schema_json_lists_every_type_and_field() -> None:
     assert {"name", "label", "type", "required"} <= set(cycle["fields"][0])
 
 
+def test_schema_json_gives_the_codes_the_platform_fixes() -> None:
+    code, output = invoke("schema", "result", "--json")
+    assert code == 0
+    fields = {f["name"]: f for f in json.loads(output)["fields"]}
+    assert fields["clinicalP"]["codes"] == {"1": "是", "2": "否"}
+    assert fields["pregnancyresult"]["codes"] == {}  # a 字典项: the hospital's codes
+
+
+def test_a_zero_for_no_is_refused_naming_the_platform_s_codes(tmp_path: Path) -> None:
+    path = tmp_path / "result.csv"
+    path.write_text(
+        "治疗结果ID,周期ID,机构ID,临床妊娠(1是0否),是否死胎\n"
+        "RES1,CYC1,ZJ3301001,1,否\n"
+        "RES2,CYC2,ZJ3301001,0,2\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.csv"
+    code, output = invoke("validate", "result", str(path), "--report", str(report))
+    assert code == 1, output
+    [row] = report_rows(report)
+    assert (row["row"], row["field"], row["code"]) == ("3", "clinicalP", "unknown-code")
+    assert "可选：1-是, 2-否" in row["message"]
+
+
 def test_schema_of_one_type_by_chinese_name() -> None:
     code, output = invoke("schema", "周期信息")
     assert code == 0 and "cycleid" in output and "ordernumber" in output

@@ -27,6 +27,8 @@ def record_type_dict(record_type: RecordType) -> dict[str, Any]:
                 "type": f.type,
                 "required": f.required,
                 "dict": f.dict,
+                # JSON keys are text: {"1": "是", "2": "否"}.
+                "codes": {str(code): label for code, label in f.codes},
                 "aliases": list(f.aliases),
             }
             for f in record_type.fields
