@@ -211,6 +211,36 @@ def test_a_zero_for_no_is_refused_naming_the_platform_s_codes(tmp_path: Path) ->
     assert "可选：1-是, 2-否" in row["message"]
 
 
+def childbirth_in_grams_and_millimetres(path: Path) -> Path:
+    path.write_text(
+        "分娩信息ID,周期ID,机构ID,分娩时间,分娩方式,新生儿1是否死亡,新生儿1身长(mm),"
+        "新生儿1性别,新生儿1体重(g),孕周\n"
+        "CHB001,CYC001,ZJ3301001,2023-05-06 08:00:00,1,2,500,1,3200,39\n"
+        "CHB002,CYC002,ZJ3301001,2023-05-07 08:00:00,2,2,480,2,2900,38\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_column_in_grams_is_refused_naming_both_units(tmp_path: Path) -> None:
+    path = childbirth_in_grams_and_millimetres(tmp_path / "childbirth.csv")
+    code, output = invoke("--lang", "en", "validate", "childbirth", str(path))
+    assert code == 1, output
+    flat = " ".join(output.split())
+    assert "Column 9 '新生儿1体重(g)' is in g, but the platform takes '新生儿1体重'" in flat
+    assert "Column 7 '新生儿1身长(mm)' is in mm" in flat and "in cm" in flat
+    assert "0 valid, 2 invalid" in flat
+
+
+def test_no_row_of_a_file_in_the_wrong_unit_is_sent(tmp_path: Path) -> None:
+    path = childbirth_in_grams_and_millimetres(tmp_path / "childbirth.csv")
+    result = runner.invoke(app, ["push", "childbirth", str(path), "--sandbox", "--json"])
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["rows_read"], summary["sent"], summary["accepted"]) == (2, 0, 0)
+    assert summary["problems_by_code"] == {"wrong-unit-column": 2}
+
+
 def test_schema_of_one_type_by_chinese_name() -> None:
     code, output = invoke("schema", "周期信息")
     assert code == 0 and "cycleid" in output and "ordernumber" in output

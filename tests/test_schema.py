@@ -16,7 +16,7 @@ import pytest
 
 from artreport.errors import UsageError
 from artreport.schema.loader import SchemaFileError, load_schema, load_schema_from
-from artreport.schema.model import RecordType
+from artreport.schema.model import RecordType, unit_in
 
 SPEC_FIELDS = Path(__file__).resolve().parents[2] / "shared" / "spec" / "spec_fields.json"
 
@@ -362,3 +362,40 @@ def test_a_field_s_codes_are_data_in_its_file(tmp_path: Path) -> None:
 def test_malformed_codes_are_a_schema_file_error(tmp_path: Path, field_yaml: str) -> None:
     with pytest.raises(SchemaFileError):
         load_schema_from(_type_with_field(tmp_path, field_yaml))
+
+
+# --- units of measure ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [
+        ("新生儿1体重（kg）", "kg"),
+        ("新生儿1体重(公斤)", "kg"),
+        ("新生儿1体重(千克)", "kg"),
+        ("体重(单位：KG)", "kg"),
+        ("体重(g)", "g"),
+        ("体重 （ 克 ）", "g"),
+        ("身长(mm)", "mm"),
+        ("身长(毫米)", "mm"),
+        ("身长(厘米)", "cm"),
+        ("身长(m)", "m"),
+        ("体重(g)(旧系统)", "g"),
+        ("并发症(感染)", None),
+        ("女方年龄(岁)", None),
+        ("启动日期(yyyy-MM-dd)", None),
+        ("体重", None),
+        ("kg", None),
+    ],
+)
+def test_the_unit_a_bracketed_remark_names(text, unit):
+    assert unit_in(text) == unit
+
+
+def test_the_fields_with_a_unit_are_the_newborns_weights_and_lengths(schema):
+    units = {(t.name, f.name): f.unit for t in schema for f in t.fields if f.unit}
+    assert units == {
+        ("childbirth", f"newborn{n}{name}"): unit
+        for n in (1, 2, 3)
+        for name, unit in (("Weight", "kg"), ("Legth", "cm"))
+    }

@@ -16,6 +16,7 @@ SCHEMA = load_schema()
 CYCLE = SCHEMA.get("cycle")
 INFORMATION = SCHEMA.get("information")
 RESULT = SCHEMA.get("result")
+CHILDBIRTH = SCHEMA.get("childbirth")
 ORGID = "ZJ3301001"
 
 # A complete, valid cycle row keyed by Chinese label, as a clerk's export has it.
@@ -751,3 +752,85 @@ def test_a_spreadsheet_yes_no_column_is_checked_too(tmp_path: Path) -> None:
     _, results = run(SCHEMA.get("eresult"), path)
     assert [r.data.get("allfreeze") for r in results] == [1, 2, None, 2, None]
     assert [(r.row, p.code) for r in results for p in r.problems] == [(4, "unknown-code")]
+
+
+# --------------------------------------------------------------------------------------------
+# A unit in a header's brackets: 新生儿1体重(g) is not the platform's 新生儿1体重（kg）
+
+
+def childbirth_rows(weight_header: str, weights: list[str], **more: str) -> list[dict[str, str]]:
+    return [
+        {
+            "分娩信息ID": f"CHB{i}",
+            "周期ID": f"CYC{i}",
+            "分娩时间": "2023-05-06 08:00:00",
+            "分娩方式": "1",
+            "新生儿1是否死亡": "2",
+            "新生儿1身长": "50",
+            "新生儿1性别": "1",
+            weight_header: weight,
+            "孕周": "39",
+        }
+        | more
+        for i, weight in enumerate(weights)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "unit"),
+    [
+        ("新生儿1体重(g)", "g"),
+        ("新生儿1体重（克）", "g"),
+        ("新生儿1体重(单位:g)", "g"),
+        ("新生儿1体重(斤)", "斤"),
+        ("newborn1Weight(mg)", "mg"),
+    ],
+)
+def test_a_column_in_another_unit_than_the_platform_s_stops_the_file(
+    tmp_path: Path, header: str, unit: str
+) -> None:
+    path = write_csv(tmp_path / "c.csv", childbirth_rows(header, ["3200", "2900"]))
+    validation, results = run(CHILDBIRTH, path)
+    [problem] = validation.file_problems
+    assert (problem.code, problem.field, problem.severity) == (
+        "wrong-unit-column",
+        "newborn1Weight",
+        "error",
+    )
+    assert (problem.params["column"], problem.params["number"]) == (header, 8)
+    assert (problem.params["unit"], problem.params["wanted"]) == (unit, "kg")
+    message = problem.message("zh")
+    assert f"“{header}”的单位是 {unit}，平台要求“新生儿1体重”(newborn1Weight) 用 kg" in message
+    # The column is not read as kg, and the required field is not also called missing.
+    assert not any(r.valid for r in results)
+    assert all("newborn1Weight" not in r.data for r in results)
+    with open_validation(CHILDBIRTH, path, orgid=ORGID) as validate:
+        assert list(validate.problem_rows()) == []
+        assert (validate.summary.valid, validate.summary.invalid) == (0, 2)
+
+
+def test_an_optional_column_in_another_unit_stops_the_file_too(tmp_path: Path) -> None:
+    # Leaving the column out would send the rows without a weight the file does hold.
+    rows = childbirth_rows("新生儿1体重", ["3.2"], **{"新生儿2身长(mm)": "480"})
+    validation, [result] = run(CHILDBIRTH, write_csv(tmp_path / "c.csv", rows))
+    assert codes(validation.file_problems) == [(None, "newborn2Legth", "wrong-unit-column")]
+    assert validation.file_problems[0].params["wanted"] == "cm"
+    assert not result.valid
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "新生儿1体重",
+        "新生儿1体重（kg）",
+        "新生儿1体重(KG)",
+        "新生儿1体重(公斤)",
+        "新生儿1体重(单位：千克)",
+    ],
+)
+def test_a_column_in_the_platform_s_unit_is_read(tmp_path: Path, header: str) -> None:
+    path = write_csv(tmp_path / "c.csv", childbirth_rows(header, ["3.2", "2.9"]))
+    validation, results = run(CHILDBIRTH, path)
+    assert validation.file_problems == []
+    assert [r.data["newborn1Weight"] for r in results] == [3.2, 2.9]
+    assert all(r.valid and not r.problems for r in results)

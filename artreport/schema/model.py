@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +19,36 @@ PII_KINDS: tuple[str, ...] = ("name", "idcard", "phone", "address")
 _WHITESPACE = re.compile(r"\s+")
 _BRACKETED_SUFFIX = re.compile(r"\(.*$")
 
+#: Units of measure a header or a label may name in brackets, as ``header_key`` leaves them
+#: (``KG`` → ``kg``), each with the unit it is: ``克`` and ``g`` are one unit, ``g`` and ``kg``
+#: are not. Only the spellings are kept here: which unit a field takes is data, the unit its
+#: label names (``新生儿1体重（kg）``).
+_UNITS: Mapping[str, str] = {
+    "mg": "mg",
+    "毫克": "mg",
+    "g": "g",
+    "克": "g",
+    "kg": "kg",
+    "千克": "kg",
+    "公斤": "kg",
+    "斤": "斤",
+    "lb": "lb",
+    "磅": "lb",
+    "mm": "mm",
+    "毫米": "mm",
+    "cm": "cm",
+    "厘米": "cm",
+    "公分": "cm",
+    "m": "m",
+    "米": "m",
+    "ml": "ml",
+    "毫升": "ml",
+    "l": "L",
+    "升": "L",
+}
+# 体重(单位:kg), 体重(单位kg): what some systems write around the unit.
+_UNIT_REMARK = re.compile(r"\((?:单位:?)?([^()]+)\)")
+
 
 def header_key(text: str) -> str:
     """The form in which headers are compared: NFKC (full-width → half-width, so ``（`` is
@@ -26,6 +56,17 @@ def header_key(text: str) -> str:
     columns."""
     folded = unicodedata.normalize("NFKC", str(text))
     return _WHITESPACE.sub("", folded).casefold().strip("*")
+
+
+def unit_in(text: str) -> str | None:
+    """The unit of measure a bracketed remark in ``text`` names — ``kg`` for
+    ``新生儿1体重（公斤）`` or ``体重(单位:千克)`` —, None when no remark is one
+    (``并发症(感染)``)."""
+    for remark in _UNIT_REMARK.findall(header_key(text)):
+        unit = _UNITS.get(remark)
+        if unit is not None:
+            return unit
+    return None
 
 
 def label_key(text: str) -> str:
@@ -50,6 +91,12 @@ class Field:
     #: A record's ID: the primary key of some record type, here or as a reference. Set by the
     #: loader from the record types, not written in their files.
     identifier: bool = False
+
+    @property
+    def unit(self) -> str | None:
+        """The unit the platform wants this field in, as its label gives it: ``kg`` for
+        ``新生儿1体重（kg）``."""
+        return unit_in(self.label)
 
     @property
     def short_label(self) -> str:
@@ -98,6 +145,8 @@ class RecordType:
         A header matches a field's API name (any case), its full Chinese label, one of its
         aliases, or its short label when no other field of this type shares that short label;
         failing that, the header without a bracketed remark (``女方年龄(岁)``) is tried.
+        Whether a unit in that remark is the field's own is for the caller to ask
+        (:func:`unit_in`, :attr:`Field.unit`).
         """
         if header is None:
             return None

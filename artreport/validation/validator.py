@@ -20,7 +20,7 @@ from typing import Any
 from artreport.dictionaries import Dictionaries, tables_for
 from artreport.errors import InputError
 from artreport.readers import Notice, Table, open_table
-from artreport.schema import Field, RecordType
+from artreport.schema import Field, RecordType, unit_in
 from artreport.validation import problems as codes
 from artreport.validation.columns import (
     CODED,
@@ -54,6 +54,8 @@ _DATE_WIDTH = len("yyyy-mm-dd")
 # Blank dates as text that sorts before / after every date, for comparing whole columns.
 _AS_FIRST: dict[Any, str] = {BLANK: ""}
 _AS_LAST: dict[Any, str] = {BLANK: "\uffff", "": "\uffff"}
+#: File-level problems after which no row can be sent, whatever it holds.
+_UNUSABLE_FILE = frozenset({codes.MISSING_COLUMN, codes.WRONG_UNIT_COLUMN})
 
 
 @dataclass(frozen=True)
@@ -174,8 +176,9 @@ class Validation:
         self.file_problems: list[Problem] = []
         self._columns = self._plan_columns()
         self._plan = [(c.index, c.field, c.read, c.field.required, c.clear) for c in self._columns]
-        # A missing required column makes every row invalid; one problem says so, not one a row.
-        self.rows_unusable = any(p.code == codes.MISSING_COLUMN for p in self.file_problems)
+        # A missing required column, or a column in a unit the platform does not take, makes
+        # every row invalid; one problem says so, not one a row.
+        self.rows_unusable = any(p.code in _UNUSABLE_FILE for p in self.file_problems)
         for problem in self.file_problems:
             self.summary.problems_by_code[problem.code] += 1
 
@@ -188,6 +191,7 @@ class Validation:
         # Each field's columns: a header naming it exactly wins over one that names it only
         # once a bracketed remark is taken off (周期ID over 周期ID(旧系统)), then the first.
         candidates: dict[str, list[tuple[bool, int, str]]] = {}
+        wrong_unit: set[str] = set()
         for index, header in enumerate(self.table.headers):
             text = str(header).strip() if header is not None else ""
             if not text:
@@ -199,6 +203,13 @@ class Validation:
                     self.file_problems.append(_ambiguous_column(index, text, shared))
                 else:
                     unknown.append(text)
+                continue
+            unit = unit_in(text)
+            if unit is not None and found.unit is not None and unit != found.unit:
+                # 新生儿1体重(g) holds 3200 where the platform wants 3.2 (kg): sent, every
+                # value would be a thousand times too large, and no cell looks wrong.
+                self.file_problems.append(_wrong_unit_column(index, text, unit, found))
+                wrong_unit.add(found.name)
                 continue
             exact = record_type.names_exactly(text)
             candidates.setdefault(found.name, []).append((not exact, index, text))
@@ -256,6 +267,8 @@ class Validation:
         for required in record_type.required_fields:
             if required.name in seen or (required.name == _ORGID and self.orgid):
                 continue
+            if required.name in wrong_unit:
+                continue  # the column is there, and its problem says what is wrong with it
             self.file_problems.append(
                 Problem(
                     codes.MISSING_COLUMN,
@@ -553,6 +566,21 @@ _Found = list[tuple[str, Field | None, Any, dict[str, Any], str]]
 
 def _is_blank(cell: Any) -> bool:
     return cell is None or (cell.__class__ is str and not cell.strip())
+
+
+def _wrong_unit_column(index: int, header: str, unit: str, field: Field) -> Problem:
+    return Problem(
+        codes.WRONG_UNIT_COLUMN,
+        field=field.name,
+        params={
+            "column": header,
+            "number": index + 1,
+            "unit": unit,
+            "wanted": field.unit,
+            "label": field.short_label,
+            "header": field.label,
+        },
+    )
 
 
 def _ambiguous_column(index: int, header: str, fields: list[Field]) -> Problem:
