@@ -705,6 +705,8 @@ def _generic(record_type: RecordType, field: Field) -> Generator:
             return _count(1, 6)
         if "1是2否" in label or "是否" in label:
             return _yes_mostly_no(20)
+        if field.codes:
+            return _one_of(*(code for code, _label in field.codes))
         if "性别" in label:
             return _one_of(1, 2)
         if "年龄" in label:

@@ -28,6 +28,7 @@ from artreport.fakedata import (
     write_rows,
 )
 from artreport.schema import Field, RecordType, load_schema
+from artreport.schema.loader import load_schema_from
 from tests.conftest import SAMPLES
 
 SCHEMA = load_schema()
@@ -91,7 +92,22 @@ def test_rows_fill_every_required_field_with_a_value_of_the_schema_type(name: st
                 assert 0 <= value <= 200, (key, value)
             if field.dict:
                 assert 1 <= value <= 6, (key, value)
+            if field.codes:
+                assert value in dict(field.codes), (key, value)
         assert row["orgid"] == "ZJ3301001"
+
+
+def test_a_field_given_codes_in_its_file_gets_only_those(tmp_path: Path) -> None:
+    (tmp_path / "t.yaml").write_text(
+        "name: t\nlabel: 测试\nresource: aTest\nprimary_key: tid\ndelete_params: [tid]\n"
+        "fields:\n"
+        "  - {name: tid, label: 测试ID, type: string, required: true}\n"
+        "  - {name: grade, label: 胚胎等级, type: integer, required: true, "
+        "codes: {1: 优, 2: 良, 4: 差}}\n",
+        encoding="utf-8",
+    )
+    record_type = load_schema_from(tmp_path).get("t")
+    assert {row["grade"] for row in fake_rows(record_type, 200)} == {1, 2, 4}
 
 
 def test_most_optional_fields_are_filled() -> None:
