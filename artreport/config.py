@@ -84,6 +84,20 @@ _KNOWN = {f.name for f in fields(Config)} - {"source", "unknown_settings"}
 _PATH_SETTINGS = frozenset({"state_dir", "ca_bundle"})
 
 
+_SWITCH_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def _switch(name: str, value: Any) -> bool:
+    """A yes/no setting. ``verify: "false"`` (quoted, as some editors write it) is a
+    non-empty string, which bool() takes for true: certificates would be checked although
+    the user turned them off, or the other way round for any other word."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _SWITCH_WORDS:
+        return _SWITCH_WORDS[value.strip().lower()]
+    raise ConfigError("config-bad-value", name=name, value=value)
+
+
 def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
     values: dict[str, Any] = {}
     unknown = []
@@ -102,7 +116,7 @@ def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
             if value <= 0 and name not in ("retries",):
                 raise ConfigError("config-bad-value", name=name, value=value)
         elif name == "verify":
-            value = bool(value)
+            value = _switch(name, value)
         elif name == "sync_patterns":
             if not isinstance(value, dict) or not all(
                 isinstance(patterns, list) for patterns in value.values()

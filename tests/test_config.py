@@ -60,3 +60,26 @@ def test_runs_from_two_folders_share_one_state_folder(
     assert (tmp_path / "etc" / "state" / "ledger.sqlite3").exists()
     # The second run knew what the first had sent.
     assert sandbox.stats()["endpoints"].get("/art/aCyclerecord/batchInsert") == 1
+
+
+@pytest.mark.parametrize(
+    ("written", "verify"),
+    [("false", False), ('"false"', False), ("'no'", False), ('"true"', True), ("yes", True)],
+)
+def test_verify_written_as_a_word_means_that_word(
+    tmp_path: Path, written: str, verify: bool
+) -> None:
+    # A quoted "false" is a non-empty string: bool() would have turned it into true.
+    path = tmp_path / "artreport.yaml"
+    path.write_text(f"verify: {written}\n", encoding="utf-8")
+    assert load_config(path).verify is verify
+
+
+def test_verify_that_is_no_yes_or_no_is_refused(tmp_path: Path) -> None:
+    from artreport.errors import ConfigError
+
+    path = tmp_path / "artreport.yaml"
+    path.write_text('verify: "maybe"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.code == "config-bad-value"
