@@ -610,10 +610,49 @@ def test_retry_after_beyond_the_budget_gives_up_at_once():
     platform = FakePlatform(script=[httpx.Response(503, headers={"Retry-After": "3600"})])
     with make_client(platform, clock, retry_max_seconds=60) as client:
         client.login()
-        with pytest.raises(UnreachableError):
+        with pytest.raises(UnreachableError) as caught:
             client.batch_insert("aCyclerecord", ROWS)
     assert clock.sleeps == []
     assert len(platform.data_requests) == 1
+    # The platform said when to come back: no advice to check the network.
+    assert caught.value.code == "client-asked-to-wait"
+    assert "come back in 3600 s" in caught.value.message("en")
+    assert "3600 秒后再试" in caught.value.message("zh")
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (httpx.Response(404, html="<h1>Not Found</h1>"), "HTTP 404 Not Found"),
+        (httpx.Response(403, text="denied"), "HTTP 403 Forbidden"),
+        (
+            httpx.Response(302, headers={"location": "https://portal.test/login?next=x"}),
+            "redirected to: https://portal.test/login)",
+        ),
+    ],
+    ids=["404", "403", "302"],
+)
+def test_an_address_that_is_not_the_platform_is_said_at_once(answer, said):
+    """A wrong path, a proxy refusing, a portal's login page: the same on every attempt. They
+    were retried, then reported as a network failure."""
+    platform = FakePlatform(script=[answer])
+    with make_client(platform, FakeClock()) as client:
+        client.login()
+        with pytest.raises(UnreachableError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+    assert len(platform.data_requests) == 1
+    assert caught.value.code == "client-not-the-platform"
+    assert said in caught.value.message("en")
+    assert "base_url" in caught.value.message("zh")
+
+
+def test_the_reason_for_a_retry_is_in_no_language():
+    events: list[ClientEvent] = []
+    platform = FakePlatform(script=[httpx.Response(503, html="<p>busy</p>")])
+    with make_client(platform, FakeClock(), events) as client:
+        client.batch_insert("aCyclerecord", ROWS)
+    (retrying,) = [e for e in events if e.kind is EventKind.RETRYING]
+    assert retrying.reason == "HTTP 503 (text/html)"
 
 
 def test_retries_exhausted_is_unreachable_naming_the_url_without_query():

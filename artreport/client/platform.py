@@ -43,6 +43,7 @@ MAX_RELOGINS = 3
 _COME_BACK_LATER = frozenset({429, 502, 503, 504})
 _TURNED_AWAY = frozenset({429, 503})
 _SERVER_FAILED = frozenset({400, 422, 500})
+_NOT_THE_PLATFORM = frozenset({401, 403, 404, 405, 407, 410})
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TOO_LARGE = 413
 
@@ -341,8 +342,21 @@ class PlatformClient:
             return Answer(status, message, None, Outcome.TOO_LARGE)
         reason = f"HTTP {status}"
         if answer is None:
-            content_type = response.headers.get("content-type", "no content type")
-            reason += f", {content_type.split(';')[0]}, not the platform's answer"
+            # Kept to what an IT person looks up, in no language: it stands inside messages
+            # in the user's.
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+            reason += f" ({content_type})" if content_type else ""
+        if answer is None and (300 <= status < 400 or status in _NOT_THE_PLATFORM):
+            # A redirect (to a portal's login page), "unauthorised", "forbidden", "no such
+            # address": the same on every attempt, and about the address or the network in
+            # between, not about the data. Said at once, with what answered.
+            location = response.headers.get("location", "")
+            raise UnreachableError(
+                "client-not-the-platform",
+                url=self._base_url,
+                status=f"{status} {response.reason_phrase}".strip(),
+                location=self._scrub(location.split("?")[0]) if location else "-",
+            )
         if answer is None and status in _SERVER_FAILED:
             # The web framework in front of the platform's code failed on this request: it
             # could not read it (400), or threw (500). One row the client cannot know is bad

@@ -101,7 +101,13 @@ class RetryPolicy:
                 if result.retry_after > remaining:
                     if result.if_exhausted is not None:
                         return result.if_exhausted, number, lost
-                    break
+                    # Not the network: the platform said when to come back.
+                    raise UnreachableError(
+                        "client-asked-to-wait",
+                        url=url,
+                        wait=round(result.retry_after),
+                        reason=result.reason,
+                    )
                 delay = max(delay, result.retry_after)
                 kind = EventKind.RETRY_AFTER
             self._on_event(
