@@ -249,6 +249,37 @@ def test_one_bad_row_in_a_200_row_chunk_costs_at_most_16_extra_requests(
     assert 1 <= summary.extra_requests <= 16
 
 
+def test_a_platform_refusing_every_row_alike_stops_the_run_rather_than_send_row_by_row(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """A platform under maintenance answering 40000 系统维护中, or a rule every row breaks:
+    bisected to the end, 1,000 rows would take about 2,000 requests."""
+    sandbox = sandbox_factory(Faults(reject_prefix="CYC"))  # every key
+    report = tmp_path / "report.csv"
+    with pytest.raises(PushStopped) as stopped:
+        push(sandbox, cycle_file(tmp_path, 1000), report)
+    summary = stopped.value.summary
+    assert stopped.value.error.code == "client-every-row-refused"
+    assert summary.exit_code == 1
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (0, 0, 1000)
+    assert "数据未通过平台业务规则校验" in stopped.value.error.message("zh")
+    requests = sandbox.stats()["endpoints"][f"/art/{CYCLE.resource}/batchInsert"]
+    assert requests < 40
+    assert {e["code"] for e in report_rows(report)} == {"not-sent-refused-alike"}
+
+
+def test_rows_refused_each_for_its_own_fault_are_all_reported(tmp_path: Path) -> None:
+    # Messages naming each row's fault differ: each row is worth its line in the report.
+    def send(chunk: Chunk, **_: Any) -> Answer:
+        return Answer(500, f"周期 {chunk.keys[0]} 的档案不存在", None, Outcome.DATA)
+
+    report = tmp_path / "report.csv"
+    with ReportWriter(report) as writer:
+        summary = push_file(CYCLE, cycle_file(tmp_path, 40), send=send, report=writer, orgid=ORGID)
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (0, 40, 0)
+    assert len(report_rows(report)) == 40
+
+
 def test_blank_optional_cells_leave_stored_values_untouched(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

@@ -17,7 +17,13 @@ from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of, stderr_console, stdout_console
 from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events
 from artreport.cli.render import masked
-from artreport.errors import EXIT_PROBLEMS, ArtreportError, InputError, UsageError
+from artreport.errors import (
+    EXIT_PROBLEMS,
+    ArtreportError,
+    InputError,
+    RefusedAlikeError,
+    UsageError,
+)
 from artreport.report import ReportWriter, same_path
 from artreport.schema import load_schema
 from artreport.state import private_dir, state_dir
@@ -196,7 +202,10 @@ def sync_command(
                         entry |= outcome.summary.to_dict()
                         entry["exit_code"] = outcome.exit_code
                         if outcome.error is not None:
-                            stopped = outcome.error
+                            # Every row of one file refused alike says nothing of the next
+                            # file; credentials refused or a platform gone do.
+                            if not isinstance(outcome.error, RefusedAlikeError):
+                                stopped = outcome.error
                             entry["error"] = outcome.error.message(state.lang)
                     results.append(entry)
             exit_code = run.interrupted_exit_code or worst_exit_code(

@@ -27,6 +27,7 @@ from artreport.errors import (
     ArtreportError,
     AuthError,
     InputError,
+    RefusedAlikeError,
     StoppedError,
     UnreachableError,
 )
@@ -38,6 +39,7 @@ from artreport.validation.problems import (
     NOT_READ_INPUT_ERROR,
     NOT_SENT_AUTH,
     NOT_SENT_INTERRUPTED,
+    NOT_SENT_REFUSED_ALIKE,
     NOT_SENT_UNREACHABLE,
     PLATFORM_REJECTED,
 )
@@ -199,6 +201,8 @@ def not_sent_code(stopped_by: ArtreportError | None) -> str:
         return NOT_SENT_AUTH
     if isinstance(stopped_by, UnreachableError):
         return NOT_SENT_UNREACHABLE
+    if isinstance(stopped_by, RefusedAlikeError):
+        return NOT_SENT_REFUSED_ALIKE
     return NOT_SENT_INTERRUPTED
 
 
@@ -236,10 +240,10 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     """
     outcome = ChunkOutcome()
     pending = [chunk]
-    # Rows the server's framework failed on (HTTP 400/500 without the envelope), each alone:
-    # held back until the chunk is done, because when nothing of the chunk gets through and
-    # row after row fails alike, it is the platform failing, not the rows.
-    failed_alone: list[tuple[PendingRow, Answer]] = []
+    # Rows refused or failed on alone, held back until the chunk is done: when nothing of the
+    # chunk gets through and row after row fails alike, it is the platform failing, or a rule
+    # every row breaks, not the rows one by one.
+    held: list[tuple[PendingRow, Answer]] = []
     any_accepted = False
     server_failed = False
     while pending:
@@ -280,13 +284,14 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             size = part.body_size()
             if outcome.refused_size is None or size < outcome.refused_size:
                 outcome.refused_size = size
-        if len(part) == 1 and answer.outcome is Outcome.SERVER_FAILED:
-            failed_alone.append((part.pending_rows()[0], answer))
-            if not any_accepted and len(failed_alone) >= SERVER_FAILED_ROWS_BEFORE_HALT:
-                outcome.not_sent.append(Chunk(*_sent(failed_alone)))
+        if len(part) == 1 and answer.outcome in _HELD:
+            held.append((part.pending_rows()[0], answer))
+            error = None if any_accepted else _failing_alike(held)
+            if error is not None:
+                outcome.not_sent.append(Chunk(*_sent(held)))
                 outcome.not_sent.extend(pending)
-                failed_alone.clear()
-                halt.set(UnreachableError("client-server-failing", reason=answer.msg))
+                held.clear()
+                halt.set(error)
                 break
         elif len(part) == 1:
             outcome.rejected.append((part.pending_rows()[0], answer))
@@ -295,14 +300,33 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             # Pushed second so it is sent first: rows go out in file order.
             pending.append(second)
             pending.append(first)
-    outcome.rejected.extend(failed_alone)
+    outcome.rejected.extend(held)
     return outcome
 
 
-#: Rows failed alone by the server's framework, with nothing of their chunk accepted, after
-#: which the run stops as with an unreachable platform: one bad row, or a few, leave the rest
-#: of their chunk accepted; a platform that fails on everything is not bisected to the end.
-SERVER_FAILED_ROWS_BEFORE_HALT = 8
+#: Rows refused or failed on alone, with nothing of their chunk accepted, after which the run
+#: stops: one bad row, or a few, leave the rest of their chunk accepted; a platform that fails
+#: on everything, or a rule no row passes, is not met by sending the file row by row.
+ALIKE_ROWS_BEFORE_HALT = 8
+_HELD = frozenset({Outcome.DATA, Outcome.SERVER_FAILED})
+
+
+def _failing_alike(held: list[tuple[PendingRow, Answer]]) -> ArtreportError | None:
+    """The error to stop the run with, once the rows held so are enough and alike: the
+    server's framework failing on each (its messages may differ, as its own error pages do),
+    or the platform refusing each with one code and message (messages naming each row's fault
+    differ, and such rows are worth reporting one by one)."""
+    if len(held) < ALIKE_ROWS_BEFORE_HALT:
+        return None
+    answers = [answer for _, answer in held]
+    last = answers[-1]
+    if all(a.outcome is Outcome.SERVER_FAILED for a in answers):
+        return UnreachableError("client-server-failing", reason=last.msg)
+    if all((a.outcome, a.code, a.msg) == (last.outcome, last.code, last.msg) for a in answers):
+        return RefusedAlikeError(
+            "client-every-row-refused", platform_code=last.code, platform_msg=last.msg or "-"
+        )
+    return None
 
 
 def _sent(rows: list[tuple[PendingRow, Answer]]) -> tuple[list[int], list[str | None], list[bytes]]:
