@@ -196,9 +196,10 @@ def test_a_platform_failing_on_every_row_stops_the_run_without_bisecting_it_all(
     summary = stopped.value.summary
     assert stopped.value.error.code == "client-server-failing"
     assert (summary.accepted, summary.rejected, summary.not_sent) == (0, 0, 1000)
-    # Down to single rows on one side of the first chunk, and no further.
+    # The first chunk down to its single rows, 8 of them, and no further: 255 parts of two
+    # rows or more, 8 rows, and the first attempt's retries.
     requests = sandbox.stats()["endpoints"][f"/art/{CYCLE.resource}/batchInsert"]
-    assert requests < 60
+    assert requests < 280
     assert {e["code"] for e in report_rows(report)} == {"not-sent-unreachable"}
 
 
@@ -263,9 +264,24 @@ def test_a_platform_refusing_every_row_alike_stops_the_run_rather_than_send_row_
     assert summary.exit_code == 1
     assert (summary.accepted, summary.rejected, summary.not_sent) == (0, 0, 1000)
     assert "数据未通过平台业务规则校验" in stopped.value.error.message("zh")
+    # The first chunk down to 8 of its single rows (263), not 1,000 rows one by one (1,999).
     requests = sandbox.stats()["endpoints"][f"/art/{CYCLE.resource}/batchInsert"]
-    assert requests < 40
+    assert requests < 280
     assert {e["code"] for e in report_rows(report)} == {"not-sent-refused-alike"}
+
+
+def test_a_run_of_bad_rows_at_the_start_of_a_chunk_is_reported_not_taken_for_the_platform(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    # Twenty bad rows in a row, refused with one message: the rest of their chunk lands.
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD"))
+    rows = list(fake_rows(CYCLE, 200, orgid=ORGID))
+    for position in range(20):
+        rows[position]["cycleid"] = f"BAD{position}"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    summary = push(sandbox, path, tmp_path / "r.csv")
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (180, 20, 0)
 
 
 def test_rows_refused_each_for_its_own_fault_are_all_reported(tmp_path: Path) -> None:
