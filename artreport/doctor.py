@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import httpx
 
 from artreport import __version__, yamlload
+from artreport.client.deadline import DeadlineClient
 from artreport.client.platform import checked_base_url, is_loopback, tls_context
 from artreport.config import Config
 from artreport.errors import ArtreportError, ConfigError
@@ -283,7 +284,8 @@ def _check_tls(
     except ConfigError as error:
         return _failed("tls", error), None, False
     try:
-        with httpx.Client(
+        # DeadlineClient: MAX_TIMEOUT_SECONDS must hold for the whole request.
+        with DeadlineClient(
             verify=verify,
             timeout=timeout,
             trust_env=not is_loopback(str(url)),

@@ -29,6 +29,7 @@ import httpx
 
 from artreport import __version__
 from artreport.client.answers import Answer, Outcome, read_answer
+from artreport.client.deadline import DeadlineClient
 from artreport.client.events import ClientEvent, EventHandler, EventKind
 from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
 from artreport.client.session import Session, SessionCache, make_token
@@ -95,7 +96,8 @@ class PlatformClient:
             on_event=self._on_event,
             stop=stop,
         )
-        self._http = httpx.Client(
+        # ``timeout`` bounds each attempt as a whole, however slowly the platform answers.
+        self._http = DeadlineClient(
             timeout=config.timeout,
             verify=tls_context(config),
             # An injected transport is the whole network; with trust_env httpx would route
