@@ -297,7 +297,8 @@ def _check_tls(
             received = clock()
     except httpx.RequestError as exc:  # DecodingError too: a gateway's mislabelled body
         if not https:
-            return Check("tls", Status.WARNING, "doctor-tls-plain-http"), None, False
+            # No TLS to blame, but no answer either: the plain-http warning alone would hide it.
+            return _no_answer(url, exc, timeout, hint=None), None, False
         return _tls_failure(config, url, exc, timeout), None, False
     offset = _clock_offset(response.headers.get("date"), received)
     if not https:
@@ -326,11 +327,16 @@ def _tls_failure(config: Config, url: httpx.URL, exc: httpx.RequestError, timeou
     if handshake is not None:
         params["reason"] = handshake.reason or handshake.strerror or type(handshake).__name__
         return Check("tls", Status.FAILED, "doctor-tls-handshake-failed", params, "doctor-hint-tls")
+    return _no_answer(url, exc, timeout, hint="doctor-hint-tls")
+
+
+def _no_answer(url: httpx.URL, exc: httpx.RequestError, timeout: float, hint: str | None) -> Check:
+    params: dict[str, Any] = {"host": url.host}
     if isinstance(exc, httpx.TimeoutException):
         params["seconds"] = f"{timeout:g}"
-        return Check("tls", Status.FAILED, "doctor-http-timeout", params, "doctor-hint-tls")
+        return Check("tls", Status.FAILED, "doctor-http-timeout", params, hint)
     params["reason"] = str(exc) or type(exc).__name__
-    return Check("tls", Status.FAILED, "doctor-http-failed", params, "doctor-hint-tls")
+    return Check("tls", Status.FAILED, "doctor-http-failed", params, hint)
 
 
 def _cause(exc: BaseException, kind: type[E]) -> E | None:

@@ -547,3 +547,21 @@ def test_sandbox_command_serves_https_with_tls_option(
         if process.poll() is None:
             process.kill()
         process.communicate()
+
+
+def test_a_plain_http_platform_that_never_answers_fails_not_just_warns(tmp_path: Path) -> None:
+    """The connection is accepted (the system does that for a listening socket) but nothing
+    answers: the http:// warning alone used to hide it."""
+    import socket
+
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        config = write_config(tmp_path, base_url=f"http://127.0.0.1:{port}", timeout=0.5)
+        result = run_doctor(config, "--json")
+    checks = checks_of(result)
+    assert checks["connect"]["status"] == "ok"
+    assert (checks["tls"]["status"], checks["tls"]["code"]) == ("failed", "doctor-http-timeout")
+    assert checks["login"]["status"] == "skipped"
+    assert result.exit_code == 1
