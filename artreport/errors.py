@@ -68,14 +68,6 @@ class UnreachableError(ArtreportError):
     exit_code = EXIT_UNREACHABLE
 
 
-class RefusedAlikeError(ArtreportError):
-    """The platform refused row after row of a chunk alone with the same code and message, and
-    nothing of it: a rule every row breaks, or a platform turning everything away (系统维护中).
-    The run stops rather than sending the file row by row."""
-
-    exit_code = EXIT_PROBLEMS
-
-
 class StoppedError(ArtreportError):
     """Raised by a client whose run was stopped (SIGINT/SIGTERM) instead of starting a request.
     The push lists the request's rows as not sent; the exit code comes from the signal."""

@@ -543,22 +543,3 @@ def test_each_files_log_line_names_its_report(tmp_path: Path, sandbox: Sandbox) 
     counts = json.loads(line.split(": ", 1)[1])
     assert counts["invalid"] == 1
     assert counts["report"] and Path(counts["report"]).is_file()
-
-
-def test_a_file_refused_row_after_row_alike_does_not_stop_the_files_after_it(
-    tmp_path: Path,
-) -> None:
-    folder = tmp_path / "exports"
-    folder.mkdir()
-    information = SCHEMA.get("information")
-    write_rows(folder / "information.csv", information, fake_rows(information, 30, orgid=ORGID))
-    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 30, orgid=ORGID))
-    with Sandbox({ORGID: KEY}, faults=Faults(reject_prefix="INF")) as sandbox:
-        result = runner.invoke(app, ["sync", str(folder), "--json"], env=environment(sandbox))
-        assert len(sandbox.rows("cycle")) == 30
-    assert result.exit_code == 1, result.output
-    summary = json.loads(result.stdout)
-    first, then = summary["files"]
-    assert (first["record_type"], first["not_sent"]) == ("information", 30)
-    assert "client-every-row-refused" not in first["error"]  # the message, not the code
-    assert (then["record_type"], then["accepted"]) == ("cycle", 30)

@@ -21,7 +21,6 @@ from artreport.errors import (
     EXIT_PROBLEMS,
     ArtreportError,
     InputError,
-    RefusedAlikeError,
     UsageError,
 )
 from artreport.report import ReportWriter, same_path
@@ -202,10 +201,7 @@ def sync_command(
                         entry |= outcome.summary.to_dict()
                         entry["exit_code"] = outcome.exit_code
                         if outcome.error is not None:
-                            # Every row of one file refused alike says nothing of the next
-                            # file; credentials refused or a platform gone do.
-                            if not isinstance(outcome.error, RefusedAlikeError):
-                                stopped = outcome.error
+                            stopped = outcome.error
                             entry["error"] = outcome.error.message(state.lang)
                     results.append(entry)
             exit_code = run.interrupted_exit_code or worst_exit_code(

@@ -27,7 +27,6 @@ from artreport.errors import (
     ArtreportError,
     AuthError,
     InputError,
-    RefusedAlikeError,
     StoppedError,
     UnreachableError,
 )
@@ -39,7 +38,6 @@ from artreport.validation.problems import (
     NOT_READ_INPUT_ERROR,
     NOT_SENT_AUTH,
     NOT_SENT_INTERRUPTED,
-    NOT_SENT_REFUSED_ALIKE,
     NOT_SENT_UNREACHABLE,
     PLATFORM_REJECTED,
 )
@@ -201,8 +199,6 @@ def not_sent_code(stopped_by: ArtreportError | None) -> str:
         return NOT_SENT_AUTH
     if isinstance(stopped_by, UnreachableError):
         return NOT_SENT_UNREACHABLE
-    if isinstance(stopped_by, RefusedAlikeError):
-        return NOT_SENT_REFUSED_ALIKE
     return NOT_SENT_INTERRUPTED
 
 
@@ -215,6 +211,8 @@ class Halt:
         self._event = threading.Event()
         self._lock = threading.Lock()
         self.error: ArtreportError | None = None
+        #: Set once any part of any chunk has been accepted: the platform takes data.
+        self.progress = threading.Event()
 
     def set(self, error: ArtreportError) -> None:
         with self._lock:
@@ -240,13 +238,13 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     """
     outcome = ChunkOutcome()
     # Halves are sent level by level (a queue, not a stack): all of one level before any of
-    # the next. It costs the same requests, but a chunk is bisected down to single rows only
-    # once every larger part has failed, so rows failing alike with nothing accepted (below)
-    # means a chunk failing throughout, not a run of bad rows at its start.
+    # the next, so that every row of a chunk is tried alone only when every larger part of it
+    # has failed.
     pending = deque([chunk])
-    # Rows refused or failed on alone, held back until the chunk is done: when nothing of the
-    # chunk gets through and row after row fails alike, it is the platform failing, or a rule
-    # every row breaks, not the rows one by one.
+    # Rows the server's framework failed on alone (HTTP 400/500 without the envelope), held
+    # back until the chunk is done: when every row of the chunk fails so and nothing of the run
+    # has been taken, it is the server failing, not the rows, and the file is not sent through
+    # it a row at a time.
     held: list[tuple[PendingRow, Answer]] = []
     any_accepted = False
     server_failed = False
@@ -276,6 +274,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
         outcome.resent += answer.attempts - 1
         if answer.outcome is Outcome.SUCCESS:
             any_accepted = True
+            halt.progress.set()
             outcome.accepted.append(part)
             affected = answer.data
             valid_count = isinstance(affected, int) and not isinstance(affected, bool)
@@ -288,14 +287,12 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             size = part.body_size()
             if outcome.refused_size is None or size < outcome.refused_size:
                 outcome.refused_size = size
-        if len(part) == 1 and answer.outcome in _HELD:
+        if len(part) == 1 and answer.outcome is Outcome.SERVER_FAILED:
             held.append((part.pending_rows()[0], answer))
-            error = None if any_accepted else _failing_alike(held)
-            if error is not None:
+            if len(held) == len(chunk) and not any_accepted and not halt.progress.is_set():
                 outcome.not_sent.append(Chunk(*_sent(held)))
-                outcome.not_sent.extend(pending)
                 held.clear()
-                halt.set(error)
+                halt.set(UnreachableError("client-server-failing", reason=answer.msg))
                 break
         elif len(part) == 1:
             outcome.rejected.append((part.pending_rows()[0], answer))
@@ -303,31 +300,6 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             pending.extend(part.halves())
     outcome.rejected.extend(held)
     return outcome
-
-
-#: Rows refused or failed on alone, with nothing of their chunk accepted, after which the run
-#: stops: one bad row, or a few, leave the rest of their chunk accepted; a platform that fails
-#: on everything, or a rule no row passes, is not met by sending the file row by row.
-ALIKE_ROWS_BEFORE_HALT = 8
-_HELD = frozenset({Outcome.DATA, Outcome.SERVER_FAILED})
-
-
-def _failing_alike(held: list[tuple[PendingRow, Answer]]) -> ArtreportError | None:
-    """The error to stop the run with, once the rows held so are enough and alike: the
-    server's framework failing on each (its messages may differ, as its own error pages do),
-    or the platform refusing each with one code and message (messages naming each row's fault
-    differ, and such rows are worth reporting one by one)."""
-    if len(held) < ALIKE_ROWS_BEFORE_HALT:
-        return None
-    answers = [answer for _, answer in held]
-    last = answers[-1]
-    if all(a.outcome is Outcome.SERVER_FAILED for a in answers):
-        return UnreachableError("client-server-failing", reason=last.msg)
-    if all((a.outcome, a.code, a.msg) == (last.outcome, last.code, last.msg) for a in answers):
-        return RefusedAlikeError(
-            "client-every-row-refused", platform_code=last.code, platform_msg=last.msg or "-"
-        )
-    return None
 
 
 def _sent(rows: list[tuple[PendingRow, Answer]]) -> tuple[list[int], list[str | None], list[bytes]]:
