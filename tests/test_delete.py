@@ -277,3 +277,23 @@ def test_not_found_after_a_refused_first_copy_is_not_found(tmp_path: Path) -> No
         assert sandbox.stats()["logins"] >= 1
     assert expired.exit_code == 1, expired.output
     assert "0 deleted, 1 not found" in expired.output
+
+
+def test_a_one_column_listing_on_the_first_sheet_is_the_listing(tmp_path: Path) -> None:
+    """The first sheet lists the one record to delete by its ID alone; the second is a full
+    export. Read from the export, every record in it was deleted."""
+    workbook = openpyxl.Workbook()
+    listing = workbook.active
+    listing.title = "待删除"
+    listing.append(["档案信息ID"])
+    listing.append(["D2"])
+    export = workbook.create_sheet("全部档案")
+    export.append(["档案信息ID", "病历号", "女方姓名", "机构ID"])
+    for number in range(1, 5):
+        export.append([f"D{number}", f"M{number}", "王芳", ORGID])
+    path = tmp_path / "todelete.xlsx"
+    workbook.save(path)
+
+    targets = list(targets_from_file(SCHEMA.get("information"), path, ORGID))
+
+    assert [t.params["informationid"] for t in targets] == ["D2"]

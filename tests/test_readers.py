@@ -747,9 +747,9 @@ def ovum_columns() -> dict[str, Any]:
     """What validate asks of a header when it reads an ovum export."""
     needed = [f.name for f in OVUM.required_fields]
 
-    def missing_columns(headers: list[str]) -> int:
+    def missing_columns(headers: list[str]) -> tuple[bool, int]:
         named = {found.name for h in headers if (found := OVUM.match_header(h))}
-        return sum(1 for name in needed if name not in named)
+        return OVUM.primary_key not in named, sum(1 for name in needed if name not in named)
 
     return {
         "is_known_header": lambda text: OVUM.match_header(text) is not None,
@@ -1303,3 +1303,23 @@ def test_every_reader_message_has_both_languages():
 
     for code in reader_codes:
         assert set(texts[code]) == {"zh", "en"}, code
+
+
+def test_a_first_sheet_of_the_type_lacking_a_column_is_still_the_one_read(tmp_path):
+    """This month's sheet names 治疗状态 otherwise (状态) and so lacks a required column; last
+    month's is complete. Read from last month's, old values overwrote the records: the first
+    sheet has the records' ID, so it is read, and its missing column reported."""
+    from artreport.validation.validator import open_export
+
+    cycle = load_schema().get("cycle")
+    required = [f.label for f in cycle.required_fields]
+    this_month = [h if h != "治疗状态(字典项)" else "状态" for h in required]
+    path = write_workbook(
+        tmp_path / "months.xlsx",
+        {
+            "11月": [this_month, ["x"] * len(this_month)],
+            "10月": [required, ["y"] * len(required)],
+        },
+    )
+    with open_export(cycle, path) as table:
+        assert table.sheet == "11月"

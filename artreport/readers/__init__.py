@@ -26,6 +26,7 @@ from artreport.readers.formats import (
 )
 from artreport.readers.html_reader import is_html, open_html
 from artreport.readers.json_reader import open_json, open_json_lines
+from artreport.readers.layout import MissingColumns
 from artreport.readers.spreadsheet import open_spreadsheet
 from artreport.readers.table import Notice, Row, Table
 from artreport.readers.xml_reader import SPREADSHEET_MARK, open_spreadsheet_xml
@@ -39,7 +40,7 @@ def open_table(
     sheet: str | None = None,
     encoding: str | None = None,
     is_known_header: Callable[[str], bool] | None = None,
-    missing_columns: Callable[[list[str]], int] | None = None,
+    missing_columns: MissingColumns | None = None,
 ) -> Table:
     """Open *path* for reading; use the result in a ``with`` block.
 

@@ -124,21 +124,27 @@ def footnotes_notice(records: Iterator[Row], cell_text: Callable[[Any], str]) ->
     return Notice("rows-below-totals-skipped", first, {"count": count})
 
 
+#: What a header lacks of the columns a caller needs: whether it lacks the column that
+#: identifies a record (the type's primary key), and how many needed columns it lacks.
+MissingColumns = Callable[[list[str]], tuple[bool, int]]
+
+
 def choose_sheet(
     names: Sequence[str],
     read: Callable[[str], tuple[T, Header | None]],
     is_known_header: Callable[[str], bool] | None,
-    missing_columns: Callable[[list[str]], int] | None,
+    missing_columns: MissingColumns | None,
 ) -> tuple[str, T, Header | None]:
     """The sheet to read among the visible sheets *names* when the user named none, with
     what *read* gave for it (the sheet parsed, its header found).
 
-    The first sheet, when its header names two known columns and lacks none of those the
-    caller needs (*missing_columns*): the others are then not read, as each costs a parse of
-    the whole sheet. Otherwise the first of the others that fits so, else the one that lacks
-    the fewest and names the most; the first sheet when no other names two known columns.
-    A workbook that HIS exports "all at once" has a sheet per record type, and the first
-    (周期) may share a column or two (周期ID, 机构ID) with the type wanted.
+    The first sheet, when its header is the caller's and names the column that identifies a
+    record: its missing columns are then the file's to report, not a reason to read another
+    sheet (last month's, say), and the others are not read, as each costs a parse of the
+    whole sheet. Otherwise the first of the others that lacks nothing, else the one that
+    lacks the fewest and names the most; the first sheet when no other is the caller's. A
+    workbook that HIS exports "all at once" has a sheet per record type, and the first (周期)
+    may share a column or two (周期ID, 机构ID) with the type wanted, but not its record ID.
     """
     first = names[0]
     best = (first, *read(first))
@@ -150,7 +156,7 @@ def choose_sheet(
         fit = _fit(header, is_known_header, missing_columns)
         if fit is not None and (best_fit is None or fit > best_fit):
             best, best_fit = (name, parsed, header), fit
-            if fit[0] == 0:
+            if fit[:2] == (0, 0):
                 break
     return best
 
@@ -158,17 +164,19 @@ def choose_sheet(
 def _fit(
     header: Header | None,
     is_known_header: Callable[[str], bool] | None,
-    missing_columns: Callable[[list[str]], int] | None,
-) -> tuple[int, int] | None:
-    """How well *header* suits the caller, larger is better: minus how many needed columns
-    it lacks, then how many known ones it names. None when it names fewer than two known
-    columns: not a header of the caller's at all (a sheet of notes, 说明). Without a caller to
-    ask, any header fits."""
+    missing_columns: MissingColumns | None,
+) -> tuple[int, int, int] | None:
+    """How well *header* suits the caller, larger is better: whether it names the record's
+    identifying column, minus how many needed columns it lacks, how many known ones it names.
+    None when it is not the caller's at all (a sheet of notes, 说明): fewer than two known
+    columns, unless it has all the caller needs (a listing of IDs to delete has one column).
+    Without a caller to ask, any header fits."""
     if is_known_header is None:
-        return (0, 0)
+        return (0, 0, 0)
     if header is None:
         return None
     known = sum(1 for cell in header.cells if cell and is_known_header(cell))
-    if known < 2:
+    lacks_key, lacking = missing_columns(header.cells) if missing_columns else (False, 0)
+    if known < 2 and not (known == 1 and not lacks_key and lacking == 0):
         return None
-    return (-missing_columns(header.cells) if missing_columns else 0, known)
+    return (-int(lacks_key), -lacking, known)

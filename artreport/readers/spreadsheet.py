@@ -28,6 +28,7 @@ from artreport.errors import InputError
 from artreport.readers.layout import (
     FOOTER_MARKS,
     Header,
+    MissingColumns,
     choose_sheet,
     find_header,
     footer_kind,
@@ -45,7 +46,7 @@ def open_spreadsheet(
     by_content: bool,
     sheet: str | None,
     is_known_header: Callable[[str], bool] | None,
-    missing_columns: Callable[[list[str]], int] | None = None,
+    missing_columns: MissingColumns | None = None,
     notices: list[Notice],
 ) -> SheetTable:
     """Open the workbook at *path*, which holds *format*.
@@ -110,7 +111,7 @@ class SheetTable(Table):
         sheet: str | None,
         is_known_header: Callable[[str], bool] | None,
         notices: list[Notice],
-        missing_columns: Callable[[list[str]], int] | None = None,
+        missing_columns: MissingColumns | None = None,
     ) -> None:
         self._workbook = workbook
         name = _choose_sheet(workbook, sheet, path)

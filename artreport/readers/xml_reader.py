@@ -19,7 +19,7 @@ from typing import BinaryIO
 from xml.etree.ElementTree import Element, ParseError, iterparse
 
 from artreport.errors import InputError
-from artreport.readers.layout import Header, choose_sheet, find_header
+from artreport.readers.layout import Header, MissingColumns, choose_sheet, find_header
 from artreport.readers.table import Notice, Row
 from artreport.readers.text import TextTable
 
@@ -39,7 +39,7 @@ def open_spreadsheet_xml(
     *,
     sheet: str | None,
     is_known_header: Callable[[str], bool] | None,
-    missing_columns: Callable[[list[str]], int] | None = None,
+    missing_columns: MissingColumns | None = None,
     notices: list[Notice],
 ) -> XmlTable:
     raw = path.open("rb")
@@ -58,7 +58,7 @@ class XmlTable(TextTable):
         sheet: str | None,
         is_known_header: Callable[[str], bool] | None,
         notices: list[Notice],
-        missing_columns: Callable[[list[str]], int] | None = None,
+        missing_columns: MissingColumns | None = None,
     ) -> None:
         self._raw = raw
         self._filled = 0

@@ -88,9 +88,9 @@ def targets_from_file(
         # Any field of the type counts: a full export has far more columns than these two.
         return record_type.match_header(header) is not None
 
-    def missing(headers: list[str]) -> int:
+    def missing(headers: list[str]) -> tuple[bool, int]:
         named = {record_type.match_header(header) for header in headers}
-        return sum(1 for f in wanted if f not in named)
+        return key_field not in named, sum(1 for f in wanted if f not in named)
 
     with open_table(path, is_known_header=known, missing_columns=missing) as table:
         columns: dict[str, int] = {}

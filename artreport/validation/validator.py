@@ -819,9 +819,10 @@ def open_export(
     # this config does must not change which sheet validate, push and --annotate read.
     needed = [f.name for f in record_type.required_fields if f.name != _ORGID]
 
-    def missing_columns(headers: list[str]) -> int:
+    def missing_columns(headers: list[str]) -> tuple[bool, int]:
         named = {found.name for header in headers if (found := record_type.match_header(header))}
-        return sum(1 for name in needed if name not in named)
+        lacking = sum(1 for name in needed if name not in named)
+        return record_type.primary_key not in named, lacking
 
     return open_table(
         path,
