@@ -573,6 +573,17 @@ def test_what_exporters_wrap_around_a_value_is_taken_off(tmp_path: Path) -> None
     assert results[3].data["fName"] == "O'Neil" and "wName" not in results[3].data
 
 
+def test_a_leading_mark_stays_in_names_and_addresses(tmp_path: Path) -> None:
+    rows = [
+        {"档案信息ID": "INF1", "病历号": "M1", "女方姓名": "'t Hooft", "女方现住址": "'杭州'路1号"},
+        {"档案信息ID": "INF2", "病历号": "M2", "女方姓名": "王芳", "男方姓名": "'"},
+    ]
+    _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows))
+    assert results[0].data["wName"] == "'t Hooft"
+    assert results[0].data["wCurrentaddress"] == "'杭州'路1号"
+    assert results[1].data["fName"] == "'"
+
+
 def test_grades_and_old_id_numbers_are_not_taken_for_codes_that_lost_zeros(
     tmp_path: Path,
 ) -> None:

@@ -141,7 +141,8 @@ _SPREADSHEET_ERRORS = frozenset(
 
 def cell_text(value: str) -> str:
     """A text cell without surrounding spaces and without what exporters put around a value
-    to make Excel keep it as text (the ``="000123"`` wrapper, a leading ``'`` or a backtick);
+    to make Excel keep it as text (the ``="000123"`` wrapper, a leading ``'`` or a backtick
+    before a code);
     ``NULL``, which database tools write for an empty cell, is empty; a spreadsheet's error
     value (``#N/A``) and a formula without its result are refused."""
     text = value.strip()
@@ -153,6 +154,7 @@ def cell_text(value: str) -> str:
 #: The first characters of what :func:`_unmarked` looks at: the common cell starts with none.
 _MARKED = frozenset("=#'`Nn")
 _NULL = frozenset({"NULL", "null", "Null"})
+_CODE_AFTER_MARK = re.compile(r"[0-9A-Za-z._-]*[0-9][0-9A-Za-z._-]*")
 
 
 def _unmarked(text: str) -> str:
@@ -161,7 +163,12 @@ def _unmarked(text: str) -> str:
         if text.startswith('="') and text.endswith('"') and len(text) >= 3:
             return text[2:-1].strip()
     elif first == "'" or first == "`":
-        return text[1:].lstrip()
+        # Only before a code or an ID (letters and digits, with a digit), where it is the mark
+        # an exporter puts to keep Excel from turning 000123 into 123: in a name ('t Hooft) or
+        # an address it is the text itself.
+        rest = text[1:].lstrip()
+        if rest.isascii() and _CODE_AFTER_MARK.fullmatch(rest):
+            return rest
     elif first == "#":
         if text.upper() in _SPREADSHEET_ERRORS:
             raise CellError(SPREADSHEET_ERROR)
