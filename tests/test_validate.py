@@ -537,9 +537,23 @@ def test_an_id_number_without_a_digit_is_refused(tmp_path: Path) -> None:
             "女方证件号码": "南字第1234567号",
         },
     ]
+    rows.append(
+        {"档案信息ID": "INF3", "病历号": "M3", "女方姓名": "王芳", "女方证件号码": "PASSPORT"}
+    )
     _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows))
     assert codes(results[0].problems) == [(2, "wIdcode", "id-number-without-digits")]
     assert results[1].valid and results[1].data["wIdcode"] == "南字第1234567号"
+    assert codes(results[2].problems) == [(4, "wIdcode", "id-number-without-digits")]
+    # A column of letters and digits only takes validate's whole-column path: the same.
+    clean = [
+        {"档案信息ID": f"I{n}", "病历号": "M", "女方姓名": "王芳", "女方证件号码": "E12345678"}
+        for n in range(5)
+    ]
+    clean[3]["女方证件号码"] = "PASSPORT"
+    path = write_csv(tmp_path / "j.csv", clean)
+    with open_validation(INFORMATION, path, orgid=ORGID, options=ValidateOptions()) as validate:
+        found = [p.code for r in validate.problem_rows() for p in r.problems]
+    assert found == ["id-number-without-digits"]
 
 
 def test_what_exporters_wrap_around_a_value_is_taken_off(tmp_path: Path) -> None:

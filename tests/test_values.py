@@ -408,3 +408,19 @@ def test_invisible_characters_in_numbers_and_dates_are_dropped(
     """A zero-width space pasted in from a web page: the number looks right to the clerk and
     is right without it. (In an ID it is refused instead: see the identifier tests.)"""
     assert read(field, source) == expected
+
+
+def test_a_direction_mark_in_a_number_is_refused_not_dropped() -> None:
+    # U+202E shows "12" as "21": what the clerk sees is not what would be sent.
+    assert problem_code(INTEGER, "\u202e12") == "not-integer"
+
+
+@pytest.mark.parametrize(
+    ("cell", "code"), [("#N/A", "spreadsheet-error-value"), ("#FORMULA?", "formula-without-value")]
+)
+def test_an_error_value_in_a_coded_field_is_named_as_such(cell: str, code: str) -> None:
+    from artreport.validation.values import coded_reader, read_integer
+
+    with pytest.raises(CellError) as caught:
+        coded_reader(read_integer, {1: "是", 2: "否"})(cell)
+    assert caught.value.code == code

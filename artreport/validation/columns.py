@@ -200,9 +200,13 @@ def _id_numbers(cells: Sequence[Any]) -> Read | None:
     found = _text(cells)
     if found is None:
         return None
-    text = "".join(value for value in found[0] if value is not BLANK)
-    # Letters and digits only, no small letter: nothing for the reader to put in its form.
-    return found if text.isascii() and text.isalnum() and text == text.upper() else None
+    values = [value for value in found[0] if value is not BLANK]
+    text = "".join(values)
+    # Letters and digits only, no small letter: nothing for the reader to put in its form;
+    # and a digit in each (PASSPORT is a word, not a number: the reader refuses it).
+    if not (text.isascii() and text.isalnum() and text == text.upper()):
+        return None
+    return None if any(map(str.isalpha, values)) else found
 
 
 def _identifiers(cells: Sequence[Any]) -> Read | None:

@@ -79,9 +79,8 @@ _CACHE_LIMIT = 4096
 
 #: Characters that show as nothing: a number or a date means the same without them (an ID
 #: does not: there they are refused as making it look like another).
-_INVISIBLE = dict.fromkeys(
-    [0x00AD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), 0x2060, 0xFEFF]
-)
+#: (Not the direction marks U+202A–202E: ‮12 shows as "21", and is refused as written.)
+_INVISIBLE = dict.fromkeys([0x00AD, 0x180E, *range(0x200B, 0x200E), 0x2060, 0xFEFF])
 
 
 def _ascii_digits(text: str) -> str:
@@ -245,7 +244,7 @@ def _id_number_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def read_id_number(value: Any) -> Any:
         text = read_text(value)
         if text.__class__ is not str or (
-            text.isascii() and text.isalnum() and text == text.upper()
+            text.isascii() and text.isalnum() and text == text.upper() and not text.isalpha()
         ):
             return text
         text = text.translate(_HALF_WIDTH)
@@ -464,6 +463,9 @@ def value_reader(
 _CODE_AND_LABEL = re.compile(r"^(-?\d+)[-:、.]?(.+)$")
 
 
+_NOT_A_LABEL = frozenset({SPREADSHEET_ERROR, UNSAVED_FORMULA_VALUE})
+
+
 def coded_reader(read: Callable[[Any], Any], table: Mapping[int, str]) -> Callable[[Any], Any]:
     """*read* (an integer column's reader) restricted to *table*'s codes, also taking a cell
     that holds the label (``顺产``) or the code and the label (``1-顺产``, as a template's
@@ -484,9 +486,9 @@ def coded_reader(read: Callable[[Any], Any], table: Mapping[int, str]) -> Callab
     def read_coded(value: Any) -> Any:
         try:
             code = read(value)
-        except CellError:
-            if value.__class__ is not str:
-                raise
+        except CellError as error:
+            if value.__class__ is not str or error.code in _NOT_A_LABEL:
+                raise  # an error value or a formula's mark is no label to look up
             return code_of_text(value)
         if code is BLANK or code in table:
             return code
