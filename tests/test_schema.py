@@ -381,6 +381,12 @@ def test_malformed_codes_are_a_schema_file_error(tmp_path: Path, field_yaml: str
         ("身长(厘米)", "cm"),
         ("身长(m)", "m"),
         ("体重(g)(旧系统)", "g"),
+        # Spellings a tester's exports used, which were read as kg before.
+        ("新生儿1体重(gram)", "g"),
+        ("新生儿1体重(Grams)", "g"),
+        ("新生儿1体重(公克)", "g"),
+        ("新生儿1体重(克数)", "g"),
+        ("身长(centimetre)", "cm"),
         ("并发症(感染)", None),
         ("女方年龄(岁)", None),
         ("启动日期(yyyy-MM-dd)", None),
