@@ -297,3 +297,17 @@ def test_a_one_column_listing_on_the_first_sheet_is_the_listing(tmp_path: Path) 
     targets = list(targets_from_file(SCHEMA.get("information"), path, ORGID))
 
     assert [t.params["informationid"] for t in targets] == ["D2"]
+
+
+def test_delete_from_a_workbook_says_which_sheet_it_read(sandbox: Sandbox, tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "说明"
+    workbook.active.append(["请在第二个表中列出要删除的档案"])
+    listing = workbook.create_sheet("待删除")
+    listing.append(["档案信息ID"])
+    listing.append(["NO-SUCH"])
+    path = tmp_path / "todelete.xlsx"
+    workbook.save(path)
+    arguments = ["--lang", "en", "delete", "information", "--from-file", str(path), "--yes"]
+    result = runner.invoke(app, arguments, env=env(sandbox))
+    assert "待删除" in result.output, result.output

@@ -9,10 +9,18 @@ from typing import Annotated
 import typer
 
 from artreport.cli import app
-from artreport.cli.common import is_interactive, reporting_errors, state_of, stdout_console
+from artreport.cli.common import (
+    is_interactive,
+    reporting_errors,
+    state_of,
+    stderr_console,
+    stdout_console,
+)
+from artreport.cli.render import print_notices
 from artreport.cli.validate_cmd import JsonOption, TypeArgument
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, UsageError
 from artreport.privacy import mask
+from artreport.readers import Notice
 from artreport.schema import load_schema
 from artreport.state import state_dir
 
@@ -52,7 +60,10 @@ def delete_command(
         if record_id:
             targets = [target_for(chosen, record_id, config.orgid, cycleid)]
         elif from_file:
-            targets = list(targets_from_file(chosen, from_file, config.orgid))
+            notices: list[Notice] = []
+            targets = list(targets_from_file(chosen, from_file, config.orgid, notices))
+            if not as_json:
+                print_notices(stderr_console(), state, notices)
         else:
             raise UsageError("delete-needs-id")
         if not yes:

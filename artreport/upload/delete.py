@@ -9,7 +9,7 @@ from typing import Any
 
 from artreport.client.answers import Answer, Outcome
 from artreport.errors import InputError, UsageError
-from artreport.readers import open_table
+from artreport.readers import Notice, open_table
 from artreport.schema import RecordType
 from artreport.validation.problems import CellError
 from artreport.validation.values import BLANK, value_reader
@@ -78,9 +78,11 @@ def _as_pushed(record_type: RecordType, name: str, text: str) -> str:
 
 
 def targets_from_file(
-    record_type: RecordType, path: str | Path, orgid: str
+    record_type: RecordType, path: str | Path, orgid: str, notices: list[Notice] | None = None
 ) -> Iterator[DeleteTarget]:
-    """One target per row of a CSV/Excel/JSON file naming the records (by API name or label)."""
+    """One target per row of a CSV/Excel/JSON file naming the records (by API name or label).
+    What the reader did on the way (which sheet it read, rows it skipped) goes to *notices*:
+    before records are deleted, the user must be able to see where they were read from."""
     key_field = record_type.field(record_type.primary_key)
     wanted = [key_field] + ([record_type.field(CYCLE_PARAM)] if needs_cycleid(record_type) else [])
 
@@ -126,6 +128,8 @@ def targets_from_file(
             yield target_for(
                 record_type, values[key_field.name], orgid, values.get(CYCLE_PARAM), row_number
             )
+        if notices is not None:
+            notices.extend(table.notices)
         if count == 0:
             raise InputError("input-no-rows", path=str(path))
 
