@@ -367,7 +367,8 @@ class PlatformClient:
             failed = Answer(status, _framework_message(response), None, Outcome.SERVER_FAILED)
             if status != 500 or not retry_server_failures:
                 return failed
-            return TryAgain(reason, if_exhausted=failed)
+            # It answered: the request was not lost, and a failed one is rolled back.
+            return TryAgain(reason, may_have_arrived=False, if_exhausted=failed)
         retry_after = retry_after_seconds(response.headers.get("retry-after"), self._clock())
         # "Too many requests" and "unavailable" refuse a request before it is read; a gateway
         # timing out (502, 504) or any other page may have let it through first.
