@@ -925,3 +925,19 @@ def test_cli_login_with_the_platform_down_exits_4(cli, tmp_path):
     result = cli(down, "--config", str(config), "login")
     assert result.exit_code == EXIT_UNREACHABLE, result.output
     assert f"{BASE_URL}/art/login" in result.stderr
+
+
+def test_only_answers_lost_on_the_way_count_as_lost():
+    """A dropped connection may hide a request carried out; a 503, a 429 or a framework's
+    500 answered it: delete reads 'not found' after the first kind only as done by the
+    first copy."""
+    for failure, lost in [
+        (httpx.ReadError("[Errno 104] Connection reset by peer"), 1),
+        (httpx.ConnectError("[Errno 111] Connection refused"), 0),
+        (httpx.Response(503, html="<p>busy</p>"), 0),
+        (httpx.Response(500, json={"status": 500, "error": "Internal Server Error"}), 0),
+    ]:
+        platform = FakePlatform(script=[failure])
+        with make_client(platform, FakeClock()) as client:
+            answer = client.batch_insert("aCyclerecord", ROWS)
+        assert (answer.attempts, answer.lost_answers) == (2, lost), failure
