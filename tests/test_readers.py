@@ -255,6 +255,57 @@ def test_a_trailing_delimiter_on_every_line_is_no_shift(tmp_path):
     assert table.row_problems == {}
 
 
+def test_a_shifted_first_row_does_not_set_the_usual_width(tmp_path):
+    """The first row's spill-over cell is empty (its last value moved into the last column):
+    taken as the usual width, it let itself and the later shifted rows through."""
+    path = tmp_path / "first.csv"
+    path.write_text("a,b,c\n1,2,3,\n4,5,6\n7,8,9,\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert [number for number, _ in rows] == [2, 3, 4]
+    shifted = ("row-columns-shifted", {"cells": 4, "width": 3, "extra": 1})
+    assert table.row_problems == {2: [shifted], 4: [shifted]}
+
+
+def test_a_trailing_delimiter_on_nearly_every_line_is_no_shift_but_one_more_is(tmp_path):
+    lines = ["a,b"] + [f"{n},{n}," for n in range(40)] + ["x,y"] + ["s,t,,"]
+    path = tmp_path / "trailing.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert len(rows) == 42
+    assert table.row_problems == {
+        43: [("row-columns-shifted", {"cells": 4, "width": 2, "extra": 2})]
+    }
+
+
+def test_an_empty_last_header_cell_does_not_widen_the_header(tmp_path):
+    """A header line ending with a comma, the rows not: a row as wide as the padded header
+    has a value where no column is named, one column right of where it belongs."""
+    path = tmp_path / "header_comma.csv"
+    path.write_text("a,b,c,\n1,2,3\n4,5,6,7\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert table.headers == ["a", "b", "c", ""]
+    assert rows == [(2, ["1", "2", "3", ""]), (3, ["4", "5", "6", "7"])]
+    assert table.row_problems == {
+        3: [("row-columns-shifted", {"cells": 4, "width": 3, "extra": 1})]
+    }
+
+
+def test_a_trailing_delimiter_on_every_line_and_the_header_is_no_shift(tmp_path):
+    path = tmp_path / "all_comma.csv"
+    path.write_text("a,b,\n1,2,\n3,4,\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert rows == [(2, ["1", "2", ""]), (3, ["3", "4", ""])]
+    assert table.row_problems == {}
+
+
 def test_cells_beyond_a_web_pages_header_are_cut_off_with_one_notice(tmp_path):
     path = tmp_path / "wide.xls"
     path.write_text(

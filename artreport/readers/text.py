@@ -4,10 +4,21 @@ length (CSV, a web page's table)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
+from collections import Counter
 from collections.abc import Iterator
 
 from artreport.readers.layout import FOOTER_MARKS, footer_kind, footer_notice, footnotes_notice
 from artreport.readers.table import Notice, Row, Table
+
+#: How many rows from the top the usual width of a row is judged on: enough that a shifted
+#: row or two among them are outvoted, few enough to hold in memory.
+USUAL_WIDTH_ROWS = 50
+
+#: The share of those rows that must be wider than the header, all alike, for that width to
+#: be the file's own (a trailing delimiter on every line). Less, and the wider rows may be
+#: shifted ones: in a small file they can even be the most common width.
+USUAL_WIDTH_SHARE = 0.9
 
 
 class TextTable(Table):
@@ -24,14 +35,21 @@ class TextTable(Table):
     #: delimited text, where an exporter that does not quote a value holding the delimiter
     #: (an address with a comma) moves every later value one column right.
     _wider_rows_are_shifted = False
-    #: The width of the first data row: a file whose rows all end with an empty cell beyond the
-    #: header (a trailing delimiter on every line) sets it wider than the header.
+    #: How many cells a row may have with none of them shifted: the header's named columns, or
+    #: more when nearly all the top rows have more, empty (a trailing delimiter on every line).
     _usual_width: int | None = None
 
     def _rows(self) -> Iterator[Row]:
-        width = len(self.headers)
+        headers = self.headers
+        width = len(headers)
+        # An empty header cell at the end (a trailing delimiter on the header line only) names
+        # no column: a row reaching into it, the rows below being one shorter, is shifted.
+        named = width
+        while named and not headers[named - 1]:
+            named -= 1
         total_mark, count_mark = FOOTER_MARKS
         with self._translating_errors():
+            self._records = self._looked_ahead(self._records, named)
             for number, cells in self._records:
                 if not any(cells):
                     continue
@@ -46,26 +64,37 @@ class TextTable(Table):
                             self.notices.append(footnotes)
                         return
                     continue
-                if self._usual_width is None:
-                    self._usual_width = len(cells)
-                if len(cells) != width:
-                    cells = self._fit(number, cells, width)
+                if len(cells) != width or len(cells) > named:
+                    cells = self._fit(number, cells, width, named)
                 yield number, cells
 
-    def _fit(self, number: int, cells: list[str], width: int) -> list[str]:
-        if len(cells) < width:
+    def _looked_ahead(self, records: Iterator[Row], named: int) -> Iterator[Row]:
+        """*records* again, once the top rows have set the usual width of delimited text."""
+        if not self._wider_rows_are_shifted:
+            return records
+        top = list(itertools.islice(records, USUAL_WIDTH_ROWS))
+        self._usual_width = named
+        widths = Counter(len(cells) for _, cells in top if any(cells))
+        if widths:
+            common, count = widths.most_common(1)[0]
+            if common > named and count >= USUAL_WIDTH_SHARE * widths.total():
+                self._usual_width = common
+        return itertools.chain(top, records)
+
+    def _fit(self, number: int, cells: list[str], width: int, named: int) -> list[str]:
+        if len(cells) <= named:
             return cells + [""] * (width - len(cells))
-        extra = any(cells[width:])
-        if self._wider_rows_are_shifted and (extra or len(cells) > (self._usual_width or 0)):
-            params = {"cells": len(cells), "width": width, "extra": len(cells) - width}
-            self.row_problems[number] = [("row-columns-shifted", params)]
-        elif extra:
+        if self._wider_rows_are_shifted:
+            if any(cells[named:]) or len(cells) > (self._usual_width or named):
+                params = {"cells": len(cells), "width": named, "extra": len(cells) - named}
+                self.row_problems[number] = [("row-columns-shifted", params)]
+        elif any(cells[width:]):
             # One notice for the whole file: a header one column short would flag every row.
             if self._extra_cells is None:
                 self._extra_cells = Notice("extra-cells-ignored", number, {"rows": 0})
                 self.notices.append(self._extra_cells)
             self._extra_cells.params["rows"] += 1
-        return cells[:width]
+        return cells[:width] + [""] * (width - len(cells))
 
     def _translating_errors(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()
