@@ -1374,3 +1374,86 @@ def test_a_first_sheet_of_the_type_lacking_a_column_is_still_the_one_read(tmp_pa
     )
     with open_export(cycle, path) as table:
         assert table.sheet == "11月"
+
+
+# --- header rows below the header ----------------------------------------------------------
+
+
+def test_the_header_repeated_where_a_second_export_begins_is_skipped(tmp_path):
+    """Two exports joined: the second one's header is not a record of column names."""
+    path = tmp_path / "joined.csv"
+    path.write_text("周期ID,移植时间\nC1,2024-01-01\n周期ID,移植时间\nC2,2024-01-02\n", "utf-8")
+
+    table, rows = read(path)
+
+    assert rows == [(2, ["C1", "2024-01-01"]), (4, ["C2", "2024-01-02"])]
+    assert table.notices == [Notice("header-rows-skipped", 3, {"count": 1})]
+    for lang in ("zh", "en"):
+        assert "{" not in table.notices[0].message(lang)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["周期ID,移植时间,移植ID", "cycleid,transplantdate,transplantid"],
+        ["cycleid,transplantdate,transplantid", "周期ID,移植时间,移植ID"],
+    ],
+)
+def test_a_second_header_row_of_the_other_names_is_skipped(tmp_path, lines):
+    path = tmp_path / "two_headers.csv"
+    path.write_text("\n".join([*lines, "C1,2024-01-01,张"]) + "\n", encoding="utf-8")
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert rows == [(3, ["C1", "2024-01-01", "张"])]
+    assert codes(table.notices) == ["header-rows-skipped"]
+
+
+def test_a_data_row_holding_one_column_name_is_data(tmp_path):
+    path = tmp_path / "value.csv"
+    path.write_text("周期ID,操作人员姓名\n周期ID,张\n", encoding="utf-8")
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert rows == [(2, ["周期ID", "张"])]
+    assert table.notices == []
+
+
+def test_header_rows_below_the_header_are_skipped_in_a_web_page(tmp_path):
+    def row(*cells: str) -> str:
+        return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+    path = tmp_path / "page.html"
+    path.write_text(
+        "<html><table>"
+        + row("周期ID", "移植时间")
+        + row("cycleid", "transplantdate")
+        + row("C1", "2024-01-01")
+        + row("周期ID", "移植时间")
+        + row("C2", "2024-01-02")
+        + "</table></html>",
+        encoding="utf-8",
+    )
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert [number for number, _ in rows] == [3, 5]
+    assert table.notices == [Notice("header-rows-skipped", 2, {"count": 2})]
+
+
+def test_header_rows_below_the_header_are_skipped_in_a_workbook(tmp_path):
+    path = write_xlsx(
+        tmp_path / "joined.xlsx",
+        [
+            ["周期ID", "移植时间"],
+            ["cycleid", "transplantdate"],
+            ["C1", "2024-01-01"],
+            ["周期ID", "移植时间"],
+            ["C2", "2024-01-02"],
+        ],
+    )
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert rows == [(3, ["C1", "2024-01-01"]), (5, ["C2", "2024-01-02"])]
+    assert table.notices == [Notice("header-rows-skipped", 2, {"count": 2})]

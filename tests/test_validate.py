@@ -492,6 +492,20 @@ def test_a_formula_the_file_keeps_no_result_of_is_refused_not_read_blank(
         assert [p.row for r in validate.problem_rows() for p in r.problems] == [2, 3, 4]
 
 
+def test_the_header_repeated_mid_file_is_not_sent_as_a_record(tmp_path: Path) -> None:
+    row = required_cycle_headers()
+    first = write_csv(tmp_path / "a.csv", [row])
+    text = first.read_text(encoding="utf-8")
+    path = tmp_path / "joined.csv"
+    path.write_text(text + text.replace("CYC001", "CYC002"), encoding="utf-8")
+
+    validation, results = run(CYCLE, path)
+
+    assert [r.data["cycleid"] for r in results] == ["CYC001", "CYC002"]
+    assert all(r.valid for r in results)
+    assert "header-rows-skipped" in {n.code for n in validation.summary.notices}
+
+
 def test_formulas_without_results_in_cells_that_name_no_place_are_mentioned(
     tmp_path: Path,
 ) -> None:

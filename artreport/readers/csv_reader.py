@@ -94,6 +94,7 @@ class CsvTable(TextTable):
         notices: list[Notice],
     ) -> None:
         self.delimiter = delimiter
+        self._is_known_header = is_known_header
         self._codec = encoding
         self._text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
         self._reader = csv.reader(self._text, delimiter=delimiter)

@@ -238,6 +238,7 @@ class HtmlTable(TextTable):
     ) -> None:
         self._raw = raw
         self._codec = encoding
+        self._is_known_header = is_known_header
         self._parser = _TableRows()
         super().__init__(path, "html", [], 0, encoding=encoding, notices=notices)
         with self._translating_errors():

@@ -35,7 +35,7 @@ from artreport.readers.layout import (
     footer_notice,
     footnotes_notice,
 )
-from artreport.readers.table import Notice, Row, Table
+from artreport.readers.table import HeaderRepeats, Notice, Row, Table, names_columns
 from artreport.readers.xlsx_scan import SheetScan, scan_sheet
 
 
@@ -114,6 +114,7 @@ class SheetTable(Table):
         missing_columns: MissingColumns | None = None,
     ) -> None:
         self._workbook = workbook
+        self._is_known_header = is_known_header
         name = _choose_sheet(workbook, sheet, path)
         super().__init__(path, format, [], 0, sheet=name, notices=notices)
         self._scan = _start_scan(path, format, name)
@@ -154,6 +155,9 @@ class SheetTable(Table):
         if self._merged_down:
             records = self._filled_down(records)
         total_mark, count_mark = FOOTER_MARKS
+        headers = self.headers
+        repeats = HeaderRepeats(self.notices)
+        first_data = True
         # calamine's grid is rectangular: every row is as wide as the header already.
         with calamine_errors(self.path, self.format):
             for number, cells in records:
@@ -176,6 +180,16 @@ class SheetTable(Table):
                             self.notices.append(footnotes)
                         return
                     continue
+                if cells == headers:
+                    repeats.skip(number)
+                    continue
+                if first_data:
+                    # Naming the columns takes a look-up per cell: only a second header row,
+                    # right under the first, is looked for so.
+                    first_data = False
+                    if names_columns([cell_text(cell) for cell in cells], self._is_known_header):
+                        repeats.skip(number)
+                        continue
                 yield number, cells
 
     def _as_scanned(self, records: Iterator[Row], scan: SheetScan) -> Iterator[Row]:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -40,12 +40,44 @@ class Notice:
         return translate(self.code, lang, row=self.row, **self.params)
 
 
+class HeaderRepeats:
+    """The rows left out for being the header over again, told in one notice for the file.
+
+    Two exports joined into one file repeat the header where the second begins; some systems
+    put the platform's field names in a second header row under the labels (or over them).
+    Read as data, such a row would be sent as a record of column names.
+    """
+
+    def __init__(self, notices: list[Notice]) -> None:
+        self._notices = notices
+        self._notice: Notice | None = None
+
+    def skip(self, number: int) -> None:
+        if self._notice is None:
+            self._notice = Notice("header-rows-skipped", number, {"count": 0})
+            self._notices.append(self._notice)
+        self._notice.params["count"] += 1
+
+
+def names_columns(texts: list[str], is_known_header: Callable[[str], bool] | None) -> bool:
+    """Whether a row of *texts* is a header: two or more cells filled, each naming a known
+    column. A value that happens to be a column's name stands beside values that are not."""
+    if is_known_header is None:
+        return False
+    filled = [text for text in texts if text]
+    return len(filled) >= 2 and all(is_known_header(text) for text in filled)
+
+
 class Table(ABC):
     """The header and the rows of one input file, read lazily.
 
     Use it as a context manager: the file stays open until the block ends. ``notices`` grows
     while :meth:`rows` runs, because footer rows are only met on the way.
     """
+
+    #: Whether a text is a column header the caller knows (see ``open_table``), for the
+    #: readers that look for a header row repeated below the first.
+    _is_known_header: Callable[[str], bool] | None = None
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from artreport.readers.layout import FOOTER_MARKS, footer_kind, footer_notice, footnotes_notice
-from artreport.readers.table import Notice, Row, Table
+from artreport.readers.table import HeaderRepeats, Notice, Row, Table, names_columns
 
 #: How many rows from the top the usual width of a row is judged on: enough that a shifted
 #: row or two among them are outvoted, few enough to hold in memory.
@@ -22,8 +22,8 @@ USUAL_WIDTH_SHARE = 0.9
 
 
 class TextTable(Table):
-    """Blank rows, 小计 and 合计 rows and the footnotes below a 合计 are left out, and each row
-    is fitted to the header's width.
+    """Blank rows, 小计 and 合计 rows, the footnotes below a 合计 and the header repeated
+    below itself are left out, and each row is fitted to the header's width.
 
     A subclass sets ``_records`` (the rows after the header, see ``Table._adopt_header``) and
     may turn its parser's failures into an :class:`InputError` in :meth:`_translating_errors`.
@@ -48,8 +48,9 @@ class TextTable(Table):
         while named and not headers[named - 1]:
             named -= 1
         total_mark, count_mark = FOOTER_MARKS
+        repeats = HeaderRepeats(self.notices)
         with self._translating_errors():
-            self._records = self._looked_ahead(self._records, named)
+            self._records = self._looked_ahead(self._records, named, repeats)
             for number, cells in self._records:
                 if not any(cells):
                     continue
@@ -64,21 +65,42 @@ class TextTable(Table):
                             self.notices.append(footnotes)
                         return
                     continue
+                if cells == headers:
+                    repeats.skip(number)
+                    continue
                 if len(cells) != width or len(cells) > named:
                     cells = self._fit(number, cells, width, named)
                 yield number, cells
 
-    def _looked_ahead(self, records: Iterator[Row], named: int) -> Iterator[Row]:
-        """*records* again, once the top rows have set the usual width of delimited text."""
-        if not self._wider_rows_are_shifted:
-            return records
-        top = list(itertools.islice(records, USUAL_WIDTH_ROWS))
-        self._usual_width = named
-        widths = Counter(len(cells) for _, cells in top if any(cells))
-        if widths:
-            common, count = widths.most_common(1)[0]
-            if common > named and count >= USUAL_WIDTH_SHARE * widths.total():
-                self._usual_width = common
+    def _looked_ahead(
+        self, records: Iterator[Row], named: int, repeats: HeaderRepeats
+    ) -> Iterator[Row]:
+        """*records* again, once a second header row under the first (labels over API names,
+        or the other way) has been left out and, in delimited text, the top rows have set the
+        usual width."""
+        top: list[Row] = []
+        # Only as far as needed: a web page's parser tells what it did (merged cells) when
+        # it reaches the end, and reading ahead would tell it before the rows above.
+        limit = USUAL_WIDTH_ROWS if self._wider_rows_are_shifted else 1
+        filled = 0
+        for number, cells in records:
+            if any(cells):
+                if not filled and names_columns(
+                    [cell.strip() for cell in cells], self._is_known_header
+                ):
+                    repeats.skip(number)
+                    continue
+                filled += 1
+            top.append((number, cells))
+            if filled == limit:
+                break
+        if self._wider_rows_are_shifted:
+            self._usual_width = named
+            widths = Counter(len(cells) for _, cells in top if any(cells))
+            if widths:
+                common, count = widths.most_common(1)[0]
+                if common > named and count >= USUAL_WIDTH_SHARE * filled:
+                    self._usual_width = common
         return itertools.chain(top, records)
 
     def _fit(self, number: int, cells: list[str], width: int, named: int) -> list[str]:

@@ -62,6 +62,7 @@ class XmlTable(TextTable):
     ) -> None:
         self._raw = raw
         self._filled = 0
+        self._is_known_header = is_known_header
         self._first_filled: int | None = None
         super().__init__(path, "xml", [], 0, notices=notices)
         with self._translating_errors():
