@@ -492,6 +492,27 @@ def test_a_formula_the_file_keeps_no_result_of_is_refused_not_read_blank(
         assert [p.row for r in validate.problem_rows() for p in r.problems] == [2, 3, 4]
 
 
+def test_rows_of_formulas_without_results_below_the_last_value_are_refused_not_lost(
+    tmp_path: Path,
+) -> None:
+    """calamine's range ends at the last row holding a value: the formula-only rows under it
+    were left out, and the file said "all valid"."""
+    from openpyxl.utils import get_column_letter
+
+    base = required_cycle_headers()
+    formulas = [
+        f'<c r="{get_column_letter(i + 1)}{{r}}"><f>Data!A{{r}}</f></c>' for i in range(len(base))
+    ]
+    path = _xlsx_with_cells(
+        tmp_path / "c.xlsx", list(base), [_text_cells(base, len(base)), formulas, formulas]
+    )
+
+    _, results = run(CYCLE, path)
+
+    assert [(r.row, r.valid) for r in results] == [(2, True), (3, False), (4, False)]
+    assert {p.code for p in results[1].problems} == {"formula-without-value"}
+
+
 def test_the_header_repeated_mid_file_is_not_sent_as_a_record(tmp_path: Path) -> None:
     row = required_cycle_headers()
     first = write_csv(tmp_path / "a.csv", [row])

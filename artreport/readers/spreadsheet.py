@@ -202,6 +202,7 @@ class SheetTable(Table):
         hidden = set(scan.hidden_rows)
         hidden_read = []
         first_column = self._first_column
+        last = self.header_row
         for number, cells in records:
             for column, instead in by_row.get(number, {}).items():
                 index = column - first_column
@@ -209,7 +210,21 @@ class SheetTable(Table):
                     cells[index] = instead
             if number in hidden:
                 hidden_read.append(number)
+            last = number
             yield number, cells
+        # calamine's grid ends at the last row holding a value: rows below it made only of
+        # formulas without their results are not in it, and would be lost without a word.
+        width = len(self.headers)
+        for number in sorted(row for row in by_row if row > last):
+            cells = [""] * width
+            for column, instead in by_row[number].items():
+                index = column - first_column
+                if 0 <= index < width:
+                    cells[index] = instead
+            if any(cells):
+                if number in hidden:
+                    hidden_read.append(number)
+                yield number, cells
         if hidden_read:
             # Data like any other row (Excel's own "save as CSV" keeps them), but a filter may
             # have hidden them from the clerk who checked the sheet by eye.
