@@ -513,6 +513,28 @@ def test_rows_of_formulas_without_results_below_the_last_value_are_refused_not_l
     assert {p.code for p in results[1].problems} == {"formula-without-value"}
 
 
+def test_a_sheet_member_named_in_another_case_is_scanned(tmp_path: Path) -> None:
+    """Part names are case-insensitive: the relationship says sheet1.xml, the member is
+    Sheet1.xml. calamine reads it; the scan for formulas found nothing."""
+    import zipfile
+
+    from openpyxl.utils import get_column_letter
+
+    base = required_cycle_headers()
+    cells = _text_cells(base, len(base))
+    age = f'<c r="{get_column_letter(len(base) + 1)}{{r}}"><f>30+2</f></c>'
+    written = _xlsx_with_cells(tmp_path / "w.xlsx", [*base, "女方年龄"], [[*cells, age]])
+    path = tmp_path / "case.xlsx"
+    with zipfile.ZipFile(written) as source, zipfile.ZipFile(path, "w") as target:
+        for member in source.namelist():
+            name = member.replace("sheet1.xml", "Sheet1.xml")
+            target.writestr(name, source.read(member))
+
+    _, [result] = run(CYCLE, path)
+
+    assert codes(result.problems) == [(2, "wage", "formula-without-value")]
+
+
 def test_the_header_repeated_mid_file_is_not_sent_as_a_record(tmp_path: Path) -> None:
     row = required_cycle_headers()
     first = write_csv(tmp_path / "a.csv", [row])

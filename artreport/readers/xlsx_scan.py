@@ -123,7 +123,14 @@ def _scan(text: bytes, found: SheetScan) -> None:
 def _sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
     """The archive member holding the sheet named ``sheet``, through the workbook's list of
     sheets and its relationships."""
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    # Part names are case-insensitive (OPC): a writer may name the member Sheet1.xml and the
+    # relationship sheet1.xml, and calamine, and Excel, open it all the same.
+    members = {name.lower(): name for name in archive.namelist()}
+
+    def read(name: str) -> bytes:
+        return archive.read(members.get(name.lower(), name))
+
+    workbook = ElementTree.fromstring(read("xl/workbook.xml"))
     relationship = None
     for element in workbook.iter(f"{_MAIN}sheet"):
         if element.get("name") == sheet:
@@ -131,13 +138,15 @@ def _sheet_member(archive: zipfile.ZipFile, sheet: str) -> str | None:
             break
     if relationship is None:
         return None
-    relationships = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    relationships = ElementTree.fromstring(read("xl/_rels/workbook.xml.rels"))
     for element in relationships.iter(f"{_PACKAGE_RELATIONSHIPS}Relationship"):
         if element.get("Id") == relationship:
             target = element.get("Target", "")
             if target.startswith("/"):
-                return target.lstrip("/")
-            return posixpath.normpath(posixpath.join("xl", target))
+                target = target.lstrip("/")
+            else:
+                target = posixpath.normpath(posixpath.join("xl", target))
+            return members.get(target.lower(), target)
     return None
 
 
