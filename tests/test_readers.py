@@ -1457,3 +1457,17 @@ def test_header_rows_below_the_header_are_skipped_in_a_workbook(tmp_path):
 
     assert rows == [(3, ["C1", "2024-01-01"]), (5, ["C2", "2024-01-02"])]
     assert table.notices == [Notice("header-rows-skipped", 2, {"count": 2})]
+
+
+def test_every_row_one_wider_with_the_extra_filled_is_refused_as_shifted(tmp_path):
+    """Every row one cell wider than the header, the extra filled: an address written with an
+    unquoted comma in every row looks so, every value one column off. It cannot be told from
+    a column whose header was left out, so the rows are refused, not sent."""
+    path = tmp_path / "every_row.csv"
+    lines = ["a,b"] + [f"{n},杭州市,西湖区{n}" for n in range(12)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert len(rows) == 12
+    assert sorted(table.row_problems) == list(range(2, 14))
