@@ -267,6 +267,20 @@ def test_rows_refused_alike_are_each_reported_and_good_rows_among_them_land(
     assert (summary.accepted, summary.rejected, summary.not_sent) == (16, 32, 0)
 
 
+@pytest.mark.parametrize("chunk_size", [1, 4, 8])
+def test_small_chunks_of_rows_the_server_fails_on_do_not_stop_the_run(
+    tmp_path: Path, sandbox_factory: Any, chunk_size: int
+) -> None:
+    sandbox = sandbox_factory(Faults(crash_prefix="BAD"))
+    rows = list(fake_rows(CYCLE, 28, orgid=ORGID))
+    for position in range(8):  # the first chunk, or two, fails throughout
+        rows[position]["cycleid"] = f"BAD{position}"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    summary = push(sandbox, path, tmp_path / "r.csv", chunk_size=chunk_size)
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (20, 8, 0)
+
+
 def test_a_run_of_rows_the_server_fails_on_is_reported_not_taken_for_the_platform(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

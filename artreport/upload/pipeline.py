@@ -289,7 +289,11 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
                 outcome.refused_size = size
         if len(part) == 1 and answer.outcome is Outcome.SERVER_FAILED:
             held.append((part.pending_rows()[0], answer))
-            if len(held) == len(chunk) and not any_accepted and not halt.progress.is_set():
+            if (
+                len(held) == len(chunk) >= SERVER_FAILED_CHUNK_ROWS
+                and not any_accepted
+                and not halt.progress.is_set()
+            ):
                 outcome.not_sent.append(Chunk(*_sent(held)))
                 held.clear()
                 halt.set(UnreachableError("client-server-failing", reason=answer.msg))
@@ -300,6 +304,12 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             pending.extend(part.halves())
     outcome.rejected.extend(held)
     return outcome
+
+
+#: The fewest rows a chunk must have, every one failed alone by the server's framework, for
+#: the run to stop on it: a few rows in a row that the server cannot take are rows, and a
+#: small chunk (--chunk-size) of them says nothing of the server.
+SERVER_FAILED_CHUNK_ROWS = 50
 
 
 def _sent(rows: list[tuple[PendingRow, Answer]]) -> tuple[list[int], list[str | None], list[bytes]]:
