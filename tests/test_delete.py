@@ -127,7 +127,12 @@ def test_a_listing_on_the_second_sheet_is_read_from_there(tmp_path: Path) -> Non
     path = tmp_path / "to_delete.xlsx"
     workbook.save(path)
 
-    targets = list(targets_from_file(SCHEMA.get("ovum"), path, ORGID))
+    # Deleting cannot be undone: with two sheets, the user says which.
+    with pytest.raises(UsageError) as caught:
+        list(targets_from_file(SCHEMA.get("ovum"), path, ORGID))
+    assert caught.value.code == "delete-file-several-sheets"
+
+    targets = list(targets_from_file(SCHEMA.get("ovum"), path, ORGID, sheet="取卵"))
 
     assert [(t.row, t.params["ovumid"], t.params["cycleid"]) for t in targets] == [
         (2, "OVU1", "CYC1")
@@ -294,12 +299,38 @@ def test_a_one_column_listing_on_the_first_sheet_is_the_listing(tmp_path: Path) 
     path = tmp_path / "todelete.xlsx"
     workbook.save(path)
 
-    targets = list(targets_from_file(SCHEMA.get("information"), path, ORGID))
+    with pytest.raises(UsageError):
+        list(targets_from_file(SCHEMA.get("information"), path, ORGID))
+    targets = list(targets_from_file(SCHEMA.get("information"), path, ORGID, sheet="待删除"))
 
     assert [t.params["informationid"] for t in targets] == ["D2"]
 
 
-def test_delete_from_a_workbook_says_which_sheet_it_read(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_a_sheet_naming_the_ids_as_references_is_not_taken_for_the_listing(
+    tmp_path: Path,
+) -> None:
+    """The first sheet lists cycles, whose 档案信息ID column names patient files; the second
+    lists the one patient file to delete. Read from the first, every patient file its cycles
+    name would be deleted."""
+    workbook = openpyxl.Workbook()
+    cycles = workbook.active
+    cycles.title = "周期"
+    cycles.append(["周期ID", "档案信息ID", "机构ID"])
+    for number in range(1, 5):
+        cycles.append([f"C{number}", f"D{number}", ORGID])
+    listing = workbook.create_sheet("待删除档案")
+    listing.append(["档案信息ID"])
+    listing.append(["D2"])
+    path = tmp_path / "mixed.xlsx"
+    workbook.save(path)
+    with pytest.raises(UsageError) as caught:
+        list(targets_from_file(SCHEMA.get("information"), path, ORGID))
+    assert "--sheet" in caught.value.message("en")
+
+
+def test_delete_from_a_workbook_of_several_sheets_needs_the_sheet_named(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
     workbook = openpyxl.Workbook()
     workbook.active.title = "说明"
     workbook.active.append(["请在第二个表中列出要删除的档案"])
@@ -310,4 +341,7 @@ def test_delete_from_a_workbook_says_which_sheet_it_read(sandbox: Sandbox, tmp_p
     workbook.save(path)
     arguments = ["--lang", "en", "delete", "information", "--from-file", str(path), "--yes"]
     result = runner.invoke(app, arguments, env=env(sandbox))
-    assert "待删除" in result.output, result.output
+    assert result.exit_code == 2, result.output
+    assert "--sheet" in result.output
+    chosen = runner.invoke(app, [*arguments, "--sheet", "待删除"], env=env(sandbox))
+    assert "No such record on the platform: NO-SUCH" in chosen.output, chosen.output

@@ -39,6 +39,10 @@ def delete_command(
         Path | None,
         typer.Option("--from-file", help="CSV/Excel/JSON file listing the records to delete."),
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(help="The sheet of a --from-file workbook that lists the records."),
+    ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -61,7 +65,7 @@ def delete_command(
             targets = [target_for(chosen, record_id, config.orgid, cycleid)]
         elif from_file:
             notices: list[Notice] = []
-            targets = list(targets_from_file(chosen, from_file, config.orgid, notices))
+            targets = list(targets_from_file(chosen, from_file, config.orgid, notices, sheet))
             if not as_json:
                 print_notices(stderr_console(), state, notices)
         else:

@@ -168,15 +168,14 @@ def _fit(
 ) -> tuple[int, int, int] | None:
     """How well *header* suits the caller, larger is better: whether it names the record's
     identifying column, minus how many needed columns it lacks, how many known ones it names.
-    None when it is not the caller's at all (a sheet of notes, 说明): fewer than two known
-    columns, unless it has all the caller needs (a listing of IDs to delete has one column).
-    Without a caller to ask, any header fits."""
+    None when it is not the caller's at all (a sheet of notes, 说明, or a list of IDs alone):
+    fewer than two known columns. Without a caller to ask, any header fits."""
     if is_known_header is None:
         return (0, 0, 0)
     if header is None:
         return None
     known = sum(1 for cell in header.cells if cell and is_known_header(cell))
-    lacks_key, lacking = missing_columns(header.cells) if missing_columns else (False, 0)
-    if known < 2 and not (known == 1 and not lacks_key and lacking == 0):
+    if known < 2:
         return None
+    lacks_key, lacking = missing_columns(header.cells) if missing_columns else (False, 0)
     return (-int(lacks_key), -lacking, known)

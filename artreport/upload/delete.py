@@ -15,6 +15,7 @@ from artreport.validation.problems import CellError
 from artreport.validation.values import BLANK, value_reader
 
 CYCLE_PARAM = "cycleid"
+_SEVERAL_SHEETS = frozenset({"sheet-read", "sheet-chosen-by-header"})
 #: The platform's answer to deleting a record it does not hold.
 NOT_FOUND = 40006
 
@@ -78,7 +79,11 @@ def _as_pushed(record_type: RecordType, name: str, text: str) -> str:
 
 
 def targets_from_file(
-    record_type: RecordType, path: str | Path, orgid: str, notices: list[Notice] | None = None
+    record_type: RecordType,
+    path: str | Path,
+    orgid: str,
+    notices: list[Notice] | None = None,
+    sheet: str | None = None,
 ) -> Iterator[DeleteTarget]:
     """One target per row of a CSV/Excel/JSON file naming the records (by API name or label).
     What the reader did on the way (which sheet it read, rows it skipped) goes to *notices*:
@@ -94,7 +99,13 @@ def targets_from_file(
         named = {record_type.match_header(header) for header in headers}
         return key_field not in named, sum(1 for f in wanted if f not in named)
 
-    with open_table(path, is_known_header=known, missing_columns=missing) as table:
+    with open_table(path, sheet=sheet, is_known_header=known, missing_columns=missing) as table:
+        several = [n for n in table.notices if n.code in _SEVERAL_SHEETS]
+        if sheet is None and several:
+            # Deleting is not undone: a workbook of several sheets must say which one lists
+            # the records. Another sheet may name the same IDs, as references (a sheet of
+            # cycles names their patient files), and every one of them would be deleted.
+            raise UsageError("delete-file-several-sheets", path=str(path), sheet=table.sheet)
         columns: dict[str, int] = {}
         for index, header in enumerate(table.headers):
             found = record_type.match_header(header)
