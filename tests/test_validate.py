@@ -916,3 +916,22 @@ def test_a_column_in_the_platform_s_unit_is_read(tmp_path: Path, header: str) ->
     assert validation.file_problems == []
     assert [r.data["newborn1Weight"] for r in results] == [3.2, 2.9]
     assert all(r.valid and not r.problems for r in results)
+
+
+def test_a_mark_before_an_id_or_a_date_is_taken_off_whatever_follows(tmp_path: Path) -> None:
+    rows = [
+        {
+            "档案信息ID": "'QA",
+            "病历号": "M1",
+            "女方姓名": "王芳",
+            "女方出生日期": "'1990/01/02",
+            "操作时间": "'2024-01-02 08:00:00",
+        },
+        {"档案信息ID": "`XY", "病历号": "M2", "女方姓名": "王芳"},
+    ]
+    _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows))
+    assert [codes(r.problems) for r in results] == [[], []]
+    assert results[0].data["informationid"] == "QA"
+    assert results[0].data["wBirthday"] == "1990-01-02"
+    assert results[0].data["opertiondate"] == "2024-01-02 08:00:00"
+    assert results[1].data["informationid"] == "XY"

@@ -215,7 +215,7 @@ def _identifier_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
     digit. The platform would store it as a new record beside the one it looks like."""
 
     def read_identifier(value: Any) -> Any:
-        text = read_text(value)
+        text = _without_mark(read_text(value))
         if text.__class__ is str and not (text.isascii() and text.isprintable()):
             for character in text:
                 if not character.isprintable() or ord(character) in _FULL_WIDTH:
@@ -242,7 +242,7 @@ def _id_number_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
     without it, and the platform would take it for another person's."""
 
     def read_id_number(value: Any) -> Any:
-        text = read_text(value)
+        text = _without_mark(read_text(value))
         if text.__class__ is not str or (
             text.isascii() and text.isalnum() and text == text.upper() and not text.isalpha()
         ):
@@ -261,6 +261,17 @@ def _id_number_reader(read_text: Callable[[Any], Any]) -> Callable[[Any], Any]:
         return text
 
     return read_id_number
+
+
+def _without_mark(text: Any) -> Any:
+    """An ID or a date without the ' or backtick an exporter put before it for Excel, whatever
+    follows (cell_text takes it off only before a code: a name may begin with one)."""
+    if text.__class__ is str and text[:1] in _MARKS:
+        return text[1:].lstrip() or BLANK
+    return text
+
+
+_MARKS = ("'", "`")
 
 
 def _character_name(character: str) -> str:
@@ -408,6 +419,9 @@ def _calendar_reader(
 
     @_cached
     def parse(text: str) -> str:
+        text = _without_mark(text)
+        if text is BLANK:
+            raise CellError(code)
         if canonical.match(text):
             try:
                 from_iso(text)
