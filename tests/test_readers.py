@@ -1471,3 +1471,16 @@ def test_every_row_one_wider_with_the_extra_filled_is_refused_as_shifted(tmp_pat
 
     assert len(rows) == 12
     assert sorted(table.row_problems) == list(range(2, 14))
+
+
+def test_a_trailing_delimiter_on_every_line_holds_with_some_rows_shifted(tmp_path):
+    """Ten rows, each ending with a delimiter, two of them also shifted by an unquoted comma:
+    the eight good rows are the file's shape, only the two are refused."""
+    path = tmp_path / "trail10.csv"
+    lines = ["a,b,c"] + [f"{n},x,y," for n in range(8)] + ["8,x,y,z,", "9,x,y,z,"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert len(rows) == 10
+    assert sorted(table.row_problems) == [10, 11]
