@@ -1484,3 +1484,20 @@ def test_a_trailing_delimiter_on_every_line_holds_with_some_rows_shifted(tmp_pat
 
     assert len(rows) == 10
     assert sorted(table.row_problems) == [10, 11]
+
+
+@pytest.mark.parametrize(
+    "repeat",
+    ["周期ID ,移植时间,移植ID", "周期id,移植时间,移植ID", "周期ID,移植时间"],
+    ids=["space", "case", "shorter"],
+)
+def test_the_header_repeated_not_quite_alike_is_skipped(tmp_path, repeat):
+    path = tmp_path / "joined.csv"
+    path.write_text(
+        f"周期ID,移植时间,移植ID\nC1,2024-01-01,T1\n{repeat}\nC2,2024-01-02,T2\n", "utf-8"
+    )
+
+    table, rows = read(path, is_known_header=known_transplant_header)
+
+    assert [number for number, _ in rows] == [2, 4]
+    assert codes(table.notices) == ["header-rows-skipped"]

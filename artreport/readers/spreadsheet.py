@@ -155,8 +155,7 @@ class SheetTable(Table):
         if self._merged_down:
             records = self._filled_down(records)
         total_mark, count_mark = FOOTER_MARKS
-        headers = self.headers
-        repeats = HeaderRepeats(self.notices)
+        repeats = HeaderRepeats(self.notices, self.headers, self._is_known_header)
         first_data = True
         # calamine's grid is rectangular: every row is as wide as the header already.
         with calamine_errors(self.path, self.format):
@@ -180,7 +179,7 @@ class SheetTable(Table):
                             self.notices.append(footnotes)
                         return
                     continue
-                if cells == headers:
+                if repeats.is_repeat(cells):
                     repeats.skip(number)
                     continue
                 if first_data:

@@ -48,9 +48,32 @@ class HeaderRepeats:
     Read as data, such a row would be sent as a record of column names.
     """
 
-    def __init__(self, notices: list[Notice]) -> None:
+    def __init__(
+        self,
+        notices: list[Notice],
+        headers: list[str],
+        is_known_header: Callable[[str], bool] | None,
+    ) -> None:
         self._notices = notices
         self._notice: Notice | None = None
+        self._headers = headers
+        self._is_known_header = is_known_header
+        first = headers[0].strip().casefold() if headers else ""
+        self._first, self._initial = first, first[:1]
+
+    def is_repeat(self, cells: list[Any]) -> bool:
+        """Whether *cells* is the header over again: exactly, or with other spaces, another
+        case or fewer columns (the first cell the header's first, every filled cell a column's
+        name). Cheap for a data row: one comparison, and a look at its first character."""
+        if cells == self._headers:
+            return True
+        first = cells[0] if cells else ""
+        if first.__class__ is not str or first[:1].casefold() != self._initial:
+            return False
+        if first.strip().casefold() != self._first:
+            return False
+        texts = [cell.strip() if isinstance(cell, str) else "" for cell in cells]
+        return names_columns(texts, self._is_known_header)
 
     def skip(self, number: int) -> None:
         if self._notice is None:

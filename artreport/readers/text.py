@@ -49,7 +49,7 @@ class TextTable(Table):
         while named and not headers[named - 1]:
             named -= 1
         total_mark, count_mark = FOOTER_MARKS
-        repeats = HeaderRepeats(self.notices)
+        repeats = HeaderRepeats(self.notices, self.headers, self._is_known_header)
         with self._translating_errors():
             self._records = self._looked_ahead(self._records, named, repeats)
             for number, cells in self._records:
@@ -66,7 +66,7 @@ class TextTable(Table):
                             self.notices.append(footnotes)
                         return
                     continue
-                if cells == headers:
+                if repeats.is_repeat(cells):
                     repeats.skip(number)
                     continue
                 if len(cells) != width or len(cells) > named:
