@@ -141,9 +141,8 @@ _SPREADSHEET_ERRORS = frozenset(
 def cell_text(value: str) -> str:
     """A text cell without surrounding spaces and without what exporters put around a value
     to make Excel keep it as text (the ``="000123"`` wrapper, a leading ``'`` or a backtick
-    before a code);
-    ``NULL``, which database tools write for an empty cell, is empty; a spreadsheet's error
-    value (``#N/A``) and a formula without its result are refused."""
+    before a code); ``NULL``, which database tools write for an empty cell, is empty; a
+    spreadsheet's error value (``#N/A``) and a formula without its result are refused."""
     text = value.strip()
     if not text or text[0] not in _MARKED:
         return text
