@@ -59,7 +59,9 @@ class HeaderRepeats:
         self._headers = headers
         self._is_known_header = is_known_header
         first = headers[0].strip().casefold() if headers else ""
-        self._first, self._initial = first, first[:1]
+        # Without a first header to go by (a report layout leaves column A empty), only an
+        # exact repeat is looked for: every row would otherwise cost look-ups.
+        self._first, self._initial = first, first[:1] or None
 
     def is_repeat(self, cells: list[Any]) -> bool:
         """Whether *cells* is the header over again: exactly, or with other spaces, another
@@ -68,7 +70,11 @@ class HeaderRepeats:
         if cells == self._headers:
             return True
         first = cells[0] if cells else ""
-        if first.__class__ is not str or first[:1].casefold() != self._initial:
+        if (
+            self._initial is None
+            or first.__class__ is not str
+            or first[:1].casefold() != self._initial
+        ):
             return False
         if first.strip().casefold() != self._first:
             return False
