@@ -543,3 +543,29 @@ def test_each_files_log_line_names_its_report(tmp_path: Path, sandbox: Sandbox) 
     counts = json.loads(line.split(": ", 1)[1])
     assert counts["invalid"] == 1
     assert counts["report"] and Path(counts["report"]).is_file()
+
+
+def test_sync_says_what_the_reader_did_for_each_file(tmp_path: Path, sandbox: Sandbox) -> None:
+    """A workbook read from its second sheet, or a title row skipped: validate and push said
+    so, sync (the night's run) did not."""
+    import openpyxl
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    information = SCHEMA.get("information")
+    write_rows(folder / "information.csv", information, fake_rows(information, 3, orgid=ORGID))
+    path = folder / "cycle.xlsx"
+    write_rows(path, CYCLE, fake_rows(CYCLE, 3, orgid=ORGID))
+    workbook = openpyxl.load_workbook(path)
+    workbook.worksheets[0].title = "周期"
+    workbook.create_sheet("说明", 0).append(["本文件由医院系统导出"])
+    workbook.save(path)
+    result = runner.invoke(
+        app, ["--lang", "en", "sync", str(folder), "--json"], env=environment(sandbox)
+    )
+    assert result.exit_code == 0, result.output
+    entry = json.loads(result.stdout)["files"][1]
+    assert [n["code"] for n in entry["notices"]] == ["sheet-chosen-by-header"]
+    assert "周期" in entry["notices"][0]["message"]
+    shown = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
+    assert "周期" in shown.output and "说明" in shown.output

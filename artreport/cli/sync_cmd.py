@@ -199,6 +199,16 @@ def sync_command(
                                 changed_only=changed_only,
                             )
                         entry |= outcome.summary.to_dict()
+                        # What the reader did for the file (the sheet it read, rows it skipped),
+                        # for the person reading the night's output.
+                        entry["notices"] = [
+                            {
+                                "code": notice.code,
+                                "row": notice.row,
+                                "message": notice.message(state.lang),
+                            }
+                            for notice in outcome.summary.notices
+                        ]
                         entry["exit_code"] = outcome.exit_code
                         if outcome.error is not None:
                             stopped = outcome.error
@@ -269,6 +279,8 @@ def sync_command(
         if "accepted" in entry and entry.get("error"):
             # The push stopped: credentials refused, platform unreachable.
             console.print(f"   [red]✗[/red] {entry['error']}", soft_wrap=True)
+        for notice in entry.get("notices", ()):
+            console.print(f"   [yellow]![/yellow] {notice['message']}", soft_wrap=True)
         if entry.get("stored_fewer"):
             warning = state.t("push-stored-fewer", count=entry["stored_fewer"])
             console.print(f"   [yellow]![/yellow] {warning}", soft_wrap=True)
