@@ -754,6 +754,57 @@ def test_an_error_value_in_an_xlsx_is_refused_not_read_blank(tmp_path: Path) -> 
     assert results[2].data["wage"] == 31
 
 
+# Written by LibreOffice Calc from an xlsx whose rows 2–6 hold =NA(), =1/0, =SQRT(-1),
+# a failed VLOOKUP and an unknown function, in optional fields, and whose row 9 is hidden.
+LIBREOFFICE_ERRORS = Path(__file__).parent / "files" / "cycles_error_values"
+ERROR_CELLS = [
+    (2, "acyesisname", "#N/A"),
+    (3, "mage", "#DIV/0!"),
+    (4, "opertiondate", {"xls": "#VALUE!", "ods": "Err:502"}),
+    (5, "cancelcause", "#N/A"),
+    (6, "medrecNo", "#NAME?"),
+]
+
+
+@pytest.mark.parametrize("suffix", ["xls", "ods"])
+def test_an_error_value_in_a_legacy_xls_or_an_ods_is_refused_not_read_blank(
+    suffix: str,
+) -> None:
+    """python-calamine reads an error cell of these formats as empty too: the optional field
+    was left out, and with --blank-clears cleared, while the clerk saw #N/A."""
+    _, results = run(CYCLE, LIBREOFFICE_ERRORS.with_suffix(f".{suffix}"), blank_clears=True)
+    refused = [(p.row, p.field, p.value) for r in results for p in r.problems]
+    expected = [
+        (row, field, value if isinstance(value, str) else value[suffix])
+        for row, field, value in ERROR_CELLS
+    ]
+    assert refused == expected
+    assert {p.code for r in results for p in r.problems} == {"spreadsheet-error-value"}
+    assert [r.row for r in results if r.valid] == [7, 8, 9, 10, 11]
+
+
+def test_hidden_rows_of_an_ods_are_named_in_a_notice() -> None:
+    validation, _ = run(CYCLE, LIBREOFFICE_ERRORS.with_suffix(".ods"))
+    [notice] = [n for n in validation.summary.notices if n.code == "hidden-rows-read"]
+    assert (notice.row, notice.params) == (9, {"count": 1, "rows": "9"})
+
+
+def test_xls_error_cells_that_cannot_be_placed_are_mentioned(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where xlrd cannot read a file calamine reads, the error values it was to place are
+    at least said to be there."""
+    import xlrd
+
+    def fails(*args: object, **kwargs: object) -> None:
+        raise xlrd.XLRDError("Unsupported format, or corrupt file")
+
+    monkeypatch.setattr(xlrd, "open_workbook", fails)
+    validation, _ = run(CYCLE, LIBREOFFICE_ERRORS.with_suffix(".xls"))
+    [notice] = [n for n in validation.summary.notices if n.code == "error-values-unplaced"]
+    assert notice.params == {"count": 5}
+
+
 def test_hidden_rows_are_read_and_named_in_a_notice(tmp_path: Path) -> None:
     import openpyxl
 

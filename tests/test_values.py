@@ -211,9 +211,14 @@ def test_excel_text_wrapper_is_unwrapped(field: Field, source: str, expected: ob
 
 
 @pytest.mark.parametrize("field", [TEXT, INTEGER, NUMBER, DATE, DATETIME])
-@pytest.mark.parametrize("source", ["#N/A", "#VALUE!", "#div/0!"])
+@pytest.mark.parametrize("source", ["#N/A", "#VALUE!", "#div/0!", "Err:502"])
 def test_spreadsheet_error_values_are_refused(field: Field, source: str) -> None:
     assert problem_code(field, source) == "spreadsheet-error-value"
+
+
+@pytest.mark.parametrize("source", ["Err", "Error 502", "Err:5021", "ERR:502x", "Eva"])
+def test_text_that_only_looks_like_a_libreoffice_error_is_text(source: str) -> None:
+    assert read(TEXT, source) == source
 
 
 @pytest.mark.parametrize(

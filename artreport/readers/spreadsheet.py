@@ -35,7 +35,9 @@ from artreport.readers.layout import (
     footer_notice,
     footnotes_notice,
 )
+from artreport.readers.ods_scan import scan_ods_sheet
 from artreport.readers.table import HeaderRepeats, Notice, Row, Table, names_columns
+from artreport.readers.xls_scan import scan_xls_sheet
 from artreport.readers.xlsx_scan import SheetScan, scan_sheet
 
 
@@ -197,6 +199,9 @@ class SheetTable(Table):
         if scan.unplaced:
             count = {"count": scan.unplaced}
             self.notices.append(Notice("formulas-without-values", None, count))
+        if scan.unplaced_errors:
+            count = {"count": scan.unplaced_errors}
+            self.notices.append(Notice("error-values-unplaced", None, count))
         by_row = scan.cells
         hidden = set(scan.hidden_rows)
         hidden_read = []
@@ -266,18 +271,25 @@ def _row_list(numbers: list[int], shown: int = 10) -> str:
     return listed + (" …" if len(numbers) > shown else "")
 
 
+_SCANS: dict[str, Callable[[Path, str], SheetScan]] = {
+    "xlsx": scan_sheet,
+    "ods": scan_ods_sheet,
+    "xls": scan_xls_sheet,
+}
+
+
 def _start_scan(path: Path, format: str, sheet: str) -> Future[SheetScan] | None:
-    """Start the scan of an xlsx sheet for what calamine does not tell (see ``xlsx_scan``;
-    xls and ods writers always save a formula's result, and their error cells and hidden rows
-    are not looked for). It runs beside calamine's parse of the sheet, which lets go of the
-    interpreter lock, so it adds no time where a core is free."""
-    if format != "xlsx":
+    """Start the scan of a sheet for what calamine does not tell (see ``xlsx_scan``,
+    ``ods_scan`` and ``xls_scan``). It runs beside calamine's parse of the sheet, which lets go
+    of the interpreter lock, so it adds no time where a core is free."""
+    scan_of = _SCANS.get(format)
+    if scan_of is None:
         return None
     future: Future[SheetScan] = Future()
 
     def scan() -> None:
         try:
-            future.set_result(scan_sheet(path, sheet))
+            future.set_result(scan_of(path, sheet))
         except BaseException as error:  # handed to whoever waits for the result
             future.set_exception(error)
 

@@ -63,10 +63,21 @@ class SheetScan:
     def __init__(self) -> None:
         self.cells: dict[int, dict[int, str]] = {}
         self.unplaced = 0
+        #: Error values the scan knows are in the file but could not place (see ``xls_scan``).
+        self.unplaced_errors = 0
         self.hidden_rows: list[int] = []
 
     def __bool__(self) -> bool:
-        return bool(self.cells) or self.unplaced > 0 or bool(self.hidden_rows)
+        return (
+            bool(self.cells)
+            or self.unplaced > 0
+            or self.unplaced_errors > 0
+            or bool(self.hidden_rows)
+        )
+
+    def place(self, row: int, column: int, instead: str) -> None:
+        """``instead`` at ``row`` (1 for the first) and ``column`` (0 for A)."""
+        self.cells.setdefault(row, {})[column] = instead
 
     def add(self, attributes: bytes, instead: str) -> None:
         reference = _REFERENCE.search(attributes)
@@ -74,7 +85,7 @@ class SheetScan:
             self.unplaced += 1
             return
         letters, digits = reference.groups()
-        self.cells.setdefault(int(digits), {})[_column_index(letters)] = instead
+        self.place(int(digits), _column_index(letters), instead)
 
 
 def scan_sheet(path: Path, sheet: str) -> SheetScan:

@@ -149,8 +149,11 @@ def cell_text(value: str) -> str:
     return _unmarked(text)
 
 
+#: LibreOffice's form of an error value (Err:502, an invalid argument), in its cells and in
+#: the CSV it saves.
+_LIBREOFFICE_ERROR = re.compile(r"Err:[0-9]{3}")
 #: The first characters of what :func:`_unmarked` looks at: the common cell starts with none.
-_MARKED = frozenset("=#'`Nn")
+_MARKED = frozenset("=#'`NnE")
 _NULL = frozenset({"NULL", "null", "Null"})
 _CODE_AFTER_MARK = re.compile(r"[0-9A-Za-z._-]*[0-9][0-9A-Za-z._-]*")
 
@@ -172,6 +175,9 @@ def _unmarked(text: str) -> str:
             raise CellError(SPREADSHEET_ERROR)
         if text == UNSAVED_FORMULA:
             raise CellError(UNSAVED_FORMULA_VALUE)
+    elif first == "E":
+        if _LIBREOFFICE_ERROR.fullmatch(text):
+            raise CellError(SPREADSHEET_ERROR)
     elif text in _NULL:
         return ""
     return text
