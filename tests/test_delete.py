@@ -345,3 +345,16 @@ def test_delete_from_a_workbook_of_several_sheets_needs_the_sheet_named(
     assert "--sheet" in result.output
     chosen = runner.invoke(app, [*arguments, "--sheet", "待删除"], env=env(sandbox))
     assert "No such record on the platform: NO-SUCH" in chosen.output, chosen.output
+
+
+def test_rows_of_a_listing_without_an_id_are_named_not_passed_over(tmp_path: Path) -> None:
+    """A listing with gaps (NULL from a database tool, an empty cell) may be the wrong column:
+    the clerk is told which rows delete nothing before confirming the rest."""
+    path = tmp_path / "todelete.csv"
+    path.write_text("档案信息ID,病历号\nD1,M1\nNULL,M2\n\nD4,M4\n ,M6\n", encoding="utf-8")
+    notices: list[Any] = []
+    targets = list(targets_from_file(SCHEMA.get("information"), path, ORGID, notices))
+    assert [t.params["informationid"] for t in targets] == ["D1", "D4"]
+    [notice] = [n for n in notices if n.code == "delete-rows-without-id"]
+    assert (notice.row, notice.params["count"], notice.params["rows"]) == (3, 2, "3, 6")
+    assert "rows 3, 6" in notice.message("en")

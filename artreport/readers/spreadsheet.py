@@ -36,7 +36,14 @@ from artreport.readers.layout import (
     footnotes_notice,
 )
 from artreport.readers.ods_scan import scan_ods_sheet
-from artreport.readers.table import HeaderRepeats, Notice, Row, Table, names_columns
+from artreport.readers.table import (
+    HeaderRepeats,
+    Notice,
+    Row,
+    Table,
+    names_columns,
+    row_list,
+)
 from artreport.readers.xls_scan import scan_xls_sheet
 from artreport.readers.xlsx_scan import SheetScan, scan_sheet
 
@@ -232,7 +239,7 @@ class SheetTable(Table):
         if hidden_read:
             # Data like any other row (Excel's own "save as CSV" keeps them), but a filter may
             # have hidden them from the clerk who checked the sheet by eye.
-            params = {"count": len(hidden_read), "rows": _row_list(hidden_read)}
+            params = {"count": len(hidden_read), "rows": row_list(hidden_read)}
             self.notices.append(Notice("hidden-rows-read", hidden_read[0], params))
 
     def _filled_down(self, records: Iterator[Row]) -> Iterator[Row]:
@@ -264,11 +271,6 @@ class SheetTable(Table):
 
 def _only_spaces(cells: list[Any]) -> bool:
     return all(cell == "" or (type(cell) is str and cell.isspace()) for cell in cells)
-
-
-def _row_list(numbers: list[int], shown: int = 10) -> str:
-    listed = ", ".join(map(str, numbers[:shown]))
-    return listed + (" …" if len(numbers) > shown else "")
 
 
 _SCANS: dict[str, Callable[[Path, str], SheetScan]] = {

@@ -173,3 +173,9 @@ class Table(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.format} {str(self.path)!r}>"
+
+
+def row_list(numbers: list[int], shown: int = 10) -> str:
+    """Row numbers for a message: the first ``shown`` of them, then an ellipsis."""
+    listed = ", ".join(map(str, numbers[:shown]))
+    return listed + (" …" if len(numbers) > shown else "")

@@ -10,6 +10,7 @@ from typing import Any
 from artreport.client.answers import Answer, Outcome
 from artreport.errors import InputError, UsageError
 from artreport.readers import Notice, open_table
+from artreport.readers.table import row_list
 from artreport.schema import RecordType
 from artreport.validation.problems import CellError
 from artreport.validation.values import BLANK, value_reader
@@ -119,6 +120,7 @@ def targets_from_file(
             for name in columns
         }
         count = 0
+        without_key: list[int] = []
         for row_number, cells in table.rows():
             values: dict[str, Any] = {}
             for name, index in columns.items():
@@ -134,6 +136,7 @@ def targets_from_file(
                     ) from None
                 values[name] = None if value is BLANK else value
             if values[key_field.name] is None:
+                without_key.append(row_number)
                 continue
             count += 1
             yield target_for(
@@ -141,6 +144,15 @@ def targets_from_file(
             )
         if notices is not None:
             notices.extend(table.notices)
+            if without_key:
+                # A listing with gaps may be the wrong column or a damaged export: the clerk
+                # must see that these rows deleted nothing before confirming the rest.
+                params = {
+                    "count": len(without_key),
+                    "rows": row_list(without_key),
+                    "label": key_field.label,
+                }
+                notices.append(Notice("delete-rows-without-id", without_key[0], params))
         if count == 0:
             raise InputError("input-no-rows", path=str(path))
 
