@@ -209,12 +209,19 @@ class Annotator:
                 min_row=header_row + 1, min_col=reason_column, max_col=reason_column
             ):
                 cell.value = None
+        merged_into = _merged_anchors(sheet)
+        on_anchors: dict[tuple[int, int], list[Problem]] = {}
         for row, row_marks in marks.items():
             for column, problems in row_marks.cells.items():
-                self._mark(sheet.cell(row, column), problems)
+                # A cell inside a merged range takes no comment: its range's first cell, the
+                # one the clerk sees, shows the problems of all the rows it spans.
+                anchor = merged_into.get((row, column), (row, column))
+                on_anchors.setdefault(anchor, []).extend(problems)
             if row_marks.failed:
                 reason = sheet.cell(row, reason_column, "\n".join(row_marks.reasons))
                 reason.alignment = Alignment(wrap_text=True, vertical="top")
+        for (row, column), problems in on_anchors.items():
+            self._mark(sheet.cell(row, column), problems)
 
         copied = [c for c in range(1, max(data_columns) + 1) if headers.get(c) not in OWN_COLUMNS]
         failed = self._new_failed_sheet(workbook, sheet.title)
@@ -389,3 +396,14 @@ def _comment(texts: list[str]) -> Comment:
 
 def _unique(texts: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(texts))
+
+
+def _merged_anchors(sheet: Worksheet) -> dict[tuple[int, int], tuple[int, int]]:
+    """Each cell covered by a merged range, by (row, column), to the range's first cell."""
+    anchors: dict[tuple[int, int], tuple[int, int]] = {}
+    for merged in sheet.merged_cells.ranges:
+        first = (merged.min_row, merged.min_col)
+        for row in range(merged.min_row, merged.max_row + 1):
+            for column in range(merged.min_col, merged.max_col + 1):
+                anchors[(row, column)] = first
+    return anchors

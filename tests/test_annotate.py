@@ -273,3 +273,28 @@ def test_the_annotated_copy_marks_the_sheet_that_was_checked(tmp_path: Path) -> 
     assert [row[0] for row in marked[FAILED_SHEET].iter_rows(min_row=2, values_only=True)] == [
         "OVU002"
     ]
+
+
+def test_a_problem_in_a_merged_cell_is_marked_on_the_cell_the_clerk_sees(tmp_path: Path) -> None:
+    """One patient's 女方年龄 merged over her three rows, and wrong: openpyxl lets no comment
+    be put on the covered cells, and the run ended in an internal error after the upload."""
+    rows = list(fake_rows(INFORMATION, 5, orgid=ORGID))
+    source = tmp_path / "information.xlsx"
+    write_rows(source, INFORMATION, rows)
+    workbook = openpyxl.load_workbook(source)
+    sheet = workbook.active
+    idtype = header_columns(sheet)["wIdtype"]
+    sheet[f"{idtype}3"] = "abc"
+    sheet.merge_cells(f"{idtype}3:{idtype}5")
+    workbook.save(source)
+    out = tmp_path / "marked.xlsx"
+
+    result = runner.invoke(app, ["validate", "information", str(source), "--annotate", str(out)])
+
+    assert result.exit_code == 1, result.output
+    marked = openpyxl.load_workbook(out).worksheets[0]
+    assert fill_of(marked, f"{idtype}3") == RED
+    # Each row the merge spans is refused (its value filled down), said once on the cell.
+    assert marked[f"{idtype}3"].comment.text.count("abc") == 1
+    reasons = header_columns(marked)[REASON_COLUMN]
+    assert all(marked[f"{reasons}{row}"].value for row in (3, 4, 5))
