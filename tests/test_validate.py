@@ -9,6 +9,7 @@ from typing import Any
 import openpyxl
 import pytest
 
+from artreport.fakedata import fake_rows, write_rows
 from artreport.schema import load_schema
 from artreport.validation import Problem, ValidateOptions, open_validation
 
@@ -95,6 +96,36 @@ def test_each_cell_problem_names_row_and_field(
     assert not results[1].valid
     assert codes(list(results[1].problems)) == [(3, field, code)]
     assert validation.summary.invalid == 1 and validation.summary.valid == 1
+
+
+def test_a_column_of_codes_shaped_like_scientific_notation_is_read_as_text(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        required_cycle_headers() | {"周期ID": f"CYC{i}", "病历号": code}
+        for i, code in enumerate(["1E0023", "2E10", "0012E5"])
+    ]
+    _, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    assert [r.data.get("medrecNo") for r in results] == ["1E0023", "2E10", "0012E5"]
+    assert all(r.valid and not r.problems for r in results)
+
+
+def test_a_resident_id_a_spreadsheet_rounded_to_000_in_a_csv_is_caught(tmp_path: Path) -> None:
+    """LibreOffice and Excel write an 18-digit number in full in a CSV saved "as shown", its
+    last three digits zeros: with a wrong check digit it is refused as rounded; with a right
+    one (1 in 11 rounded numbers) it is sent with a warning to check it."""
+    rows = list(fake_rows(INFORMATION, 3, orgid=ORGID))
+    rows[0]["wIdcode"] = "330102198503128000"  # check digit wrong
+    rows[1]["wIdcode"] = "330101199001011000"  # check digit right
+    path = tmp_path / "information.csv"
+    write_rows(path, INFORMATION, rows)
+    _, results = run(INFORMATION, path)
+    assert [codes(r.problems) for r in results] == [
+        [(2, "wIdcode", "precision-lost")],
+        [(3, "wIdcode", "idcard-maybe-rounded")],
+        [],
+    ]
+    assert [r.valid for r in results] == [False, True, True]
 
 
 def test_the_same_primary_key_twice_is_an_error_on_the_second(tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ def test_text(source: object, doubles: bool, expected: object) -> None:
     [
         ("3.30101199001011E+17", False, "precision-lost"),
         ("3.30101199001011e17", False, "precision-lost"),
+        ("3.30101199001011E+017", False, "precision-lost"),  # LibreOffice's CSV
         (3.30101199001011e17, True, "precision-lost"),
         (330101199001011000, True, "precision-lost"),  # an .xls double that came back as int
         (1234567890123456.0, True, "precision-lost"),
@@ -214,6 +215,12 @@ def test_excel_text_wrapper_is_unwrapped(field: Field, source: str, expected: ob
 @pytest.mark.parametrize("source", ["#N/A", "#VALUE!", "#div/0!", "Err:502"])
 def test_spreadsheet_error_values_are_refused(field: Field, source: str) -> None:
     assert problem_code(field, source) == "spreadsheet-error-value"
+
+
+@pytest.mark.parametrize("source", ["1E0023", "2E10", "0012E5", "12E3"])
+def test_a_code_shaped_like_a_number_in_scientific_notation_is_text(source: str) -> None:
+    # What a spreadsheet writes of a long number has a signed exponent or a decimal point.
+    assert read(TEXT, source) == source
 
 
 @pytest.mark.parametrize("source", ["Err", "Error 502", "Err:5021", "ERR:502x", "Eva"])

@@ -34,7 +34,7 @@ _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _DATE_SHAPE = b"0000-00-00\n"
 _DATETIME_SHAPE = b"0000-00-00 00:00:00\n"
 # A number in scientific notation anywhere in a text column: a spreadsheet's mangled ID.
-_SCIENTIFIC_LINE = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$", re.MULTILINE)
+_SCIENTIFIC_LINE = re.compile(r"^[+-]?\d+(?:\.\d+[eE][+-]?|[eE][+-])\d+$", re.MULTILINE)
 
 
 #: The kind of a column only its reader can judge (a coded field with a table): it has no

@@ -13,6 +13,12 @@ def looks_like_resident_id(text: str) -> bool:
     return bool(_EIGHTEEN_DIGITS.match(text))
 
 
+def looks_rounded(number: str) -> bool:
+    """An 18-digit number ending in 000: what a spreadsheet leaves of a resident ID it stored
+    as a number, which keeps 15 significant digits (330102198503128123 → …128000)."""
+    return len(number) == 18 and number.endswith("000") and number.isdigit()
+
+
 def check_character(first_seventeen: str) -> str:
     total = sum(
         int(digit) * weight for digit, weight in zip(first_seventeen, _WEIGHTS, strict=True)

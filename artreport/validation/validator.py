@@ -29,7 +29,7 @@ from artreport.validation.columns import (
     ColumnCache,
     convert_column,
 )
-from artreport.validation.idcard import has_valid_check_digit
+from artreport.validation.idcard import has_valid_check_digit, looks_rounded
 from artreport.validation.problems import CellError, Problem
 from artreport.validation.values import (
     BLANK,
@@ -648,7 +648,9 @@ class _RowChecks:
             )
         for name in self.id_fields:
             for i, number in enumerate(columns.get(name, ())):
-                if isinstance(number, str) and not has_valid_check_digit(number):
+                if isinstance(number, str) and (
+                    not has_valid_check_digit(number) or looks_rounded(number)
+                ):
                     positions.add(i)
         self._suspicious_sanity(columns, positions)
         return positions
@@ -736,7 +738,18 @@ class _RowChecks:
                 )
         for name in self.id_fields:
             number = data.get(name)
-            if isinstance(number, str) and not has_valid_check_digit(number):
+            if not isinstance(number, str):
+                continue
+            valid = has_valid_check_digit(number)
+            if looks_rounded(number):
+                # A CSV or web page holds what the spreadsheet showed of the number. With a
+                # wrong check digit it is all but surely rounded; with a right one (1 in 11
+                # rounded numbers, and a few real ones) the clerk is asked to look.
+                if valid:
+                    found.append((codes.IDCARD_MAYBE_ROUNDED, field(name), number, {}, "warning"))
+                else:
+                    found.append((codes.PRECISION_LOST, field(name), number, {}, "error"))
+            elif not valid:
                 found.append((codes.IDCARD_CHECKSUM, field(name), number, {}, "warning"))
         self._check_sanity(data, found)
         key = data.get(self.key_name)

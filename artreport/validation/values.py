@@ -57,7 +57,10 @@ INT32_MAX = 2**31 - 1
 # spreadsheet number has lost its tail (330101199001011234 → 3.30101199001011E+17).
 _EXACT_DIGITS_LIMIT = 10**15
 _WHOLE_NUMBER_AS_FLOAT = re.compile(r"^[0-9]+\.0+$")
-_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$")
+# What a spreadsheet or a program writes of a number too long to show (3.30101E+17,
+# LibreOffice's 3.30101199001011E+017, 3.30101199001011e17): a signed exponent or a decimal
+# point. A code such as 1E0023 or 12E3 has neither.
+_SCIENTIFIC = re.compile(r"^[+-]?\d+(?:\.\d+[eE][+-]?|[eE][+-])\d+$")
 
 # Excel serial day numbers 20000–80000 are the years 1954–2119: anything a clinic records.
 _SERIAL_MIN, _SERIAL_MAX = 20000, 80000
