@@ -451,6 +451,35 @@ def test_subtotals_are_skipped_alone_and_rows_below_the_total_as_footnotes(tmp_p
     assert "2 row(s) below the totals, from row 8 on" in table.notices[2].message("en")
 
 
+RECORD_BELOW_THE_TOTAL = [
+    ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "机构ID"],
+    ["C1", "INF1", "IVF", "2023-05-01", "1", "ZJ3301001"],
+    ["合  计：", "", "", "", "1", ""],
+    ["制表人：张三", "", "", "审核：李四", "", ""],
+    ["制表人", "审核", "打印时间"],
+    ["张三", "李四", "2023-06-01 08:00"],
+    ["C9", "INF9", "IVF", "2023-05-09", "1", "ZJ3301001"],
+]
+
+
+@pytest.mark.parametrize("name", ["report.csv", "report.xlsx", "report.html", "report.xml"])
+def test_a_record_below_the_total_is_handed_on_refused_not_skipped(tmp_path, name):
+    """A record added below yesterday's total was skipped with a notice at most, and exit 0:
+    it never reached the platform, nor the failure report."""
+    path = write_report(tmp_path / name, RECORD_BELOW_THE_TOTAL)
+
+    table, rows = read(path)
+
+    assert [number for number, _ in rows] == [2, 7]
+    assert table.row_problems == {7: [("row-below-totals", {"total_row": 3})]}
+    # (A web page shows 合  计 with one space.)
+    assert [(n.code, n.row) for n in table.notices] == [
+        ("footer-row-skipped", 3),
+        ("rows-below-totals-skipped", 4),
+    ]
+    assert table.notices[1].params == {"count": 3}
+
+
 @pytest.mark.parametrize(
     ("first_cell", "grand_total"),
     [

@@ -128,6 +128,20 @@ def test_a_resident_id_a_spreadsheet_rounded_to_000_in_a_csv_is_caught(tmp_path:
     assert [r.valid for r in results] == [False, True, True]
 
 
+def test_a_record_below_the_total_is_in_the_failure_report(tmp_path: Path) -> None:
+    rows = [
+        required_cycle_headers(),
+        {"周期ID": "合计"},
+        {"周期ID": "制表人：张三", "方案": "审核：李四"},
+        required_cycle_headers() | {"周期ID": "CYC009"},
+    ]
+    validation, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))
+    assert [(r.row, r.valid) for r in results] == [(2, True), (5, False)]
+    assert codes(results[1].problems) == [(5, None, "row-below-totals")]
+    assert "row 3" in results[1].problems[0].message("en")
+    assert validation.summary.invalid == 1
+
+
 def test_the_same_primary_key_twice_is_an_error_on_the_second(tmp_path: Path) -> None:
     rows = [required_cycle_headers(), required_cycle_headers()]
     _, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))

@@ -106,24 +106,6 @@ def footer_notice(row: int, text: str) -> Notice:
     return Notice("footer-row-skipped", row, {"text": text[:30]})
 
 
-def footnotes_notice(records: Iterator[Row], cell_text: Callable[[Any], str]) -> Notice | None:
-    """Read the rows below the total to the end: the report's footnotes (制表人, 审核, 备注,
-    打印时间...). The notice says how many were skipped, so that none go unseen if data did
-    follow; None when they are all blank.
-
-    Their text is not shown: a remark may name a patient.
-    """
-    first = None
-    count = 0
-    for number, cells in records:
-        if any(cell_text(cell) for cell in cells):
-            first = first or number
-            count += 1
-    if first is None:
-        return None
-    return Notice("rows-below-totals-skipped", first, {"count": count})
-
-
 #: What a header lacks of the columns a caller needs: whether it lacks the column that
 #: identifies a record (the type's primary key), and how many needed columns it lacks.
 MissingColumns = Callable[[list[str]], tuple[bool, int]]

@@ -33,7 +33,6 @@ from artreport.readers.layout import (
     find_header,
     footer_kind,
     footer_notice,
-    footnotes_notice,
 )
 from artreport.readers.ods_scan import scan_ods_sheet
 from artreport.readers.table import (
@@ -183,9 +182,7 @@ class SheetTable(Table):
                 ):
                     self.notices.append(footer_notice(number, first))
                     if kind == "total":
-                        footnotes = footnotes_notice(records, cell_text)
-                        if footnotes is not None:
-                            self.notices.append(footnotes)
+                        yield from self._below_totals(records, cell_text, number)
                         return
                     continue
                 if repeats.is_repeat(cells):

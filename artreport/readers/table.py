@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -23,6 +24,8 @@ Row = tuple[int, list[Any]]
 #: checks refuse it, where an empty cell would be sent as "leave unchanged". It starts with
 #: "#", like the spreadsheet error values that the checks already look out for.
 UNSAVED_FORMULA = "#FORMULA?"
+#: A footnote's label: words and a colon (制表人：, 审核:), not a time's 08:30.
+_LABEL = re.compile(r"[^\W\d_]\s*[:：]")
 
 
 @dataclass
@@ -155,6 +158,42 @@ class Table(ABC):
         self.header_row = header.row
         self.notices.extend(header.notices)
         return header.rest
+
+    def _below_totals(
+        self, records: Iterator[Row], cell_text: Callable[[Any], str], total_row: int
+    ) -> Iterator[Row]:
+        """The rows below a grand total, read to the end: the report's footnotes (制表人, 审核,
+        备注, 打印时间...), skipped with a notice of how many; and rows that look like
+        records, handed on refused, so that a record added below the total is in the failure
+        report rather than passed over with a notice at most.
+
+        A record fills at least three of the columns the caller knows, and more than half of
+        them, and no cell of it is a label ("制表人：李四"); a row that may be footnotes is
+        taken for them, as before. Footnotes' text is not shown: a remark may name a
+        patient.
+        """
+        known = [
+            index
+            for index, header in enumerate(self.headers)
+            if header and (self._is_known_header is None or self._is_known_header(header))
+        ]
+        enough = max(3, len(known) // 2 + 1)
+        first_skipped = None
+        skipped = 0
+        for number, cells in records:
+            texts = [cell_text(cell) for cell in cells]
+            if not any(texts):
+                continue
+            filled = sum(1 for index in known if index < len(texts) and texts[index])
+            if filled >= enough and not any(map(_LABEL.search, texts)):
+                self.row_problems[number] = [("row-below-totals", {"total_row": total_row})]
+                yield number, cells
+            else:
+                first_skipped = first_skipped or number
+                skipped += 1
+        if first_skipped is not None:
+            params = {"count": skipped}
+            self.notices.append(Notice("rows-below-totals-skipped", first_skipped, params))
 
     @abstractmethod
     def close(self) -> None:

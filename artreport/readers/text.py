@@ -8,7 +8,7 @@ import itertools
 from collections import Counter
 from collections.abc import Iterator
 
-from artreport.readers.layout import FOOTER_MARKS, footer_kind, footer_notice, footnotes_notice
+from artreport.readers.layout import FOOTER_MARKS, footer_kind, footer_notice
 from artreport.readers.table import HeaderRepeats, Notice, Row, Table, names_columns
 
 #: How many rows from the top the usual width of a row is judged on: enough that a shifted
@@ -61,9 +61,7 @@ class TextTable(Table):
                 if (total_mark in first or count_mark in first) and (kind := footer_kind(first)):
                     self.notices.append(footer_notice(number, first))
                     if kind == "total":
-                        footnotes = footnotes_notice(self._records, str.strip)
-                        if footnotes is not None:
-                            self.notices.append(footnotes)
+                        yield from self._below_totals(self._records, str.strip, number)
                         return
                     continue
                 if repeats.is_repeat(cells):
