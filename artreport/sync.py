@@ -121,6 +121,46 @@ def check_file(
     return found
 
 
+@dataclass(frozen=True)
+class Superseded:
+    """The record IDs of a file that newer exports of the same type in the run hold too."""
+
+    keys: frozenset[str]
+    newer: tuple[str, ...]  # the names of those files
+
+
+def superseded_keys(checks: Iterable[FileCheck]) -> dict[Path, Superseded]:
+    """For each file that shares record IDs with a newer file of its type (by modification
+    time): those IDs, whose rows the newer file's version replaces.
+
+    A folder where each night's export is added beside the last holds every record in several
+    versions. Sent in name order, an older file could put back yesterday's values after
+    today's, and each night both would differ from what the ledger recorded last and be sent
+    again; sent from the newest file alone, the platform holds the newest version.
+    """
+    by_type: dict[str, list[tuple[int, str, FileCheck]]] = {}
+    for check in checks:
+        try:
+            modified = check.path.stat().st_mtime_ns
+        except OSError:
+            continue  # gone since it was checked: its push will say so
+        by_type.setdefault(check.record_type, []).append((modified, check.path.name, check))
+    found: dict[Path, Superseded] = {}
+    for files in by_type.values():
+        files.sort(key=lambda item: item[:2])
+        for index, (_, _, check) in enumerate(files):
+            keys: set[str] = set()
+            newer: list[str] = []
+            for _, name, later in files[index + 1 :]:
+                shared = check.keys & later.keys
+                if shared:
+                    keys |= shared
+                    newer.append(name)
+            if keys:
+                found[check.path] = Superseded(frozenset(keys), tuple(newer))
+    return found
+
+
 def cross_file_problems(
     checks: Iterable[FileCheck], known_elsewhere: Mapping[str, set[str]], strict: bool
 ) -> dict[tuple[str, Path], list[Problem]]:

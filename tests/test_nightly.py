@@ -569,3 +569,35 @@ def test_sync_says_what_the_reader_did_for_each_file(tmp_path: Path, sandbox: Sa
     assert "周期" in entry["notices"][0]["message"]
     shown = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
     assert "周期" in shown.output and "说明" in shown.output
+
+
+def test_two_exports_of_a_type_in_one_folder_the_newer_one_wins(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Last night's export beside tonight's, the same cycles in both: sent in name order, the
+    older file put yesterday's values back over today's, and each night both were sent again."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    rows = list(fake_rows(CYCLE, 6, orgid=ORGID))
+    older, newer = folder / "周期_new_0630.csv", folder / "cycle_0701.csv"
+    write_rows(older, CYCLE, [row | {"ppap": "yesterday"} for row in rows[:4]])
+    write_rows(newer, CYCLE, [row | {"ppap": "today"} for row in rows[2:]])
+    os.utime(older, (time.time() - 86_400, time.time() - 86_400))
+
+    first = runner.invoke(
+        app, ["--lang", "en", "sync", str(folder), "--json"], env=environment(sandbox)
+    )
+
+    assert first.exit_code == 0, first.output
+    stored = {row["cycleid"]: row["ppap"] for row in sandbox.rows("cycle")}
+    assert stored == {
+        row["cycleid"]: "yesterday" if i < 2 else "today" for i, row in enumerate(rows)
+    }
+    files = {Path(f["file"]).name: f for f in json.loads(first.stdout)["files"]}
+    assert (files[older.name]["accepted"], files[older.name]["superseded"]) == (2, 2)
+    assert (files[newer.name]["accepted"], files[newer.name]["superseded"]) == (4, 0)
+    [notice] = files[older.name]["notices"]
+    assert newer.name in notice["message"] and "2 row(s)" in notice["message"]
+
+    again = runner.invoke(app, ["sync", str(folder), "--json"], env=environment(sandbox))
+    assert json.loads(again.stdout)["totals"]["sent"] == 0

@@ -59,6 +59,7 @@ def sync_command(
         cross_file_problems,
         find_exports,
         report_unsent,
+        superseded_keys,
         unmatched_files,
         worst_exit_code,
     )
@@ -118,6 +119,7 @@ def sync_command(
                 for target in ("information", "cycle", "thaw")
             }
             cross = cross_file_problems(checks, known, strict)
+            replaced = superseded_keys(checks)
             # For the summary file too: a script must see a truncated export as a person does.
             warnings: list[str] = []
             for record_type in ordered:
@@ -162,6 +164,7 @@ def sync_command(
                         "file": str(check.path),
                     }
                     file_cross = cross.get((check.record_type, check.path), [])
+                    superseded = replaced.get(check.path)
                     if check.error is not None:
                         entry |= {
                             "exit_code": check.error.exit_code,
@@ -197,6 +200,7 @@ def sync_command(
                                 options=options,
                                 run=run,
                                 changed_only=changed_only,
+                                superseded=superseded.keys if superseded else frozenset(),
                             )
                         entry |= outcome.summary.to_dict()
                         # What the reader did for the file (the sheet it read, rows it skipped),
@@ -209,6 +213,16 @@ def sync_command(
                             }
                             for notice in outcome.summary.notices
                         ]
+                        if outcome.summary.superseded:
+                            message = state.t(
+                                "sync-rows-superseded",
+                                count=outcome.summary.superseded,
+                                files=", ".join(superseded.newer),
+                            )
+                            entry["notices"].append(
+                                {"code": "sync-rows-superseded", "row": None, "message": message}
+                            )
+                            run.log.info("%s: %s", check.path, message)
                         entry["exit_code"] = outcome.exit_code
                         if outcome.error is not None:
                             stopped = outcome.error
@@ -226,6 +240,7 @@ def sync_command(
                     "accepted",
                     "rejected",
                     "skipped_unchanged",
+                    "superseded",
                     "not_sent",
                 )
             }

@@ -44,11 +44,12 @@ def push_one(
     options: PushOptions,
     run: Run | None = None,
     changed_only: bool = False,
+    superseded: frozenset[str] = frozenset(),
     on_progress: Callable[[PushSummary], None] | None = None,
 ) -> PushOutcome:
     """Push ``path``; with ``client`` None nothing is sent (a dry run). With a ``run``, accepted
     rows go to its ledger, ``--changed-only`` skips what the ledger says the platform holds,
-    and its signals stop the push."""
+    and its signals stop the push. The rows of the ``superseded`` keys are not sent."""
     skip = run.skip_unchanged(record_type.name) if run is not None and changed_only else None
     try:
         summary = push_file(
@@ -61,6 +62,7 @@ def push_one(
             on_progress=on_progress,
             on_accepted=run.record_accepted(record_type.name) if run is not None else None,
             skip=skip,
+            superseded=superseded,
             stop=run.stop if run is not None else None,
         )
         outcome = PushOutcome(summary)

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import compress
@@ -112,6 +112,8 @@ class PushSummary:
     rejected: int = 0
     not_sent: int = 0
     skipped: int = 0
+    #: Rows a newer export of the same run holds too (sync), left to that file.
+    superseded: int = 0
     requests: int = 0
     extra_requests: int = 0
     #: Requests sent again after a lost answer, a gateway error or an expired login; not in
@@ -163,6 +165,7 @@ class PushSummary:
             "rejected": self.rejected,
             "not_sent": self.not_sent,
             "skipped_unchanged": self.skipped,
+            "superseded": self.superseded,
             "requests": self.requests,
             "extra_requests": self.extra_requests,
             "resent": self.resent,
@@ -411,6 +414,7 @@ def push_file(
     on_progress: Callable[[PushSummary], None] | None = None,
     on_accepted: Callable[[Chunk], None] | None = None,
     skip: Callable[[str | None, bytes], bool] | None = None,
+    superseded: Collection[str] = frozenset(),
     stop: threading.Event | None = None,
 ) -> PushSummary:
     """Validate ``path`` and send its valid rows through ``send`` (None: dry run, send nothing).
@@ -418,7 +422,8 @@ def push_file(
     ``report`` receives a :class:`Problem` for every invalid, rejected or unsent row. ``stop``
     ends the run early (after the requests in flight): the rest is reported as not sent. Give
     the client behind ``send`` the same event, so that a request being retried ends too.
-    ``skip`` leaves out rows the platform already holds (the ledger's ``--changed-only``).
+    ``skip`` leaves out rows the platform already holds (the ledger's ``--changed-only``),
+    ``superseded`` the rows of these keys (a newer export in the same sync holds them).
     """
     options = options or PushOptions()
     stop = stop or threading.Event()
@@ -525,6 +530,12 @@ def push_file(
                 summary.invalid += batch.invalid
                 summary.rows_read += batch.read
                 rows, keys, bodies = batch.rows, batch.keys, batch.bodies
+                if superseded:
+                    keep = [key not in superseded for key in keys]
+                    summary.superseded += keep.count(False)
+                    rows = list(compress(rows, keep))
+                    keys = list(compress(keys, keep))
+                    bodies = list(compress(bodies, keep))
                 if skip is not None:
                     keep = [not skip(key, body) for key, body in zip(keys, bodies, strict=True)]
                     summary.skipped += keep.count(False)
