@@ -711,3 +711,31 @@ def test_a_chunk_the_platform_counts_short_stays_out_of_the_ledger(tmp_path: Pat
     assert summary.to_dict()["stored_fewer"] == 200
     assert recorded == list(range(2, 202)) + list(range(402, 602))
     assert summary.exit_code == 0
+
+
+def test_a_default_report_name_already_taken_in_the_same_second_gets_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two pushes of one type within a second named the same report: the second emptied the
+    first's, and history pointed both runs at the second's rows."""
+    import datetime as dt
+
+    from artreport import report
+
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Frozen:
+            return cls(2026, 11, 27, 12, 0, 0)
+
+    monkeypatch.setattr(report.dt, "datetime", Frozen)
+    first = report.default_report_path(tmp_path, "push", "cycle")
+    first.write_text("first run's rows")
+    second = report.default_report_path(tmp_path, "push", "cycle")
+    second.write_text("second run's rows")
+    third = report.default_report_path(tmp_path, "push", "cycle")
+    assert [p.name for p in (first, second, third)] == [
+        "push-cycle-20261127-120000.csv",
+        "push-cycle-20261127-120000-2.csv",
+        "push-cycle-20261127-120000-3.csv",
+    ]
+    assert first.read_text() == "first run's rows"

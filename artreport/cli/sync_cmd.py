@@ -23,7 +23,7 @@ from artreport.errors import (
     InputError,
     UsageError,
 )
-from artreport.report import ReportWriter, same_path
+from artreport.report import ReportWriter, same_path, unused_path
 from artreport.schema import load_schema
 from artreport.state import private_dir, state_dir
 from artreport.validation import ValidateOptions
@@ -98,7 +98,7 @@ def sync_command(
         if report_dir is not None:
             reports = private_dir(report_dir, "sync-report-dir-unusable")
         else:
-            reports = private_dir(state_dir(config) / "reports" / f"sync-{stamp}")
+            reports = private_dir(unused_path(state_dir(config) / "reports" / f"sync-{stamp}"))
         command = f"sync {directory}" + (" --full" if not changed_only else "")
         with unattended_run(
             config, command, record_types=[t.name for t in ordered], files=files, wait=wait

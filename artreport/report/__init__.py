@@ -34,7 +34,19 @@ def default_report_path(
     directory: Path, command: str, record_type: str, suffix: str = ".csv"
 ) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return directory / f"{command}-{record_type}-{stamp}{suffix}"
+    return unused_path(directory / f"{command}-{record_type}-{stamp}{suffix}")
+
+
+def unused_path(path: Path) -> Path:
+    """``path``, or when something is there already (a run of the same command in the same
+    second wrote it) the first free ``name-2``, ``name-3``…: a report is never written over
+    another run's."""
+    candidate = path
+    number = 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 def refuse_overwriting(report: Path, *, source: Path, annotated: Path | None = None) -> None:
