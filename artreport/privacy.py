@@ -48,6 +48,18 @@ def kind_by_shape(value: Any, field_type: str) -> str | None:
     if _MOBILE.fullmatch(text):
         return "phone"
     if field_type != "string" and any("\u4e00" <= character <= "\u9fff" for character in text):
-        # Chinese text refused by a date or number column: most likely a name or an address.
+        # Chinese text refused by a date or number column, or in a record ID's (IDs are
+        # codes): most likely a name or an address.
         return "name"
     return None
+
+
+#: What :func:`kind_by_shape` takes a record ID's column for: codes, never Chinese text.
+IDENTIFIER = "identifier"
+
+
+def mask_key(kind: str | None, key: Any) -> Any:
+    """A record ID as it may be shown: by its field's ``pii`` kind (self-semen records are
+    keyed by an ID number), else by its shape, since a shifted column or a clerk's slip can
+    put a name or an ID number where the record ID belongs."""
+    return mask(kind if kind is not None else kind_by_shape(key, IDENTIFIER), key)

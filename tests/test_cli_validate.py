@@ -337,7 +337,11 @@ def test_a_name_or_id_number_in_the_wrong_column_is_still_masked(tmp_path: Path)
     path = tmp_path / "shifted.csv"
     path.write_text(
         "档案信息ID,机构ID,病历号,女方现住址,女方证件类型,女方证件号码,女方姓名,女方出生日期,备注\n"
-        "INF1,ZJ3301001,M1,杭州市,西湖区,1,330102199001011234,王秀英,1990-01-01,13812345678\n",
+        "INF1,ZJ3301001,M1,杭州市,西湖区,1,330102199001011234,王秀英,1990-01-01,13812345678\n"
+        # Shifted left this time (a column missing): the name lands in the record ID's column
+        # and a staff name in the organisation's; or an ID number typed as the record ID.
+        "沈浩然,金春梅,M3,,1,330102199001011234,王秀英,1990-01-01\n"
+        "330102199001011234,ZJ3301001,M4,,x,,王秀英,1990-01-01\n",
         encoding="utf-8",
     )
     data = tmp_path / "typed.json"
@@ -349,7 +353,7 @@ def test_a_name_or_id_number_in_the_wrong_column_is_still_masked(tmp_path: Path)
         for as_json in ([], ["--json"]):
             code, output = invoke("--lang", "en", "validate", "information", str(export), *as_json)
             assert code == 1, output
-            for secret in ("王秀英", "秀英", "330102199001011234", "13812345678"):
+            for secret in ("王秀英", "秀英", "330102199001011234", "13812345678", "浩然", "春梅"):
                 assert secret not in output
 
 

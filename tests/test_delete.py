@@ -358,3 +358,18 @@ def test_rows_of_a_listing_without_an_id_are_named_not_passed_over(tmp_path: Pat
     [notice] = [n for n in notices if n.code == "delete-rows-without-id"]
     assert (notice.row, notice.params["count"], notice.params["rows"]) == (3, 2, "3, 6")
     assert "rows 3, 6" in notice.message("en")
+
+
+def test_an_id_number_or_a_name_given_as_the_record_id_is_masked(sandbox: Sandbox) -> None:
+    """Typed into --id or listed in --from-file by mistake, a patient's ID number or name was
+    printed whole in the "not found" line and the JSON."""
+    for record_id in ("330101199001011238", "张三丰"):
+        for as_json in ([], ["--json"]):
+            result = runner.invoke(
+                app,
+                ["delete", "information", "--id", record_id, "--yes", *as_json],
+                env=env(sandbox),
+            )
+            assert result.exit_code == 1, result.output
+            assert record_id not in result.output
+            assert record_id[-2:] in result.output or "张" in result.output

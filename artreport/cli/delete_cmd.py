@@ -19,7 +19,7 @@ from artreport.cli.common import (
 from artreport.cli.render import print_notices
 from artreport.cli.validate_cmd import JsonOption, TypeArgument
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, UsageError
-from artreport.privacy import mask
+from artreport.privacy import mask_key
 from artreport.readers import Notice
 from artreport.schema import load_schema
 from artreport.state import state_dir
@@ -111,7 +111,7 @@ def delete_command(
             "failed": failed,
             "results": [
                 {
-                    "key": mask(key_kind, r.target.key(chosen)),
+                    "key": mask_key(key_kind, r.target.key(chosen)),
                     "row": r.target.row,
                     "deleted": r.deleted,
                     "code": r.answer.code,
@@ -128,7 +128,7 @@ def delete_command(
         raise typer.Exit(exit_code)
     console = stdout_console()
     for result in results:
-        key = mask(key_kind, result.target.key(chosen))
+        key = mask_key(key_kind, result.target.key(chosen))
         if result.deleted_by_lost_copy:
             console.print(f"[green]✓[/green] {state.t('delete-done-answer-lost', key=key)}")
         elif result.deleted:

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from artreport.cli.common import AppState
-from artreport.privacy import kind_by_shape, mask
+from artreport.privacy import IDENTIFIER, kind_by_shape, mask, mask_key
 from artreport.readers import Notice
-from artreport.schema import RecordType
+from artreport.schema import Field, RecordType
 from artreport.validation import Problem
 from artreport.validation.problems import SPREADSHEET_ERROR, UNSAVED_FORMULA_VALUE
 
@@ -28,11 +28,21 @@ def masked(problem: Problem, record_type: RecordType) -> Problem:
     if problem.code in (SPREADSHEET_ERROR, UNSAVED_FORMULA_VALUE):
         kind = None  # #N/A is what a formula left, not what a patient is called
     elif kind is None:
-        kind = kind_by_shape(problem.value, field.type if field is not None else "string")
+        kind = kind_by_shape(problem.value, _shape_type(field))
     key_kind = record_type.field(record_type.primary_key).pii
     return dataclasses.replace(
-        problem, value=mask(kind, problem.value), primary_key=mask(key_kind, problem.primary_key)
+        problem,
+        value=mask(kind, problem.value),
+        primary_key=mask_key(key_kind, problem.primary_key),
     )
+
+
+def _shape_type(field: Field | None) -> str:
+    if field is None:
+        return "string"
+    if field.identifier or field.name == "orgid":
+        return IDENTIFIER
+    return field.type
 
 
 def masked_dict(problem: Problem, record_type: RecordType, lang: str) -> dict[str, Any]:
