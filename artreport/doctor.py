@@ -403,15 +403,20 @@ def _check_state_dir(config: Config) -> Check:
         directory = state_dir(config)
     except ConfigError as error:
         return _failed("state-dir", error)
-    try:
-        handle, name = tempfile.mkstemp(dir=directory, prefix=".doctor-", suffix=".tmp")
-        os.close(handle)
-        os.unlink(name)
-    except OSError as exc:
-        return Check(
-            "state-dir",
-            Status.FAILED,
-            "state-dir-unusable",
-            {"path": str(directory), "reason": exc.strerror or type(exc).__name__},
-        )
+    # The folders runs write in too, when they exist: made by another user (the clerk's runs
+    # before cron's), they may refuse what the top folder allows.
+    for folder in (directory, directory / "logs", directory / "reports"):
+        if folder != directory and not folder.exists() and not folder.is_symlink():
+            continue
+        try:
+            handle, name = tempfile.mkstemp(dir=folder, prefix=".doctor-", suffix=".tmp")
+            os.close(handle)
+            os.unlink(name)
+        except OSError as exc:
+            return Check(
+                "state-dir",
+                Status.FAILED,
+                "state-dir-unusable",
+                {"path": str(folder), "reason": exc.strerror or type(exc).__name__},
+            )
     return Check("state-dir", Status.OK, "doctor-state-dir-ok", {"path": str(directory)})

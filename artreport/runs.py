@@ -30,7 +30,7 @@ from typing import Any
 import filelock
 
 from artreport.config import Config
-from artreport.errors import EXIT_SIGINT, EXIT_SIGTERM, ArtreportError, LockedError
+from artreport.errors import EXIT_SIGINT, EXIT_SIGTERM, ArtreportError, ConfigError, LockedError
 from artreport.ledger import Ledger, default_path
 from artreport.state import state_dir
 from artreport.upload import Chunk
@@ -107,18 +107,30 @@ def exclusive(directory: Path, command: str, wait: float | None) -> Iterator[Non
                 "run-locked-after-wait", holder=_holder(holder_file), seconds=f"{wait:g}"
             ) from None
         raise LockedError("run-locked", holder=_holder(holder_file)) from None
+    except OSError as error:  # after Timeout, which is an OSError too
+        # A state folder another user made (cron as another account than the clerk's).
+        raise _unusable(directory, error) from None
     try:
         holder = {
             "pid": os.getpid(),
             "command": command,
             "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
-        holder_file.write_text(json.dumps(holder, ensure_ascii=False), encoding="utf-8")
+        try:
+            holder_file.write_text(json.dumps(holder, ensure_ascii=False), encoding="utf-8")
+        except OSError as error:
+            raise _unusable(directory, error) from None
         yield
     finally:
         with contextlib.suppress(OSError):
             holder_file.unlink()
         lock.release()
+
+
+def _unusable(directory: Path, error: OSError) -> ConfigError:
+    return ConfigError(
+        "state-dir-unusable", path=str(directory), reason=error.strerror or str(error)
+    )
 
 
 def _holder(holder_file: Path) -> str:
@@ -153,9 +165,18 @@ def _stopping_on_signals(run: Run) -> Iterator[None]:
             signal.signal(number, handler)
 
 
-def _open_log(directory: Path, run_id: int) -> tuple[logging.Logger, Path, logging.Handler]:
+def _logs_dir(directory: Path) -> Path:
     logs = directory / "logs"
-    logs.mkdir(mode=0o700, exist_ok=True)
+    try:
+        logs.mkdir(mode=0o700, exist_ok=True)
+    except OSError as error:
+        raise _unusable(logs, error) from None
+    if not os.access(logs, os.W_OK | os.X_OK):
+        raise ConfigError("state-dir-unusable", path=str(logs), reason=os.strerror(13))
+    return logs
+
+
+def _open_log(logs: Path, run_id: int) -> tuple[logging.Logger, Path, logging.Handler]:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = logs / f"run-{stamp}-{run_id}.log"
     handler = logging.FileHandler(path, encoding="utf-8")
@@ -189,10 +210,16 @@ def unattended_run(
     """
     directory = state_dir(config)
     with exclusive(directory, command, wait), Ledger.open(default_path(config)) as ledger:
+        logs = _logs_dir(directory)
         run_id = ledger.start_run(
             command, config.base_url, config.orgid, record_types=record_types, files=files
         )
-        log, log_path, handler = _open_log(directory, run_id)
+        try:
+            log, log_path, handler = _open_log(logs, run_id)
+        except OSError as error:
+            unusable = _unusable(logs, error)
+            ledger.finish_run(run_id, exit_code=unusable.exit_code, counts={}, status="finished")
+            raise unusable from None
         run = Run(config, ledger, run_id, log, log_path)
         log.info("run %s: %s", run_id, command)
         log.info("platform %s, orgid %s, files %s", config.base_url, config.orgid, files)

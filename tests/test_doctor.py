@@ -565,3 +565,13 @@ def test_a_plain_http_platform_that_never_answers_fails_not_just_warns(tmp_path:
     assert (checks["tls"]["status"], checks["tls"]["code"]) == ("failed", "doctor-http-timeout")
     assert checks["login"]["status"] == "skipped"
     assert result.exit_code == 1
+
+
+def test_a_logs_folder_runs_cannot_write_in_fails_the_state_check(tmp_path: Path) -> None:
+    """The top folder was writable and doctor said so, while every run failed on its logs/
+    (made by another user). Root writes through permissions: a file stands in for the folder."""
+    (Path(os.environ["ARTREPORT_HOME"]) / "logs").write_text("not a folder", encoding="utf-8")
+    result = run_doctor(write_config(tmp_path, base_url="http://127.0.0.1:9"), "--json")
+    check = checks_of(result)["state-dir"]
+    assert check["status"] == "failed"
+    assert check["params"]["path"].endswith("logs")

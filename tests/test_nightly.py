@@ -459,6 +459,40 @@ def test_a_sync_that_cannot_start_still_writes_its_summary_file(
     assert written["files"] == [] and "note" not in written
 
 
+@pytest.mark.parametrize("blocked", ["logs", "artreport.lock.json"])
+def test_a_state_folder_the_run_cannot_write_in_is_a_clean_exit_2(
+    tmp_path: Path, sandbox: Sandbox, blocked: str
+) -> None:
+    """cron running as another user than the one who made the state folder: its logs/ (or the
+    lock's holder file) cannot be written. That was an internal error, last night's summary
+    file left in place, and a run recorded with no exit code. (Root writes through
+    permissions, so the test puts a folder where a file belongs, and a file for a folder.)"""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 5, orgid=ORGID))
+    state = state_dir(Config())
+    if blocked == "logs":
+        (state / "logs").write_text("not a folder", encoding="utf-8")
+    else:
+        (state / blocked).mkdir()
+    summary = tmp_path / "summary.json"
+    summary.write_text('{"exit_code": 0, "note": "last night"}', encoding="utf-8")
+
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "sync", str(folder), "--summary-json", str(summary)],
+        env=environment(sandbox),
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "Internal error" not in result.output and "state directory" in result.output
+    written = json.loads(summary.read_text(encoding="utf-8"))
+    assert written["exit_code"] == 2 and "state directory" in written["error"]
+    assert not any(path.endswith("/batchInsert") for path in sandbox.stats()["endpoints"])
+    with Ledger.open(default_path(Config())) as ledger:
+        assert all(run.status == "finished" and run.exit_code == 2 for run in ledger.history())
+
+
 def test_sync_says_on_screen_why_a_file_was_not_sent(tmp_path: Path, sandbox: Sandbox) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()
