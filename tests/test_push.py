@@ -739,3 +739,49 @@ def test_a_default_report_name_already_taken_in_the_same_second_gets_another(
         "push-cycle-20261127-120000-3.csv",
     ]
     assert first.read_text() == "first run's rows"
+
+
+def test_a_report_that_cannot_be_written_stops_the_run_with_what_was_accepted_recorded(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """The disk fills while the report is written: the run ended in an internal error in the
+    middle of the upload, with no summary, and chunks the platform had accepted missing from
+    the ledger. Now nothing more is sent (it could not be accounted for), the chunks in flight
+    are settled and recorded, and the run stops with the report's error (exit 2)."""
+
+    class FillingDisk:
+        def __init__(self) -> None:
+            self.added = 0
+
+        def add(self, problem: Any) -> None:
+            self.added += 1
+            if self.added > 3:
+                raise InputError("report-unwritable", path="report.csv", reason="No space left")
+
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD"))
+    rows = list(fake_rows(CYCLE, 1000, orgid=ORGID))
+    for index in range(100, 1000, 100):
+        rows[index]["cycleid"] = f"BAD{index}"  # a refusal in every chunk from the first on
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    recorded: list[int] = []
+    config = config_for(sandbox, retries=2)
+    with (
+        PlatformClient(config, sleep=lambda seconds: None) as client,
+        pytest.raises(PushStopped) as stopped,
+    ):
+        push_file(
+            CYCLE,
+            path,
+            send=platform_sender(client, CYCLE.resource),
+            report=FillingDisk(),
+            orgid=ORGID,
+            options=PushOptions(chunk_size=100),
+            on_accepted=lambda chunk: recorded.extend(chunk.rows),
+        )
+    summary = stopped.value.summary
+    assert stopped.value.error.code == "report-unwritable"
+    assert summary.exit_code == 2
+    assert len(recorded) == summary.accepted == len(sandbox.rows("cycle"))
+    assert summary.accepted + summary.rejected + summary.not_sent == 1000
+    assert summary.not_sent > 0

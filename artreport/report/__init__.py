@@ -133,8 +133,14 @@ class ReportWriter:
         if self._xlsx:
             self._sheet.append([_cell_text(c) for c in cells])
         else:
-            self._csv.writerow(cells)
+            try:
+                self._csv.writerow(cells)
+            except OSError as error:  # a full disk
+                raise self._unwritable(error) from None
         self.count += 1
+
+    def _unwritable(self, error: OSError) -> InputError:
+        return InputError("report-unwritable", path=str(self.path), reason=error.strerror)
 
     def add_all(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
@@ -148,9 +154,13 @@ class ReportWriter:
     ) -> None:
         if self._file is None:
             return
-        if self._xlsx:
-            self._workbook.save(self._file)
-        self._file.close()
+        try:
+            if self._xlsx:
+                self._workbook.save(self._file)
+            self._file.close()
+        except OSError as error:
+            if exc is None:  # else the error already leaving says what went wrong first
+                raise self._unwritable(error) from None
 
 
 class Tee:

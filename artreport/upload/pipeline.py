@@ -227,6 +227,26 @@ class Halt:
         return self._event.is_set()
 
 
+class _HaltingReport:
+    """The failure report, halting the run at the first problem it cannot take (a full disk):
+    what is sent from then on could not be accounted for. Rows in flight are still settled and
+    recorded in the ledger; the rest are counted as not sent."""
+
+    def __init__(self, report: Any, halt: Halt) -> None:
+        self._report = report
+        self._halt = halt
+        self._failed = False
+
+    def add(self, problem: Problem) -> None:
+        if self._failed:
+            return
+        try:
+            self._report.add(problem)
+        except ArtreportError as error:
+            self._failed = True
+            self._halt.set(error)
+
+
 def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) -> ChunkOutcome:
     """Send ``chunk``; when the platform refuses it as data, a gateway as too large, or the
     server's framework fails on it, split and resend the halves until each refused row stands
@@ -428,6 +448,7 @@ def push_file(
     options = options or PushOptions()
     stop = stop or threading.Event()
     halt = Halt()
+    report = _HaltingReport(report, halt)
     unreadable: InputError | None = None
     next_row = 1  # the first row not yet read, as far as the reading has gone
     started = time.monotonic()
