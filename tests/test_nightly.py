@@ -214,6 +214,8 @@ def test_sigterm_while_a_sync_retries_ends_it_at_once_with_its_summary(tmp_path:
     folder = tmp_path / "exports"
     folder.mkdir()
     write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 50))
+    ovum = SCHEMA.get("ovum")
+    write_rows(folder / "ovum.csv", ovum, fake_rows(ovum, 30))
     summary = tmp_path / "summary.json"
     config = tmp_path / "artreport.yaml"
     config.write_text("retries: 8\nretry_max_seconds: 600\n", encoding="utf-8")
@@ -234,7 +236,12 @@ def test_sigterm_while_a_sync_retries_ends_it_at_once_with_its_summary(tmp_path:
         assert process.returncode == 143, err.decode()
         assert sandbox.stats()["requests"] <= requests_at_signal + 1  # one was on the wire
     written = json.loads(summary.read_text(encoding="utf-8"))
-    assert (written["exit_code"], written["totals"]["not_sent"]) == (143, 50)
+    assert (written["exit_code"], written["totals"]["not_sent"]) == (143, 80)
+    # The file the signal kept the run from: said so, with its own report, not "exit 1".
+    unreached = written["files"][1]
+    assert unreached["exit_code"] == 143 and "SIGTERM" in unreached["error"]
+    report = Path(unreached["report"]).read_text(encoding="utf-8-sig")
+    assert "sync-not-sent-signal" in report
 
 
 def test_a_second_ctrl_c_still_writes_the_summary_the_report_and_the_ledger(

@@ -27,7 +27,7 @@ from artreport.report import ReportWriter, same_path, unused_path
 from artreport.schema import load_schema
 from artreport.state import private_dir, state_dir
 from artreport.validation import ValidateOptions
-from artreport.validation.problems import NOT_SENT_STRICT
+from artreport.validation.problems import NOT_SENT_SIGNAL, NOT_SENT_STRICT, Problem
 
 
 @app.command("sync")
@@ -171,17 +171,29 @@ def sync_command(
                             "error": check.error.message(state.lang),
                         }
                     elif blocked or stopped is not None or run.stop.is_set():
+                        signalled = run.stop.is_set() and not blocked
                         with ReportWriter(report_path, state.lang, always=False) as writer:
                             writer.add_all(file_cross)
-                            if not run.stop.is_set():  # a signal asks to stop, not to read on
+                            if signalled:
+                                # A signal asks to stop, not to read on: the file is listed
+                                # as not sent in one line, unread.
+                                params = {"signal": run.stopped_by or "?"}
+                                writer.add(Problem(NOT_SENT_SIGNAL, params=params))
+                            else:
                                 code = NOT_SENT_STRICT if blocked else not_sent_code(stopped)
                                 report_unsent(
                                     record_type, check.path, config.orgid, validate, code, writer
                                 )
-                        reason = "sync-not-sent-strict" if blocked else "sync-not-sent-stopped"
+                        if signalled:
+                            reason = state.t(NOT_SENT_SIGNAL, signal=run.stopped_by or "?")
+                        else:
+                            reason = state.t(
+                                "sync-not-sent-strict" if blocked else "sync-not-sent-stopped"
+                            )
                         entry |= {
-                            "exit_code": EXIT_PROBLEMS,
-                            "error": state.t(reason),
+                            "exit_code": (signalled and run.interrupted_exit_code)
+                            or EXIT_PROBLEMS,
+                            "error": reason,
                             "rows_read": check.rows,
                             "invalid": check.invalid,
                             "not_sent": check.rows - check.invalid,

@@ -53,6 +53,8 @@ NOT_SENT_UNREACHABLE = "not-sent-unreachable"
 NOT_SENT_INTERRUPTED = "not-sent-interrupted"
 NOT_SENT_STRICT = "not-sent-strict"
 NOT_READ_AFTER_STOP = "not-read-after-stop"
+#: A file of a sync that a signal stopped before it was reached: nothing of it read or sent.
+NOT_SENT_SIGNAL = "sync-not-sent-signal"
 NOT_READ_INPUT_ERROR = "not-read-input-error"
 
 
