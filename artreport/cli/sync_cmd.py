@@ -191,8 +191,7 @@ def sync_command(
                                 "sync-not-sent-strict" if blocked else "sync-not-sent-stopped"
                             )
                         entry |= {
-                            "exit_code": (signalled and run.interrupted_exit_code)
-                            or EXIT_PROBLEMS,
+                            "exit_code": (signalled and run.interrupted_exit_code) or EXIT_PROBLEMS,
                             "error": reason,
                             "rows_read": check.rows,
                             "invalid": check.invalid,
