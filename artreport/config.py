@@ -18,6 +18,7 @@ import yaml
 from artreport import yamlload
 from artreport.dictionaries import load_dictionaries
 from artreport.errors import ConfigError
+from artreport.messages import LANGUAGES
 
 DEFAULT_CONFIG_NAME = "artreport.yaml"
 DEFAULT_TIMEOUT = 30.0
@@ -82,6 +83,9 @@ _NUMBER_SETTINGS: Mapping[str, type] = {
 }
 _KNOWN = {f.name for f in fields(Config)} - {"source", "unknown_settings"}
 _PATH_SETTINGS = frozenset({"state_dir", "ca_bundle"})
+#: Settings that are text whatever they look like: ``key: 012345`` is octal to YAML (5349),
+#: ``key: yes`` a boolean, ``orgid: 12:30`` a number of minutes. They are read as written.
+_TEXT_SETTINGS = frozenset({"base_url", "orgid", "key", "lang"}) | _PATH_SETTINGS
 
 
 _SWITCH_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
@@ -117,6 +121,10 @@ def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
                 raise ConfigError("config-bad-value", name=name, value=value)
         elif name == "verify":
             value = _switch(name, value)
+        elif name == "lang":
+            value = str(value).strip().lower()
+            if value not in LANGUAGES:
+                raise ConfigError("config-bad-value", name=name, value=value)
         elif name == "sync_patterns":
             if not isinstance(value, dict) or not all(
                 isinstance(patterns, list) for patterns in value.values()
@@ -162,8 +170,17 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
                 raise ConfigError("config-not-found", path=str(path))
         else:
             try:
-                loaded = yamlload.safe_load(path.read_text(encoding="utf-8"))
-            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                text = path.read_text(encoding="utf-8")
+                loaded = yamlload.safe_load(text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                if mark is None:
+                    raise ConfigError("config-unreadable", path=str(path), reason="YAML") from None
+                # Its own words quote the line, which could hold the key: only the place.
+                raise ConfigError(
+                    "config-bad-yaml", path=str(path), line=mark.line + 1, column=mark.column + 1
+                ) from None
+            except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(
                     "config-unreadable", path=str(path), reason=_reason(exc)
                 ) from None
@@ -171,6 +188,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
                 loaded = {}
             if not isinstance(loaded, dict):
                 raise ConfigError("config-unreadable", path=str(path), reason="not a mapping")
+            loaded.update(_as_written(text, loaded))
             raw.update(loaded)
     for variable, name in _ENV_OVERRIDES.items():
         if os.environ.get(variable):
@@ -178,9 +196,24 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     return _from_mapping(raw, path if path is not None and path.exists() else None)
 
 
+def _as_written(text: str, loaded: Mapping[str, Any]) -> dict[str, str]:
+    """The text settings YAML turned into something else (a number, a boolean), as the file
+    writes them."""
+    retyped = [
+        name
+        for name in _TEXT_SETTINGS
+        if loaded.get(name) is not None and not isinstance(loaded[name], str)
+    ]
+    if not retyped:
+        return {}
+    document = yaml.compose(text, Loader=yamlload.LOADER)
+    written: dict[str, str] = {}
+    if isinstance(document, yaml.MappingNode):
+        for name_node, value_node in document.value:
+            if name_node.value in retyped and isinstance(value_node, yaml.ScalarNode):
+                written[name_node.value] = value_node.value
+    return written
+
+
 def _reason(exc: BaseException) -> str:
-    # YAML errors quote the offending line, which could be the key itself: keep only the position.
-    mark = getattr(exc, "problem_mark", None)
-    if mark is not None:
-        return f"line {mark.line + 1}, column {mark.column + 1}"
-    return type(exc).__name__
+    return getattr(exc, "strerror", None) or type(exc).__name__

@@ -7,8 +7,8 @@ from typing import Any
 
 import yaml
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_LOADER)
+    return yaml.load(text, Loader=LOADER)

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from artreport.cli import app
 from artreport.config import load_config
+from artreport.errors import ConfigError
 from artreport.sandbox import Sandbox
 
 ORGID = "ZJ3301001"
@@ -83,3 +84,42 @@ def test_verify_that_is_no_yes_or_no_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.code == "config-bad-value"
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("012345", "012345"),
+        ("yes", "yes"),
+        ("12:30", "12:30"),
+        ("0x1F", "0x1F"),
+        ("1_000", "1_000"),
+    ],
+)
+def test_the_key_is_read_as_written_whatever_yaml_makes_of_it(
+    tmp_path: Path, written: str, meant: str
+) -> None:
+    """An unquoted key of digits with a leading zero is octal to YAML: 012345 was sent as
+    5349, and the platform refused the login with "wrong key"."""
+    config = tmp_path / "artreport.yaml"
+    config.write_text(f"orgid: 3301001\nkey: {written}\n", encoding="utf-8")
+    loaded = load_config(config)
+    assert (loaded.key, loaded.orgid) == (meant, "3301001")
+
+
+def test_a_language_other_than_zh_or_en_in_the_config_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "artreport.yaml"
+    config.write_text("lang: fr\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert caught.value.params["name"] == "lang"
+
+
+def test_broken_yaml_is_named_by_line_without_quoting_it(tmp_path: Path) -> None:
+    config = tmp_path / "artreport.yaml"
+    config.write_text("orgid: ZJ3301001\nkey: s3cret\n timeout: 5\n", encoding="utf-8")
+    for lang, where in (("zh", "第 3 行"), ("en", "line 3")):
+        result = runner.invoke(app, ["--lang", lang, "--config", str(config), "login"])
+        assert result.exit_code == 2
+        assert "s3cret" not in result.output
+        assert where in result.output and "YAML" in result.output

@@ -531,6 +531,34 @@ def test_a_shrunken_export_is_a_warning_in_the_summary_file_too(
     assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
 
 
+def test_a_misspelt_setting_is_a_warning_in_the_summary_file_too(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 5))
+    config = tmp_path / "artreport.yaml"
+    config.write_text("chunksize: 50\n", encoding="utf-8")
+    summary = tmp_path / "summary.json"
+    result = runner.invoke(
+        app,
+        [
+            "--lang",
+            "en",
+            "--config",
+            str(config),
+            "sync",
+            str(folder),
+            "--summary-json",
+            str(summary),
+        ],
+        env=environment(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(summary.read_text(encoding="utf-8"))["warnings"]
+    assert any("chunksize" in warning for warning in warnings), warnings
+
+
 def test_a_waiting_run_starts_once_the_lock_is_free(tmp_path: Path, sandbox: Sandbox) -> None:
     import threading
 

@@ -122,6 +122,16 @@ def sync_command(
             replaced = superseded_keys(checks)
             # For the summary file too: a script must see a truncated export as a person does.
             warnings: list[str] = []
+            if config.unknown_settings:
+                # Printed when the config was read; a misspelt setting is silently at its
+                # default, which the morning's reader of the summary must see too.
+                warnings.append(
+                    state.t(
+                        "config-unknown-settings",
+                        names=", ".join(config.unknown_settings),
+                        source=str(config.source),
+                    )
+                )
             for record_type in ordered:
                 rows = sum(c.rows for c in checks if c.record_type == record_type.name)
                 last = run.ledger.last_row_count(
