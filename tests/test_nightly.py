@@ -670,3 +670,24 @@ def test_two_exports_of_a_type_in_one_folder_the_newer_one_wins(
 
     again = runner.invoke(app, ["sync", str(folder), "--json"], env=environment(sandbox))
     assert json.loads(again.stdout)["totals"]["sent"] == 0
+
+
+def test_sync_with_blank_clears_clears_what_the_export_no_longer_holds(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """A cron job had no way to clear a value: sync took no --blank-clears."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    rows = list(fake_rows(CYCLE, 4, orgid=ORGID))
+    for row in rows:
+        row["ppap"] = "IVF"
+    write_rows(folder / "cycle.csv", CYCLE, rows)
+    assert runner.invoke(app, ["sync", str(folder)], env=environment(sandbox)).exit_code == 0
+    rows[1]["ppap"] = None
+    write_rows(folder / "cycle.csv", CYCLE, rows)
+    kept = runner.invoke(app, ["sync", str(folder)], env=environment(sandbox))
+    assert kept.exit_code == 0, kept.output
+    assert [row.get("ppap") for row in sandbox.rows("cycle")] == ["IVF"] * 4
+    cleared = runner.invoke(app, ["sync", str(folder), "--blank-clears"], env=environment(sandbox))
+    assert cleared.exit_code == 0, cleared.output
+    assert [row.get("ppap") for row in sandbox.rows("cycle")] == ["IVF", "", "IVF", "IVF"]

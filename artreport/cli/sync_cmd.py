@@ -17,6 +17,7 @@ from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of, stderr_console, stdout_console
 from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events
 from artreport.cli.render import masked
+from artreport.cli.validate_cmd import BlankClearsOption
 from artreport.errors import (
     EXIT_PROBLEMS,
     ArtreportError,
@@ -47,6 +48,7 @@ def sync_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     wait: WaitOption = None,
+    blank_clears: BlankClearsOption = False,
 ) -> None:
     """Check and push every export in a folder, in dependency order. 按依赖顺序上报整个文件夹。"""
     from artreport.client import PlatformClient, SessionCache
@@ -99,13 +101,17 @@ def sync_command(
             reports = private_dir(report_dir, "sync-report-dir-unusable")
         else:
             reports = private_dir(unused_path(state_dir(config) / "reports" / f"sync-{stamp}"))
-        command = f"sync {directory}" + (" --full" if not changed_only else "")
+        command = (
+            f"sync {directory}"
+            + (" --full" if not changed_only else "")
+            + (" --blank-clears" if blank_clears else "")
+        )
         with unattended_run(
             config, command, record_types=[t.name for t in ordered], files=files, wait=wait
         ) as run:
             if ignored:
                 run.log.warning("not taken, no record type's name: %s", [p.name for p in ignored])
-            validate = ValidateOptions(dictionaries=config.dictionaries)
+            validate = ValidateOptions(dictionaries=config.dictionaries, blank_clears=blank_clears)
             # After a signal, the files not yet checked are listed as not sent, unread.
             checks = [
                 FileCheck(t.name, p)
