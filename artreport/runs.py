@@ -32,6 +32,7 @@ import filelock
 from artreport.config import Config
 from artreport.errors import EXIT_SIGINT, EXIT_SIGTERM, ArtreportError, ConfigError, LockedError
 from artreport.ledger import Ledger, default_path
+from artreport.messages import Phrase
 from artreport.state import state_dir
 from artreport.upload import Chunk
 
@@ -136,7 +137,9 @@ def _unusable(directory: Path, error: OSError) -> ConfigError:
 def _holder(holder_file: Path) -> str:
     try:
         holder = json.loads(holder_file.read_text(encoding="utf-8"))
-        return f"pid {holder['pid']}, {holder['command']}, since {holder['started']}"
+        return Phrase(
+            "run-holder", pid=holder["pid"], command=holder["command"], started=holder["started"]
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return "?"
 

@@ -58,3 +58,28 @@ def test_no_message_takes_a_parameter_its_callers_cannot_pass(code: str) -> None
     # translate(code, lang, **params) and ArtreportError(code, **params) take these names
     # themselves: a message wanting {code} ends in a TypeError when it is raised.
     assert not placeholders(catalogue()[code]["en"]) & {"code", "lang"}, code
+
+
+def test_the_systems_english_reasons_are_said_in_the_messages_language() -> None:
+    import errno
+    import os
+
+    from artreport.errors import InputError
+
+    error = InputError("report-unwritable", path="r.csv", reason=os.strerror(errno.ENOSPC))
+    assert "磁盘空间已满" in error.message("zh") and "No space" not in error.message("zh")
+    assert "No space left on device" in error.message("en")
+
+
+def test_the_run_locks_holder_is_named_in_the_messages_language(tmp_path) -> None:
+    from artreport.errors import LockedError
+    from artreport.runs import exclusive
+
+    with exclusive(tmp_path, "sync /data", None):
+        try:
+            with exclusive(tmp_path, "push cycle", None):
+                raise AssertionError("the lock was taken twice")
+        except LockedError as locked:
+            error = locked
+    assert "进程" in error.message("zh") and "since" not in error.message("zh")
+    assert "since" in error.message("en") and "sync /data" in error.message("en")

@@ -638,6 +638,7 @@ def test_sync_says_what_the_reader_did_for_each_file(tmp_path: Path, sandbox: Sa
     assert "周期" in entry["notices"][0]["message"]
     shown = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
     assert "周期" in shown.output and "说明" in shown.output
+    assert "cycle (周期信息)" in shown.output  # in English, the type's own name leads
 
 
 def test_two_exports_of_a_type_in_one_folder_the_newer_one_wins(

@@ -615,6 +615,9 @@ def test_cli_closed_port_exits_4_within_a_minute(tmp_path: Path) -> None:
     )
     assert result.exit_code == 4, result.output
     assert time.monotonic() - started < 60
+    # Said in the message's language, not as the network library names it.
+    assert "连接被拒绝" in result.output
+    assert "ConnectError" not in result.output and "Connection refused" not in result.output
 
 
 def test_cli_dry_run_sends_nothing(tmp_path: Path, sandbox_factory: Any) -> None:

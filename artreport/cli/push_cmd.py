@@ -108,7 +108,7 @@ def progress_display(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} rows/s"),
+        TextColumn("{task.fields[rate]} " + state.t("push-rows-per-second")),
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=stderr_console(), transient=True) as progress:

@@ -301,7 +301,9 @@ def sync_command(
         typer.echo(json.dumps(summary, ensure_ascii=False))
         raise typer.Exit(exit_code)
     for entry in results:
-        label = schema.get(entry["record_type"]).label
+        shown = schema.get(entry["record_type"])
+        # In English the type's own name leads: the label is Chinese only.
+        label = shown.label if state.lang == "zh" else f"{shown.name} ({shown.label})"
         name = Path(entry["file"]).name
         if "accepted" in entry:
             line = state.t(

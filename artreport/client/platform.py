@@ -35,6 +35,7 @@ from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
 from artreport.client.session import Session, SessionCache, make_token
 from artreport.config import Config
 from artreport.errors import ArtreportError, AuthError, ConfigError, UnreachableError
+from artreport.messages import Phrase
 
 #: Logins in a row made after a 40003 with no other answer in between: past this many, the
 #: platform refuses every fresh login and another one will not help.
@@ -319,8 +320,7 @@ class PlatformClient:
                     raise UnreachableError(
                         "client-certificate-rejected", url=url, reason=self._scrub(exc)
                     ) from None
-                detail = self._scrub(exc)
-                reason = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+                reason = _network_reason(exc) or self._technical(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 return TryAgain(reason, may_have_arrived=not never_sent)
             return self._judge(response, retry_server_failures)
@@ -377,11 +377,46 @@ class PlatformClient:
 
     # -- keeping secrets out of texts ---------------------------------------------------------
 
+    def _technical(self, exc: Exception) -> str:
+        detail = self._scrub(exc).rstrip(".")
+        return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
     def _scrub(self, text: object) -> str:
         scrubbed = str(text)
         for secret in (self._key, self._token, self._token.lower()):
             scrubbed = scrubbed.replace(secret, "***")
         return scrubbed[:300]
+
+
+def _network_reason(exc: httpx.RequestError) -> Phrase | None:
+    """Why a request got no answer, in words for the message's language, for the failures a
+    hospital network has; None for others, which are named as the library names them."""
+    text = str(exc).lower()
+    if isinstance(exc, httpx.ConnectTimeout):
+        return Phrase("net-connect-timeout")
+    if isinstance(exc, httpx.TimeoutException):
+        return Phrase("net-timeout")
+    if isinstance(exc, httpx.DecodingError):
+        return Phrase("net-garbled")
+    if isinstance(exc, httpx.ConnectError):
+        for words, code in _CONNECT_FAILURES:
+            if any(word in text for word in words):
+                return Phrase(code)
+    if isinstance(exc, httpx.RemoteProtocolError) and "disconnected" in text:
+        return Phrase("net-disconnected")
+    if "connection reset" in text or "errno 104" in text:
+        return Phrase("net-reset")
+    return None
+
+
+_CONNECT_FAILURES = (
+    (("connection refused", "errno 111", "winerror 10061"), "net-connection-refused"),
+    (
+        ("name or service not known", "nodename nor servname", "name resolution", "getaddrinfo"),
+        "net-name-unresolved",
+    ),
+    (("network is unreachable", "errno 101"), "net-network-unreachable"),
+)
 
 
 def _framework_message(response: httpx.Response) -> str:

@@ -7,6 +7,7 @@ part of the program keeps its own texts; a code may be defined in only one file.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from importlib import resources
@@ -44,8 +45,66 @@ def translate(code: str, lang: str | None = None, **params: Any) -> str:
         # An unknown code is a programming error, but the user still deserves the facts.
         details = ", ".join(f"{k}={v}" for k, v in params.items())
         return f"{code} {details}".strip()
-    template = entry[resolve_language(lang)]
+    lang = resolve_language(lang)
+    template = entry[lang]
+    if params:
+        params = {name: _in_language(value, lang) for name, value in params.items()}
     try:
         return template.format(**params)
     except (KeyError, IndexError, ValueError):
         return template
+
+
+class Phrase(str):
+    """A message parameter with words of its own in each language (why a connection failed,
+    who holds the run lock): English as a ``str``, for logs; :func:`translate` puts it into a
+    message in the message's language."""
+
+    code: str
+    params: dict[str, Any]
+
+    def __new__(cls, code: str, **params: Any) -> Phrase:
+        phrase = super().__new__(cls, translate(code, "en", **params))
+        phrase.code, phrase.params = code, params
+        return phrase
+
+    def __reduce__(self) -> tuple[Any, ...]:  # for the validating process's pipe
+        return (_phrase, (self.code, self.params))
+
+
+def _phrase(code: str, params: dict[str, Any]) -> Phrase:
+    return Phrase(code, **params)
+
+
+#: The operating system's words for the failures a user meets (a folder not writable, a full
+#: disk), which it gives in English whatever the message's language.
+_OS_ERRORS = {
+    os.strerror(number): f"os-{name}"
+    for name in (
+        "ENOENT",
+        "EACCES",
+        "EPERM",
+        "ENOTDIR",
+        "EISDIR",
+        "ENOSPC",
+        "EROFS",
+        "EEXIST",
+        "ENAMETOOLONG",
+        "EBUSY",
+        "EDQUOT",
+        "ECONNREFUSED",
+        "ETIMEDOUT",
+        "ENETUNREACH",
+        "EHOSTUNREACH",
+        "ECONNRESET",
+    )
+    if (number := getattr(errno, name, None)) is not None
+}
+
+
+def _in_language(value: Any, lang: str) -> Any:
+    if isinstance(value, Phrase):
+        return translate(value.code, lang, **value.params)
+    if lang != "en" and type(value) is str and value in _OS_ERRORS:
+        return translate(_OS_ERRORS[value], lang)
+    return value
