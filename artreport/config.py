@@ -217,3 +217,27 @@ def _as_written(text: str, loaded: Mapping[str, Any]) -> dict[str, str]:
 
 def _reason(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or type(exc).__name__
+
+
+def exposed_key_file(config: Config) -> tuple[Path, int] | None:
+    """The config file and its permission bits when it holds the key and other users of the
+    computer may read or change it (POSIX only); else None."""
+    if config.source is None or os.name != "posix":
+        return None
+    path = config.source.absolute()
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o066 or not holds_key(path):
+        return None
+    return path, mode
+
+
+def holds_key(path: Path) -> bool:
+    """Whether the file itself has a key, rather than only the environment."""
+    try:
+        raw = yamlload.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(raw, dict) and bool(raw.get("key"))

@@ -22,15 +22,14 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 
-from artreport import __version__, yamlload
+from artreport import __version__
 from artreport.client.deadline import DeadlineClient
 from artreport.client.platform import checked_base_url, is_loopback, tls_context
-from artreport.config import Config
+from artreport.config import Config, holds_key
 from artreport.errors import ArtreportError, ConfigError
 from artreport.state import state_dir
 
@@ -186,7 +185,7 @@ def _check_key_file(config: Config) -> Check:
     if config.source is None:
         return Check("key-file", Status.OK, "doctor-key-no-file")
     path = config.source.absolute()
-    if not _holds_key(path):
+    if not holds_key(path):
         return Check("key-file", Status.OK, "doctor-key-not-in-file", {"path": str(path)})
     if not POSIX:
         return Check("key-file", Status.SKIPPED, "doctor-key-windows", {"path": str(path)})
@@ -204,13 +203,6 @@ def _check_key_file(config: Config) -> Check:
             "doctor-hint-chmod",
         )
     return Check("key-file", Status.OK, "doctor-key-file-private", {"path": str(path)})
-
-
-def _holds_key(path: Path) -> bool:
-    """Whether the file itself has a key, rather than only the environment. (load_config has
-    just read and parsed it, so reading it again cannot fail but for a race.)"""
-    raw = yamlload.safe_load(path.read_text(encoding="utf-8"))
-    return isinstance(raw, dict) and bool(raw.get("key"))
 
 
 # -- the network ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from artreport.cli import app
 from artreport.config import load_config
 from artreport.errors import ConfigError
 from artreport.sandbox import Sandbox
+from tests.conftest import SAMPLES
 
 ORGID = "ZJ3301001"
 KEY = "config-test-key"
@@ -123,3 +125,17 @@ def test_broken_yaml_is_named_by_line_without_quoting_it(tmp_path: Path) -> None
         assert result.exit_code == 2
         assert "s3cret" not in result.output
         assert where in result.output and "YAML" in result.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_a_config_holding_the_key_readable_by_others_is_warned_about(tmp_path: Path) -> None:
+    """Only doctor said so: the clerk who never runs it left the key readable by all."""
+    config = tmp_path / "artreport.yaml"
+    config.write_text(f"orgid: {ORGID}\nkey: {KEY}\n", encoding="utf-8")
+    for mode, warned in ((0o644, True), (0o600, False)):
+        config.chmod(mode)
+        arguments = ["push", "cycle", str(SAMPLES / "cycles.xlsx"), "--dry-run"]
+        result = runner.invoke(app, ["--lang", "en", "--config", str(config), *arguments])
+        assert result.exit_code == 0, result.output
+        assert ("chmod 600" in result.stderr) is warned, result.stderr
+        assert KEY not in result.output

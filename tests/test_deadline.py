@@ -178,7 +178,7 @@ def test_a_login_answer_dripping_its_headers_is_unreachable_after_each_attempts_
         elapsed = time.monotonic() - started
     assert caught.value.code == "client-unreachable"
     assert caught.value.params["attempts"] == 2
-    assert caught.value.params["reason"] == "ReadTimeout: timed out"
+    assert caught.value.params["reason"] == "no answer in time"  # net-timeout, in English
     assert server.paths == ["/art/login", "/art/login"]
     assert 2 * TIMEOUT <= elapsed < 2 * TIMEOUT + SLACK
 
@@ -195,7 +195,7 @@ def test_a_batch_answer_dripping_its_body_is_retried_only_within_retry_max_secon
             client.batch_insert("aCyclerecord", ROWS)
         elapsed = time.monotonic() - started
     assert caught.value.code == "client-unreachable"
-    assert caught.value.params["reason"] == "ReadTimeout: timed out"
+    assert caught.value.params["reason"] == "no answer in time"  # net-timeout, in English
     assert caught.value.params["attempts"] >= 2
     # The budget is checked between attempts: the last one may start just before it ends.
     assert budget <= elapsed < budget + TIMEOUT + SLACK
@@ -253,8 +253,8 @@ def test_over_tls_a_dripping_answer_ends_within_the_timeout(tmp_path: Path) -> N
             started = time.monotonic()
             client.batch_insert("aCyclerecord", ROWS)
         elapsed = time.monotonic() - started
-    # ssl's own wording of a timeout.
-    assert caught.value.params["reason"] == "ReadTimeout: The read operation timed out"
+    # Whatever ssl's own wording of the timeout, it is said as one.
+    assert caught.value.params["reason"] == "no answer in time"
     assert elapsed < TIMEOUT + SLACK
 
 
@@ -270,7 +270,7 @@ def test_through_a_proxy_from_the_environment_the_timeout_holds_too(
                 client.login()
             elapsed = time.monotonic() - started
     assert proxy.paths == ["/art/login"]
-    assert caught.value.params["reason"] == "ReadTimeout: timed out"
+    assert caught.value.params["reason"] == "no answer in time"  # net-timeout, in English
     assert elapsed < TIMEOUT + SLACK
 
 
@@ -303,6 +303,6 @@ def test_cli_push_to_a_dripping_platform_exits_4_within_its_budget(tmp_path: Pat
         )
         elapsed = time.monotonic() - started
     assert result.exit_code == 4, result.output
-    assert "ReadTimeout" in result.output
+    assert "no answer in time" in result.output
     # Two attempts of the one batch and the pause between them (at most 0.5 s).
     assert elapsed < 2 * TIMEOUT + 0.5 + SLACK

@@ -692,3 +692,11 @@ def test_sync_with_blank_clears_clears_what_the_export_no_longer_holds(
     cleared = runner.invoke(app, ["sync", str(folder), "--blank-clears"], env=environment(sandbox))
     assert cleared.exit_code == 0, cleared.output
     assert [row.get("ppap") for row in sandbox.rows("cycle")] == ["IVF", "", "IVF", "IVF"]
+
+
+def test_sync_of_a_folder_that_does_not_exist_says_so(tmp_path: Path, sandbox: Sandbox) -> None:
+    result = runner.invoke(
+        app, ["--lang", "en", "sync", str(tmp_path / "exprots")], env=environment(sandbox)
+    )
+    assert result.exit_code == 2
+    assert "does not exist" in result.output

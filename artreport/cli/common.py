@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import TextIO
 import typer
 from rich.console import Console
 
-from artreport.config import Config, load_config
+from artreport.config import Config, exposed_key_file, load_config
 from artreport.errors import EXIT_SIGINT, EXIT_USAGE, ArtreportError
 from artreport.messages import resolve_language, translate
 
@@ -26,6 +27,7 @@ class AppState:
     #: --lang or $ARTREPORT_LANG was given; otherwise the config file's ``lang`` applies.
     lang_chosen: bool = False
     unknown_settings_told: bool = False
+    exposed_key_told: bool = False
 
     def t(self, code: str, **params: object) -> str:
         return translate(code, self.lang, **params)
@@ -42,6 +44,14 @@ class AppState:
                 source=str(config.source),
             )
             stderr_console().print(f"[yellow]![/yellow] {message}")
+        exposed = exposed_key_file(config) if not self.exposed_key_told else None
+        if exposed is not None:
+            # doctor fails on it; a clerk who never runs doctor must hear of it too.
+            self.exposed_key_told = True
+            path, mode = exposed
+            message = self.t("doctor-key-file-open", path=str(path), mode=f"{mode:03o}")
+            hint = self.t("doctor-hint-chmod", command=f"chmod 600 {shlex.quote(str(path))}")
+            stderr_console().print(f"[yellow]![/yellow] {message} {hint}", soft_wrap=True)
         return config
 
 

@@ -28,6 +28,7 @@ def doctor_command(
     from artreport.doctor import Status, diagnose
 
     state = state_of(ctx)
+    state.exposed_key_told = True  # its own key-file line says it, with the fix
     checks: list[Check] = []
     with reporting_errors(state):
         # state.config applies the config's ``lang`` before the first line is printed.

@@ -78,6 +78,8 @@ def sync_command(
         schema = load_schema()
         config = state.config()
         config.require("base_url", "orgid", "key")
+        if not directory.exists():
+            raise InputError("sync-no-such-directory", path=str(directory))
         if not directory.is_dir():
             raise InputError("sync-not-a-directory", path=str(directory))
         exports = find_exports(directory, schema, config.sync_patterns)
