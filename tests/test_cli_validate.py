@@ -357,6 +357,22 @@ def test_a_name_or_id_number_in_the_wrong_column_is_still_masked(tmp_path: Path)
                 assert secret not in output
 
 
+def test_a_date_written_with_chinese_words_is_shown_not_masked(tmp_path: Path) -> None:
+    """LibreOffice's Chinese display of a date (06-5月-23) in a CSV was shown as '0*******',
+    masked like a name: the clerk could not see which value was wrong."""
+    path = tmp_path / "c.csv"
+    headers = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "治疗状态", "机构ID"]
+    path.write_text(
+        ",".join(headers) + "\nC1,INF1,IVF,06-5月-23,1,1,ZJ3301001\n"
+        "C2,INF2,IVF,王秀英,1,1,ZJ3301001\n",
+        encoding="utf-8",
+    )
+    code, output = invoke("--lang", "en", "validate", "cycle", str(path), "--json")
+    assert code == 1, output
+    assert "06-5月-23" in output
+    assert "秀英" not in output
+
+
 def test_a_misspelt_setting_is_named_in_a_warning(tmp_path: Path) -> None:
     config = tmp_path / "artreport.yaml"
     config.write_text("orgid: ZJ3301001\nchunksize: 5\n", encoding="utf-8")
