@@ -51,8 +51,7 @@ def kind_by_shape(value: Any, field_type: str) -> str | None:
     if _MOBILE.fullmatch(text):
         return "phone"
     if field_type != "string" and any(
-        "\u4e00" <= character <= "\u9fff" and character not in _DATE_WORDS
-        for character in text
+        "\u4e00" <= character <= "\u9fff" and character not in _DATE_WORDS for character in text
     ):
         # Chinese text refused by a date or number column, or in a record ID's (IDs are
         # codes): most likely a name or an address.
