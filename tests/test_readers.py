@@ -1530,3 +1530,48 @@ def test_the_header_repeated_not_quite_alike_is_skipped(tmp_path, repeat):
 
     assert [number for number, _ in rows] == [2, 4]
     assert codes(table.notices) == ["header-rows-skipped"]
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "shown"),
+    [
+        ("000000", 101.0, "000101"),
+        ("[$-804]00000000", 3001.0, "00003001"),
+        ('"ZJ"0000', 101.0, "ZJ0101"),
+        ("\\A00-", 7.0, "A07-"),
+        ("000000", 1234567.0, "1234567"),
+        ("000000", 101.5, None),  # rounded by the format: no code
+        ("000000", -5.0, None),
+    ],
+)
+def test_a_format_of_leading_zeros_shows_a_whole_number_so(
+    code: str, value: float, shown: str | None
+) -> None:
+    from artreport.readers.number_formats import zero_padding
+
+    padding = zero_padding(code)
+    assert padding is not None
+    assert padding.shown(value) == shown
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "General",
+        "0",
+        "0.00",
+        "#,##0",
+        "000.00",
+        "00%",
+        "000000;-000000",
+        "[Red]000",
+        "000-000",
+        "yyyy-mm-dd",
+        "0.00E+00",
+        '"ZJ"0',
+    ],
+)
+def test_other_formats_leave_the_number_as_it_is(code: str) -> None:
+    from artreport.readers.number_formats import zero_padding
+
+    assert zero_padding(code) is None

@@ -850,6 +850,88 @@ def test_xls_error_cells_that_cannot_be_placed_are_mentioned(
     assert notice.params == {"count": 5}
 
 
+# Written by LibreOffice Calc: 档案信息ID formatted 000000, 女方年龄 000, 病历号 "ZJ"0000 and
+# 操作人员代码 00000000, over numbers.
+LIBREOFFICE_ZEROS = Path(__file__).parent / "files" / "cycles_leading_zeros"
+SHOWN_WITH_ZEROS = [
+    {"informationid": "000101", "wage": 31, "medrecNo": "ZJ0101", "opertioncode": "00009521"},
+    {"informationid": "000102", "wage": 32, "medrecNo": "ZJ0102", "opertioncode": "00009522"},
+    {"informationid": "000103", "wage": 33, "medrecNo": "ZJ0103", "opertioncode": "00009523"},
+]
+
+
+def _shown(results: list[Any], fields: list[str]) -> list[dict[str, Any]]:
+    assert [codes(r.problems) for r in results] == [[]] * len(results)
+    return [{name: r.data[name] for name in fields} for r in results]
+
+
+@pytest.mark.parametrize("suffix", ["xls", "ods"])
+def test_numbers_a_format_shows_with_leading_zeros_are_read_as_shown(suffix: str) -> None:
+    """A clerk keeps a code's zeros by formatting its column 000000: the sheet shows 000101,
+    the file holds 101, which was sent and named another patient's file."""
+    _, results = run(CYCLE, LIBREOFFICE_ZEROS.with_suffix(f".{suffix}"))
+    assert _shown(results, list(SHOWN_WITH_ZEROS[0])) == SHOWN_WITH_ZEROS
+    # A date beside them is not touched.
+    assert [r.data["cycledate"][:10] for r in results] == [f"2023-05-0{day}" for day in (1, 2, 3)]
+
+
+def test_numbers_an_xlsx_format_shows_with_leading_zeros_are_read_as_shown(
+    tmp_path: Path,
+) -> None:
+    row = required_cycle_headers()
+    header = [*row, "女方年龄", "病历号", "操作人员代码", "男方年龄"]
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    formats = {"档案信息ID": "000000", "女方年龄": "000", "病历号": '[$-804]"ZJ"0000'}
+    formats |= {"操作人员代码": "0.00", "男方年龄": "#,##0"}  # not padding: left as they are
+    for index in range(3):
+        values = row | {"周期ID": f"C{index}", "档案信息ID": 101 + index, "女方年龄": 31}
+        sheet.append(list((values | {"病历号": 7, "操作人员代码": 9521, "男方年龄": 40}).values()))
+        for column, name in enumerate(header, 1):
+            if name in formats:
+                sheet.cell(index + 2, column).number_format = formats[name]
+    sheet.cell(4, header.index("档案信息ID") + 1).value = 1234567  # wider than the format
+    workbook.save(tmp_path / "c.xlsx")
+    _, results = run(CYCLE, tmp_path / "c.xlsx")
+    assert _shown(results, ["informationid", "wage", "medrecNo", "opertioncode", "mage"]) == [
+        {
+            "informationid": "000101",
+            "wage": 31,
+            "medrecNo": "ZJ0007",
+            "opertioncode": "9521",
+            "mage": 40,
+        },
+        {
+            "informationid": "000102",
+            "wage": 31,
+            "medrecNo": "ZJ0007",
+            "opertioncode": "9521",
+            "mage": 40,
+        },
+        {
+            "informationid": "1234567",
+            "wage": 31,
+            "medrecNo": "ZJ0007",
+            "opertioncode": "9521",
+            "mage": 40,
+        },
+    ]
+
+
+def test_an_xls_formula_s_empty_result_in_a_date_column_is_blank_not_midnight() -> None:
+    """=IF(D5="";"";D5+12) copied down into empty rows: LibreOffice saves the empty result
+    of a date-formatted formula as 0, which calamine reads as 00:00:00; the sheet shows the
+    rows blank, and they were refused as rows missing every required field."""
+    _, results = run(CYCLE, Path(__file__).parent / "files" / "cycles_empty_formulas.xls")
+    assert [(r.row, r.valid) for r in results] == [(2, True), (3, True), (4, True)]
+    assert [r.data["triggerdate"] for r in results] == [
+        "2023-05-13 00:00:00",
+        "2023-05-14 00:00:00",
+        "2023-05-15 00:00:00",
+    ]
+
+
 def test_hidden_rows_are_read_and_named_in_a_notice(tmp_path: Path) -> None:
     import openpyxl
 

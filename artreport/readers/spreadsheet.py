@@ -199,7 +199,9 @@ class SheetTable(Table):
 
     def _as_scanned(self, records: Iterator[Row], scan: SheetScan) -> Iterator[Row]:
         """The rows with what calamine read as empty but is not put back (see ``xlsx_scan``):
-        a mark for a formula without its result, the error value of an error cell."""
+        a mark for a formula without its result, the error value of an error cell; and with
+        the text the sheet shows where calamine read a value it does not show: a number shown
+        with leading zeros, an xls formula's empty result."""
         if scan.unplaced:
             count = {"count": scan.unplaced}
             self.notices.append(Notice("formulas-without-values", None, count))
@@ -207,6 +209,7 @@ class SheetTable(Table):
             count = {"count": scan.unplaced_errors}
             self.notices.append(Notice("error-values-unplaced", None, count))
         by_row = scan.cells
+        shown = scan.shown
         hidden = set(scan.hidden_rows)
         hidden_read = []
         first_column = self._first_column
@@ -216,6 +219,12 @@ class SheetTable(Table):
                 index = column - first_column
                 if 0 <= index < len(cells) and cells[index] == "":
                     cells[index] = instead
+            for column, text in shown.get(number, {}).items() if shown else ():
+                index = column - first_column
+                # Only over what the scan saw as a number (or a time): a cell calamine read
+                # as text is the scan's mistake, not the file's.
+                if 0 <= index < len(cells) and type(cells[index]) is not str:
+                    cells[index] = text
             if number in hidden:
                 hidden_read.append(number)
             last = number

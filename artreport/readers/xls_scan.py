@@ -1,14 +1,24 @@
-"""What calamine does not tell of a legacy xls sheet: its error cells.
+"""What calamine does not tell of a legacy xls sheet, or tells wrongly.
 
-python-calamine reads a cell holding an error value (``#N/A`` from a failed look-up,
-``#DIV/0!``) as empty, so an optional field would be left out (or, with --blank-clears,
-cleared) while the clerk sees the error; see ``xlsx_scan`` for why such cells are refused.
+- Its error cells. python-calamine reads a cell holding an error value (``#N/A`` from a
+  failed look-up, ``#DIV/0!``) as empty, so an optional field would be left out (or, with
+  --blank-clears, cleared) while the clerk sees the error; see ``xlsx_scan`` for why such
+  cells are refused.
+- Its numbers shown with leading zeros by their format (``000000``: see ``number_formats``),
+  which calamine reads as the bare number.
+- A formula's empty result in a date-formatted cell (``=IF(D5="";"";D5+12)`` copied down
+  into empty rows). LibreOffice saves the cached result of such a formula as the number 0,
+  as the cell's format type is a date: calamine reads it as the time 00:00:00, and a row of
+  them as a row of data, refused for every required field. A date-formatted 0 is day 0
+  (1899-12-30), never a date a clinic records: a formula's 0 in a date-formatted cell is read
+  as the empty result it stands for (so is a clerk's ``=IF(D5="";0;D5+12)``). The empty result
+  the file does mark as such (a cached result of type 3) calamine reads as "" already.
 
-The file's bytes are first searched for the two records that can hold an error (an error
-constant, a formula whose result is an error), which takes a few milliseconds. Only a file
-that has one is read a second time, by xlrd, to place them: xlrd is slow (a few seconds for
-60,000 rows), but it is the reader of the format that tells a cell's type, and the rare file
-with an error value pays for it alone.
+The file's bytes are first searched for the records that can hold any of these (an error
+constant, a formula whose result is an error or 0, a number format of leading zeros), which
+takes a few milliseconds. Only a file that has one is read a second time, by xlrd, to place
+them: xlrd is slow (a few seconds for 60,000 rows), but it is the reader of the format that
+tells a cell's type and format, and the rare file with such a cell pays for it alone.
 """
 
 from __future__ import annotations
@@ -16,8 +26,10 @@ from __future__ import annotations
 import mmap
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from artreport.readers.number_formats import zero_padding
 from artreport.readers.xlsx_scan import SheetScan
 
 # BIFF records, little-endian: a BOOLERR (0x0205, 8 bytes) whose flag says error; a FORMULA
@@ -29,44 +41,104 @@ _ERROR_RECORD = re.compile(
     rb"|\x06\x00..(?:.{6})\x02\x00" + _CODES + rb"\x00\x00\x00\xff\xff",
     re.DOTALL,
 )
+# A FORMULA record whose cached result is the number 0 (eight zero bytes after the row,
+# column and XF: its tokens may be in a shared formula's record, so they are not looked at);
+# and a FORMAT record (0x041E): its number, the length of its text and whether the text takes
+# two bytes a character.
+_ZERO_FORMULA = re.compile(rb"\x06\x00..(..)(..)..\x00{8}", re.DOTALL)
+_FORMAT_RECORD = re.compile(rb"\x1e\x04(..)..(..)([\x00\x01])", re.DOTALL)
+
+
+@dataclass
+class _Suspects:
+    """What the search of the file's bytes found to place."""
+
+    errors: int = 0
+    #: (row, column) from 0 of the formulas giving 0, in any sheet.
+    empty_results: set[tuple[int, int]] = field(default_factory=set)
+    padded_formats: bool = False
+
+    def __bool__(self) -> bool:
+        return self.errors > 0 or bool(self.empty_results) or self.padded_formats
 
 
 def scan_xls_sheet(path: Path, sheet: str) -> SheetScan:
     found = SheetScan()
     try:
-        suspected = _error_records(path)
+        suspects = _suspects(path)
     except (OSError, ValueError):
         return found
-    if not suspected:
+    if not suspects:
         return found
     try:
-        _place_errors(path, sheet, found)
+        _place(path, sheet, suspects, found)
     except Exception:  # xlrd fails its own ways on files calamine reads
         found = SheetScan()
-        found.unplaced_errors = suspected
+        found.unplaced_errors = suspects.errors
     return found
 
 
-def _error_records(path: Path) -> int:
+def _suspects(path: Path) -> _Suspects:
+    suspects = _Suspects()
     with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        return sum(1 for _ in _ERROR_RECORD.finditer(data))
+        suspects.errors = sum(1 for _ in _ERROR_RECORD.finditer(data))
+        suspects.empty_results.update(
+            (int.from_bytes(row, "little"), int.from_bytes(column, "little"))
+            for row, column in _ZERO_FORMULA.findall(data)
+        )
+        for match in _FORMAT_RECORD.finditer(data):
+            size, characters, wide = (int.from_bytes(part, "little") for part in match.groups())
+            width = 2 if wide else 1
+            if size != 5 + characters * width:
+                continue  # not a FORMAT record: bytes that look like its start
+            text = data[match.end() : match.end() + characters * width]
+            code = text.decode("utf-16-le" if wide else "latin-1", "replace")
+            if zero_padding(code) is not None:
+                suspects.padded_formats = True
+                break
+    return suspects
 
 
-def _place_errors(path: Path, sheet: str, found: SheetScan) -> None:
-    import xlrd  # only for the rare file with an error value
+def _place(path: Path, sheet: str, suspects: _Suspects, found: SheetScan) -> None:
+    import xlrd  # only for the rare file that needs it
 
+    formats = suspects.padded_formats
     with open(os.devnull, "w") as quiet:  # xlrd prints its warnings to a log file
-        book = xlrd.open_workbook(str(path), on_demand=True, logfile=quiet)
+        book = xlrd.open_workbook(str(path), on_demand=True, logfile=quiet, formatting_info=formats)
         try:
             cells = book.sheet_by_name(sheet)
+            paddings = {}
+            if formats:
+                for index, xf in enumerate(book.xf_list):
+                    format = book.format_map.get(xf.format_key)
+                    padding = format and zero_padding(format.format_str)
+                    if padding:
+                        paddings[index] = padding
+            empty_results = suspects.empty_results
             for row in range(cells.nrows):
                 types = cells.row_types(row)
-                if xlrd.XL_CELL_ERROR not in types:
-                    continue
-                values = cells.row_values(row)
-                for column, kind in enumerate(types):
-                    if kind == xlrd.XL_CELL_ERROR:
-                        text = xlrd.error_text_from_code.get(values[column], "#VALUE!")
-                        found.place(row + 1, column, text)
+                if suspects.errors and xlrd.XL_CELL_ERROR in types:
+                    values = cells.row_values(row)
+                    for column, kind in enumerate(types):
+                        if kind == xlrd.XL_CELL_ERROR:
+                            text = xlrd.error_text_from_code.get(values[column], "#VALUE!")
+                            found.place(row + 1, column, text)
+                # A date-formatted cell (xlrd tells the format's kind) whose formula gave 0.
+                if empty_results and xlrd.XL_CELL_DATE in types:
+                    for column, kind in enumerate(types):
+                        if (
+                            kind == xlrd.XL_CELL_DATE
+                            and (row, column) in empty_results
+                            and cells.cell_value(row, column) == 0
+                        ):
+                            found.show(row + 1, column, "")
+                if paddings and xlrd.XL_CELL_NUMBER in types:
+                    for column, kind in enumerate(types):
+                        if kind == xlrd.XL_CELL_NUMBER:
+                            padding = paddings.get(cells.cell_xf_index(row, column))
+                            if padding is not None:
+                                shown = padding.shown(cells.cell_value(row, column))
+                                if shown is not None:
+                                    found.show(row + 1, column, shown)
         finally:
             book.release_resources()
