@@ -919,6 +919,22 @@ def test_numbers_an_xlsx_format_shows_with_leading_zeros_are_read_as_shown(
     ]
 
 
+def test_cells_merged_over_rows_of_an_ods_fill_the_rows_they_cover() -> None:
+    """python-calamine gives no merged ranges for an ods: a patient's ID merged over her
+    cycles' rows was "required but empty" below its first row, and an age sent blank."""
+    validation, results = run(CYCLE, Path(__file__).parent / "files" / "cycles_merged.ods")
+    assert _shown(results, ["informationid", "wage"]) == [
+        {"informationid": "INF001", "wage": 31},
+        {"informationid": "INF001", "wage": 32},
+        {"informationid": "INF001", "wage": 33},
+        {"informationid": "INF004", "wage": 34},
+        {"informationid": "INF005", "wage": 34},
+        {"informationid": "INF006", "wage": 34},
+    ]
+    [notice] = [n for n in validation.summary.notices if n.code == "merged-cells-filled"]
+    assert (notice.row, notice.params) == (4, {"count": 2})
+
+
 def test_an_xls_formula_s_empty_result_in_a_date_column_is_blank_not_midnight() -> None:
     """=IF(D5="";"";D5+12) copied down into empty rows: LibreOffice saves the empty result
     of a date-formatted formula as 0, which calamine reads as 00:00:00; the sheet shows the

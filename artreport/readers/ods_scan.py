@@ -1,12 +1,14 @@
-"""What calamine does not tell of an ods sheet: its error cells, hidden rows and numbers shown
-with leading zeros.
+"""What calamine does not tell of an ods sheet: its error cells, hidden rows, cells merged
+over several rows and numbers shown with leading zeros.
 
 LibreOffice saves a failed formula's cell with its error text (``#DIV/0!``, ``Err:502``) and
 marks it ``calcext:value-type="error"``; python-calamine reads such a cell as empty, so an
 optional field would be left out (or, with --blank-clears, cleared) while the clerk sees the
 error. See ``xlsx_scan`` for why such cells are refused, and why hidden rows are mentioned.
 
-A number whose style shows it with leading zeros (``000000``: a
+python-calamine 0.9 gives no merged ranges for an ods: a cell merged over several rows
+(``table:number-rows-spanned``) is found here, so that its value fills the rows it covers as
+it does in an xlsx. A number whose style shows it with leading zeros (``000000``: a
 ``number:number`` with ``number:min-integer-digits`` of 2 or more, between literal
 ``number:text``; see ``number_formats``) is read as the text shown.
 
@@ -40,11 +42,13 @@ _COLUMN = f"{_TABLE}table-column"
 _SHEET = f"{_TABLE}table"
 _NUMBER_STYLE = f"{_NUMBER}number-style"
 _CELL_STYLE = f"{_STYLE}style"
+_ROWS_SPANNED = f"{_TABLE}number-rows-spanned"
 _STYLE_NAME = f"{_TABLE}style-name"
 _DEFAULT_STYLE = f"{_TABLE}default-cell-style-name"
 _HIDDEN = frozenset({"collapse", "filter"})
 _MARKS = (b'value-type="error"', b'visibility="collapse"', b'visibility="filter"')
-#: A number style of two digits or more.
+#: A merge more than one row tall; a number style of two digits or more.
+_MERGED_DOWN = re.compile(rb'number-rows-spanned="0*(?:[2-9]|[1-9][0-9])')
 _PADDED_STYLE = re.compile(rb'min-integer-digits="0*(?:[2-9]|[1-9][0-9])')
 _CHUNK = 1 << 20
 #: Error cells a row repeats (a row copied down a thousand times) placed at most: beyond the
@@ -80,14 +84,14 @@ def _padded_in_styles(archive: zipfile.ZipFile) -> bool:
 
 
 def _has_marks(stream: IO[bytes]) -> tuple[bool, bool]:
-    """Whether ``content.xml`` has an error or a hidden row; and whether it has a number
-    style of leading zeros."""
+    """Whether ``content.xml`` has an error, a hidden row or a merge over rows; and whether
+    it has a number style of leading zeros."""
     overlap = max(map(len, _MARKS)) + 8
     tail = b""
     padded = False
     while chunk := stream.read(_CHUNK):
         text = tail + chunk
-        if any(mark in text for mark in _MARKS):
+        if any(mark in text for mark in _MARKS) or _MERGED_DOWN.search(text):
             return True, padded
         padded = padded or bool(_PADDED_STYLE.search(text))
         tail = text[-overlap:]
@@ -167,6 +171,9 @@ def _walk(stream: IO[bytes], sheet: str, found: SheetScan, styles: _Styles | Non
                 if element.get(_CALCEXT_VALUE_TYPE) == "error":
                     text = "".join(element.itertext()).strip()
                     errors.extend((column + offset, text) for offset in range(min(repeat, 256)))
+                spanned = element.get(_ROWS_SPANNED)
+                if spanned is not None and int(spanned) > 1:
+                    found.merged_down.append((row, column, row + int(spanned) - 1))
                 if value_type == "float" and styles is not None and styles.cells:
                     _show_padded(
                         element, row, column, repeat, row_style, column_styles, styles, found

@@ -160,6 +160,9 @@ class SheetTable(Table):
         scan = self._scan.result() if self._scan is not None else None
         if scan:
             records = self._as_scanned(records, scan)
+        if scan is not None and scan.merged_down and not self._merged_down:
+            # calamine gives no merged ranges for an ods: its scan found them.
+            self._merged_down = _scanned_merges(scan.merged_down, self._first_column)
         if self._merged_down:
             records = self._filled_down(records)
         total_mark, count_mark = FOOTER_MARKS
@@ -314,6 +317,18 @@ def _merged_down(grid: Any) -> dict[int, list[tuple[int, int]]]:
     for (top, left), (bottom, _right) in grid.merged_cell_ranges or ():
         if bottom > top and left >= first_column:
             by_top.setdefault(top + 1, []).append((left - first_column, bottom + 1))
+    return by_top
+
+
+def _scanned_merges(
+    merges: list[tuple[int, int, int]], first_column: int
+) -> dict[int, list[tuple[int, int]]]:
+    """:func:`_merged_down`'s form of the merges a scan found: (top row, column, last row),
+    rows as the spreadsheet numbers them and columns from 0 for A."""
+    by_top: dict[int, list[tuple[int, int]]] = {}
+    for top, column, last in merges:
+        if column >= first_column:
+            by_top.setdefault(top, []).append((column - first_column, last))
     return by_top
 
 
