@@ -948,6 +948,30 @@ def test_an_xls_formula_s_empty_result_in_a_date_column_is_blank_not_midnight() 
     ]
 
 
+def test_a_header_over_two_rows_under_a_merged_label_names_its_columns(tmp_path: Path) -> None:
+    """年龄 merged over two columns, 女方 and 男方 below it, the other labels merged down over
+    both rows: read as one row, the ages were never sent (no column name) and the row of
+    labels was refused as a record missing every field."""
+    base = required_cycle_headers()
+    width = len(base)
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append([*base, "年龄", None])
+    sheet.append([None] * width + ["女方", "男方"])
+    sheet.append([*base.values(), 31, 40])
+    for column in range(1, width + 1):
+        sheet.merge_cells(start_row=1, start_column=column, end_row=2, end_column=column)
+    sheet.merge_cells(start_row=1, start_column=width + 1, end_row=1, end_column=width + 2)
+    workbook.save(tmp_path / "two_rows.xlsx")
+
+    validation, results = run(CYCLE, tmp_path / "two_rows.xlsx")
+
+    assert [(r.row, r.valid) for r in results] == [(3, True)]
+    assert (results[0].data["wage"], results[0].data["mage"]) == (31, 40)
+    [notice] = [n for n in validation.summary.notices if n.code == "header-two-rows"]
+    assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
+
+
 def test_hidden_rows_are_read_and_named_in_a_notice(tmp_path: Path) -> None:
     import openpyxl
 

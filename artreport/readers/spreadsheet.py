@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -153,6 +154,8 @@ class SheetTable(Table):
                 grid, header = _sheet_header(workbook, name, is_known_header)
             self._merged_down = _merged_down(grid)
             self._first_column = grid.start[1] if grid.start else 0
+            if header is not None and is_known_header is not None:
+                header = _joined_with_labels_below(header, grid, is_known_header)
         self._records = self._adopt_header(header)
 
     def _rows(self) -> Iterator[Row]:
@@ -330,6 +333,53 @@ def _scanned_merges(
         if column >= first_column:
             by_top.setdefault(top, []).append((column - first_column, last))
     return by_top
+
+
+def _joined_with_labels_below(
+    header: Header, grid: Any, is_known_header: Callable[[str], bool]
+) -> Header:
+    """A header over two rows: a label merged across columns (年龄 over two) with the labels
+    of those columns in the row below (女方, 男方), the other labels merged down over both
+    rows. Each column under the merge is named by its label joined to the one above, in
+    whichever order names a field (女方年龄); the row of labels is header, not data.
+
+    Read as one row, the columns under the merge had no name and were left out (the ages
+    never sent), and the row of labels was refused as a record missing every field.
+    """
+    top = header.row - 1  # calamine counts rows and columns from 0
+    first_column = grid.start[1] if grid.start else 0
+    spans = [
+        (left - first_column, right - first_column)
+        for (row, left), (bottom, right) in grid.merged_cell_ranges or ()
+        if row == bottom == top and right > left and left >= first_column
+    ]
+    if not spans:
+        return header
+    below = next(header.rest, None)
+    if below is None:
+        return header
+    rest = itertools.chain([below], header.rest)
+    number, cells = below
+    under = {column for left, right in spans for column in range(left, right + 1)}
+    if number != header.row + 1 or any(
+        cell_text(cell) for column, cell in enumerate(cells) if column not in under
+    ):
+        return Header(header.row, header.cells, rest, header.notices)
+    names = list(header.cells)
+    joined = []
+    for left, right in spans:
+        group = names[left]
+        for column in range(left, min(right + 1, len(names), len(cells))):
+            label = cell_text(cells[column])
+            for candidate in (label + group, group + label, label):
+                if label and is_known_header(candidate):
+                    names[column] = candidate
+                    joined.append(candidate)
+                    break
+    if not joined:
+        return Header(header.row, header.cells, rest, header.notices)
+    notice = Notice("header-two-rows", header.row, {"next": number, "columns": "、".join(joined)})
+    return Header(header.row, names, header.rest, [*header.notices, notice])
 
 
 def _sheet_header(
