@@ -875,6 +875,25 @@ def test_numbers_a_format_shows_with_leading_zeros_are_read_as_shown(suffix: str
     assert [r.data["cycledate"][:10] for r in results] == [f"2023-05-0{day}" for day in (1, 2, 3)]
 
 
+def test_an_ods_with_its_number_styles_in_the_sheet_and_a_hidden_row_keeps_its_zeros() -> None:
+    """Another writer may keep the number styles among content.xml's automatic styles: the
+    pre-check stopped at the hidden row's mark, in the same stretch of the file, before it
+    saw them, and 000101 was sent as 101."""
+    path = LIBREOFFICE_ZEROS.parent / "cycles_leading_zeros_styles_in_content.ods"
+    validation, results = run(CYCLE, path)
+    assert _shown(results, list(SHOWN_WITH_ZEROS[0])) == SHOWN_WITH_ZEROS
+    assert [n.params for n in validation.summary.notices if n.code == "hidden-rows-read"] == [
+        {"count": 1, "rows": "3"}
+    ]
+
+
+def test_hidden_rows_alone_of_an_ods_are_named_without_walking_its_cells() -> None:
+    validation, results = run(CYCLE, LIBREOFFICE_ZEROS.parent / "cycles_hidden_row.ods")
+    assert [r.row for r in results] == [2, 3, 4, 5, 6, 7]
+    [notice] = [n for n in validation.summary.notices if n.code == "hidden-rows-read"]
+    assert (notice.row, notice.params) == (4, {"count": 1, "rows": "4"})
+
+
 def test_numbers_an_xlsx_format_shows_with_leading_zeros_are_read_as_shown(
     tmp_path: Path,
 ) -> None:

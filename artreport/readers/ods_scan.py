@@ -14,11 +14,14 @@ it does in an xlsx. A number whose style shows it with leading zeros (``000000``
 
 ``content.xml`` is first searched a megabyte at a time for any of these marks (and
 ``styles.xml``, where the number styles are, for the last); only a sheet that has one is
-walked cell by cell, which costs about as much as calamine's own read.
+walked cell by cell, which takes about twice as long as calamine's own read (7 s instead of
+2.3 s for 20,000 rows). Hidden rows alone are found by a search of the rows' tags, at about
+the cost of the first search.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from pathlib import Path
@@ -46,7 +49,8 @@ _ROWS_SPANNED = f"{_TABLE}number-rows-spanned"
 _STYLE_NAME = f"{_TABLE}style-name"
 _DEFAULT_STYLE = f"{_TABLE}default-cell-style-name"
 _HIDDEN = frozenset({"collapse", "filter"})
-_MARKS = (b'value-type="error"', b'visibility="collapse"', b'visibility="filter"')
+_MARKS = (b'value-type="error"',)
+_HIDDEN_MARKS = (b'visibility="collapse"', b'visibility="filter"')
 #: A merge more than one row tall; a number style of two digits or more.
 _MERGED_DOWN = re.compile(rb'number-rows-spanned="0*(?:[2-9]|[1-9][0-9])')
 _PADDED_STYLE = re.compile(rb'min-integer-digits="0*(?:[2-9]|[1-9][0-9])')
@@ -65,11 +69,14 @@ def scan_ods_sheet(path: Path, sheet: str) -> SheetScan:
         with zipfile.ZipFile(path) as archive:
             padded = _padded_in_styles(archive)
             with archive.open("content.xml") as stream:
-                marks, padded_here = _has_marks(stream)
-            if not (marks or (padded or padded_here)):
-                return found
-            with archive.open("content.xml") as stream:
-                _walk(stream, sheet, found, _Styles(archive) if padded or padded_here else None)
+                marks, padded_here, hidden = _has_marks(stream)
+            if marks or padded or padded_here:
+                with archive.open("content.xml") as stream:
+                    styles = _Styles(archive) if padded or padded_here else None
+                    _walk(stream, sheet, found, styles)
+            elif hidden:
+                with archive.open("content.xml") as stream:
+                    found.hidden_rows = _hidden_rows(stream, sheet)
     except (OSError, zipfile.BadZipFile, KeyError, ElementTree.ParseError, ValueError):
         # calamine read the file; whatever this second look cannot, it leaves to calamine.
         return SheetScan()
@@ -83,19 +90,67 @@ def _padded_in_styles(archive: zipfile.ZipFile) -> bool:
         return False
 
 
-def _has_marks(stream: IO[bytes]) -> tuple[bool, bool]:
-    """Whether ``content.xml`` has an error, a hidden row or a merge over rows; and whether
-    it has a number style of leading zeros."""
-    overlap = max(map(len, _MARKS)) + 8
+def _has_marks(stream: IO[bytes]) -> tuple[bool, bool, bool]:
+    """Whether ``content.xml`` has an error or a merge over rows; whether it has a number
+    style of leading zeros (its automatic styles come before the sheets); whether it has a
+    hidden row."""
+    overlap = max(map(len, _MARKS + _HIDDEN_MARKS)) + 8
     tail = b""
-    padded = False
+    padded = hidden = False
     while chunk := stream.read(_CHUNK):
         text = tail + chunk
-        if any(mark in text for mark in _MARKS) or _MERGED_DOWN.search(text):
-            return True, padded
         padded = padded or bool(_PADDED_STYLE.search(text))
+        hidden = hidden or any(mark in text for mark in _HIDDEN_MARKS)
+        if any(mark in text for mark in _MARKS) or _MERGED_DOWN.search(text):
+            return True, padded, hidden
         tail = text[-overlap:]
-    return False, padded
+    return False, padded, hidden
+
+
+# The tags the search of hidden rows follows: a sheet's start (its name), a row's (its
+# attributes; a row may be empty, <table:table-row …/>), a sheet's end.
+_SHEET_OR_ROW = re.compile(
+    rb"<table:table\b(?=[\s>])([^>]*)>|<table:table-row\b([^>]*)>|</table:table>"
+)
+_NAME = re.compile(rb'\btable:name="([^"]*)"')
+_ROWS_REPEATED = re.compile(rb'\btable:number-rows-repeated="([0-9]+)"')
+_VISIBILITY = re.compile(rb'\btable:visibility="(collapse|filter)"')
+
+
+def _hidden_rows(stream: IO[bytes], sheet: str) -> list[int]:
+    """The hidden rows of ``sheet``, from the rows' tags alone: a row repeated N times counts
+    N. (Rows hidden beyond the data are numbered too; only those read are named.)"""
+    hidden: list[int] = []
+    in_sheet = False
+    row = 1
+    tail = b""
+    while True:
+        chunk = stream.read(_CHUNK)
+        text = tail + chunk
+        # Whole tags only: a tag cut at the chunk's edge waits for the next.
+        cut = text.rfind(b">") + 1 if chunk else len(text)
+        for match in _SHEET_OR_ROW.finditer(text, 0, cut):
+            sheet_attributes, row_attributes = match.groups()
+            if sheet_attributes is not None:
+                name = _NAME.search(sheet_attributes)
+                in_sheet = name is not None and _unescaped(name.group(1)) == sheet
+                row = 1
+            elif row_attributes is not None:
+                if in_sheet:
+                    repeated = _ROWS_REPEATED.search(row_attributes)
+                    repeat = int(repeated.group(1)) if repeated else 1
+                    if _VISIBILITY.search(row_attributes):
+                        hidden.extend(range(row, row + min(repeat, _MOST_REPEATS)))
+                    row += repeat
+            elif in_sheet:
+                return hidden
+        tail = text[cut:]
+        if not chunk:
+            return hidden
+
+
+def _unescaped(name: bytes) -> str:
+    return html.unescape(name.decode("utf-8", "replace"))
 
 
 class _Styles:
