@@ -373,3 +373,18 @@ def test_an_id_number_or_a_name_given_as_the_record_id_is_masked(sandbox: Sandbo
             assert result.exit_code == 1, result.output
             assert record_id not in result.output
             assert record_id[-2:] in result.output or "张" in result.output
+
+
+def test_a_row_below_the_totals_deletes_nothing(tmp_path: Path) -> None:
+    """Push refuses a record below a 合计 row; delete took its ID and deleted it, exit 0."""
+    path = tmp_path / "todelete.csv"
+    path.write_text(
+        "周期ID,档案信息ID,方案,周期开始时间\nT1,I1,IVF,2023-05-01\nT2,I2,IVF,2023-05-02\n"
+        "合计,,,\nT3,I3,IVF,2023-05-03\n",
+        encoding="utf-8",
+    )
+    notices: list[Any] = []
+    targets = list(targets_from_file(SCHEMA.get("cycle"), path, ORGID, notices))
+    assert [t.params["cycleid"] for t in targets] == ["T1", "T2"]
+    [notice] = [n for n in notices if n.code == "delete-rows-unusable"]
+    assert notice.params["rows"] == "5"

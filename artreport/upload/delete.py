@@ -121,7 +121,13 @@ def targets_from_file(
         }
         count = 0
         without_key: list[int] = []
+        unusable: list[int] = []
         for row_number, cells in table.rows():
+            if table.row_problems.pop(row_number, None):
+                # What push would refuse (a row below the totals, a row whose columns
+                # shifted) deletes nothing either: its ID may not be what it seems.
+                unusable.append(row_number)
+                continue
             values: dict[str, Any] = {}
             for name, index in columns.items():
                 try:
@@ -144,6 +150,9 @@ def targets_from_file(
             )
         if notices is not None:
             notices.extend(table.notices)
+            if unusable:
+                params = {"count": len(unusable), "rows": row_list(unusable)}
+                notices.append(Notice("delete-rows-unusable", unusable[0], params))
             if without_key:
                 # A listing with gaps may be the wrong column or a damaged export: the clerk
                 # must see that these rows deleted nothing before confirming the rest.
