@@ -716,32 +716,29 @@ def test_a_chunk_the_platform_counts_short_stays_out_of_the_ledger(tmp_path: Pat
     assert summary.exit_code == 0
 
 
-def test_a_default_report_name_already_taken_in_the_same_second_gets_another(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Two pushes of one type within a second named the same report: the second emptied the
-    first's, and history pointed both runs at the second's rows."""
-    import datetime as dt
+def test_a_default_report_name_another_run_took_gets_another(tmp_path: Path) -> None:
+    """Two runs of one command within a second name the same default report, and both write
+    only once they meet a problem: the second emptied the first's, and history pointed both
+    runs at the second's rows. Also when both are running at once."""
+    from artreport.validation import Problem
 
-    from artreport import report
-
-    class Frozen(dt.datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> Frozen:
-            return cls(2026, 11, 27, 12, 0, 0)
-
-    monkeypatch.setattr(report.dt, "datetime", Frozen)
-    first = report.default_report_path(tmp_path, "push", "cycle")
-    first.write_text("first run's rows")
-    second = report.default_report_path(tmp_path, "push", "cycle")
-    second.write_text("second run's rows")
-    third = report.default_report_path(tmp_path, "push", "cycle")
-    assert [p.name for p in (first, second, third)] == [
+    path = tmp_path / "push-cycle-20261127-120000.csv"
+    with (
+        ReportWriter(path, "en", always=False, fresh=True) as first,
+        ReportWriter(path, "en", always=False, fresh=True) as second,
+    ):
+        first.add(Problem("required-missing", row=2, field="cycleid"))
+        second.add(Problem("required-missing", row=9, field="cycleid"))
+        third = ReportWriter(path, "en", fresh=True)
+        with third:
+            pass
+    assert [Path(w.written_path or "").name for w in (first, second, third)] == [
         "push-cycle-20261127-120000.csv",
         "push-cycle-20261127-120000-2.csv",
         "push-cycle-20261127-120000-3.csv",
     ]
-    assert first.read_text() == "first run's rows"
+    assert "\n2,," in first.path.read_text(encoding="utf-8-sig")
+    assert "\n9,," in second.path.read_text(encoding="utf-8-sig")
 
 
 def test_a_report_that_cannot_be_written_stops_the_run_with_what_was_accepted_recorded(

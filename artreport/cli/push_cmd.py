@@ -220,7 +220,9 @@ def push_command(
         command = " ".join(["push", chosen.name, str(file), *(["--changed-only"] * changed_only)])
         with (
             platform_config(config, use_sandbox and not dry_run, state) as target,
-            ReportWriter(report_path, state.lang, always=report is not None) as writer,
+            ReportWriter(
+                report_path, state.lang, always=report is not None, fresh=report is None
+            ) as writer,
             progress_display(state, file, enabled=not as_json) as on_progress,
             contextlib.ExitStack() as sending,
         ):

@@ -190,7 +190,9 @@ def sync_command(
                         }
                     elif blocked or stopped is not None or run.stop.is_set():
                         signalled = run.stop.is_set() and not blocked
-                        with ReportWriter(report_path, state.lang, always=False) as writer:
+                        with ReportWriter(
+                            report_path, state.lang, always=False, fresh=True
+                        ) as writer:
                             writer.add_all(file_cross)
                             if signalled:
                                 # A signal asks to stop, not to read on: the file is listed
@@ -218,7 +220,9 @@ def sync_command(
                         if writer.written:
                             entry["report"] = str(report_path)
                     else:
-                        with ReportWriter(report_path, state.lang, always=False) as writer:
+                        with ReportWriter(
+                            report_path, state.lang, always=False, fresh=True
+                        ) as writer:
                             writer.add_all(file_cross)
                             outcome = push_one(
                                 record_type,

@@ -100,6 +100,7 @@ def validate_command(
             file,
             report_path=report_path,
             report_always=report is not None,
+            report_fresh=report is None,
             orgid=config.orgid,
             options=options,
             lang=state.lang,

@@ -34,19 +34,20 @@ def default_report_path(
     directory: Path, command: str, record_type: str, suffix: str = ".csv"
 ) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return unused_path(directory / f"{command}-{record_type}-{stamp}{suffix}")
+    return directory / f"{command}-{record_type}-{stamp}{suffix}"
 
 
 def unused_path(path: Path) -> Path:
-    """``path``, or when something is there already (a run of the same command in the same
-    second wrote it) the first free ``name-2``, ``name-3``…: a report is never written over
-    another run's."""
+    """``path``, or when something is there already the first free ``name-2``, ``name-3``…"""
     candidate = path
     number = 1
     while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+        candidate = _numbered(path, number := number + 1)
     return candidate
+
+
+def _numbered(path: Path, number: int) -> Path:
+    return path.with_name(f"{path.stem}-{number}{path.suffix}")
 
 
 def refuse_overwriting(report: Path, *, source: Path, annotated: Path | None = None) -> None:
@@ -75,11 +76,20 @@ class ReportWriter:
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], lang: str | None = None, *, always: bool = True
+        self,
+        path: str | os.PathLike[str],
+        lang: str | None = None,
+        *,
+        always: bool = True,
+        fresh: bool = False,
     ) -> None:
         self.path = Path(path)
         self.lang = lang
         self.always = always
+        #: A name artreport chose (a default report): never written over another run's report.
+        #: Another run of the same command in the same second may have taken it, also while
+        #: this one ran, so the file is created only if it is not there, else as ``name-2``…
+        self.fresh = fresh
         self.count = 0
         suffix = self.path.suffix.lower()
         if suffix not in (".csv", ".xlsx"):
@@ -110,20 +120,43 @@ class ReportWriter:
             if self._xlsx:
                 from openpyxl import Workbook
 
-                self._file = open(self.path, "wb", opener=_owner_only_opener)  # noqa: SIM115
+                self._file = self._create("b", None, None)
                 self._workbook = Workbook(write_only=True)
                 self._sheet = self._workbook.create_sheet("report")
                 self._sheet.append(list(REPORT_COLUMNS))
             else:
-                self._file = open(  # noqa: SIM115
-                    self.path, "w", encoding="utf-8-sig", newline="", opener=_owner_only_opener
-                )
+                self._file = self._create("", "utf-8-sig", "")
                 self._csv = csv.writer(self._file)
                 self._csv.writerow(REPORT_COLUMNS)
         except OSError as error:
             raise InputError(
                 "report-unwritable", path=str(self.path), reason=error.strerror
             ) from None
+
+    def _create(self, binary: str, encoding: str | None, newline: str | None) -> IO[Any]:
+        if not self.fresh:
+            return open(
+                self.path,
+                "w" + binary,
+                encoding=encoding,
+                newline=newline,
+                opener=_owner_only_opener,
+            )
+        chosen, number = self.path, 1
+        while True:
+            try:
+                handle = open(  # noqa: SIM115
+                    self.path,
+                    "x" + binary,
+                    encoding=encoding,
+                    newline=newline,
+                    opener=_owner_only_opener,
+                )
+            except FileExistsError:
+                number += 1
+                self.path = _numbered(chosen, number)
+                continue
+            return handle
 
     def add(self, problem: Problem) -> None:
         if self._file is None:

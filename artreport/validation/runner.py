@@ -44,6 +44,7 @@ def validate_file(
     *,
     report_path: Path,
     report_always: bool = True,
+    report_fresh: bool = False,
     orgid: str | None = None,
     options: ValidateOptions | None = None,
     lang: str | None = None,
@@ -54,7 +55,7 @@ def validate_file(
     ``also`` (anything with ``add(problem)``, such as the ``--annotate`` collector)."""
     with (
         open_validation(record_type, path, orgid=orgid, options=options) as validation,
-        ReportWriter(report_path, lang, always=report_always) as report,
+        ReportWriter(report_path, lang, always=report_always, fresh=report_fresh) as report,
     ):
         outcome = ValidationOutcome(validation.summary, list(validation.file_problems))
         sink = Tee(report, also) if also is not None else report
