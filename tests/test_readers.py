@@ -458,6 +458,7 @@ RECORD_BELOW_THE_TOTAL = [
     ["制表人：张三", "", "", "审核：李四", "", ""],
     ["制表人", "审核", "打印时间"],
     ["张三", "李四", "2023-06-01 08:00"],
+    ["制表单位", "某医院生殖中心", "联系电话", "0571-88888888"],  # labels in cells of their own
     ["C9", "INF9", "IVF", "2023-05-09", "1", "ZJ3301001"],
 ]
 
@@ -470,14 +471,14 @@ def test_a_record_below_the_total_is_handed_on_refused_not_skipped(tmp_path, nam
 
     table, rows = read(path)
 
-    assert [number for number, _ in rows] == [2, 7]
-    assert table.row_problems == {7: [("row-below-totals", {"total_row": 3})]}
+    assert [number for number, _ in rows] == [2, 8]
+    assert table.row_problems == {8: [("row-below-totals", {"total_row": 3})]}
     # (A web page shows 合  计 with one space.)
     assert [(n.code, n.row) for n in table.notices] == [
         ("footer-row-skipped", 3),
         ("rows-below-totals-skipped", 4),
     ]
-    assert table.notices[1].params == {"count": 3}
+    assert table.notices[1].params == {"count": 4}
 
 
 @pytest.mark.parametrize(

@@ -170,6 +170,7 @@ class SheetTable(Table):
             records = self._filled_down(records)
         total_mark, count_mark = FOOTER_MARKS
         repeats = HeaderRepeats(self.notices, self.headers, self._is_known_header)
+        last_record: list[Any] | None = None
         first_data = True
         # calamine's grid is rectangular: every row is as wide as the header already.
         with calamine_errors(self.path, self.format):
@@ -188,7 +189,7 @@ class SheetTable(Table):
                 ):
                     self.notices.append(footer_notice(number, first))
                     if kind == "total":
-                        yield from self._below_totals(records, cell_text, number)
+                        yield from self._below_totals(records, cell_text, number, last_record)
                         return
                     continue
                 if repeats.is_repeat(cells):
@@ -201,6 +202,7 @@ class SheetTable(Table):
                     if names_columns([cell_text(cell) for cell in cells], self._is_known_header):
                         repeats.skip(number)
                         continue
+                last_record = cells
                 yield number, cells
 
     def _as_scanned(self, records: Iterator[Row], scan: SheetScan) -> Iterator[Row]:

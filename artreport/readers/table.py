@@ -160,31 +160,42 @@ class Table(ABC):
         return header.rest
 
     def _below_totals(
-        self, records: Iterator[Row], cell_text: Callable[[Any], str], total_row: int
+        self,
+        records: Iterator[Row],
+        cell_text: Callable[[Any], str],
+        total_row: int,
+        last_record: list[Any] | None,
     ) -> Iterator[Row]:
         """The rows below a grand total, read to the end: the report's footnotes (制表人, 审核,
         备注, 打印时间...), skipped with a notice of how many; and rows that look like
         records, handed on refused, so that a record added below the total is in the failure
         report rather than passed over with a notice at most.
 
-        A record fills at least three of the columns the caller knows, and more than half of
-        them, and no cell of it is a label ("制表人：李四"); a row that may be footnotes is
-        taken for them, as before. Footnotes' text is not shown: a remark may name a
-        patient.
+        A record fills the columns the caller knows much as the last record above the total
+        does (four in five of those it fills, three at least), and no cell of it is a label
+        ("制表人：李四"). A row that may be footnotes (制表单位 | 浙江省… | 联系电话 | 0571…,
+        labels and values in cells of their own) is taken for them, as before. Footnotes'
+        text is not shown: a remark may name a patient.
         """
         known = [
             index
             for index, header in enumerate(self.headers)
             if header and (self._is_known_header is None or self._is_known_header(header))
         ]
-        enough = max(3, len(known) // 2 + 1)
+        if last_record is None:
+            record_columns: set[int] = set()
+        else:
+            record_columns = {
+                i for i in known if i < len(last_record) and cell_text(last_record[i])
+            }
+        enough = max(3, -(-len(record_columns) * 4 // 5))
         first_skipped = None
         skipped = 0
         for number, cells in records:
             texts = [cell_text(cell) for cell in cells]
             if not any(texts):
                 continue
-            filled = sum(1 for index in known if index < len(texts) and texts[index])
+            filled = sum(1 for index in record_columns if index < len(texts) and texts[index])
             if filled >= enough and not any(map(_LABEL.search, texts)):
                 self.row_problems[number] = [("row-below-totals", {"total_row": total_row})]
                 yield number, cells

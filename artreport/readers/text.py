@@ -50,6 +50,7 @@ class TextTable(Table):
             named -= 1
         total_mark, count_mark = FOOTER_MARKS
         repeats = HeaderRepeats(self.notices, self.headers, self._is_known_header)
+        last_record: list[str] | None = None
         with self._translating_errors():
             self._records = self._looked_ahead(self._records, named, repeats)
             for number, cells in self._records:
@@ -61,7 +62,7 @@ class TextTable(Table):
                 if (total_mark in first or count_mark in first) and (kind := footer_kind(first)):
                     self.notices.append(footer_notice(number, first))
                     if kind == "total":
-                        yield from self._below_totals(self._records, str.strip, number)
+                        yield from self._below_totals(self._records, str.strip, number, last_record)
                         return
                     continue
                 if repeats.is_repeat(cells):
@@ -69,6 +70,7 @@ class TextTable(Table):
                     continue
                 if len(cells) != width or len(cells) > named:
                     cells = self._fit(number, cells, width, named)
+                last_record = cells
                 yield number, cells
 
     def _looked_ahead(
