@@ -1172,3 +1172,22 @@ def test_a_mark_before_an_id_or_a_date_is_taken_off_whatever_follows(tmp_path: P
     assert results[0].data["wBirthday"] == "1990-01-02"
     assert results[0].data["opertiondate"] == "2024-01-02 08:00:00"
     assert results[1].data["informationid"] == "XY"
+
+
+@pytest.mark.parametrize("suffix", [".json", ".xlsx"])
+def test_an_id_number_ending_in_000_is_judged_by_its_check_digit_alone_where_it_kept_its_digits(
+    tmp_path: Path, suffix: str
+) -> None:
+    """JSON, or a text cell of an xlsx, holds the number as typed: a wrong check digit is the
+    usual warning there, not a number a spreadsheet rounded."""
+    rows = list(fake_rows(INFORMATION, 2, orgid=ORGID))
+    rows[0]["wIdcode"] = "330102198503128000"  # check digit wrong
+    rows[1]["wIdcode"] = "330101199001011000"  # check digit right
+    path = tmp_path / f"information{suffix}"
+    write_rows(path, INFORMATION, rows)
+    _, results = run(INFORMATION, path)
+    first_row = 1 if suffix == ".json" else 2  # a JSON array counts records from 1
+    assert [codes(r.problems) for r in results] == [
+        [(first_row, "wIdcode", "idcard-checksum")],
+        [],
+    ]

@@ -337,7 +337,7 @@ class Validation:
         """:meth:`rows` a batch at a time: a :class:`CleanBatch` when no row of the batch has
         a problem (the common case, which ``push`` then handles without an object per row),
         else each row's result."""
-        checks = _RowChecks(self.record_type, self.orgid, self.options.blank_clears)
+        checks = self._row_checks()
         orgid = self.orgid
         summary = self.summary
         unusable = self.rows_unusable
@@ -391,7 +391,7 @@ class Validation:
         This is ``validate``'s path: nothing is sent, so valid rows need no data, and the row
         checks run a column at a time like the cell checks.
         """
-        checks = _RowChecks(self.record_type, self.orgid, self.options.blank_clears)
+        checks = self._row_checks()
         summary = self.summary
         unusable = self.rows_unusable
         for batch, numbers, _names, _values, columns, slow in self._checked_batches(checks):
@@ -488,6 +488,14 @@ class Validation:
                     elif str(cells[first]).strip() != str(value).strip():
                         self._conflicts.setdefault(number, []).append((fld, value))
             yield number, cells
+
+    def _row_checks(self) -> _RowChecks:
+        return _RowChecks(
+            self.record_type,
+            self.orgid,
+            self.options.blank_clears,
+            shown_numbers=self.table.format in _SHOWN_NUMBER_FORMATS,
+        )
 
     def _convert_batch(
         self, rows: tuple[list[Any], ...]
@@ -595,13 +603,27 @@ def _ambiguous_column(index: int, header: str, fields: list[Field]) -> Problem:
     )
 
 
+#: Formats whose numbers are text as a spreadsheet showed them; a JSON number or an xlsx cell
+#: keeps its digits, or is caught as rounded by its reader.
+_SHOWN_NUMBER_FORMATS = frozenset({"csv", "html"})
+
+
 class _RowChecks:
     """Checks that look at a whole row: orgid, fields of which one must be filled, resident ID
     check digits, a primary key seen before in the file, and the sanity warnings (dates in
     order and not in the future, numbers in a plausible range)."""
 
-    def __init__(self, record_type: RecordType, orgid: str | None, blank_clears: bool) -> None:
+    def __init__(
+        self,
+        record_type: RecordType,
+        orgid: str | None,
+        blank_clears: bool,
+        shown_numbers: bool = False,
+    ) -> None:
         self.record_type = record_type
+        #: The file holds numbers as a spreadsheet showed them (a CSV or web page saved "as
+        #: shown"), where an 18-digit one comes rounded to …000.
+        self.shown_numbers = shown_numbers
         self.orgid = orgid
         self.key_name = record_type.primary_key
         self.one_of = record_type.one_of_required
@@ -649,7 +671,8 @@ class _RowChecks:
         for name in self.id_fields:
             for i, number in enumerate(columns.get(name, ())):
                 if isinstance(number, str) and (
-                    not has_valid_check_digit(number) or looks_rounded(number)
+                    not has_valid_check_digit(number)
+                    or (self.shown_numbers and looks_rounded(number))
                 ):
                     positions.add(i)
         self._suspicious_sanity(columns, positions)
@@ -741,7 +764,7 @@ class _RowChecks:
             if not isinstance(number, str):
                 continue
             valid = has_valid_check_digit(number)
-            if looks_rounded(number):
+            if self.shown_numbers and looks_rounded(number):
                 # A CSV or web page holds what the spreadsheet showed of the number. With a
                 # wrong check digit it is all but surely rounded; with a right one (1 in 11
                 # rounded numbers, and a few real ones) the clerk is asked to look.
