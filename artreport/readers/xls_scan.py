@@ -41,12 +41,20 @@ _ERROR_RECORD = re.compile(
     rb"|\x06\x00..(?:.{6})\x02\x00" + _CODES + rb"\x00\x00\x00\xff\xff",
     re.DOTALL,
 )
-# A FORMULA record whose cached result is the number 0 (eight zero bytes after the row,
-# column and XF: its tokens may be in a shared formula's record, so they are not looked at);
-# and a FORMAT record (0x041E): its number, the length of its text and whether the text takes
-# two bytes a character.
-_ZERO_FORMULA = re.compile(rb"\x06\x00..(..)(..)..\x00{8}", re.DOTALL)
-_FORMAT_RECORD = re.compile(rb"\x1e\x04(..)..(..)([\x00\x01])", re.DOTALL)
+# A FORMULA record whose cached result is the number 0: its length, row, column and XF, then
+# eight zero bytes (its tokens may be in a shared formula's record, so they are not looked
+# at). A FORMAT record (0x041E): its length, its number, the length of its text and whether
+# the text takes two bytes a character. An XF record (0x00E0, 20 bytes): its font and its
+# format's number; the XF records follow one another, and a cell names its XF by position.
+_ZERO_FORMULA = re.compile(rb"\x06\x00(..)(..)(..)(..)\x00{8}", re.DOTALL)
+_FORMULA_MIN_LENGTH = 22  # row, column, XF, result, flags, cache and the tokens' length
+_FORMAT_RECORD = re.compile(rb"\x1e\x04(..)(..)(..)([\x00\x01])", re.DOTALL)
+_XF_RECORD = re.compile(rb"\xe0\x00\x14\x00..(..)", re.DOTALL)
+_XF_SIZE = 24
+#: Excel's built-in date and time formats, the Chinese ones (27–36, 50–58) among them.
+_BUILT_IN_DATES = frozenset([*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)])
+#: What a format code shows literally: quoted text, an escaped character, a [colour] or locale.
+_FORMAT_LITERALS = re.compile(r'"[^"]*"|\\.|\[[^\]]*\]')
 
 
 @dataclass
@@ -82,21 +90,55 @@ def _suspects(path: Path) -> _Suspects:
     suspects = _Suspects()
     with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
         suspects.errors = sum(1 for _ in _ERROR_RECORD.finditer(data))
-        suspects.empty_results.update(
-            (int.from_bytes(row, "little"), int.from_bytes(column, "little"))
-            for row, column in _ZERO_FORMULA.findall(data)
-        )
-        for match in _FORMAT_RECORD.finditer(data):
-            size, characters, wide = (int.from_bytes(part, "little") for part in match.groups())
-            width = 2 if wide else 1
-            if size != 5 + characters * width:
-                continue  # not a FORMAT record: bytes that look like its start
-            text = data[match.end() : match.end() + characters * width]
-            code = text.decode("utf-16-le" if wide else "latin-1", "replace")
-            if zero_padding(code) is not None:
-                suspects.padded_formats = True
-                break
+        formats = _formats(data)
+        suspects.padded_formats = any(zero_padding(code) is not None for code in formats.values())
+        dates = _BUILT_IN_DATES | {
+            number for number, code in formats.items() if _is_date_format(code)
+        }
+        date_styles = {index for index, number in enumerate(_xf_formats(data)) if number in dates}
+        if date_styles:
+            for length, row, column, style in _ZERO_FORMULA.findall(data):
+                if (
+                    int.from_bytes(length, "little") >= _FORMULA_MIN_LENGTH
+                    and int.from_bytes(style, "little") in date_styles
+                ):
+                    position = (int.from_bytes(row, "little"), int.from_bytes(column, "little"))
+                    suspects.empty_results.add(position)
     return suspects
+
+
+def _formats(data: mmap.mmap) -> dict[int, str]:
+    """The workbook's own number formats (FORMAT records), by number."""
+    formats: dict[int, str] = {}
+    for match in _FORMAT_RECORD.finditer(data):
+        size, number, characters, wide = (int.from_bytes(part, "little") for part in match.groups())
+        width = 2 if wide else 1
+        if size != 5 + characters * width:
+            continue  # not a FORMAT record: bytes that look like its start
+        text = data[match.end() : match.end() + characters * width]
+        formats[number] = text.decode("utf-16-le" if wide else "latin-1", "replace")
+    return formats
+
+
+def _xf_formats(data: mmap.mmap) -> list[int]:
+    """The format number of each XF record, in order: the longest run of records that follow
+    one another (bytes elsewhere that look like one are no part of it)."""
+    best: list[int] = []
+    run: list[int] = []
+    end = -1
+    for match in _XF_RECORD.finditer(data):
+        if match.start() != end:
+            run = []
+        run.append(int.from_bytes(match.group(1), "little"))
+        end = match.start() + _XF_SIZE
+        if len(run) > len(best):
+            best = run
+    return best
+
+
+def _is_date_format(code: str) -> bool:
+    shown = _FORMAT_LITERALS.sub("", code).lower()
+    return shown != "general" and any(letter in shown for letter in "ymdhs")
 
 
 def _place(path: Path, sheet: str, suspects: _Suspects, found: SheetScan) -> None:
