@@ -240,4 +240,6 @@ def holds_key(path: Path) -> bool:
         raw = yamlload.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return False
-    return isinstance(raw, dict) and bool(raw.get("key"))
+    # By what is written, not what YAML makes of it: key: 0000 (the number 0) or key: no
+    # (false) is a key all the same.
+    return isinstance(raw, dict) and raw.get("key") is not None and str(raw["key"]) != ""

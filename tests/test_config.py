@@ -131,8 +131,8 @@ def test_broken_yaml_is_named_by_line_without_quoting_it(tmp_path: Path) -> None
 def test_a_config_holding_the_key_readable_by_others_is_warned_about(tmp_path: Path) -> None:
     """Only doctor said so: the clerk who never runs it left the key readable by all."""
     config = tmp_path / "artreport.yaml"
-    config.write_text(f"orgid: {ORGID}\nkey: {KEY}\n", encoding="utf-8")
-    for mode, warned in ((0o644, True), (0o600, False)):
+    for key, mode, warned in ((KEY, 0o644, True), (KEY, 0o600, False), ("0000", 0o644, True)):
+        config.write_text(f"orgid: {ORGID}\nkey: {key}\n", encoding="utf-8")
         config.chmod(mode)
         arguments = ["push", "cycle", str(SAMPLES / "cycles.xlsx"), "--dry-run"]
         result = runner.invoke(app, ["--lang", "en", "--config", str(config), *arguments])
