@@ -1206,3 +1206,32 @@ def test_an_xls_with_nothing_calamine_misreads_is_not_read_a_second_time(
     _, results = run(SCHEMA.get("ovum"), real_sample("ovum.xls"))
     assert len(results) == 25
     assert opened == []
+
+
+def test_numbers_shown_with_zeros_in_cells_that_name_no_place_are_mentioned(
+    tmp_path: Path,
+) -> None:
+    """r is optional on an xlsx cell: where the scan cannot tell which cell it is, the zeros
+    are lost, and said to be."""
+    import re
+    import zipfile
+
+    row = required_cycle_headers()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(list(row))
+    sheet.append(list((row | {"档案信息ID": 101}).values()))
+    sheet.cell(2, list(row).index("档案信息ID") + 1).number_format = "000000"
+    workbook.save(tmp_path / "placed.xlsx")
+    with (
+        zipfile.ZipFile(tmp_path / "placed.xlsx") as source,
+        zipfile.ZipFile(tmp_path / "unplaced.xlsx", "w") as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = re.sub(rb'(<c\b[^>]*?) r="[A-Z]+[0-9]+"', rb"\1", data)
+            target.writestr(item, data)
+    validation, _ = run(CYCLE, tmp_path / "unplaced.xlsx")
+    [notice] = [n for n in validation.summary.notices if n.code == "padded-numbers-unplaced"]
+    assert notice.params == {"count": 1}

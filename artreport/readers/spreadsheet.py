@@ -216,6 +216,9 @@ class SheetTable(Table):
         if scan.unplaced_errors:
             count = {"count": scan.unplaced_errors}
             self.notices.append(Notice("error-values-unplaced", None, count))
+        if scan.unplaced_shown:
+            count = {"count": scan.unplaced_shown}
+            self.notices.append(Notice("padded-numbers-unplaced", None, count))
         by_row = scan.cells
         shown = scan.shown
         hidden = set(scan.hidden_rows)

@@ -84,6 +84,8 @@ class SheetScan:
         self.unplaced = 0
         #: Error values the scan knows are in the file but could not place (see ``xls_scan``).
         self.unplaced_errors = 0
+        #: Numbers shown with leading zeros in cells that name no place.
+        self.unplaced_shown = 0
         self.hidden_rows: list[int] = []
         self.shown: dict[int, dict[int, str]] = {}
         #: (top row, column, last row) of each cell merged over several rows.
@@ -94,6 +96,7 @@ class SheetScan:
             bool(self.cells)
             or self.unplaced > 0
             or self.unplaced_errors > 0
+            or self.unplaced_shown > 0
             or bool(self.hidden_rows)
             or bool(self.shown)
         )
@@ -198,9 +201,12 @@ def _scan(text: bytes, found: SheetScan, padded: _PaddedStyles | None = None) ->
     if padded is not None and any(mark in text for mark in padded.marks):
         for match in padded.cell.finditer(text):
             attributes, style, value = match.groups()
+            if _NOT_A_NUMBER.search(attributes):
+                continue  # text, a date cell, an error
             reference = _REFERENCE.search(attributes)
-            if reference is None or _NOT_A_NUMBER.search(attributes):
-                continue  # text, a date cell, an error; or a cell that names no place
+            if reference is None:
+                found.unplaced_shown += 1  # the format allows: r is optional
+                continue
             try:
                 shown = padded.paddings[style].shown(float(value))
             except ValueError:
