@@ -33,7 +33,7 @@ from artreport.config import Config
 from artreport.errors import EXIT_SIGINT, EXIT_SIGTERM, ArtreportError, ConfigError, LockedError
 from artreport.ledger import Ledger, default_path
 from artreport.messages import Phrase
-from artreport.state import state_dir
+from artreport.state import folder_failure, state_dir
 from artreport.upload import Chunk
 
 LOCK_FILE = "artreport.lock"
@@ -129,9 +129,7 @@ def exclusive(directory: Path, command: str, wait: float | None) -> Iterator[Non
 
 
 def _unusable(directory: Path, error: OSError) -> ConfigError:
-    return ConfigError(
-        "state-dir-unusable", path=str(directory), reason=error.strerror or str(error)
-    )
+    return ConfigError("state-dir-unusable", path=str(directory), reason=folder_failure(error))
 
 
 def _holder(holder_file: Path) -> str:

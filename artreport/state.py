@@ -12,6 +12,7 @@ half a file and the data is never readable by others, not even for a moment.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -45,8 +46,16 @@ def private_dir(path: Path, unusable: str = "state-dir-unusable") -> Path:
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(unusable, path=str(path), reason=exc.strerror or "") from None
+        raise ConfigError(unusable, path=str(path), reason=folder_failure(exc)) from None
     return path
+
+
+def folder_failure(error: OSError) -> str:
+    """Why a folder could not be made or used. mkdir says "File exists" where a file stands
+    in the folder's place, which reads as if all were well."""
+    if isinstance(error, FileExistsError):
+        return os.strerror(errno.ENOTDIR)
+    return error.strerror or str(error)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from artreport.errors import InputError, UsageError
+from artreport.state import folder_failure
 from artreport.validation.problems import Problem
 
 REPORT_COLUMNS = ("row", "primary_key", "field", "code", "message", "value", "severity")
@@ -130,7 +131,7 @@ class ReportWriter:
                 self._csv.writerow(REPORT_COLUMNS)
         except OSError as error:
             raise InputError(
-                "report-unwritable", path=str(self.path), reason=error.strerror
+                "report-unwritable", path=str(self.path), reason=folder_failure(error)
             ) from None
 
     def _create(self, binary: str, encoding: str | None, newline: str | None) -> IO[Any]:
