@@ -33,11 +33,16 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from artreport.errors import InputError, UsageError
 from artreport.readers import Table
-from artreport.readers.spreadsheet import cell_text
+from artreport.readers.number_formats import zero_padding
 from artreport.report import Tee
 from artreport.schema import RecordType
 from artreport.state import open_private
-from artreport.validation.problems import Problem
+from artreport.validation.problems import (
+    DATE_IN_TEXT_FIELD,
+    LEADING_ZEROS_LOST,
+    PRECISION_LOST,
+    Problem,
+)
 from artreport.validation.validator import open_export
 
 REASON_COLUMN = "错误原因"
@@ -96,6 +101,8 @@ class Annotator:
         self.by_row: dict[int, list[Problem]] = {}
         self.file_problems: list[Problem] = []
         self.failed_rows = 0
+        #: The name of the failed-rows sheet written (待修改, or 待修改1 beside an old one).
+        self.failed_sheet = FAILED_SHEET
 
     def add(self, problem: Problem) -> None:
         if problem.row is None:
@@ -183,14 +190,16 @@ class Annotator:
             ) from None
         sheet = workbook[table.sheet]
         header_row = table.header_row
-        headers = {
-            cell.column: cell_text(cell.value)
-            for cell in sheet[header_row]
-            if cell.value is not None and cell_text(cell.value)
-        }
-        reason_column = next(
-            (c for c, text in headers.items() if text == REASON_COLUMN), max(headers) + 1
-        )
+        # The columns as the reader named them: a header over two rows (年龄 merged over 女方
+        # and 男方) names columns that have no text of their own in the header row.
+        offset = getattr(table, "first_column", 0) + 1
+        headers = {offset + index: text for index, text in enumerate(table.headers) if text}
+        merged_into = _merged_anchors(sheet)
+        reason_column = next((c for c, text in headers.items() if text == REASON_COLUMN), None)
+        if reason_column is None:
+            reason_column = max(headers) + 1
+            while (header_row, reason_column) in merged_into:
+                reason_column += 1  # a merged cell takes no value
         data_columns = [c for c, text in headers.items() if text not in OWN_COLUMNS]
         data_columns = data_columns or list(headers)
         field_columns = self._field_columns((c, headers[c]) for c in data_columns)
@@ -209,7 +218,6 @@ class Annotator:
                 min_row=header_row + 1, min_col=reason_column, max_col=reason_column
             ):
                 cell.value = None
-        merged_into = _merged_anchors(sheet)
         on_anchors: dict[tuple[int, int], list[Problem]] = {}
         for row, row_marks in marks.items():
             for column, problems in row_marks.cells.items():
@@ -225,14 +233,20 @@ class Annotator:
 
         copied = [c for c in range(1, max(data_columns) + 1) if headers.get(c) not in OWN_COLUMNS]
         failed = self._new_failed_sheet(workbook, sheet.title)
-        self._copy_row(sheet, header_row, failed, 1, copied, None, ())
+        self.failed_sheet = failed.title
+        copier = _RowCopier(sheet, failed, copied, merged_into)
+        copier.copy(header_row, 1)
+        for target_column, column in enumerate(copied, 1):
+            # One header row, as the reader named the columns.
+            failed.cell(1, target_column).value = headers.get(column)
         failed.cell(1, len(copied) + 1, ORIGINAL_ROW_COLUMN).font = copy(
             sheet.cell(header_row, min(data_columns)).font
         )
-        text_columns = self._text_columns(field_columns)
-        cached = _CachedValues(self.source)
+        copier.text_columns = self._text_columns(field_columns)
+        copier.cached = _CachedValues(self.source)
+        copier.destroyed = _destroyed(marks)
         for target, row in enumerate(sorted(r for r, m in marks.items() if m.failed), 2):
-            self._copy_row(sheet, row, failed, target, copied, cached, text_columns)
+            copier.copy(row, target)
             failed.cell(target, len(copied) + 1, row)
         for target, column in enumerate(copied, 1):
             width = sheet.column_dimensions[get_column_letter(column)].width
@@ -247,37 +261,6 @@ class Annotator:
         if FAILED_SHEET in workbook.sheetnames and annotated != FAILED_SHEET:
             del workbook[FAILED_SHEET]
         return workbook.create_sheet(FAILED_SHEET)
-
-    @staticmethod
-    def _copy_row(
-        source: Worksheet,
-        row: int,
-        target: Worksheet,
-        target_row: int,
-        columns: list[int],
-        cached: _CachedValues | None,
-        text_columns: Collection[int],
-    ) -> None:
-        """Copy one row's cells with their values, formats and marks (fill and note)."""
-        for target_column, column in enumerate(columns, 1):
-            original = source.cell(row, column)
-            value = original.value
-            if cached is not None and original.data_type == "f":
-                # A formula would point elsewhere on the new sheet; its last result is the
-                # value the readers saw.
-                value = cached.value(source.title, row, column)
-            cell = target.cell(target_row, target_column, value)
-            if original.has_style:
-                cell.font = copy(original.font)
-                cell.border = copy(original.border)
-                cell.fill = copy(original.fill)
-                cell.alignment = copy(original.alignment)
-                cell.number_format = original.number_format
-            if original.comment is not None:
-                cell.comment = copy(original.comment)
-            # Text-field columns as text, so that a code retyped as 003476 keeps its zeros.
-            if column in text_columns or isinstance(value, str):
-                cell.number_format = TEXT_FORMAT
 
     # -- other inputs: rebuilt from what the readers saw ----------------------------------------
 
@@ -319,7 +302,9 @@ class Annotator:
             if row_marks is not None and row_marks.failed:
                 reason = _text_cell(sheet, "\n".join(row_marks.reasons))
                 reason.alignment = Alignment(wrap_text=True, vertical="top")
-                again = self._rebuilt_cells(failed, values, copied, row_marks, text_columns)
+                again = self._rebuilt_cells(
+                    failed, values, copied, row_marks, text_columns, blank_destroyed=True
+                )
                 failed.append([*again, number])
             cells[reason_column - 1 : reason_column] = [reason]
             sheet.append(cells)
@@ -332,11 +317,15 @@ class Annotator:
         columns: Iterable[int],
         row_marks: _RowMarks | None,
         text_columns: Collection[int],
+        blank_destroyed: bool = False,
     ) -> list[WriteOnlyCell | None]:
         cells: list[WriteOnlyCell | None] = []
         for column in columns:
-            cell = _value_cell(sheet, values[column - 1], column in text_columns)
             problems = row_marks.cells.get(column) if row_marks is not None else None
+            value = values[column - 1]
+            if blank_destroyed and problems and _is_destroyed(problems):
+                value = None  # see _RowCopier: what the spreadsheet destroyed is retyped
+            cell = _value_cell(sheet, value, column in text_columns)
             if problems:
                 self._mark(cell, problems)
             cells.append(cell)
@@ -407,3 +396,78 @@ def _merged_anchors(sheet: Worksheet) -> dict[tuple[int, int], tuple[int, int]]:
             for column in range(merged.min_col, merged.max_col + 1):
                 anchors[(row, column)] = first
     return anchors
+
+
+#: Problems of a value the spreadsheet destroyed (a code that became a number or a date):
+#: the file no longer holds what was typed.
+_DESTROYED = frozenset({PRECISION_LOST, LEADING_ZEROS_LOST, DATE_IN_TEXT_FIELD})
+
+
+def _is_destroyed(problems: Iterable[Problem]) -> bool:
+    return any(problem.code in _DESTROYED for problem in problems)
+
+
+def _destroyed(marks: dict[int, _RowMarks]) -> set[tuple[int, int]]:
+    return {
+        (row, column)
+        for row, row_marks in marks.items()
+        for column, problems in row_marks.cells.items()
+        if _is_destroyed(problems)
+    }
+
+
+class _RowCopier:
+    """Copies rows of the annotated sheet to the failed-rows sheet: values, formats and marks
+    (fill and note), each value as the readers read it, so that the sheet pushes as the
+    original would once fixed:
+
+    - a cell inside a merged range has the range's value (the reader gave each row it);
+    - a number whose format shows leading zeros (000000) is its text, 000101;
+    - a formula is its last result (a formula would point elsewhere on the new sheet);
+    - a value the spreadsheet destroyed (3476 for 003476, a date for a code) is left empty
+      under its red mark: copied, it would read as a good value there, where the rows that
+      betrayed it are not, and be sent once the rest of the row was fixed;
+    - text-field columns are text, so that a code retyped as 003476 keeps its zeros.
+    """
+
+    def __init__(
+        self,
+        source: Worksheet,
+        target: Worksheet,
+        columns: list[int],
+        merged_into: dict[tuple[int, int], tuple[int, int]],
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.columns = columns
+        self.merged_into = merged_into
+        self.text_columns: Collection[int] = ()
+        self.cached: _CachedValues | None = None
+        self.destroyed: set[tuple[int, int]] = set()
+
+    def copy(self, row: int, target_row: int) -> None:
+        for target_column, column in enumerate(self.columns, 1):
+            original = self.source.cell(row, column)
+            anchor = self.merged_into.get((row, column))
+            holder = self.source.cell(*anchor) if anchor is not None else original
+            value = holder.value
+            if self.cached is not None and holder.data_type == "f":
+                value = self.cached.value(self.source.title, holder.row, holder.column)
+            if (row, column) in self.destroyed:
+                value = None
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                padding = zero_padding(holder.number_format)
+                shown = padding.shown(value) if padding is not None else None
+                if shown is not None:
+                    value = shown
+            cell = self.target.cell(target_row, target_column, value)
+            if original.has_style:
+                cell.font = copy(original.font)
+                cell.border = copy(original.border)
+                cell.fill = copy(original.fill)
+                cell.alignment = copy(original.alignment)
+                cell.number_format = original.number_format
+            if original.comment is not None:
+                cell.comment = copy(original.comment)
+            if column in self.text_columns or isinstance(value, str):
+                cell.number_format = TEXT_FORMAT

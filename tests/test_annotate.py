@@ -3,6 +3,7 @@ failed-rows sheet that pushes once fixed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import stat
 from collections.abc import Iterator
@@ -298,3 +299,113 @@ def test_a_problem_in_a_merged_cell_is_marked_on_the_cell_the_clerk_sees(tmp_pat
     assert marked[f"{idtype}3"].comment.text.count("abc") == 1
     reasons = header_columns(marked)[REASON_COLUMN]
     assert all(marked[f"{reasons}{row}"].value for row in (3, 4, 5))
+
+
+def test_the_failed_rows_sheet_holds_the_values_the_reader_read(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """What the failed-rows sheet held was the file's raw cell: a merged cell's covered rows
+    empty (the fixed row landed without the operator), a code kept as 001001 by its format
+    the number 1001 (sent as 1001), and a code the spreadsheet turned into a date the date
+    (sent as a number): each sent with "all accepted" once the red cell was fixed."""
+    rows = list(fake_rows(CYCLE, 6, orgid=ORGID))
+    source = tmp_path / "cycles.xlsx"
+    write_rows(source, CYCLE, rows)
+    workbook = openpyxl.load_workbook(source)
+    sheet = workbook.active
+    columns = header_columns(sheet)
+    name, code, plan = columns["opertionname"], columns["opertioncode"], columns["ppap"]
+    order = columns["ordernumber"]
+    for row in range(2, 8):
+        sheet[f"{code}{row}"] = 1000 + row
+        sheet[f"{code}{row}"].number_format = "000000"
+    sheet[f"{name}2"] = "王医生"
+    sheet.merge_cells(f"{name}2:{name}5")
+    sheet[f"{order}4"] = "abc"  # the row to fix
+    sheet[f"{plan}4"] = dt.datetime(2024, 3, 12)  # a code the spreadsheet made a date
+    workbook.save(source)
+    out = tmp_path / "marked.xlsx"
+    first = runner.invoke(
+        app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox)
+    )
+    assert first.exit_code == 1, first.output
+
+    marked = openpyxl.load_workbook(out)
+    todo = marked[FAILED_SHEET]
+    todo_columns = header_columns(todo)
+    assert todo[f"{todo_columns['opertionname']}2"].value == "王医生"
+    assert todo[f"{todo_columns['opertioncode']}2"].value == "001004"
+    assert todo[f"{todo_columns['ppap']}2"].value is None  # to be typed again
+    assert fill_of(todo, f"{todo_columns['ppap']}2") == RED
+    todo[f"{todo_columns['ordernumber']}2"] = 2
+    todo[f"{todo_columns['ppap']}2"] = "IVF"
+    marked.save(out)
+
+    again = runner.invoke(
+        app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox)
+    )
+    assert again.exit_code == 0, again.output
+    [fixed] = [r for r in sandbox.rows("cycle") if r["cycleid"] == rows[2]["cycleid"]]
+    assert (fixed["opertionname"], fixed["opertioncode"], fixed["ppap"]) == (
+        "王医生",
+        "001004",
+        "IVF",
+    )
+
+
+def test_a_header_over_two_rows_is_annotated_and_its_failed_rows_sheet_pushes(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """年龄 merged over 女方 and 男方: the reason column went into the merged cell (an internal
+    error after the upload), and the failed-rows sheet had no names for the ages."""
+    rows = list(fake_rows(CYCLE, 3, orgid=ORGID))
+    base = [f.label for f in CYCLE.fields if f.name not in ("wage", "mage")]
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["周期信息导出"])
+    sheet.append([*base, "年龄", None])
+    sheet.append([None] * len(base) + ["女方", "男方"])
+    for row in rows:
+        values = [row.get(CYCLE.match_header(label).name) for label in base]  # type: ignore[union-attr]
+        sheet.append([*values, 31, 40])
+    width = len(base)
+    for column in range(1, width + 1):
+        sheet.merge_cells(start_row=2, start_column=column, end_row=3, end_column=column)
+    sheet.merge_cells(start_row=2, start_column=width + 1, end_row=2, end_column=width + 2)
+    sheet.cell(5, base.index("周期次数") + 1).value = "abc"
+    source = tmp_path / "two_rows.xlsx"
+    workbook.save(source)
+    out = tmp_path / "marked.xlsx"
+
+    first = runner.invoke(
+        app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox)
+    )
+
+    assert first.exit_code == 1, first.output
+    marked = openpyxl.load_workbook(out)
+    todo = marked[FAILED_SHEET]
+    assert [c.value for c in todo[1]][width : width + 3] == ["女方年龄", "男方年龄", "原行号"]
+    todo.cell(2, base.index("周期次数") + 1).value = 2
+    marked.save(out)
+    again = runner.invoke(
+        app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox)
+    )
+    assert again.exit_code == 0, again.output
+    [fixed] = [r for r in sandbox.rows("cycle") if r["cycleid"] == rows[1]["cycleid"]]
+    assert (fixed["ordernumber"], fixed["wage"], fixed["mage"]) == (2, 31, 40)
+
+
+def test_with_warnings_only_the_clerk_is_not_sent_to_the_failed_rows_sheet(
+    tmp_path: Path,
+) -> None:
+    rows = list(fake_rows(INFORMATION, 3, orgid=ORGID))
+    number = rows[1]["wIdcode"]
+    rows[1]["wIdcode"] = number[:-1] + ("0" if number[-1] != "0" else "1")  # a warning only
+    source = tmp_path / "information.xlsx"
+    write_rows(source, INFORMATION, rows)
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(
+        app, ["--lang", "en", "validate", "information", str(source), "--annotate", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "no failed rows" in result.output and "--sheet" not in result.output

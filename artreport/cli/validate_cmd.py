@@ -170,7 +170,13 @@ def annotator_for(
 
 
 def print_annotated(state: AppState, annotator: Annotator) -> None:
-    stdout_console().print(
-        state.t("annotate-written", path=str(annotator.out), failed=annotator.failed_rows),
-        soft_wrap=True,
-    )
+    if annotator.failed_rows:
+        message = state.t(
+            "annotate-written",
+            path=str(annotator.out),
+            failed=annotator.failed_rows,
+            sheet=annotator.failed_sheet,
+        )
+    else:
+        message = state.t("annotate-written-no-errors", path=str(annotator.out))
+    stdout_console().print(message, soft_wrap=True)

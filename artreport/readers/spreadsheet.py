@@ -153,7 +153,8 @@ class SheetTable(Table):
             else:
                 grid, header = _sheet_header(workbook, name, is_known_header)
             self._merged_down = _merged_down(grid)
-            self._first_column = grid.start[1] if grid.start else 0
+            #: The sheet column (0 for A) of the first of :attr:`headers`.
+            self.first_column = grid.start[1] if grid.start else 0
             if header is not None and is_known_header is not None:
                 header = _joined_with_labels_below(header, grid, is_known_header)
         self._records = self._adopt_header(header)
@@ -165,7 +166,7 @@ class SheetTable(Table):
             records = self._as_scanned(records, scan)
         if scan is not None and scan.merged_down and not self._merged_down:
             # calamine gives no merged ranges for an ods: its scan found them.
-            self._merged_down = _scanned_merges(scan.merged_down, self._first_column)
+            self._merged_down = _scanned_merges(scan.merged_down, self.first_column)
         if self._merged_down:
             records = self._filled_down(records)
         total_mark, count_mark = FOOTER_MARKS
@@ -223,7 +224,7 @@ class SheetTable(Table):
         shown = scan.shown
         hidden = set(scan.hidden_rows)
         hidden_read = []
-        first_column = self._first_column
+        first_column = self.first_column
         last = self.header_row
         for number, cells in records:
             for column, instead in by_row.get(number, {}).items():
