@@ -64,6 +64,7 @@ CHINESE_CSV = "周期ID,患者姓名,移植时间\nCYC001,张三,2024-03-01\nCYC
         ("utf-8", b"\xef\xbb\xbf", "utf-8-sig"),
         ("utf-8", b"", "utf-8"),
         ("gb18030", b"", "gb18030"),
+        ("gb18030", b"\x84\x31\x95\x33", "gb18030"),  # GB18030's own byte-order mark
     ],
 )
 def test_csv_encoding_is_detected(tmp_path, encoding, prefix, expected):
@@ -71,6 +72,8 @@ def test_csv_encoding_is_detected(tmp_path, encoding, prefix, expected):
     path.write_bytes(prefix + CHINESE_CSV.encode(encoding))
 
     table, rows = read(path)
+    again, _ = read(path, encoding=encoding)  # also when the clerk names the encoding
+    assert again.headers == table.headers
 
     assert table.encoding == expected
     assert table.headers == ["周期ID", "患者姓名", "移植时间"]

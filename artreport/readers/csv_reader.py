@@ -6,6 +6,7 @@ a spreadsheet program shows for the file, quoted multi-line cells included.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import io
@@ -40,13 +41,27 @@ def open_csv(
     raw = path.open("rb")
     try:
         chosen = choose_encoding(raw, encoding)
-        raw.seek(0)
+        start = _after_gb18030_mark(raw, chosen)
         delimiter = sniff_delimiter(raw.read(HEAD_SIZE).decode(chosen, errors="replace"))
-        raw.seek(0)
+        raw.seek(start)
         return CsvTable(path, raw, chosen, delimiter, is_known_header, notices)
     except BaseException:
         raw.close()
         raise
+
+
+#: GB18030's byte-order mark (U+FEFF), which some tools write as UTF-8's is written.
+_GB18030_MARK = b"\x84\x31\x95\x33"
+
+
+def _after_gb18030_mark(raw: BinaryIO, encoding: str) -> int:
+    """Where the text of *raw* starts: after GB18030's byte-order mark, if it has one. Decoded,
+    the mark would stick to the first header (U+FEFF助手代码), which then names no column."""
+    raw.seek(0)
+    if codecs.lookup(encoding).name == "gb18030" and raw.read(4) == _GB18030_MARK:
+        return 4
+    raw.seek(0)
+    return 0
 
 
 def sniff_delimiter(head: str) -> str:
