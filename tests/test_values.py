@@ -436,3 +436,19 @@ def test_an_error_value_in_a_coded_field_is_named_as_such(cell: str, code: str) 
     with pytest.raises(CellError) as caught:
         coded_reader(read_integer, {1: "是", 2: "否"})(cell)
     assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("field", "source", "expected"),
+    [(NUMBER, "12,345,678", 12345678), (NUMBER, "1,234.5", 1234.5), (INTEGER, "1,002", 1002)],
+)
+def test_thousands_separators_are_read_as_excel_reads_them(
+    field: Field, source: str, expected: object
+) -> None:
+    # A web page exported "to Excel", or a CSV saved as the sheet shows it.
+    assert read(field, source) == expected
+
+
+@pytest.mark.parametrize("source", ["1,5", "12,34", "1,2345", ",123", "1,,234"])
+def test_a_comma_that_is_no_thousands_separator_is_refused(source: str) -> None:
+    assert problem_code(NUMBER, source) == "not-number"

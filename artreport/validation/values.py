@@ -298,8 +298,21 @@ def _checked_int(number: int) -> int:
     raise CellError(INTEGER_OUT_OF_RANGE)
 
 
-def _int_from_text(text: str) -> int:
+#: A number written with thousands separators, as a web page or a CSV saved "as shown" has
+#: it (12,345,678; 1,234.5): groups of exactly three digits, so that 1,5 (a decimal comma)
+#: is not taken for 15.
+_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+
+
+def _plain_digits(text: str) -> str:
     digits = _ascii_digits(text).replace(" ", "")
+    if "," in digits and _GROUPED.fullmatch(digits):
+        return digits.replace(",", "")
+    return digits
+
+
+def _int_from_text(text: str) -> int:
+    digits = _plain_digits(text)
     if "_" in digits:
         raise CellError(NOT_INTEGER)
     try:
@@ -339,7 +352,7 @@ def read_integer(value: Any) -> Any:
 
 
 def _number_from_text(text: str) -> int | float:
-    digits = _ascii_digits(text).replace(" ", "")
+    digits = _plain_digits(text)
     if "_" in digits:
         raise CellError(NOT_NUMBER)
     try:
