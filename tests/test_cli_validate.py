@@ -544,3 +544,20 @@ def test_a_workbook_with_a_sheet_per_type_is_read_from_the_types_sheet(tmp_path:
     assert pushed_code == 0 and chosen in pushed, pushed
     # The first sheet fits cycle better than 取卵 does: it is read, and the output names it.
     assert "The file has 2 sheets; the first, '周期', was read" in cycle_output, cycle_code
+
+
+def test_json_values_are_quoted_as_json_writes_them(tmp_path: Path) -> None:
+    path = tmp_path / "ovum.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"取卵信息ID": "O1", "周期ID": {"id": "CYC6"}, "取卵数": True},
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    code, output = invoke("--lang", "en", "validate", "ovum", str(path), "--json")
+    assert code == 1, output
+    assert '{\\"id\\": \\"CYC6\\"}' in output and "'true'" in output
+    assert "'id'" not in output and "True" not in output

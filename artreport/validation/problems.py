@@ -8,6 +8,7 @@ catalogue in the user's language.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -74,7 +75,7 @@ class Problem:
 
     def message(self, lang: str | None = None) -> str:
         return translate(
-            self.code, lang, row=self.row, field=self.field, value=self.value, **self.params
+            self.code, lang, row=self.row, field=self.field, value=_shown(self.value), **self.params
         )
 
     def to_dict(self, lang: str | None = None) -> dict[str, Any]:
@@ -87,6 +88,14 @@ class Problem:
             "message": self.message(lang),
             "value": self.value,
         }
+
+
+def _shown(value: Any) -> Any:
+    """A value as the file wrote it: a JSON ``true`` or object, not Python's ``True`` or
+    ``{'id': …}``."""
+    if isinstance(value, (bool, dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return value
 
 
 class CellError(Exception):
