@@ -34,9 +34,11 @@ def mask(kind: str | None, value: Any) -> Any:
 # A resident ID number (15 or 18 characters) or a mainland mobile number, whole.
 _RESIDENT_ID = re.compile(r"[0-9]{15}|[0-9]{17}[0-9Xx]")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
-#: The Chinese of a date or time as spreadsheets write it (2023年5月6日, 06-5月-23, 上午 8时):
-#: a value of these and digits is shown as it is, so that the clerk can find it.
-_DATE_WORDS = frozenset("年月日号时分秒上下午")
+#: Chinese that names no one: the words of a date or time as spreadsheets write them
+#: (2023年5月6日, 06-5月-23, 上午 8时), numbers written out (三十), yes and no (是否有无). A
+#: value of these alone, or of a single character (no name is one), is shown as it is, so
+#: that the clerk can find it; 张三 is a name all the same.
+_NOT_NAME_WORDS = frozenset("年月日号时分秒上下午零〇一二三四五六七八九十百千万两是否有无")
 
 
 def kind_by_shape(value: Any, field_type: str) -> str | None:
@@ -50,8 +52,11 @@ def kind_by_shape(value: Any, field_type: str) -> str | None:
         return "idcard"
     if _MOBILE.fullmatch(text):
         return "phone"
-    if field_type != "string" and any(
-        "\u4e00" <= character <= "\u9fff" and character not in _DATE_WORDS for character in text
+    chinese = [character for character in text if "\u4e00" <= character <= "\u9fff"]
+    if (
+        field_type != "string"
+        and len(chinese) >= 2
+        and not all(character in _NOT_NAME_WORDS for character in chinese)
     ):
         # Chinese text refused by a date or number column, or in a record ID's (IDs are
         # codes): most likely a name or an address.
