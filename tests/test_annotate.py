@@ -4,6 +4,7 @@ failed-rows sheet that pushes once fixed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import stat
 from collections.abc import Iterator
@@ -409,3 +410,19 @@ def test_with_warnings_only_the_clerk_is_not_sent_to_the_failed_rows_sheet(
     )
     assert result.exit_code == 0, result.output
     assert "no failed rows" in result.output and "--sheet" not in result.output
+
+
+def test_history_tells_the_failed_rows_sheet_from_the_whole_file(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    rows = list(fake_rows(CYCLE, 4, orgid=ORGID))
+    rows[1]["ordernumber"] = "abc"
+    source = tmp_path / "cycles.xlsx"
+    write_rows(source, CYCLE, rows)
+    out = tmp_path / "marked.xlsx"
+    runner.invoke(app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox))
+    runner.invoke(app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox))
+    shown = runner.invoke(app, ["history", "--json"], env=cli_env(sandbox))
+    commands = [run["command"] for run in json.loads(shown.output)]
+    assert commands[0] == f"push cycle {out} --sheet {FAILED_SHEET}"
+    assert commands[1] == f"push cycle {source}"

@@ -217,7 +217,18 @@ def push_command(
         if report is not None:
             refuse_overwriting(report, source=file, annotated=annotate)
         annotator = annotator_for(chosen, file, annotate, state.lang, options.validate)
-        command = " ".join(["push", chosen.name, str(file), *(["--changed-only"] * changed_only)])
+        # What tells one run of a file from another in history: the sheet sent (the failed-rows
+        # sheet or the whole file), only the changed rows, blanks clearing values.
+        command = " ".join(
+            [
+                "push",
+                chosen.name,
+                str(file),
+                *(["--sheet", sheet] if sheet else []),
+                *(["--changed-only"] * changed_only),
+                *(["--blank-clears"] * blank_clears),
+            ]
+        )
         with (
             platform_config(config, use_sandbox and not dry_run, state) as target,
             ReportWriter(
