@@ -388,3 +388,16 @@ def test_a_row_below_the_totals_deletes_nothing(tmp_path: Path) -> None:
     assert [t.params["cycleid"] for t in targets] == ["T1", "T2"]
     [notice] = [n for n in notices if n.code == "delete-rows-unusable"]
     assert notice.params["rows"] == "5"
+
+
+def test_a_missing_cycle_id_is_asked_for_by_the_types_name_and_the_files_row(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(UsageError) as alone:
+        target_for(SCHEMA.get("ovum"), "X001", ORGID, None)
+    assert "取卵信息 (ovum)" in alone.value.message("en") and "row" not in alone.value.message("en")
+    path = tmp_path / "todelete.csv"
+    path.write_text("取卵信息ID,周期ID\nO1,C1\nO2,\n", encoding="utf-8")
+    with pytest.raises(UsageError) as in_file:
+        list(targets_from_file(SCHEMA.get("ovum"), path, ORGID))
+    assert "row 3" in in_file.value.message("en")

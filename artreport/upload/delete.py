@@ -63,7 +63,10 @@ def target_for(
     params = {record_type.primary_key: key, "orgid": orgid}
     if needs_cycleid(record_type):
         if not cycleid:
-            raise UsageError("delete-needs-cycleid", type=record_type.name, row=row or "-")
+            label = f"{record_type.label} ({record_type.name})"
+            if row is None:
+                raise UsageError("delete-needs-cycleid", type=label)
+            raise UsageError("delete-file-needs-cycleid", type=label, row=row)
         params[CYCLE_PARAM] = _as_pushed(record_type, CYCLE_PARAM, cycleid)
     missing = [p for p in record_type.delete_params if p not in params]
     if missing:
