@@ -245,9 +245,15 @@ class Annotator:
         copier.text_columns = self._text_columns(field_columns)
         copier.cached = _CachedValues(self.source)
         copier.destroyed = _destroyed(marks)
+        # A failed-rows sheet annotated again: its rows keep the number they had in the file
+        # they came from.
+        original_rows = next(
+            (c for c, text in headers.items() if text == ORIGINAL_ROW_COLUMN), None
+        )
         for target, row in enumerate(sorted(r for r, m in marks.items() if m.failed), 2):
             copier.copy(row, target)
-            failed.cell(target, len(copied) + 1, row)
+            number = sheet.cell(row, original_rows).value if original_rows else None
+            failed.cell(target, len(copied) + 1, number if number is not None else row)
         for target, column in enumerate(copied, 1):
             width = sheet.column_dimensions[get_column_letter(column)].width
             if width:

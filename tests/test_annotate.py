@@ -426,3 +426,21 @@ def test_history_tells_the_failed_rows_sheet_from_the_whole_file(
     commands = [run["command"] for run in json.loads(shown.output)]
     assert commands[0] == f"push cycle {out} --sheet {FAILED_SHEET}"
     assert commands[1] == f"push cycle {source}"
+
+
+def test_the_failed_rows_sheet_annotated_again_keeps_the_original_row_numbers(
+    tmp_path: Path,
+) -> None:
+    rows = list(fake_rows(CYCLE, 8, orgid=ORGID))
+    rows[5]["ordernumber"] = "abc"
+    source = tmp_path / "cycles.xlsx"
+    write_rows(source, CYCLE, rows)
+    first, second = tmp_path / "marked.xlsx", tmp_path / "again.xlsx"
+    runner.invoke(app, ["validate", "cycle", str(source), "--annotate", str(first)])
+    again = ["validate", "cycle", str(first), "--sheet", FAILED_SHEET, "--annotate", str(second)]
+    result = runner.invoke(app, ["--lang", "en", *again])
+    assert result.exit_code == 1, result.output
+    assert "--sheet 待修改1" in result.output
+    todo = openpyxl.load_workbook(second)["待修改1"]
+    columns = header_columns(todo)
+    assert todo[f"{columns[ORIGINAL_ROW_COLUMN]}2"].value == 7
