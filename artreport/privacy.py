@@ -34,11 +34,24 @@ def mask(kind: str | None, value: Any) -> Any:
 # A resident ID number (15 or 18 characters) or a mainland mobile number, whole.
 _RESIDENT_ID = re.compile(r"[0-9]{15}|[0-9]{17}[0-9Xx]")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
-#: Chinese that names no one: the words of a date or time as spreadsheets write them
-#: (2023年5月6日, 06-5月-23, 上午 8时), numbers written out (三十), yes and no (是否有无). A
-#: value of these alone, or of a single character (no name is one), is shown as it is, so
-#: that the clerk can find it; 张三 is a name all the same.
-_NOT_NAME_WORDS = frozenset("年月日号时分秒上下午零〇一二三四五六七八九十百千万两是否有无")
+#: The Chinese of a date or time as spreadsheets write it (2023年5月6日, 06-5月-23, 上午 8时).
+_DATE_WORDS = frozenset("年月日号时分秒上下午")
+#: Han characters: the common block and the extensions rare names are written with (䶮, 𬌗).
+_HAN = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
+
+
+def _is_han(character: str) -> bool:
+    code = ord(character)
+    return any(low <= code <= high for low, high in _HAN)
+
+
+def _names_no_one(text: str, chinese: list[str]) -> bool:
+    """Chinese that is shown as it is, so that the clerk can find the cell: one character (no
+    name is a single one: 否, 男), or a date written with its words and digits (06-5月-23).
+    Anything else may be a name, 万一 and 时三 among them."""
+    if len(chinese) == 1:
+        return True
+    return any(c.isdigit() for c in text) and all(c in _DATE_WORDS for c in chinese)
 
 
 def kind_by_shape(value: Any, field_type: str) -> str | None:
@@ -52,12 +65,8 @@ def kind_by_shape(value: Any, field_type: str) -> str | None:
         return "idcard"
     if _MOBILE.fullmatch(text):
         return "phone"
-    chinese = [character for character in text if "\u4e00" <= character <= "\u9fff"]
-    if (
-        field_type != "string"
-        and len(chinese) >= 2
-        and not all(character in _NOT_NAME_WORDS for character in chinese)
-    ):
+    chinese = [character for character in text if _is_han(character)]
+    if field_type != "string" and chinese and not _names_no_one(text, chinese):
         # Chinese text refused by a date or number column, or in a record ID's (IDs are
         # codes): most likely a name or an address.
         return "name"
