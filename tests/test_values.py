@@ -440,7 +440,12 @@ def test_an_error_value_in_a_coded_field_is_named_as_such(cell: str, code: str) 
 
 @pytest.mark.parametrize(
     ("field", "source", "expected"),
-    [(NUMBER, "12,345,678", 12345678), (NUMBER, "1,234.5", 1234.5), (INTEGER, "1,002", 1002)],
+    [
+        (NUMBER, "12,345,678", 12345678),
+        (NUMBER, "1,234.5", 1234.5),
+        (INTEGER, "1,002,003", 1002003),
+        (NUMBER, "-1,234,567", -1234567),
+    ],
 )
 def test_thousands_separators_are_read_as_excel_reads_them(
     field: Field, source: str, expected: object
@@ -449,6 +454,20 @@ def test_thousands_separators_are_read_as_excel_reads_them(
     assert read(field, source) == expected
 
 
-@pytest.mark.parametrize("source", ["1,5", "12,34", "1,2345", ",123", "1,,234"])
+@pytest.mark.parametrize(
+    "source",
+    # 3,250 kg is 3.25 kg written with a decimal comma as likely as 3250: refused, as 0,500.
+    [
+        "1,5",
+        "12,34",
+        "1,2345",
+        ",123",
+        "1,,234",
+        "3,250",
+        "0,500",
+        "0,001,000",
+        "１，２３４，５６７",
+    ],
+)
 def test_a_comma_that_is_no_thousands_separator_is_refused(source: str) -> None:
     assert problem_code(NUMBER, source) == "not-number"

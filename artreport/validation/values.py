@@ -299,14 +299,15 @@ def _checked_int(number: int) -> int:
 
 
 #: A number written with thousands separators, as a web page or a CSV saved "as shown" has
-#: it (12,345,678; 1,234.5): groups of exactly three digits, so that 1,5 (a decimal comma)
-#: is not taken for 15.
-_GROUPED = re.compile(r"[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+#: it: 12,345,678 (two separators) or 1,234.5 (a decimal point as well). 3,250 alone could be
+#: a decimal comma (3.25 kg, a thousand times less), and 0,500 can only be one: refused.
+_GROUPED = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:(?:,[0-9]{3}){2,}(?:\.[0-9]+)?|,[0-9]{3}\.[0-9]+)")
 
 
 def _plain_digits(text: str) -> str:
     digits = _ascii_digits(text).replace(" ", "")
-    if "," in digits and _GROUPED.fullmatch(digits):
+    # A full-width comma (，) is Chinese punctuation, not a separator a program writes.
+    if "," in digits and "，" not in text and _GROUPED.fullmatch(digits):
         return digits.replace(",", "")
     return digits
 
