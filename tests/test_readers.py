@@ -1579,3 +1579,26 @@ def test_other_formats_leave_the_number_as_it_is(code: str) -> None:
     from artreport.readers.number_formats import zero_padding
 
     assert zero_padding(code) is None
+
+
+@pytest.mark.parametrize("name", ["report.csv", "report.xlsx"])
+def test_records_and_footnotes_below_a_total_told_apart_as_the_records_fill_them(tmp_path, name):
+    """A record filling three in five of the columns the last record filled is a record;
+    footnote labels in cells of their own are footnotes, however many columns they fill; a
+    total right under the header leaves the rows below it records."""
+    header = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数"]
+    rows = [
+        header,
+        ["C1", "INF1", "IVF", "2023-05-01", "1"],
+        ["合计", "", "", "", ""],
+        ["制表人", "李四", "审核", "王五", "共1页"],
+        ["C2", "INF2", "IVF", "", ""],  # three in five: a record
+    ]
+    table, read_rows = read(write_report(tmp_path / name, rows))
+    assert [number for number, _ in read_rows] == [2, 5]
+    assert set(table.row_problems) == {5}
+
+    first = write_report(tmp_path / f"first{Path(name).suffix}", [header, ["合计"], rows[1]])
+    table, read_rows = read(first)
+    assert [number for number, _ in read_rows] == [3]
+    assert set(table.row_problems) == {3}

@@ -24,8 +24,50 @@ Row = tuple[int, list[Any]]
 #: checks refuse it, where an empty cell would be sent as "leave unchanged". It starts with
 #: "#", like the spreadsheet error values that the checks already look out for.
 UNSAVED_FORMULA = "#FORMULA?"
-#: A footnote's label: words and a colon (制表人：, 审核:), not a time's 08:30.
+#: A footnote's label: words and a colon (制表人：, 审核:), not a time's 08:30; or the words
+#: alone, in a cell of their own (制表人 | 李四), or a page number (第 1 页, 共1页).
 _LABEL = re.compile(r"[^\W\d_]\s*[:：]")
+_FOOTNOTE_WORDS = frozenset(
+    [
+        "制表",
+        "制表人",
+        "制表单位",
+        "审核",
+        "审核人",
+        "复核",
+        "复核人",
+        "负责人",
+        "主管",
+        "填报人",
+        "填报单位",
+        "填报日期",
+        "填报说明",
+        "统计人",
+        "经办人",
+        "联系人",
+        "电话",
+        "联系电话",
+        "单位",
+        "日期",
+        "时间",
+        "打印",
+        "打印人",
+        "打印时间",
+        "打印日期",
+        "导出时间",
+        "页码",
+        "备注",
+        "说明",
+        "签字",
+        "签名",
+        "盖章",
+    ]
+)
+_PAGE = re.compile(r"[第共]\s*[0-9]+\s*页")
+
+
+def _is_label(text: str) -> bool:
+    return bool(text.rstrip(":： ") in _FOOTNOTE_WORDS or _LABEL.search(text) or _PAGE.search(text))
 
 
 @dataclass
@@ -172,10 +214,10 @@ class Table(ABC):
         report rather than passed over with a notice at most.
 
         A record fills the columns the caller knows much as the last record above the total
-        does (four in five of those it fills, three at least), and no cell of it is a label
-        ("制表人：李四"). A row that may be footnotes (制表单位 | 浙江省… | 联系电话 | 0571…,
-        labels and values in cells of their own) is taken for them, as before. Footnotes'
-        text is not shown: a remark may name a patient.
+        does (three in five of those it fills, three at least; with no record above, more than
+        half of the known columns), and no cell of it is a footnote's label (制表人, 审核, 联系电话,
+        页码…, or any words before a colon: "制表人：李四"). Anything else is taken for the
+        footnotes, as before. Footnotes' text is not shown: a remark may name a patient.
         """
         known = [
             index
@@ -183,12 +225,13 @@ class Table(ABC):
             if header and (self._is_known_header is None or self._is_known_header(header))
         ]
         if last_record is None:
-            record_columns: set[int] = set()
+            record_columns = known
+            enough = max(3, len(known) // 2 + 1)
         else:
-            record_columns = {
+            record_columns = [
                 i for i in known if i < len(last_record) and cell_text(last_record[i])
-            }
-        enough = max(3, -(-len(record_columns) * 4 // 5))
+            ]
+            enough = max(3, -(-len(record_columns) * 3 // 5))
         first_skipped = None
         skipped = 0
         for number, cells in records:
@@ -196,7 +239,7 @@ class Table(ABC):
             if not any(texts):
                 continue
             filled = sum(1 for index in record_columns if index < len(texts) and texts[index])
-            if filled >= enough and not any(map(_LABEL.search, texts)):
+            if filled >= enough and not any(map(_is_label, texts)):
                 self.row_problems[number] = [("row-below-totals", {"total_row": total_row})]
                 yield number, cells
             else:
