@@ -163,13 +163,15 @@ class Annotator:
             self._mark(cell, errors)
 
     def _field_columns(self, headers: Iterable[tuple[int, Any]]) -> dict[str, int]:
-        columns: dict[str, int] = {}
+        """The column the validator reads for each field: of two that name one field, the one
+        whose header names it exactly (周期ID over 周期ID(旧系统)), else the first."""
+        columns: dict[str, tuple[bool, int]] = {}
         for column, header in headers:
             found = self.record_type.match_header(header)
             if found is not None:
-                # The first of two columns for one field is the one the validator reads.
-                columns.setdefault(found.name, column)
-        return columns
+                candidate = (not self.record_type.names_exactly(header), column)
+                columns[found.name] = min(columns.get(found.name, candidate), candidate)
+        return {name: column for name, (_, column) in columns.items()}
 
     def _text_columns(self, field_columns: dict[str, int]) -> set[int]:
         return {
@@ -196,14 +198,16 @@ class Annotator:
         headers = {offset + index: text for index, text in enumerate(table.headers) if text}
         merged_into = _merged_anchors(sheet)
         reason_column = next((c for c, text in headers.items() if text == REASON_COLUMN), None)
-        if reason_column is None:
-            reason_column = max(headers) + 1
-            while (header_row, reason_column) in merged_into:
-                reason_column += 1  # a merged cell takes no value
         data_columns = [c for c, text in headers.items() if text not in OWN_COLUMNS]
         data_columns = data_columns or list(headers)
         field_columns = self._field_columns((c, headers[c]) for c in data_columns)
         marks = self._marks(field_columns, min(data_columns))
+        if reason_column is None:
+            # Past every merged cell of the rows it writes in: a merged cell takes no value.
+            reason_column = max(headers) + 1
+            written = [header_row, *(row for row, m in marks.items() if m.failed)]
+            while any((row, reason_column) in merged_into for row in written):
+                reason_column += 1
 
         header_cell = sheet.cell(header_row, reason_column, REASON_COLUMN)
         header_cell.font = copy(sheet.cell(header_row, min(data_columns)).font)
@@ -234,7 +238,7 @@ class Annotator:
         copied = [c for c in range(1, max(data_columns) + 1) if headers.get(c) not in OWN_COLUMNS]
         failed = self._new_failed_sheet(workbook, sheet.title)
         self.failed_sheet = failed.title
-        copier = _RowCopier(sheet, failed, copied, merged_into)
+        copier = _RowCopier(sheet, failed, copied, _filled_down(sheet))
         copier.copy(header_row, 1)
         for target_column, column in enumerate(copied, 1):
             # One header row, as the reader named the columns.
@@ -393,6 +397,19 @@ def _unique(texts: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+def _filled_down(sheet: Worksheet) -> dict[tuple[int, int], tuple[int, int]]:
+    """The cells the readers give a merged cell's value: those below its first cell, in its
+    first column, where it spans rows (see ``readers.spreadsheet``); by (row, column), to the
+    merged cell's first cell. A merge across columns gives the others nothing."""
+    filled: dict[tuple[int, int], tuple[int, int]] = {}
+    for merged in sheet.merged_cells.ranges:
+        if merged.max_row > merged.min_row:
+            first = (merged.min_row, merged.min_col)
+            for row in range(merged.min_row + 1, merged.max_row + 1):
+                filled[(row, merged.min_col)] = first
+    return filled
+
+
 def _merged_anchors(sheet: Worksheet) -> dict[tuple[int, int], tuple[int, int]]:
     """Each cell covered by a merged range, by (row, column), to the range's first cell."""
     anchors: dict[tuple[int, int], tuple[int, int]] = {}
@@ -427,7 +444,8 @@ class _RowCopier:
     (fill and note), each value as the readers read it, so that the sheet pushes as the
     original would once fixed:
 
-    - a cell inside a merged range has the range's value (the reader gave each row it);
+    - a cell below a merged cell's first, in its column, has its value (the readers give each
+      row a merge spans its value; a merge across columns gives the others nothing);
     - a number whose format shows leading zeros (000000) is its text, 000101;
     - a formula is its last result (a formula would point elsewhere on the new sheet);
     - a value the spreadsheet destroyed (3476 for 003476, a date for a code) is left empty
@@ -441,12 +459,12 @@ class _RowCopier:
         source: Worksheet,
         target: Worksheet,
         columns: list[int],
-        merged_into: dict[tuple[int, int], tuple[int, int]],
+        filled_down: dict[tuple[int, int], tuple[int, int]],
     ) -> None:
         self.source = source
         self.target = target
         self.columns = columns
-        self.merged_into = merged_into
+        self.filled_down = filled_down
         self.text_columns: Collection[int] = ()
         self.cached: _CachedValues | None = None
         self.destroyed: set[tuple[int, int]] = set()
@@ -454,7 +472,7 @@ class _RowCopier:
     def copy(self, row: int, target_row: int) -> None:
         for target_column, column in enumerate(self.columns, 1):
             original = self.source.cell(row, column)
-            anchor = self.merged_into.get((row, column))
+            anchor = self.filled_down.get((row, column))
             holder = self.source.cell(*anchor) if anchor is not None else original
             value = holder.value
             if self.cached is not None and holder.data_type == "f":

@@ -444,3 +444,67 @@ def test_the_failed_rows_sheet_annotated_again_keeps_the_original_row_numbers(
     todo = openpyxl.load_workbook(second)["待修改1"]
     columns = header_columns(todo)
     assert todo[f"{columns[ORIGINAL_ROW_COLUMN]}2"].value == 7
+
+
+def test_a_merge_across_columns_on_a_failed_row_gives_the_others_nothing(
+    tmp_path: Path,
+) -> None:
+    """A merge across the last two columns of a failed row: the reason went into its covered
+    cell (an internal error), and the failed-rows sheet gave the second column the first's
+    value, which the readers never read (an address sent for the husband)."""
+    rows = list(fake_rows(INFORMATION, 3, orgid=ORGID))
+    source = tmp_path / "information.xlsx"
+    write_rows(source, INFORMATION, rows)
+    workbook = openpyxl.load_workbook(source)
+    sheet = workbook.active
+    last = sheet.max_column
+    sheet.cell(3, 1).value = None  # 档案信息ID: the row fails
+    sheet.cell(3, last - 1).value = "杭州市A路1号"
+    sheet.cell(3, last).value = None
+    sheet.merge_cells(start_row=3, start_column=last - 1, end_row=3, end_column=last)
+    workbook.save(source)
+    out = tmp_path / "marked.xlsx"
+
+    result = runner.invoke(app, ["validate", "information", str(source), "--annotate", str(out)])
+
+    assert result.exit_code == 1, result.output
+    todo = openpyxl.load_workbook(out)[FAILED_SHEET]
+    assert [todo.cell(2, last - 1).value, todo.cell(2, last).value] == ["杭州市A路1号", None]
+
+
+def test_of_two_columns_for_one_field_the_one_the_validator_reads_is_marked(
+    tmp_path: Path,
+) -> None:
+    """操作人员代码(旧系统) beside 操作人员代码: the mark and the emptying of a destroyed value
+    went to the old system's column, and the value that lost its zeros was sent."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    header = (
+        "操作人员代码(旧系统) 周期ID 档案信息ID 方案 周期开始时间 周期次数 治疗状态 操作人员代码"
+    )
+    sheet.append(header.split())
+    for number in range(1, 6):
+        code: object = f"00{number}471" if number != 3 else 3471
+        sheet.append([f"OLD{number}", f"C{number}", f"I{number}", "IVF", "2023-05-01", 1, 1, code])
+    source = tmp_path / "cycles.xlsx"
+    workbook.save(source)
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(app, ["validate", "cycle", str(source), "--annotate", str(out)])
+    assert result.exit_code == 1, result.output
+    marked = openpyxl.load_workbook(out)
+    assert (
+        fill_of(marked.worksheets[0], "H4") == RED and fill_of(marked.worksheets[0], "A4") is None
+    )
+    todo = marked[FAILED_SHEET]
+    assert (todo["A2"].value, todo["H2"].value) == ("OLD3", None)
+
+
+def test_a_file_error_is_not_announced_as_nothing_to_fix(tmp_path: Path) -> None:
+    source = tmp_path / "cycles.csv"
+    source.write_text("周期ID,方案\nC1,IVF\n", encoding="utf-8")
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(
+        app, ["--lang", "en", "validate", "cycle", str(source), "--annotate", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "the file itself has an error" in result.output and "no failed rows" not in result.output

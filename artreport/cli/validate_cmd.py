@@ -170,7 +170,10 @@ def annotator_for(
 
 
 def print_annotated(state: AppState, annotator: Annotator) -> None:
-    if annotator.failed_rows:
+    if any(problem.is_error for problem in annotator.file_problems):
+        # A required column missing: every row fails, none on its own account.
+        message = state.t("annotate-written-file-error", path=str(annotator.out))
+    elif annotator.failed_rows:
         message = state.t(
             "annotate-written",
             path=str(annotator.out),
