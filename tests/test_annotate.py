@@ -13,6 +13,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 from typer.testing import CliRunner
 
@@ -65,6 +66,23 @@ def header_columns(sheet: Worksheet, row: int = 1) -> dict[str, str]:
                 if found is not None:
                     columns.setdefault(found.name, cell.column_letter)
     return columns
+
+
+def push_annotated(sandbox: Sandbox, source: Path, out: Path) -> Workbook:
+    """Push ``source`` with ``--annotate out`` (some rows fail); the annotated copy."""
+    result = runner.invoke(
+        app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox)
+    )
+    assert result.exit_code == 1, result.output
+    return openpyxl.load_workbook(out)
+
+
+def push_failed_sheet(sandbox: Sandbox, out: Path) -> None:
+    """Push the fixed failed-rows sheet of ``out``: every row is taken."""
+    result = runner.invoke(
+        app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox)
+    )
+    assert result.exit_code == 0, result.output
 
 
 def information_rows(count: int) -> list[dict[str, Any]]:
@@ -326,12 +344,7 @@ def test_the_failed_rows_sheet_holds_the_values_the_reader_read(
     sheet[f"{plan}4"] = dt.datetime(2024, 3, 12)  # a code the spreadsheet made a date
     workbook.save(source)
     out = tmp_path / "marked.xlsx"
-    first = runner.invoke(
-        app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox)
-    )
-    assert first.exit_code == 1, first.output
-
-    marked = openpyxl.load_workbook(out)
+    marked = push_annotated(sandbox, source, out)
     todo = marked[FAILED_SHEET]
     todo_columns = header_columns(todo)
     assert todo[f"{todo_columns['opertionname']}2"].value == "王医生"
@@ -342,10 +355,7 @@ def test_the_failed_rows_sheet_holds_the_values_the_reader_read(
     todo[f"{todo_columns['ppap']}2"] = "IVF"
     marked.save(out)
 
-    again = runner.invoke(
-        app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox)
-    )
-    assert again.exit_code == 0, again.output
+    push_failed_sheet(sandbox, out)
     [fixed] = [r for r in sandbox.rows("cycle") if r["cycleid"] == rows[2]["cycleid"]]
     assert (fixed["opertionname"], fixed["opertioncode"], fixed["ppap"]) == (
         "王医生",
@@ -378,20 +388,13 @@ def test_a_header_over_two_rows_is_annotated_and_its_failed_rows_sheet_pushes(
     workbook.save(source)
     out = tmp_path / "marked.xlsx"
 
-    first = runner.invoke(
-        app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox)
-    )
+    marked = push_annotated(sandbox, source, out)
 
-    assert first.exit_code == 1, first.output
-    marked = openpyxl.load_workbook(out)
     todo = marked[FAILED_SHEET]
     assert [c.value for c in todo[1]][width : width + 3] == ["女方年龄", "男方年龄", "原行号"]
     todo.cell(2, base.index("周期次数") + 1).value = 2
     marked.save(out)
-    again = runner.invoke(
-        app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox)
-    )
-    assert again.exit_code == 0, again.output
+    push_failed_sheet(sandbox, out)
     [fixed] = [r for r in sandbox.rows("cycle") if r["cycleid"] == rows[1]["cycleid"]]
     assert (fixed["ordernumber"], fixed["wage"], fixed["mage"]) == (2, 31, 40)
 
