@@ -68,13 +68,6 @@ class Phrase(str):
         phrase.code, phrase.params = code, params
         return phrase
 
-    def __reduce__(self) -> tuple[Any, ...]:  # for the validating process's pipe
-        return (_phrase, (self.code, self.params))
-
-
-def _phrase(code: str, params: dict[str, Any]) -> Phrase:
-    return Phrase(code, **params)
-
 
 #: The operating system's words for the failures a user meets (a folder not writable, a full
 #: disk), which it gives in English whatever the message's language.
