@@ -702,3 +702,22 @@ def test_sync_of_a_folder_that_does_not_exist_says_so(tmp_path: Path, sandbox: S
     )
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_two_exports_of_one_name_in_a_sync_keep_a_report_each(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """cycle.csv and cycle.xlsx both report to cycle-cycle.csv: the second emptied the
+    first's, and both entries named it."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for suffix in ("csv", "xlsx"):
+        rows = list(fake_rows(CYCLE, 3, orgid=ORGID, seed=len(suffix)))
+        rows[1]["ordernumber"] = "abc"
+        write_rows(folder / f"cycle.{suffix}", CYCLE, rows)
+    for strict in ([], ["--strict"]):  # sent, and not sent: the two ways a report is written
+        result = runner.invoke(
+            app, ["sync", str(folder), "--json", "--full", *strict], env=environment(sandbox)
+        )
+        reports = [entry["report"] for entry in json.loads(result.stdout)["files"]]
+        assert len(set(reports)) == 2 and all(Path(report).exists() for report in reports)

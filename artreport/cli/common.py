@@ -32,18 +32,20 @@ class AppState:
     def t(self, code: str, **params: object) -> str:
         return translate(code, self.lang, **params)
 
+    def unknown_settings_message(self, config: Config) -> str:
+        return self.t(
+            "config-unknown-settings",
+            names=", ".join(config.unknown_settings),
+            source=str(config.source),
+        )
+
     def config(self) -> Config:
         config = load_config(self.config_path)
         if config.lang and not self.lang_chosen:
             self.lang = resolve_language(config.lang)
         if config.unknown_settings and not self.unknown_settings_told:
             self.unknown_settings_told = True
-            message = self.t(
-                "config-unknown-settings",
-                names=", ".join(config.unknown_settings),
-                source=str(config.source),
-            )
-            stderr_console().print(f"[yellow]![/yellow] {message}")
+            stderr_console().print(f"[yellow]![/yellow] {self.unknown_settings_message(config)}")
         exposed = exposed_key_file(config) if not self.exposed_key_told else None
         if exposed is not None:
             # doctor fails on it; a clerk who never runs doctor must hear of it too.

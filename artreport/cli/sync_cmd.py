@@ -133,13 +133,7 @@ def sync_command(
             if config.unknown_settings:
                 # Printed when the config was read; a misspelt setting is silently at its
                 # default, which the morning's reader of the summary must see too.
-                warnings.append(
-                    state.t(
-                        "config-unknown-settings",
-                        names=", ".join(config.unknown_settings),
-                        source=str(config.source),
-                    )
-                )
+                warnings.append(state.unknown_settings_message(config))
             for record_type in ordered:
                 rows = sum(c.rows for c in checks if c.record_type == record_type.name)
                 last = run.ledger.last_row_count(
@@ -218,7 +212,7 @@ def sync_command(
                             "not_sent": check.rows - check.invalid,
                         }
                         if writer.written:
-                            entry["report"] = str(report_path)
+                            entry["report"] = writer.written_path
                     else:
                         with ReportWriter(
                             report_path, state.lang, always=False, fresh=True
