@@ -423,7 +423,7 @@ def test_history_tells_the_failed_rows_sheet_from_the_whole_file(
     source = tmp_path / "cycles.xlsx"
     write_rows(source, CYCLE, rows)
     out = tmp_path / "marked.xlsx"
-    runner.invoke(app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox))
+    push_annotated(sandbox, source, out)
     runner.invoke(app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox))
     shown = runner.invoke(app, ["history", "--json"], env=cli_env(sandbox))
     commands = [run["command"] for run in json.loads(shown.output)]
