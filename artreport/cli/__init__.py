@@ -12,6 +12,7 @@ import typer
 
 from artreport import __version__
 from artreport.cli.common import AppState
+from artreport.cli.usage import WordedGroup
 from artreport.messages import LANGUAGES, resolve_language
 
 app = typer.Typer(
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
+    cls=WordedGroup,
 )
 
 
