@@ -992,6 +992,54 @@ def test_a_header_over_two_rows_under_a_merged_label_names_its_columns(tmp_path:
     assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
 
 
+def two_row_header_rows() -> list[list[Any]]:
+    base = required_cycle_headers()
+    return [
+        [*base, "年龄", ""],
+        [""] * len(base) + ["女方", "男方"],
+        [*base.values(), "31", "40"],
+    ]
+
+
+def test_a_header_over_two_rows_whose_merge_was_lost_names_its_columns(tmp_path: Path) -> None:
+    """The same header saved as CSV, or unmerged by hand: 年龄 stands in its first column
+    only, the next header cell blank."""
+    rows = two_row_header_rows()
+    path = tmp_path / "two_rows.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    unmerged = openpyxl.Workbook()
+    for row in rows:
+        unmerged.active.append([cell if cell != "" else None for cell in row])
+    unmerged.save(tmp_path / "two_rows.xlsx")
+
+    for source in (path, tmp_path / "two_rows.xlsx"):
+        validation, results = run(CYCLE, source)
+
+        assert [(r.row, r.valid) for r in results] == [(3, True)], source
+        assert (results[0].data["wage"], results[0].data["mage"]) == (31, 40)
+        [notice] = [n for n in validation.summary.notices if n.code == "header-two-rows"]
+        assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
+
+
+def test_a_row_under_a_header_with_blank_cells_is_data_unless_it_names_columns(
+    tmp_path: Path,
+) -> None:
+    """Blank header cells (a trailing comma) over a first row holding values only there: the
+    row names no field joined to the label before it, so it is a record, refused as one."""
+    base = required_cycle_headers()
+    path = tmp_path / "c.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows(
+            [[*base, "备注", ""], [""] * len(base) + ["女方", "男方"], [*base.values(), "", ""]]
+        )
+
+    validation, results = run(CYCLE, path)
+
+    assert [(r.row, r.valid) for r in results] == [(2, False), (3, True)]
+    assert not [n for n in validation.summary.notices if n.code == "header-two-rows"]
+
+
 def test_hidden_rows_are_read_and_named_in_a_notice(tmp_path: Path) -> None:
     import openpyxl
 

@@ -57,14 +57,32 @@ def find_header(
     records: Iterator[Row],
     cell_text: Callable[[Any], str],
     is_known_header: Callable[[str], bool] | None,
+    merged_spans: Callable[[int], list[tuple[int, int]]] | None = None,
 ) -> Header | None:
     """The header row among *records*, or None when every record is blank.
 
     Without *is_known_header*, the first non-blank row. With it, the first of the top
     :data:`HEADER_SEARCH_ROWS` non-blank rows in which at least :data:`KNOWN_AMONG_ANY`
     cells, or two cells and at least half of the non-blank ones, are known headers; the first
-    non-blank row if none is.
+    non-blank row if none is. A header over two rows is read as one: see
+    :func:`joined_with_labels_below`, which takes its groups of columns from *merged_spans*
+    (the header row's merged cells, for a sheet that keeps them) or from its blank cells.
     """
+    header, by_names = _header_row(records, cell_text, is_known_header)
+    if header is None or is_known_header is None or not by_names:
+        return header
+    spans = merged_spans(header.row) if merged_spans is not None else []
+    return joined_with_labels_below(
+        header, spans or _spans_of_blanks(header.cells), cell_text, is_known_header
+    )
+
+
+def _header_row(
+    records: Iterator[Row],
+    cell_text: Callable[[Any], str],
+    is_known_header: Callable[[str], bool] | None,
+) -> tuple[Header | None, bool]:
+    """The header row, and whether known headers made it one (rather than being first)."""
     buffered: list[Row] = []
     for number, cells in records:
         texts = [cell_text(cell) for cell in cells]
@@ -72,23 +90,84 @@ def find_header(
         if not filled:
             continue
         if is_known_header is None:
-            return Header(number, texts, records, [])
+            return Header(number, texts, records, []), False
         known = sum(1 for text in filled if is_known_header(text))
         if known >= KNOWN_AMONG_ANY or (known >= 2 and 2 * known >= len(filled)):
             notices = []
             if buffered:
                 params = {"count": len(buffered), "header_row": number}
                 notices.append(Notice("rows-above-header-skipped", None, params))
-            return Header(number, texts, records, notices)
+            return Header(number, texts, records, notices), True
         buffered.append((number, cells))
         if len(buffered) == HEADER_SEARCH_ROWS:
             break
     if not buffered:
-        return None
+        return None, False
     # No row looks like a header: take the first, and give the others back as data rows.
     number, cells = buffered[0]
     rest = itertools.chain(buffered[1:], records)
-    return Header(number, [cell_text(cell) for cell in cells], rest, [])
+    return Header(number, [cell_text(cell) for cell in cells], rest, []), False
+
+
+def _spans_of_blanks(names: list[str]) -> list[tuple[int, int]]:
+    """Each label followed by blank header cells, as (its column, the last blank's): where a
+    label spanned several columns before the file lost its merges (a CSV, an ods, a sheet
+    unmerged by hand), the spreadsheet keeps it in the first column only."""
+    spans = []
+    left = None
+    for column, name in enumerate(names):
+        if name:
+            left = column
+        elif left is not None:
+            if spans and spans[-1][0] == left:
+                spans[-1] = (left, column)
+            else:
+                spans.append((left, column))
+    return spans
+
+
+def joined_with_labels_below(
+    header: Header,
+    spans: list[tuple[int, int]],
+    cell_text: Callable[[Any], str],
+    is_known_header: Callable[[str], bool],
+) -> Header:
+    """A header over two rows: a label spanning columns (年龄 over two) with the labels of those
+    columns in the row below (女方, 男方), the other labels alone in the top row (merged down
+    over both rows, or not). Each column under the span is named by its label joined to the
+    one above, in whichever order names a field (女方年龄); the row of labels is header, not
+    data. *spans* are the spanning labels as (first column, last column).
+
+    Read as one row, the columns under the span had no name and were left out (the ages
+    never sent), and the row of labels was refused as a record missing every field.
+    """
+    if not spans:
+        return header
+    below = next(header.rest, None)
+    if below is None:
+        return header
+    rest = itertools.chain([below], header.rest)
+    number, cells = below
+    under = {column for left, right in spans for column in range(left, right + 1)}
+    if number != header.row + 1 or any(
+        cell_text(cell) for column, cell in enumerate(cells) if column not in under
+    ):
+        return Header(header.row, header.cells, rest, header.notices)
+    names = list(header.cells)
+    joined = []
+    for left, right in spans:
+        group = names[left]
+        for column in range(left, min(right + 1, len(names), len(cells))):
+            label = cell_text(cells[column])
+            for candidate in (label + group, group + label, label):
+                if label and is_known_header(candidate):
+                    names[column] = candidate
+                    joined.append(candidate)
+                    break
+    if not joined:
+        return Header(header.row, header.cells, rest, header.notices)
+    notice = Notice("header-two-rows", header.row, {"next": number, "columns": "、".join(joined)})
+    return Header(header.row, names, header.rest, [*header.notices, notice])
 
 
 def footer_kind(text: str) -> Literal["total", "subtotal"] | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import itertools
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -155,8 +154,6 @@ class SheetTable(Table):
             self._merged_down = _merged_down(grid)
             #: The sheet column (0 for A) of the first of :attr:`headers`.
             self.first_column = grid.start[1] if grid.start else 0
-            if header is not None and is_known_header is not None:
-                header = _joined_with_labels_below(header, grid, is_known_header)
         self._records = self._adopt_header(header)
 
     def _rows(self) -> Iterator[Row]:
@@ -341,51 +338,20 @@ def _scanned_merges(
     return by_top
 
 
-def _joined_with_labels_below(
-    header: Header, grid: Any, is_known_header: Callable[[str], bool]
-) -> Header:
-    """A header over two rows: a label merged across columns (年龄 over two) with the labels
-    of those columns in the row below (女方, 男方), the other labels merged down over both
-    rows. Each column under the merge is named by its label joined to the one above, in
-    whichever order names a field (女方年龄); the row of labels is header, not data.
-
-    Read as one row, the columns under the merge had no name and were left out (the ages
-    never sent), and the row of labels was refused as a record missing every field.
-    """
-    top = header.row - 1  # calamine counts rows and columns from 0
+def _merged_across(grid: Any) -> Callable[[int], list[tuple[int, int]]]:
+    """The cells of a row merged across columns, as (first column, last column) of the grid,
+    for :func:`~artreport.readers.layout.find_header` to read a header over two rows."""
     first_column = grid.start[1] if grid.start else 0
-    spans = [
-        (left - first_column, right - first_column)
-        for (row, left), (bottom, right) in grid.merged_cell_ranges or ()
-        if row == bottom == top and right > left and left >= first_column
-    ]
-    if not spans:
-        return header
-    below = next(header.rest, None)
-    if below is None:
-        return header
-    rest = itertools.chain([below], header.rest)
-    number, cells = below
-    under = {column for left, right in spans for column in range(left, right + 1)}
-    if number != header.row + 1 or any(
-        cell_text(cell) for column, cell in enumerate(cells) if column not in under
-    ):
-        return Header(header.row, header.cells, rest, header.notices)
-    names = list(header.cells)
-    joined = []
-    for left, right in spans:
-        group = names[left]
-        for column in range(left, min(right + 1, len(names), len(cells))):
-            label = cell_text(cells[column])
-            for candidate in (label + group, group + label, label):
-                if label and is_known_header(candidate):
-                    names[column] = candidate
-                    joined.append(candidate)
-                    break
-    if not joined:
-        return Header(header.row, header.cells, rest, header.notices)
-    notice = Notice("header-two-rows", header.row, {"next": number, "columns": "、".join(joined)})
-    return Header(header.row, names, header.rest, [*header.notices, notice])
+
+    def spans(row: int) -> list[tuple[int, int]]:
+        top = row - 1  # calamine counts rows and columns from 0
+        return [
+            (left - first_column, right - first_column)
+            for (first, left), (bottom, right) in grid.merged_cell_ranges or ()
+            if first == bottom == top and right > left and left >= first_column
+        ]
+
+    return spans
 
 
 def _sheet_header(
@@ -394,7 +360,8 @@ def _sheet_header(
     grid = workbook.get_sheet_by_name(name)
     # iter_rows() yields blank rows for any empty rows above the data, so counting from 1
     # gives the row numbers the spreadsheet shows.
-    return grid, find_header(enumerate(grid.iter_rows(), 1), cell_text, is_known_header)
+    rows = enumerate(grid.iter_rows(), 1)
+    return grid, find_header(rows, cell_text, is_known_header, _merged_across(grid))
 
 
 def _visible_sheets(workbook: CalamineWorkbook) -> list[str]:
