@@ -1022,6 +1022,16 @@ def test_a_header_over_two_rows_whose_merge_was_lost_names_its_columns(tmp_path:
         assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
 
 
+def test_a_header_over_two_rows_of_an_ods_names_its_columns() -> None:
+    """LibreOffice keeps the merge in the ods, but calamine tells no merges of an ods: 年龄
+    is read in its first column, the covered one blank."""
+    validation, results = run(CYCLE, Path(__file__).parent / "files" / "cycles_two_row_header.ods")
+    assert [(r.row, r.valid) for r in results] == [(3, True), (4, True)]
+    assert [(r.data["wage"], r.data["mage"]) for r in results] == [(31, 40), (29, 33)]
+    [notice] = [n for n in validation.summary.notices if n.code == "header-two-rows"]
+    assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
+
+
 def test_a_row_under_a_header_with_blank_cells_is_data_unless_it_names_columns(
     tmp_path: Path,
 ) -> None:
