@@ -895,6 +895,15 @@ def test_hidden_rows_alone_of_an_ods_are_named_without_walking_its_cells() -> No
     assert (notice.row, notice.params) == (4, {"count": 1, "rows": "4"})
 
 
+@pytest.mark.parametrize("name", ["cycles_hidden_row.xls", "cycles_error_values.xls"])
+def test_hidden_rows_of_a_legacy_xls_are_named_in_a_notice(name: str) -> None:
+    validation, results = run(CYCLE, LIBREOFFICE_ZEROS.parent / name)
+    hidden = 4 if name == "cycles_hidden_row.xls" else 9
+    assert hidden in [r.row for r in results]
+    [notice] = [n for n in validation.summary.notices if n.code == "hidden-rows-read"]
+    assert (notice.row, notice.params) == (hidden, {"count": 1, "rows": str(hidden)})
+
+
 def test_numbers_an_xlsx_format_shows_with_leading_zeros_are_read_as_shown(
     tmp_path: Path,
 ) -> None:

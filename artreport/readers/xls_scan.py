@@ -13,9 +13,12 @@
   (1899-12-30), never a date a clinic records: a formula's 0 in a date-formatted cell is read
   as the empty result it stands for (so is a clerk's ``=IF(D5="";0;D5+12)``). The empty result
   the file does mark as such (a cached result of type 3) calamine reads as "" already.
+- Its hidden rows (a ROW record whose flags say so): read like any other, but named in a
+  notice, as in an xlsx (see ``xlsx_scan``).
 
 The file's bytes are first searched for the records that can hold any of these (an error
-constant, a formula whose result is an error or 0, a number format of leading zeros), which
+constant, a formula whose result is an error or 0, a number format of leading zeros, a
+hidden row), which
 takes a few milliseconds. Only a file that has one is read a second time, by xlrd, to place
 them: xlrd is slow (a few seconds for 60,000 rows), but it is the reader of the format that
 tells a cell's type and format, and the rare file with such a cell pays for it alone.
@@ -51,6 +54,8 @@ _FORMULA_MIN_LENGTH = 22  # row, column, XF, result, flags, cache and the tokens
 _FORMAT_RECORD = re.compile(rb"\x1e\x04(..)(..)(..)([\x00\x01])", re.DOTALL)
 _XF_RECORD = re.compile(rb"\xe0\x00\x14\x00..(..)", re.DOTALL)
 _XF_SIZE = 24
+# A ROW record (0x0208, 16 bytes) whose flags have fDyZero (0x20): the row is hidden.
+_HIDDEN_ROW = re.compile(rb"\x08\x02\x10\x00.{12}[\x20-\x3f\x60-\x7f\xa0-\xbf\xe0-\xff]", re.DOTALL)
 #: Excel's built-in date and time formats, the Chinese ones (27–36, 50–58) among them.
 _BUILT_IN_DATES = frozenset([*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)])
 #: What a format code shows literally: quoted text, an escaped character, a [colour] or locale.
@@ -65,9 +70,12 @@ class _Suspects:
     #: (row, column) from 0 of the formulas giving 0, in any sheet.
     empty_results: set[tuple[int, int]] = field(default_factory=set)
     padded_formats: bool = False
+    hidden_rows: bool = False
 
     def __bool__(self) -> bool:
-        return self.errors > 0 or bool(self.empty_results) or self.padded_formats
+        return (
+            self.errors > 0 or bool(self.empty_results) or self.padded_formats or self.hidden_rows
+        )
 
 
 def scan_xls_sheet(path: Path, sheet: str) -> SheetScan:
@@ -90,6 +98,7 @@ def _suspects(path: Path) -> _Suspects:
     suspects = _Suspects()
     with open(path, "rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
         suspects.errors = sum(1 for _ in _ERROR_RECORD.finditer(data))
+        suspects.hidden_rows = _HIDDEN_ROW.search(data) is not None
         formats = _formats(data)
         suspects.padded_formats = any(zero_padding(code) is not None for code in formats.values())
         dates = _BUILT_IN_DATES | {
@@ -144,13 +153,18 @@ def _is_date_format(code: str) -> bool:
 def _place(path: Path, sheet: str, suspects: _Suspects, found: SheetScan) -> None:
     import xlrd  # only for the rare file that needs it
 
-    formats = suspects.padded_formats
+    # xlrd reads the cells' formats, and the rows' flags, only when asked to.
+    formats = suspects.padded_formats or suspects.hidden_rows
     with open(os.devnull, "w") as quiet:  # xlrd prints its warnings to a log file
         book = xlrd.open_workbook(str(path), on_demand=True, logfile=quiet, formatting_info=formats)
         try:
             cells = book.sheet_by_name(sheet)
+            if suspects.hidden_rows:
+                found.hidden_rows = sorted(
+                    row + 1 for row, info in cells.rowinfo_map.items() if info.hidden
+                )
             paddings = {}
-            if formats:
+            if suspects.padded_formats:
                 for index, xf in enumerate(book.xf_list):
                     format = book.format_map.get(xf.format_key)
                     padding = format and zero_padding(format.format_str)
