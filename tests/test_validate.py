@@ -1001,6 +1001,69 @@ def test_a_header_over_two_rows_under_a_merged_label_names_its_columns(tmp_path:
     assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
 
 
+def cycle_csv_lines(rows: int) -> list[str]:
+    base = required_cycle_headers() | {"不孕原因": "男方"}
+    lines = [",".join(base)]
+    for index in range(rows):
+        lines.append(",".join((base | {"周期ID": f"CYC{index:05d}"}).values()))
+    return lines
+
+
+def test_a_value_opening_a_quote_never_closed_refuses_its_row_and_names_the_lines_it_took(
+    tmp_path: Path,
+) -> None:
+    """An exporter that quotes nothing writes 不孕原因 "左侧输卵管积水 as it is: the quote opens a
+    cell that runs to the end of the file. The 15 rows below were read as that cell's text:
+    the run said every row was valid, sent 5 of 20, and stored the other 15 patients' rows
+    inside one field."""
+    lines = cycle_csv_lines(20)
+    lines[5] = lines[5].replace(",男方", ',"左侧输卵管积水')
+    path = tmp_path / "c.csv"
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+
+    _, results = run(CYCLE, path)
+
+    assert [(r.row, r.valid) for r in results] == [
+        (2, True),
+        (3, True),
+        (4, True),
+        (5, True),
+        (6, False),
+    ]
+    [problem] = results[-1].problems
+    assert problem.code == "csv-quote-unclosed"
+    named = {name: problem.params[name] for name in ("column", "first", "last", "lines")}
+    assert named == {"column": "不孕原因", "first": 7, "last": 21, "lines": 15}
+    assert "第 7–21 行" in problem.message("zh")
+
+
+def test_a_quote_left_open_until_a_later_quote_refuses_the_row_it_ends_in(tmp_path: Path) -> None:
+    """The quote opened in row 4 closes at the next quote, in line 8: lines 5-8 are row 4's."""
+    lines = cycle_csv_lines(8)
+    lines[3] = lines[3].replace(",男方", ',"男方')
+    lines[7] = lines[7].replace(",男方", ',"男方"')
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    _, results = run(CYCLE, path)
+
+    assert [(r.row, r.valid) for r in results] == [(2, True), (3, True), (4, False), (5, True)]
+    assert [p.code for p in results[2].problems] == ["csv-quote-unclosed"]
+    assert results[2].problems[0].params["lines"] == 4
+
+
+def test_a_cell_written_over_several_lines_is_no_quote_left_open(tmp_path: Path) -> None:
+    lines = cycle_csv_lines(3)
+    lines[2] = lines[2].replace(",男方", ',"男方,\n少弱精，\n左侧输卵管积水,右侧通畅"')
+    path = tmp_path / "c.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    _, results = run(CYCLE, path)
+
+    assert [(r.row, r.valid) for r in results] == [(2, True), (3, True), (4, True)]
+    assert results[1].data["acyesisname"] == "男方,\n少弱精，\n左侧输卵管积水,右侧通畅"
+
+
 def two_row_header_rows() -> list[list[Any]]:
     base = required_cycle_headers()
     return [

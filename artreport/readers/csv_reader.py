@@ -115,8 +115,46 @@ class CsvTable(TextTable):
         self._reader = csv.reader(self._text, delimiter=delimiter)
         super().__init__(path, "csv", [], 0, encoding=encoding, notices=notices)
         with self._translating_errors():
-            header = find_header(enumerate(self._reader, 1), str.strip, is_known_header)
+            header = find_header(self._numbered(), str.strip, is_known_header)
         self._records = self._adopt_header(header)
+
+    def _numbered(self) -> Iterator[tuple[int, list[str]]]:
+        """The records by number, each record that took several lines of the file looked at
+        for a quote left open (see :meth:`_refuse_swallowed_lines`)."""
+        reader = self._reader
+        line = 0
+        for number, cells in enumerate(reader, 1):
+            if reader.line_num - line > 1 and self.headers:
+                self._refuse_swallowed_lines(number, cells, line + 1, reader.line_num)
+            line = reader.line_num
+            yield number, cells
+
+    def _refuse_swallowed_lines(
+        self, number: int, cells: list[str], first_line: int, last_line: int
+    ) -> None:
+        """Refuse a record one of whose cells holds lines that look like records of their own.
+
+        An exporter that does not quote its values writes a value that opens with a quote
+        (``"左侧输卵管积水``) as it is; the quote then opens a quoted cell that runs on to the
+        next quote in the file, or to its end, and takes the lines between for its text:
+        those rows are neither read nor sent, and another patient's record would be stored
+        inside this one's field. A cell of text written over several lines (an address, a
+        remark) holds no line of as many fields as a record.
+        """
+        fields = max(3, (len(self.headers) + 1) // 2)
+        delimiter = self.delimiter
+        for column, cell in enumerate(cells):
+            lines = cell.splitlines()
+            if len(lines) > 1 and any(line.count(delimiter) + 1 >= fields for line in lines[1:]):
+                label = self.headers[column] if column < len(self.headers) else ""
+                params = {
+                    "column": label or str(column + 1),
+                    "first": first_line + 1,
+                    "last": last_line,
+                    "lines": last_line - first_line,
+                }
+                self.row_problems[number] = [("csv-quote-unclosed", params)]
+                return
 
     @contextlib.contextmanager
     def _translating_errors(self) -> Iterator[None]:
