@@ -34,6 +34,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from artreport.errors import InputError, UsageError
 from artreport.readers import Table
 from artreport.readers.number_formats import zero_padding
+from artreport.readers.table import ORIGINAL_ROW_COLUMN, REASON_COLUMN, SPILL_COLUMN
 from artreport.report import Tee
 from artreport.schema import RecordType
 from artreport.state import open_private
@@ -45,11 +46,9 @@ from artreport.validation.problems import (
 )
 from artreport.validation.validator import open_export
 
-REASON_COLUMN = "错误原因"
 FAILED_SHEET = "待修改"
-ORIGINAL_ROW_COLUMN = "原行号"
 #: Our own columns: never copied to the failed-rows sheet, reused when an annotated copy is
-#: annotated again.
+#: annotated again. (SPILL_COLUMN is copied: its values are the clerk's data.)
 OWN_COLUMNS = frozenset({REASON_COLUMN, ORIGINAL_ROW_COLUMN})
 
 # Excel's own "bad" and "neutral" cell-style colours, which clerks already read as such.
@@ -275,7 +274,11 @@ class Annotator:
     # -- other inputs: rebuilt from what the readers saw ----------------------------------------
 
     def _rebuilt(self, table: Table) -> Workbook:
+        # A shifted row (an unquoted comma in a CSV) has cells beyond the header: they are
+        # kept, under SPILL_COLUMN, so that the clerk can move them back, and so that the row
+        # is refused until then rather than sent cut short.
         headers = list(table.headers)
+        headers += [SPILL_COLUMN] * (self._widest_shifted_row() - len(headers))
         # JSON has no header row; its rows are numbered from 1, so everything moves down one.
         shift = 1 if table.header_row == 0 else 0
         named = {index + 1: text for index, text in enumerate(headers) if text}
@@ -305,6 +308,8 @@ class Annotator:
         )
         for number, values in table.rows():
             written = _skip_to(sheet, written, number + shift)
+            values = table.full_cells.get(number, values)
+            values = values + [""] * (len(headers) - len(values))
             row_marks = marks.get(number)
             cells = self._rebuilt_cells(sheet, values, every, row_marks, text_columns)
             # Also blanks an old reason left in a re-annotated copy.
@@ -319,6 +324,17 @@ class Annotator:
             cells[reason_column - 1 : reason_column] = [reason]
             sheet.append(cells)
         return workbook
+
+    def _widest_shifted_row(self) -> int:
+        return max(
+            (
+                int(problem.params["cells"])
+                for problems in self.by_row.values()
+                for problem in problems
+                if problem.code == "row-columns-shifted"
+            ),
+            default=0,
+        )
 
     def _rebuilt_cells(
         self,

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from artreport.annotate import ERROR_FILL, FAILED_SHEET, ORIGINAL_ROW_COLUMN, REASON_COLUMN
 from artreport.cli import app
 from artreport.fakedata import fake_rows, write_rows
+from artreport.readers.table import SPILL_COLUMN
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
 from tests.conftest import real_sample
@@ -244,6 +245,48 @@ def test_the_failed_rows_sheet_pushes_once_fixed(tmp_path: Path, sandbox: Sandbo
     assert again.exit_code == 0, again.output
     stored = {row["cycleid"] for row in sandbox.rows("cycle")}
     assert stored == {row["cycleid"] for row in rows}
+
+
+def test_a_shifted_csv_row_keeps_every_cell_and_is_refused_until_moved_back(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """不孕原因 男方,少弱精 unquoted: the row has a cell more than the header. The copy and the
+    failed-rows sheet had only the header's cells, so the sheet pushed unchanged sent the row
+    cut short without a word."""
+    rows = list(fake_rows(CYCLE, 4, orgid=ORGID))
+    for row in rows:
+        row["acyesisname"] = "男方"
+    source = tmp_path / "cycles.csv"
+    write_rows(source, CYCLE, rows)
+    lines = source.read_text(encoding="utf-8-sig").splitlines()
+    fixed = lines[3].split(",")
+    lines[3] = lines[3].replace("男方", "男方,少弱精")
+    shifted = lines[3].split(",")
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "marked.xlsx"
+    first = runner.invoke(
+        app, ["push", "cycle", str(source), "--annotate", str(out)], env=cli_env(sandbox)
+    )
+    assert first.exit_code == 1, first.output
+
+    workbook = openpyxl.load_workbook(out)
+    todo = workbook[FAILED_SHEET]
+    for sheet, row in ((workbook.worksheets[0], 4), (todo, 2)):
+        cells = [cell.value or "" for cell in sheet[row]][: len(shifted)]
+        assert cells == shifted, sheet.title
+        assert sheet.cell(1, len(shifted)).value == SPILL_COLUMN
+    again = runner.invoke(
+        app, ["push", "cycle", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox)
+    )
+    assert again.exit_code == 1, again.output
+    assert rows[2]["cycleid"] not in {row["cycleid"] for row in sandbox.rows("cycle")}
+
+    for column, value in enumerate([*fixed, None], 1):
+        todo.cell(2, column).value = value
+    workbook.save(out)
+    push_failed_sheet(sandbox, out)
+    [stored] = [row for row in sandbox.rows("cycle") if row["cycleid"] == rows[2]["cycleid"]]
+    assert stored["acyesisname"] == "男方"
 
 
 @pytest.mark.parametrize("name", ["marked.csv", "marked.xls"])

@@ -20,6 +20,14 @@ if TYPE_CHECKING:
 #: A data row: its number as the user sees it in the file, and its cells.
 Row = tuple[int, list[Any]]
 
+#: The annotated copy's own columns (see ``annotate``): why a row failed, the row it came from,
+#: and the cells a shifted row has beyond the header. Never data, so the checks do not call
+#: them unknown columns either.
+REASON_COLUMN = "错误原因"
+ORIGINAL_ROW_COLUMN = "原行号"
+SPILL_COLUMN = "错位多出的值"
+ANNOTATION_COLUMNS = frozenset({REASON_COLUMN, ORIGINAL_ROW_COLUMN, SPILL_COLUMN})
+
 #: What a reader puts in a cell holding a formula whose result the file does not keep: the
 #: checks refuse it, where an empty cell would be sent as "leave unchanged". It starts with
 #: "#", like the spreadsheet error values that the checks already look out for.
@@ -175,6 +183,9 @@ class Table(ABC):
         #: Rows the reader found unusable as they stand, by row number: the codes and message
         #: parameters of their problems. Filled as the rows are read; the checks refuse them.
         self.row_problems: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+        #: Refused rows' cells as the file has them, where the reader cut them to the header's
+        #: width (a shifted row): the annotated copy gives the clerk every cell back.
+        self.full_cells: dict[int, list[Any]] = {}
         self._started = False
 
     def rows(self) -> Iterator[Row]:
@@ -186,7 +197,17 @@ class Table(ABC):
         if self._started:
             raise RuntimeError("Table.rows() can be called only once")
         self._started = True
-        return self._rows()
+        spilled = [index for index, name in enumerate(self.headers) if name == SPILL_COLUMN]
+        return self._refusing_spilled(self._rows(), spilled) if spilled else self._rows()
+
+    def _refusing_spilled(self, rows: Iterator[Row], columns: list[int]) -> Iterator[Row]:
+        """A failed-rows sheet's shifted rows hold their extra cells under SPILL_COLUMN: until
+        the clerk has moved the values back and emptied it, the row stands shifted."""
+        for number, cells in rows:
+            if any(cells[index] not in ("", None) for index in columns if index < len(cells)):
+                problem = ("row-cells-spilled", {"column": SPILL_COLUMN})
+                self.row_problems.setdefault(number, []).append(problem)
+            yield number, cells
 
     @abstractmethod
     def _rows(self) -> Iterator[Row]: ...

@@ -111,6 +111,7 @@ class TextTable(Table):
             if any(cells[named:]) or len(cells) > (self._usual_width or named):
                 params = {"cells": len(cells), "width": named, "extra": len(cells) - named}
                 self.row_problems[number] = [("row-columns-shifted", params)]
+                self.full_cells[number] = cells
         elif any(cells[width:]):
             # One notice for the whole file: a header one column short would flag every row.
             if self._extra_cells is None:

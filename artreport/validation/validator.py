@@ -20,6 +20,7 @@ from typing import Any
 from artreport.dictionaries import Dictionaries, tables_for
 from artreport.errors import InputError
 from artreport.readers import Notice, Table, open_table
+from artreport.readers.table import ANNOTATION_COLUMNS
 from artreport.schema import Field, RecordType, unit_in
 from artreport.validation import problems as codes
 from artreport.validation.columns import (
@@ -201,7 +202,7 @@ class Validation:
                 shared = record_type.fields_sharing(text)
                 if len(shared) > 1:
                     self.file_problems.append(_ambiguous_column(index, text, shared))
-                else:
+                elif text not in ANNOTATION_COLUMNS:
                     unknown.append(text)
                 continue
             unit = unit_in(text)
