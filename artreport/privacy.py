@@ -17,7 +17,8 @@ def mask(kind: str | None, value: Any) -> Any:
     if not text:
         return text
     if kind == "name":
-        return text[0] + "*" * max(len(text) - 1, 1)
+        # One star whatever the length: the stars would tell how long the name is.
+        return text[0] + "*"
     if kind == "idcard":
         if len(text) <= 6:
             return "*" * len(text)
@@ -34,8 +35,16 @@ def mask(kind: str | None, value: Any) -> Any:
 # A resident ID number (15 or 18 characters) or a mainland mobile number, whole.
 _RESIDENT_ID = re.compile(r"[0-9]{15}|[0-9]{17}[0-9Xx]")
 _MOBILE = re.compile(r"1[3-9][0-9]{9}")
-#: The Chinese of a date or time as spreadsheets write it (2023年5月6日, 06-5月-23, 上午 8时).
-_DATE_WORDS = frozenset("年月日号时分秒上下午")
+#: The Chinese of a date or time as spreadsheets and clerks write it (2023年5月6日, 06-5月-23,
+#: 上午 8时, 5月6日 晚8点).
+_DATE_WORDS = frozenset("年月日号时分秒上下午早中晚凌晨点")
+#: A name in Latin letters (pinyin, a foreign patient's): words of letters, with spaces, dots,
+#: hyphens or apostrophes between them.
+_LATIN_NAME = re.compile(r"[A-Za-z]+(?:[ .·'-]+[A-Za-z]+)*\.?")
+#: Latin words that name no one: what exports write for nothing, and yes or no.
+_NO_ONE = frozenset(
+    {"null", "none", "nil", "nan", "n/a", "na", "unknown", "tbd", "true", "false", "yes", "no"}
+)
 #: Han characters: the common block and the extensions rare names are written with (䶮, 𬌗).
 _HAN = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x3134F))
 
@@ -65,12 +74,28 @@ def kind_by_shape(value: Any, field_type: str) -> str | None:
         return "idcard"
     if _MOBILE.fullmatch(text):
         return "phone"
+    if field_type == "string":
+        return None
     chinese = [character for character in text if _is_han(character)]
-    if field_type != "string" and chinese and not _names_no_one(text, chinese):
+    if chinese and not _names_no_one(text, chinese):
         # Chinese text refused by a date or number column, or in a record ID's (IDs are
         # codes): most likely a name or an address.
         return "name"
+    if not chinese and _is_latin_name(text, field_type):
+        return "name"
     return None
+
+
+def _is_latin_name(text: str, field_type: str) -> bool:
+    """Letters in a date, number or record ID column, which may be a name in pinyin (WANG
+    LIHUA, Wang): anything but a word for nothing (NULL, N/A) or an abbreviation of four
+    capitals at most (IVF, ICSI), which a method column shifted into a date's may hold. In a
+    record ID's column, capitals without a space are a code (NO-SUCH), not a name."""
+    if len(text) < 2 or not _LATIN_NAME.fullmatch(text) or text.casefold() in _NO_ONE:
+        return False
+    if text.isupper() and " " not in text:
+        return field_type != IDENTIFIER and not (text.isalpha() and len(text) <= 4)
+    return True
 
 
 #: What :func:`kind_by_shape` takes a record ID's column for: codes, never Chinese text.

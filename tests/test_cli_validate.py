@@ -387,7 +387,25 @@ def test_words_that_name_no_one_are_shown_in_a_number_columns_message(tmp_path: 
     assert code == 1, output
     assert "'否'" in output
     for name in counts[1:]:
+        assert name[1:] not in output and f"'{name[0]}*'" in output
+
+
+def test_a_name_in_latin_letters_is_masked_and_a_placeholder_is_shown(tmp_path: Path) -> None:
+    """Pinyin and foreign names refused by a date or number column were shown whole (WANG
+    LIHUA), where a Chinese name is masked; words that name no one stay readable."""
+    path = tmp_path / "c.csv"
+    headers = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "治疗状态", "机构ID"]
+    lines = [",".join(headers)]
+    starts = ("WANG LIHUA", "Li Ming", "O'Brien", "unknown", "IVF", "5月6日 晚8点")
+    for number, start in enumerate(starts, 1):
+        lines.append(f"C{number},INF{number},IVF,{start},1,1,ZJ3301001")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code, output = invoke("--lang", "en", "validate", "cycle", str(path), "--json")
+    assert code == 1, output
+    for name in starts[:3]:
         assert name not in output and f"'{name[0]}*'" in output
+    for shown in starts[3:]:
+        assert f"'{shown}'" in output
 
 
 def test_a_misspelt_setting_is_named_in_a_warning(tmp_path: Path) -> None:
