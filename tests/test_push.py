@@ -600,6 +600,32 @@ def test_cli_wrong_key_exits_3(tmp_path: Path, sandbox_factory: Any) -> None:
     assert result.exit_code == 3, result.output
 
 
+@pytest.mark.parametrize("command", ["push", "validate"])
+def test_debug_adds_a_traceback_and_changes_neither_exit_code_nor_json(
+    tmp_path: Path, sandbox_factory: Any, command: str
+) -> None:
+    """An operator adds --debug to the cron line to look into a failure: the exit code (2 for
+    a missing file) and the --json object must stay what the monitor reads."""
+    missing = tmp_path / "nofile.csv"
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "--debug", command, "cycle", str(missing), "--json"],
+        env=cli_env(sandbox_factory()),
+    )
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["error"] == "input-not-found"
+    assert "Traceback (most recent call last)" in result.stderr
+
+
+def test_debug_keeps_exit_3_for_a_wrong_key(tmp_path: Path, sandbox_factory: Any) -> None:
+    path = cycle_file(tmp_path, 10)
+    result = runner.invoke(
+        app, ["--debug", "push", "cycle", str(path)], env=cli_env(sandbox_factory(), key="nope")
+    )
+    assert result.exit_code == 3, result.output
+    assert "nope" not in result.output
+
+
 def test_cli_closed_port_exits_4_within_a_minute(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

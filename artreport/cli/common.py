@@ -7,6 +7,7 @@ import json
 import os
 import shlex
 import sys
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TextIO
@@ -99,9 +100,9 @@ def reporting_errors(state: AppState, *, as_json: bool = False) -> Iterator[None
         raise
     except ArtreportError as error:
         message = error.message(state.lang)
-        stderr_console().print(f"[red]✗[/red] {message}", soft_wrap=True)
         if state.debug:
-            raise
+            _print_traceback()
+        stderr_console().print(f"[red]✗[/red] {message}", soft_wrap=True)
         if as_json:
             failure = {"error": error.code, "message": message, "exit_code": error.exit_code}
             typer.echo(json.dumps(failure, ensure_ascii=False))
@@ -115,12 +116,19 @@ def reporting_errors(state: AppState, *, as_json: bool = False) -> Iterator[None
         raise
     except Exception as error:
         if state.debug:
-            raise
+            _print_traceback()
         stderr_console().print(
             f"[red]✗[/red] {state.t('internal-error', kind=type(error).__name__)}",
             soft_wrap=True,
         )
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def _print_traceback() -> None:
+    """The traceback of the error being handled, for --debug: the exit code and the --json
+    object stay what they are without it, so that a cron line run with --debug to look into a
+    failure is read the same way. Python's own format: no locals, which could hold the key."""
+    traceback.print_exc(file=sys.stderr)
 
 
 def is_terminal() -> bool:
