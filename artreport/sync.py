@@ -88,7 +88,10 @@ class FileCheck:
     rows: int = 0
     invalid: int = 0
     keys: set[str] = field(default_factory=set)
-    references: dict[str, dict[str, int]] = field(default_factory=dict)  # field → id → first row
+    #: The record IDs of the file's invalid rows (those whose ID could be read).
+    invalid_keys: set[str] = field(default_factory=set)
+    #: field → id → the rows that refer to it, with their own record IDs.
+    references: dict[str, dict[str, list[tuple[int, str | None]]]] = field(default_factory=dict)
     error: ArtreportError | None = None
 
 
@@ -109,13 +112,18 @@ def check_file(
                 found.rows += 1
                 if not result.valid:
                     found.invalid += 1
+                    if result.primary_key is not None:
+                        found.invalid_keys.add(result.primary_key)
                     continue
                 if result.primary_key is not None:
                     found.keys.add(result.primary_key)
                 for name in referring:
                     value = result.data.get(name)
                     if value is not None:
-                        found.references.setdefault(name, {}).setdefault(str(value), result.row)
+                        referring_rows = found.references.setdefault(name, {})
+                        referring_rows.setdefault(str(value), []).append(
+                            (result.row, result.primary_key)
+                        )
     except ArtreportError as error:
         found.error = error
     return found
@@ -137,6 +145,10 @@ def superseded_keys(checks: Iterable[FileCheck]) -> dict[Path, Superseded]:
     versions. Sent in name order, an older file could put back yesterday's values after
     today's, and each night both would differ from what the ledger recorded last and be sent
     again; sent from the newest file alone, the platform holds the newest version.
+
+    A valid row gives way to a newer valid version. An invalid one gives way to any newer
+    version: refused, it would fail the run every night for a record that tonight's export
+    holds, sent or listed there.
     """
     by_type: dict[str, list[tuple[int, str, FileCheck]]] = {}
     for check in checks:
@@ -152,7 +164,9 @@ def superseded_keys(checks: Iterable[FileCheck]) -> dict[Path, Superseded]:
             keys: set[str] = set()
             newer: list[str] = []
             for _, name, later in files[index + 1 :]:
-                shared = check.keys & later.keys
+                shared = (check.keys & later.keys) | (
+                    check.invalid_keys & (later.keys | later.invalid_keys)
+                )
                 if shared:
                     keys |= shared
                     newer.append(name)
@@ -162,19 +176,28 @@ def superseded_keys(checks: Iterable[FileCheck]) -> dict[Path, Superseded]:
 
 
 def cross_file_problems(
-    checks: Iterable[FileCheck], known_elsewhere: Mapping[str, set[str]], strict: bool
+    checks: Iterable[FileCheck],
+    known_elsewhere: Mapping[str, set[str]],
+    strict: bool,
+    superseded: Mapping[Path, Superseded] | None = None,
 ) -> dict[tuple[str, Path], list[Problem]]:
-    """References to records that neither this run's files nor the ledger know."""
+    """References to records that neither this run's files nor the ledger know, each named at
+    the first row that makes it. Rows that a newer export replaces are not sent: what they
+    refer to does not matter."""
     checks = list(checks)
+    superseded = superseded or {}
     known: dict[str, set[str]] = {name: set(keys) for name, keys in known_elsewhere.items()}
     for check in checks:
         known.setdefault(check.record_type, set()).update(check.keys)
     problems: dict[tuple[str, Path], list[Problem]] = {}
     for check in checks:
+        replaced = superseded[check.path].keys if check.path in superseded else frozenset()
         for name, ids in check.references.items():
             target, _key = REFERENCES[name]
-            for value, row in ids.items():
-                if value not in known.get(target, set()):
+            for value, referring in ids.items():
+                rows = [row for row, key in referring if key not in replaced]
+                if rows and value not in known.get(target, set()):
+                    row = rows[0]
                     problems.setdefault((check.record_type, check.path), []).append(
                         Problem(
                             CROSS_FILE_UNKNOWN,

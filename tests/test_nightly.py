@@ -675,6 +675,44 @@ def test_two_exports_of_a_type_in_one_folder_the_newer_one_wins(
     assert json.loads(again.stdout)["totals"]["sent"] == 0
 
 
+def test_an_older_exports_bad_rows_give_way_to_the_newer_export(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Last night's export, with rows the clerk has since corrected, beside tonight's: its
+    invalid rows were counted invalid, reported to the clerk and made the run exit 1, every
+    night, although tonight's file sent the same records; and the records its rows refer to,
+    none of them sent, were warned of as unknown."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    rows = list(fake_rows(CYCLE, 6, orgid=ORGID))
+    older, newer = folder / "cycle_0630.csv", folder / "cycle_0701.csv"
+    broken = [dict(row) for row in rows]
+    broken[1]["ordernumber"] = "abc"  # corrected tonight
+    broken[5]["cycledate"] = "2023-02-30 08:00:00"  # a record tonight's lacks: still refused
+    write_rows(older, CYCLE, broken)
+    write_rows(newer, CYCLE, rows[:5])
+    os.utime(older, (time.time() - 86_400, time.time() - 86_400))
+
+    result = runner.invoke(
+        app, ["--lang", "en", "sync", str(folder), "--json"], env=environment(sandbox)
+    )
+
+    files = {Path(f["file"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert (files[older.name]["invalid"], files[older.name]["superseded"]) == (1, 5)
+    assert files[newer.name]["accepted"] == 5
+    report = Path(files[older.name]["report"]).read_text(encoding="utf-8-sig")
+    assert "ordernumber" not in report and "cycledate" in report
+    assert result.exit_code == 1  # the one bad row tonight's file does not replace
+
+    write_rows(older, CYCLE, broken[:5])
+    os.utime(older, (time.time() - 86_400, time.time() - 86_400))
+    quiet = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
+    assert quiet.exit_code == 0, quiet.output
+    # Tonight's file refers to records never sent (a warning); last night's rows are not sent.
+    assert f"{newer.name}: refers to" in quiet.output
+    assert f"{older.name}: refers to" not in quiet.output
+
+
 def test_sync_with_blank_clears_clears_what_the_export_no_longer_holds(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
@@ -712,7 +750,8 @@ def test_two_exports_of_one_name_in_a_sync_keep_a_report_each(
     folder = tmp_path / "exports"
     folder.mkdir()
     for suffix in ("csv", "xlsx"):
-        rows = list(fake_rows(CYCLE, 3, orgid=ORGID, seed=len(suffix)))
+        # Other records in each: a record in both would be the newer file's alone.
+        rows = list(fake_rows(CYCLE, 3, orgid=ORGID, start=len(suffix) * 10))
         rows[1]["ordernumber"] = "abc"
         write_rows(folder / f"cycle.{suffix}", CYCLE, rows)
     for strict in ([], ["--strict"]):  # sent, and not sent: the two ways a report is written

@@ -126,8 +126,8 @@ def sync_command(
                 target: run.ledger.accepted_keys(target, config.base_url, config.orgid)
                 for target in ("information", "cycle", "thaw")
             }
-            cross = cross_file_problems(checks, known, strict)
             replaced = superseded_keys(checks)
+            cross = cross_file_problems(checks, known, strict, replaced)
             # For the summary file too: a script must see a truncated export as a person does.
             warnings: list[str] = []
             if config.unknown_settings:

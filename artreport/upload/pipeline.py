@@ -543,12 +543,17 @@ def push_file(
                     summary.stopped_at_row = batch.first_row
                     report.add(Problem(NOT_READ_AFTER_STOP, row=batch.first_row))
                     break
-                for problem in batch.problems:
+                problems = batch.problems
+                invalid = batch.invalid
+                if superseded and invalid:
+                    problems, invalid = _without_superseded(problems, invalid, superseded)
+                    summary.superseded += batch.invalid - invalid
+                for problem in problems:
                     report.add(problem)
                     summary.problems_by_code[problem.code] += 1
                     if not problem.is_error:
                         summary.warnings += 1
-                summary.invalid += batch.invalid
+                summary.invalid += invalid
                 summary.rows_read += batch.read
                 rows, keys, bodies = batch.rows, batch.keys, batch.bodies
                 if superseded:
@@ -584,6 +589,21 @@ def push_file(
     if stopping is not None:
         raise PushStopped(summary, stopping)
     return summary
+
+
+def _without_superseded(
+    problems: list[Problem], invalid: int, superseded: Collection[str]
+) -> tuple[list[Problem], int]:
+    """The problems of a batch, and its count of invalid rows, without the invalid rows whose
+    record a newer export of the same run holds (see ``sync.superseded_keys``)."""
+    gone = {
+        problem.row
+        for problem in problems
+        if problem.is_error and problem.primary_key in superseded
+    }
+    if not gone:
+        return problems, invalid
+    return [problem for problem in problems if problem.row not in gone], invalid - len(gone)
 
 
 class PushStopped(Exception):
