@@ -32,6 +32,7 @@ ORGID = "ZJ3301001"
 KEY = "nightly-test-key"
 SCHEMA = load_schema()
 CYCLE = SCHEMA.get("cycle")
+INFORMATION = SCHEMA.get("information")
 runner = CliRunner()
 
 
@@ -740,6 +741,74 @@ def test_sync_of_a_folder_that_does_not_exist_says_so(tmp_path: Path, sandbox: S
     )
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_a_night_without_exports_is_in_the_history(tmp_path: Path, sandbox: Sandbox) -> None:
+    """The nights the hospital's export failed (no folder, nothing in it) are the ones the
+    operator looks for in the history; they were not there."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for folder in (tmp_path / "missing", empty):
+        result = runner.invoke(app, ["sync", str(folder)], env=environment(sandbox))
+        assert result.exit_code == 2, result.output
+    history = runner.invoke(app, ["history", "--json"], env=environment(sandbox))
+    runs = json.loads(history.stdout)
+    assert [(run["command"], run["exit_code"], run["status"]) for run in runs] == [
+        (f"sync {empty}", 2, "finished"),
+        (f"sync {tmp_path / 'missing'}", 2, "finished"),
+    ]
+
+
+def test_files_left_unsent_have_the_keys_of_a_sent_file_and_the_stopping_code(
+    tmp_path: Path,
+) -> None:
+    """The platform stops answering while the first file is sent: the files after it had only
+    some of the keys (a script reading "accepted" failed) and exit code 1, the clerk's."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "information.csv", INFORMATION, fake_rows(INFORMATION, 5, orgid=ORGID))
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 5, orgid=ORGID))
+    with Sandbox({ORGID: KEY}, faults=Faults(fail_every=1)) as failing:
+        config = tmp_path / "artreport.yaml"
+        config.write_text("retries: 1\nretry_max_seconds: 2\n", encoding="utf-8")
+        result = runner.invoke(
+            app,
+            ["--config", str(config), "sync", str(folder), "--json"],
+            env=environment(failing),
+        )
+    assert result.exit_code == 4, result.output
+    first, second = json.loads(result.stdout)["files"]
+    assert set(second) >= set(first) - {"notices"}
+    assert (second["exit_code"], second["accepted"], second["not_sent"]) == (4, 0, 5)
+
+
+def test_a_key_file_others_can_read_is_a_warning_in_the_summary_file_too(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 5, orgid=ORGID))
+    config = tmp_path / "artreport.yaml"
+    config.write_text(f"key: {KEY}\n", encoding="utf-8")
+    config.chmod(0o644)
+    summary = tmp_path / "summary.json"
+    result = runner.invoke(
+        app,
+        [
+            "--lang",
+            "en",
+            "--config",
+            str(config),
+            "sync",
+            str(folder),
+            "--summary-json",
+            str(summary),
+        ],
+        env={k: v for k, v in environment(sandbox).items() if k != "ARTREPORT_KEY"},
+    )
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(summary.read_text(encoding="utf-8"))["warnings"]
+    assert any("chmod 600" in warning for warning in warnings), warnings
 
 
 def test_two_exports_of_one_name_in_a_sync_keep_a_report_each(

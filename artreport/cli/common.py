@@ -47,15 +47,22 @@ class AppState:
         if config.unknown_settings and not self.unknown_settings_told:
             self.unknown_settings_told = True
             stderr_console().print(f"[yellow]![/yellow] {self.unknown_settings_message(config)}")
-        exposed = exposed_key_file(config) if not self.exposed_key_told else None
+        exposed = self.exposed_key_message(config) if not self.exposed_key_told else None
         if exposed is not None:
             # doctor fails on it; a clerk who never runs doctor must hear of it too.
             self.exposed_key_told = True
-            path, mode = exposed
-            message = self.t("doctor-key-file-open", path=str(path), mode=f"{mode:03o}")
-            hint = self.t("doctor-hint-chmod", command=f"chmod 600 {shlex.quote(str(path))}")
-            stderr_console().print(f"[yellow]![/yellow] {message} {hint}", soft_wrap=True)
+            stderr_console().print(f"[yellow]![/yellow] {exposed}", soft_wrap=True)
         return config
+
+    def exposed_key_message(self, config: Config) -> str | None:
+        """The warning for a config file that holds the key and others can read, if it does."""
+        exposed = exposed_key_file(config)
+        if exposed is None:
+            return None
+        path, mode = exposed
+        message = self.t("doctor-key-file-open", path=str(path), mode=f"{mode:03o}")
+        hint = self.t("doctor-hint-chmod", command=f"chmod 600 {shlex.quote(str(path))}")
+        return f"{message} {hint}"
 
 
 def state_of(ctx: typer.Context) -> AppState:

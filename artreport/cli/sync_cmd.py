@@ -9,23 +9,31 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from artreport.cli import app
-from artreport.cli.common import reporting_errors, state_of, stderr_console, stdout_console
-from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events
+from artreport.cli.common import (
+    AppState,
+    reporting_errors,
+    state_of,
+    stderr_console,
+    stdout_console,
+)
+from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events, progress_display
 from artreport.cli.render import masked
 from artreport.cli.validate_cmd import BlankClearsOption
+from artreport.config import Config
 from artreport.errors import (
     EXIT_PROBLEMS,
     ArtreportError,
     InputError,
+    LockedError,
     UsageError,
 )
 from artreport.report import ReportWriter, same_path, unused_path
-from artreport.schema import load_schema
+from artreport.schema import Schema, load_schema
 from artreport.state import private_dir, state_dir
 from artreport.validation import ValidateOptions
 from artreport.validation.problems import NOT_SENT_SIGNAL, NOT_SENT_STRICT, Problem
@@ -67,7 +75,7 @@ def sync_command(
     )
     from artreport.upload import PushOptions
     from artreport.upload.job import push_one
-    from artreport.upload.pipeline import not_sent_code
+    from artreport.upload.pipeline import PushSummary, not_sent_code
 
     state = state_of(ctx)
     console, errors = stdout_console(), stderr_console()
@@ -78,13 +86,21 @@ def sync_command(
         schema = load_schema()
         config = state.config()
         config.require("base_url", "orgid", "key")
-        if not directory.exists():
-            raise InputError("sync-no-such-directory", path=str(directory))
-        if not directory.is_dir():
-            raise InputError("sync-not-a-directory", path=str(directory))
-        exports = find_exports(directory, schema, config.sync_patterns)
-        if not exports:
-            raise InputError("sync-nothing-found", path=str(directory))
+        command = (
+            f"sync {directory}"
+            + (" --full" if not changed_only else "")
+            + (" --blank-clears" if blank_clears else "")
+        )
+        try:
+            if not directory.exists():
+                raise InputError("sync-no-such-directory", path=str(directory))
+            if not directory.is_dir():
+                raise InputError("sync-not-a-directory", path=str(directory))
+            exports = find_exports(directory, schema, config.sync_patterns)
+            if not exports:
+                raise InputError("sync-nothing-found", path=str(directory))
+        except InputError as error:
+            _record_in_history(config, command, directory, wait, error)
         if report_dir is not None and same_path(report_dir, directory):
             raise UsageError("sync-report-dir-is-export-dir", path=str(report_dir))
         if summary_json is not None:
@@ -103,11 +119,6 @@ def sync_command(
             reports = private_dir(report_dir, "sync-report-dir-unusable")
         else:
             reports = private_dir(unused_path(state_dir(config) / "reports" / f"sync-{stamp}"))
-        command = (
-            f"sync {directory}"
-            + (" --full" if not changed_only else "")
-            + (" --blank-clears" if blank_clears else "")
-        )
         with unattended_run(
             config, command, record_types=[t.name for t in ordered], files=files, wait=wait
         ) as run:
@@ -130,6 +141,9 @@ def sync_command(
             cross = cross_file_problems(checks, known, strict, replaced)
             # For the summary file too: a script must see a truncated export as a person does.
             warnings: list[str] = []
+            exposed = state.exposed_key_message(config)
+            if exposed is not None:
+                warnings.append(exposed)
             if config.unknown_settings:
                 # Printed when the config was read; a misspelt setting is silently at its
                 # default, which the morning's reader of the summary must see too.
@@ -177,6 +191,7 @@ def sync_command(
                     }
                     file_cross = cross.get((check.record_type, check.path), [])
                     superseded = replaced.get(check.path)
+                    sent = False
                     if check.error is not None:
                         entry |= {
                             "exit_code": check.error.exit_code,
@@ -204,19 +219,32 @@ def sync_command(
                             reason = state.t(
                                 "sync-not-sent-strict" if blocked else "sync-not-sent-stopped"
                             )
+                        # The same keys as a sent file's, for a script that reads them all.
+                        unsent = PushSummary(
+                            check.record_type,
+                            str(check.path),
+                            rows_read=check.rows,
+                            invalid=check.invalid,
+                            not_sent=check.rows - check.invalid,
+                        )
+                        entry |= unsent.to_dict() | {"notices": []}
+                        if signalled:
+                            code = run.interrupted_exit_code or EXIT_PROBLEMS
+                        else:
+                            code = stopped.exit_code if stopped is not None else EXIT_PROBLEMS
                         entry |= {
-                            "exit_code": (signalled and run.interrupted_exit_code) or EXIT_PROBLEMS,
+                            "exit_code": code,
                             "error": reason,
-                            "rows_read": check.rows,
-                            "invalid": check.invalid,
-                            "not_sent": check.rows - check.invalid,
+                            "report": writer.written_path if writer.written else None,
                         }
-                        if writer.written:
-                            entry["report"] = writer.written_path
                     else:
-                        with ReportWriter(
-                            report_path, state.lang, always=False, fresh=True
-                        ) as writer:
+                        sent = True
+                        with (
+                            ReportWriter(
+                                report_path, state.lang, always=False, fresh=True
+                            ) as writer,
+                            progress_display(state, check.path, enabled=not as_json) as progress,
+                        ):
                             writer.add_all(file_cross)
                             outcome = push_one(
                                 record_type,
@@ -228,6 +256,7 @@ def sync_command(
                                 run=run,
                                 changed_only=changed_only,
                                 superseded=superseded.keys if superseded else frozenset(),
+                                on_progress=progress,
                             )
                         entry |= outcome.summary.to_dict()
                         # What the reader did for the file (the sheet it read, rows it skipped),
@@ -255,6 +284,10 @@ def sync_command(
                             stopped = outcome.error
                             entry["error"] = outcome.error.message(state.lang)
                     results.append(entry)
+                    if not as_json:
+                        # As each file is done: a cron log shows how far a run killed on a
+                        # timeout got, and a long night shows it is moving.
+                        _print_entry(state, schema, entry, sent=sent)
             exit_code = run.interrupted_exit_code or worst_exit_code(
                 r["exit_code"] for r in results
             )
@@ -300,38 +333,61 @@ def sync_command(
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         raise typer.Exit(exit_code)
-    for entry in results:
-        shown = schema.get(entry["record_type"])
-        # In English the type's own name leads: the label is Chinese only.
-        label = shown.label if state.lang == "zh" else f"{shown.name} ({shown.label})"
-        name = Path(entry["file"]).name
-        if "accepted" in entry:
-            line = state.t(
-                "sync-file-line",
-                label=label,
-                file=name,
-                rows=entry["rows_read"],
-                accepted=entry["accepted"],
-                skipped=entry["skipped_unchanged"],
-                invalid=entry["invalid"],
-                rejected=entry["rejected"],
-            )
-        else:
-            line = f"{label} {name}: {entry['error']}"
-        mark = "[green]✓[/green]" if entry["exit_code"] == 0 else "[red]✗[/red]"
-        console.print(f"{mark} {line}", soft_wrap=True)
-        if "accepted" in entry and entry.get("error"):
-            # The push stopped: credentials refused, platform unreachable.
-            console.print(f"   [red]✗[/red] {entry['error']}", soft_wrap=True)
-        for notice in entry.get("notices", ()):
-            console.print(f"   [yellow]![/yellow] {notice['message']}", soft_wrap=True)
-        if entry.get("stored_fewer"):
-            warning = state.t("push-stored-fewer", count=entry["stored_fewer"])
-            console.print(f"   [yellow]![/yellow] {warning}", soft_wrap=True)
-        if entry.get("report"):
-            console.print("   " + state.t("push-report", path=entry["report"]), soft_wrap=True)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))
     raise typer.Exit(exit_code)
+
+
+def _print_entry(state: AppState, schema: Schema, entry: dict[str, Any], *, sent: bool) -> None:
+    """One file's line of the night's output, and what it needs said under it."""
+    console = stdout_console()
+    shown = schema.get(entry["record_type"])
+    # In English the type's own name leads: the label is Chinese only.
+    label = shown.label if state.lang == "zh" else f"{shown.name} ({shown.label})"
+    name = Path(entry["file"]).name
+    if sent:
+        line = state.t(
+            "sync-file-line",
+            label=label,
+            file=name,
+            rows=entry["rows_read"],
+            accepted=entry["accepted"],
+            skipped=entry["skipped_unchanged"],
+            invalid=entry["invalid"],
+            rejected=entry["rejected"],
+        )
+    else:
+        line = f"{label} {name}: {entry['error']}"
+    # A file wholly taken before a signal stopped the run is done, whatever the run's code.
+    done = sent and not any(entry[key] for key in ("invalid", "rejected", "not_sent"))
+    good = entry["exit_code"] == 0 or (done and not entry.get("error"))
+    mark = "[green]✓[/green]" if good else "[red]✗[/red]"
+    console.print(f"{mark} {line}", soft_wrap=True)
+    if sent and entry.get("error"):
+        # The push stopped: credentials refused, platform unreachable.
+        console.print(f"   [red]✗[/red] {entry['error']}", soft_wrap=True)
+    for notice in entry.get("notices", ()):
+        console.print(f"   [yellow]![/yellow] {notice['message']}", soft_wrap=True)
+    if entry.get("stored_fewer"):
+        warning = state.t("push-stored-fewer", count=entry["stored_fewer"])
+        console.print(f"   [yellow]![/yellow] {warning}", soft_wrap=True)
+    if entry.get("report"):
+        console.print("   " + state.t("push-report", path=entry["report"]), soft_wrap=True)
+
+
+def _record_in_history(
+    config: Config, command: str, directory: Path, wait: float | None, error: InputError
+) -> NoReturn:
+    """Raise ``error``, a folder with no exports to read, as a run in the history: the nights
+    the hospital's export failed are the ones the operator looks for there. Another run
+    holding the lock leaves it unrecorded, not turned into a wait or a lock error."""
+    from artreport.runs import unattended_run
+
+    with (
+        contextlib.suppress(LockedError),
+        unattended_run(config, command, record_types=[], files=[str(directory)], wait=wait),
+    ):
+        raise error
+    raise error
 
 
 @contextlib.contextmanager
