@@ -626,6 +626,27 @@ def test_debug_keeps_exit_3_for_a_wrong_key(tmp_path: Path, sandbox_factory: Any
     assert "nope" not in result.output
 
 
+def test_a_file_wholly_of_another_organisation_is_a_config_error(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """orgid mistyped in the config: every row was refused as naming another organisation,
+    and the run exited 1, which sends the clerk to fix 40 rows instead of IT to the config."""
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 10)
+    env = cli_env(sandbox) | {"ARTREPORT_ORGID": "ZJ9999999"}
+    result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=env)
+    assert result.exit_code == 2, result.output
+    assert "All 10 rows of this file name another organisation" in result.output
+    assert sandbox.rows("cycle") == []
+
+    rows = list(fake_rows(CYCLE, 10, orgid=ORGID))
+    rows[3]["orgid"] = "ZJ3301002"  # one row's slip: that row is the clerk's to fix
+    write_rows(path, CYCLE, rows)
+    one = runner.invoke(app, ["push", "cycle", str(path)], env=cli_env(sandbox))
+    assert one.exit_code == 1, one.output
+    assert len(sandbox.rows("cycle")) == 9
+
+
 def test_cli_closed_port_exits_4_within_a_minute(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

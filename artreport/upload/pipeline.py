@@ -26,6 +26,7 @@ from artreport.errors import (
     EXIT_PROBLEMS,
     ArtreportError,
     AuthError,
+    ConfigError,
     InputError,
     StoppedError,
     UnreachableError,
@@ -39,6 +40,7 @@ from artreport.validation.problems import (
     NOT_SENT_AUTH,
     NOT_SENT_INTERRUPTED,
     NOT_SENT_UNREACHABLE,
+    ORGID_MISMATCH,
     PLATFORM_REJECTED,
 )
 
@@ -580,7 +582,11 @@ def push_file(
                 settle(in_flight.popleft().result())
         summary.notices = list(source.notices)
     summary.elapsed = time.monotonic() - started
-    stopping = halt.error or unreadable
+    stopping: ArtreportError | None = halt.error or unreadable
+    if stopping is None and orgid and _all_of_another_organisation(summary):
+        # Not a row to fix but the config, or the wrong hospital's file: exit 2 tells the
+        # operator so, where 1 would send the clerk to correct every row.
+        stopping = ConfigError("push-orgid-differs", rows=summary.rows_read, orgid=orgid)
     if stopping is not None:
         summary.stopped_by = stopping.code
         summary.stopped_exit_code = stopping.exit_code
@@ -589,6 +595,12 @@ def push_file(
     if stopping is not None:
         raise PushStopped(summary, stopping)
     return summary
+
+
+def _all_of_another_organisation(summary: PushSummary) -> bool:
+    """Whether every row read was refused for naming another organisation than the config."""
+    rows = summary.rows_read
+    return rows > 0 and summary.invalid == rows == summary.problems_by_code[ORGID_MISMATCH]
 
 
 def _without_superseded(
