@@ -452,6 +452,7 @@ def push_file(
     halt = Halt()
     report = _HaltingReport(report, halt)
     unreadable: InputError | None = None
+    other_orgids: set[str] = set()
     next_row = 1  # the first row not yet read, as far as the reading has gone
     started = time.monotonic()
     dry_run = send is None or options.dry_run
@@ -553,6 +554,8 @@ def push_file(
                 for problem in problems:
                     report.add(problem)
                     summary.problems_by_code[problem.code] += 1
+                    if problem.code == ORGID_MISMATCH and len(other_orgids) < 2:
+                        other_orgids.add(str(problem.value))
                     if not problem.is_error:
                         summary.warnings += 1
                 summary.invalid += invalid
@@ -583,7 +586,7 @@ def push_file(
         summary.notices = list(source.notices)
     summary.elapsed = time.monotonic() - started
     stopping: ArtreportError | None = halt.error or unreadable
-    if stopping is None and orgid and _all_of_another_organisation(summary):
+    if stopping is None and orgid and _all_of_another_organisation(summary, other_orgids):
         # Not a row to fix but the config, or the wrong hospital's file: exit 2 tells the
         # operator so, where 1 would send the clerk to correct every row.
         stopping = ConfigError("push-orgid-differs", rows=summary.rows_read, orgid=orgid)
@@ -597,10 +600,21 @@ def push_file(
     return summary
 
 
-def _all_of_another_organisation(summary: PushSummary) -> bool:
-    """Whether every row read was refused for naming another organisation than the config."""
+#: The fewest rows that, all naming one other organisation, make the file another's: a row or
+#: two may be shifted ones, whose 机构ID column holds some other value.
+OTHER_ORGANISATION_ROWS = 3
+
+
+def _all_of_another_organisation(summary: PushSummary, others: set[str]) -> bool:
+    """Whether every row read was refused for naming one and the same other organisation than
+    the config."""
     rows = summary.rows_read
-    return rows > 0 and summary.invalid == rows == summary.problems_by_code[ORGID_MISMATCH]
+    mismatched = summary.problems_by_code[ORGID_MISMATCH]
+    return (
+        rows >= OTHER_ORGANISATION_ROWS
+        and summary.invalid == rows == mismatched
+        and (len(others) == 1)
+    )
 
 
 def _without_superseded(
