@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -300,14 +300,17 @@ class Annotator:
         reason_header = _text_cell(sheet, REASON_COLUMN)
         self._mark_reason_header(reason_header)
         header_cells[reason_column - 1 : reason_column] = [reason_header]
-        written = _skip_to(sheet, 0, table.header_row + shift)
+        # The rows the readers do not hand on (a title, a 合计, a footnote) as the file has them:
+        # the messages point at them by number ("below the totals row, row 13").
+        others = _RowsByNumber(table.raw_rows())
+        written = _skip_to(sheet, 0, table.header_row + shift, others)
         sheet.append(header_cells)
         failed.append(
             [_text_cell(failed, headers[c - 1]) for c in copied]
             + [_text_cell(failed, ORIGINAL_ROW_COLUMN)]
         )
         for number, values in table.rows():
-            written = _skip_to(sheet, written, number + shift)
+            written = _skip_to(sheet, written, number + shift, others)
             values = table.full_cells.get(number, values)
             values = values + [""] * (len(headers) - len(values))
             row_marks = marks.get(number)
@@ -323,6 +326,8 @@ class Annotator:
                 failed.append([*again, number])
             cells[reason_column - 1 : reason_column] = [reason]
             sheet.append(cells)
+        for number in others.numbers_after(written):
+            written = _skip_to(sheet, written, number + 1, others)
         return workbook
 
     def _widest_shifted_row(self) -> int:
@@ -373,11 +378,39 @@ class _CachedValues:
         return self._workbook[sheet].cell(row, column).value
 
 
-def _skip_to(sheet: Any, written: int, row: int) -> int:
-    """Append blank rows so that the next row appended lands on sheet row ``row``; returns the
-    rows written so far. The readers' row numbers then match the copy's."""
-    for _ in range(written, row - 1):
-        sheet.append([])
+class _RowsByNumber:
+    """The rows of :meth:`Table.raw_rows`, looked up in increasing order of number."""
+
+    def __init__(self, rows: Iterator[tuple[int, list[Any]]] | None) -> None:
+        self._rows = rows
+        self._next: tuple[int, list[Any]] | None = None
+
+    def get(self, number: int) -> list[Any]:
+        while self._rows is not None and (self._next is None or self._next[0] < number):
+            self._next = next(self._rows, None)
+            if self._next is None:
+                self._rows = None
+        if self._next is not None and self._next[0] == number:
+            return self._next[1]
+        return []
+
+    def numbers_after(self, number: int) -> Iterator[int]:
+        """The numbers of the rows after ``number`` that hold anything (a 合计, a footnote)."""
+        self.get(number + 1)
+        while self._next is not None:
+            if any(cell != "" for cell in self._next[1]):
+                yield self._next[0]
+            self._next = next(self._rows, None) if self._rows is not None else None
+
+
+def _skip_to(sheet: Any, written: int, row: int, others: _RowsByNumber) -> int:
+    """Append the file's rows before sheet row ``row`` that were not written (a title, a total,
+    a blank), so that the next row appended lands on ``row``; returns the rows written so far.
+    The readers' row numbers then match the copy's."""
+    for number in range(written + 1, row):
+        sheet.append(
+            [_text_cell(sheet, str(cell)) if cell != "" else None for cell in others.get(number)]
+        )
     return row
 
 

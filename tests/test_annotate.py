@@ -197,6 +197,40 @@ def test_a_csv_input_is_rebuilt_with_text_kept_as_text(tmp_path: Path) -> None:
     assert [row[-1] for row in todo[1:]] == [3]
 
 
+def test_a_rebuilt_copy_keeps_the_title_the_totals_and_the_footnotes(tmp_path: Path) -> None:
+    """A row below the 合计 is refused with a message that points at the 合计's row: in the
+    copy that row, like the title, was empty."""
+    rows = list(fake_rows(CYCLE, 4, orgid=ORGID))
+    source = tmp_path / "cycles.csv"
+    write_rows(source, CYCLE, rows)
+    header, *data = source.read_text(encoding="utf-8-sig").splitlines()
+    lines = [
+        "周期信息导出",
+        header,
+        *data[:2],
+        "5月小计",
+        *data[2:3],
+        "合计：3 例",
+        data[3],
+        "制表人：李四",
+    ]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(app, ["validate", "cycle", str(source), "--annotate", str(out)])
+    assert result.exit_code == 1, result.output
+
+    sheet = openpyxl.load_workbook(out).worksheets[0]
+    assert [sheet.cell(row, 1).value for row in (1, 5, 7, 9)] == [
+        "周期信息导出",
+        "5月小计",
+        "合计：3 例",
+        "制表人：李四",
+    ]
+    columns = header_columns(sheet, 2)
+    assert sheet[f"{columns['cycleid']}8"].value == rows[3]["cycleid"]
+    assert "第 7 行" in sheet[f"{columns[REASON_COLUMN]}8"].value
+
+
 def test_a_platform_rejection_is_marked_on_its_row(
     tmp_path: Path, rejecting_sandbox: Sandbox
 ) -> None:

@@ -181,5 +181,12 @@ class CsvTable(TextTable):
                 return number + 1
         return number
 
+    def raw_rows(self) -> Iterator[tuple[int, list[str]]]:
+        with self.path.open(encoding=self._codec, errors="replace", newline="") as text:
+            for number, cells in enumerate(csv.reader(text, delimiter=self.delimiter), 1):
+                if number == 1 and cells:
+                    cells[0] = cells[0].lstrip("\ufeff")
+                yield number, cells
+
     def close(self) -> None:
         self._text.close()

@@ -279,6 +279,12 @@ class SheetTable(Table):
         if first_filled is not None:
             self.notices.append(Notice("merged-cells-filled", first_filled, {"count": ranges}))
 
+    def raw_rows(self) -> Iterator[Row]:
+        with calamine_errors(self.path, self.format):
+            grid = self._workbook.get_sheet_by_name(self.sheet)
+            for number, cells in enumerate(grid.iter_rows(), 1):
+                yield number, [cell_text(cell) if cell != "" else "" for cell in cells]
+
     def close(self) -> None:
         with contextlib.suppress(CalamineError):  # already closed
             self._workbook.close()

@@ -212,6 +212,12 @@ class Table(ABC):
     @abstractmethod
     def _rows(self) -> Iterator[Row]: ...
 
+    def raw_rows(self) -> Iterator[Row] | None:
+        """Every row of the file as text, by the same numbers as :meth:`rows`, read again from
+        the start: titles, totals and footnotes included (the annotated copy of a file it
+        rebuilds keeps them). None for a format without such rows (JSON)."""
+        return None
+
     def _adopt_header(self, header: Header | None) -> Iterator[Row]:
         """Take the header :func:`~artreport.readers.layout.find_header` found; the records
         after it are returned for :meth:`_rows`."""
