@@ -190,6 +190,49 @@ def test_datetime_problems(source: object) -> None:
     assert problem_code(DATETIME, source) == "bad-datetime"
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("2023/5/6 下午 3:00", "2023-05-06 15:00:00"),
+        ("2023-05-06 下午3:00", "2023-05-06 15:00:00"),
+        ("2023/5/6 上午 8:00", "2023-05-06 08:00:00"),
+        ("2023年5月6日 下午3点30分", "2023-05-06 15:30:00"),
+        ("2023-5-6 8:30 PM", "2023-05-06 20:30:00"),
+        ("2023/5/6 8:30:15 AM", "2023-05-06 08:30:15"),
+        ("２０２３/５/６ 下午 ３:００", "2023-05-06 15:00:00"),
+        ("06-May-2023", "2023-05-06 00:00:00"),
+        ("6-may-2023", "2023-05-06 00:00:00"),
+        ("06-Sep-2023 15:30", "2023-09-06 15:30:00"),
+        ("06-Sep-2023 3:30 PM", "2023-09-06 15:30:00"),
+    ],
+)
+def test_a_twelve_hour_time_and_a_months_name_as_a_spreadsheet_shows_them(
+    source: str, expected: str
+) -> None:
+    """What Excel and WPS write of such cells when a sheet is saved "as displayed"."""
+    assert read(DATETIME, source) == expected
+    assert read(DATE, source) == expected[:10]
+
+
+def test_twelve_oclock_on_a_twelve_hour_clock_and_what_it_cannot_say() -> None:
+    assert read(DATETIME, "2023/5/6 上午 12:30") == "2023-05-06 00:30:00"
+    assert read(DATETIME, "2023/5/6 12:00 AM") == "2023-05-06 00:00:00"
+    assert read(DATETIME, "2023/5/6 下午 12:05") == "2023-05-06 12:05:00"
+    assert read(DATETIME, "2023/5/6 12:00 PM") == "2023-05-06 12:00:00"
+    # A half day that contradicts the hour, or said twice; a year whose century, and a
+    # number that is the day or the year, would be guessed.
+    for source in (
+        "2023/5/6 下午 13:00",
+        "2023/5/6 0:30 AM",
+        "2023/5/6 下午 3:00 PM",
+        "2023/5/6 下午",
+        "6-May-23",
+        "23-May-06",
+        "06-Mai-2023",
+    ):
+        assert problem_code(DATETIME, source) == "bad-datetime", source
+
+
 def test_a_bad_value_is_reported_again_after_a_good_one_is_cached() -> None:
     reader = value_reader(DATE)
     assert reader("2023-05-06") == "2023-05-06"

@@ -75,6 +75,46 @@ _DATE_TEXT = re.compile(
 )
 _DATE_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:[ T]?(\d{2})(\d{2})(\d{2})?)?$")
 
+# Forms tried only once the ones above have failed, so that the common cell pays nothing for
+# them. What Excel and WPS write of a cell shown in a 12-hour or a month-name format when the
+# sheet is saved "as displayed": 2023/5/6 下午 3:00, 2023-05-06 下午3:00, 2023-5-6 8:30 PM,
+# 06-May-2023.
+_HALF_DAY = r"(上午|下午|[AaPp][Mm])"
+_CLOCK = r"(\d{1,2})\s*[:时点]\s*(\d{1,2})(?:\s*[:分]\s*(\d{1,2})(?:\.\d+)?\s*秒?|\s*分)?"
+_DATE_TEXT_12_HOUR = re.compile(
+    r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    rf"(?:\s*{_HALF_DAY}\s*|\s+|(?<=日)){_CLOCK}(?:\s*{_HALF_DAY})?$"
+)
+# Day, month's name, year: only a year of four digits. In 6-May-23 the century is a guess,
+# and so is which number is the day (Excel's d-mmm-yy, or yy-mmm-d).
+_DATE_MONTH_NAME = re.compile(
+    r"^(\d{1,2})(?:\s*-\s*|\s+)([A-Za-z]{3,9})\.?(?:\s*-\s*|\s+)(\d{4})"
+    rf"(?:(?:\s*{_HALF_DAY}\s*|\s+){_CLOCK}(?:\s*{_HALF_DAY})?)?$"
+)
+# The English names and their usual abbreviations, in any case (MAY, May, may).
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_AFTERNOON = frozenset({"下午", "PM"})
+
 # Caches for the readers whose parsing is costly and whose inputs repeat (dates, numbers as
 # text). Bounded so that a column of unique values cannot grow them without limit.
 _CACHE_LIMIT = 4096
@@ -390,17 +430,50 @@ def read_number(value: Any) -> Any:
 
 
 def _parse_date_text(text: str, code: str) -> dt.datetime:
-    """``2023-05-06``, ``2023/5/6 8:00``, ``2023年5月6日``, ``20230506``, ``2023-05-06T08:00:00``
-    → a datetime. Day-first and month-first forms (``6/5/2023``) are refused: ambiguous."""
+    """``2023-05-06``, ``2023/5/6 8:00``, ``2023年5月6日``, ``20230506``, ``2023-05-06T08:00:00``,
+    and those of :func:`_parse_other_date_text` → a datetime. Day-first and month-first forms
+    (``6/5/2023``) are refused: ambiguous."""
     normal = _ascii_digits(text)
     match = _DATE_TEXT.match(normal) or _DATE_COMPACT.match(normal)
     if match is None:
-        raise CellError(code)
+        return _parse_other_date_text(normal, code)
     year, month, day, hour, minute, second = (int(part) if part else 0 for part in match.groups())
     try:
         return dt.datetime(year, month, day, hour, minute, second)
     except ValueError:
         raise CellError(code) from None
+
+
+def _parse_other_date_text(normal: str, code: str) -> dt.datetime:
+    """``2023/5/6 下午 3:00``, ``2023-5-6 8:30 PM``, ``06-May-2023`` → a datetime."""
+    match = _DATE_TEXT_12_HOUR.match(normal)
+    if match is not None:
+        year, month, day, before, hour, minute, second, after = match.groups()
+    else:
+        match = _DATE_MONTH_NAME.match(normal)
+        if match is None or match[2].lower() not in _MONTHS:
+            raise CellError(code)
+        day, name, year, before, hour, minute, second, after = match.groups()
+        month = str(_MONTHS[name.lower()])
+    hour_of_day = int(hour) if hour else 0
+    if before and after:
+        raise CellError(code)  # 下午 3:00 PM: said twice, and perhaps not alike
+    if before or after:
+        hour_of_day = _hour_of_day(hour_of_day, before or after, code)
+    try:
+        return dt.datetime(
+            int(year), int(month), int(day), hour_of_day, int(minute or 0), int(second or 0)
+        )
+    except ValueError:
+        raise CellError(code) from None
+
+
+def _hour_of_day(hour: int, half_day: str, code: str) -> int:
+    """The hour of a 12-hour clock's 1–12 and 上午/下午 (AM/PM) on the 24-hour clock: 12 上午 is
+    midnight, 12 下午 noon. 0 or 13 with either is a contradiction, not guessed at."""
+    if not 1 <= hour <= 12:
+        raise CellError(code)
+    return hour % 12 + (12 if half_day.upper() in _AFTERNOON else 0)
 
 
 def _from_serial(value: float, code: str) -> dt.datetime:
