@@ -173,12 +173,12 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
                 text = path.read_text(encoding="utf-8")
                 loaded = yamlload.safe_load(text)
             except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                if mark is None:
+                if getattr(exc, "problem_mark", None) is None:
                     raise ConfigError("config-unreadable", path=str(path), reason="YAML") from None
+                line, column = _faulty_place(exc, text)
                 # Its own words quote the line, which could hold the key: only the place.
                 raise ConfigError(
-                    "config-bad-yaml", path=str(path), line=mark.line + 1, column=mark.column + 1
+                    "config-bad-yaml", path=str(path), line=line, column=column
                 ) from None
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(
@@ -194,6 +194,30 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
         if os.environ.get(variable):
             raw[name] = os.environ[variable]
     return _from_mapping(raw, path if path is not None and path.exists() else None)
+
+
+#: What the parser was reading when it failed, in the errors about something that began at
+#: their context mark and never ended: a key without its colon (``orgid ZJ3301001``), a quote
+#: or a bracket never closed. The problem mark is only where the parser gave up on it (the
+#: next line, the end of the file); the faulty line is the one where it began. In other errors
+#: the context is what encloses the fault (the whole mapping, a value cut by a tab), and the
+#: problem mark is the fault.
+_UNENDED_CONTEXTS = ("simple key", "quoted scalar", "flow sequence", "flow mapping")
+
+
+def _faulty_place(error: Any, text: str) -> tuple[int, int]:
+    """The line and column (from 1) of the line a YAML error is about."""
+    context = getattr(error, "context_mark", None)
+    if context is not None and any(word in (error.context or "") for word in _UNENDED_CONTEXTS):
+        return context.line + 1, context.column + 1
+    mark = error.problem_mark
+    lines = text.splitlines()
+    line = mark.line
+    # An error found at the end of the file, or on the blank lines before it, is about the
+    # last line that says something. (Not a line of a tab: a tab is a fault in YAML's indent.)
+    while line > 0 and (line >= len(lines) or not lines[line].strip(" ")):
+        line -= 1
+    return line + 1, (mark.column + 1 if line == mark.line else 1)
 
 
 def _as_written(text: str, loaded: Mapping[str, Any]) -> dict[str, str]:

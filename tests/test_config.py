@@ -127,6 +127,27 @@ def test_broken_yaml_is_named_by_line_without_quoting_it(tmp_path: Path) -> None
         assert where in result.output and "YAML" in result.output
 
 
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        # YAML notices a missing colon on the line after, or past the end of the file; an
+        # unclosed quote or bracket at the end of the file.
+        ("base_url: https://x\norgid ZJ3301001\nkey: s3cret\n", 2),
+        ("orgid: ZJ3301001\nkey: s3cret\ntimeout: 5\nlang zh\n", 4),
+        ("orgid: ZJ3301001\nlang zh\n\n\n", 2),
+        ('orgid: ZJ3301001\ntimeout: 5\nkey: "s3cret\nlang: zh\n', 3),
+        ("orgid: ZJ3301001\nsync_patterns: [cycle*.csv\nkey: s3cret\n", 2),
+        ("orgid: ZJ3301001\nsync_patterns: [cycle*.csv,\n\n", 2),
+    ],
+)
+def test_broken_yaml_is_named_by_the_line_at_fault(tmp_path: Path, text: str, line: int) -> None:
+    config = tmp_path / "artreport.yaml"
+    config.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config)
+    assert (caught.value.code, caught.value.params["line"]) == ("config-bad-yaml", line)
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_a_config_holding_the_key_readable_by_others_is_warned_about(tmp_path: Path) -> None:
     """Only doctor said so: the clerk who never runs it left the key readable by all."""
