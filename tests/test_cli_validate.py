@@ -176,6 +176,22 @@ def test_bad_input_exits_2_without_a_traceback(
     assert result.output.strip()
 
 
+def test_an_excel_lock_file_is_named_as_such_with_its_workbook(tmp_path: Path) -> None:
+    """What Excel writes beside a workbook it has open: the length of the user's name, the
+    name, then the name again in UTF-16, 165 bytes in all."""
+    workbook = tmp_path / "cycles.xlsx"
+    workbook.write_bytes(b"PK\x03\x04")
+    user = "Zhang San"
+    owner = bytes([len(user)]) + user.encode().ljust(53) + bytes([len(user), 0])
+    lock = tmp_path / "~$cycles.xlsx"
+    lock.write_bytes((owner + user.encode("utf-16-le")).ljust(165, b"\x00"))
+    for lang, words in (("zh", "锁定文件"), ("en", "lock file")):
+        result = runner.invoke(app, ["--lang", lang, "validate", "cycle", str(lock)])
+        assert result.exit_code == 2, result.output
+        assert words in result.output and str(workbook) in result.output
+        assert "损坏" not in result.output and "damaged" not in result.output
+
+
 def test_schema_json_lists_every_type_and_field() -> None:
     code, output = invoke("schema", "--json")
     assert code == 0

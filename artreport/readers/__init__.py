@@ -72,6 +72,9 @@ def open_table(
         raise InputError("input-empty", path=str(path))
     actual = content_format(head)
     if actual == "binary":
+        if path.name.startswith(_LOCK_FILE_MARK):
+            workbook = path.with_name(path.name.removeprefix(_LOCK_FILE_MARK))
+            raise InputError("input-lock-file", path=str(path), workbook=str(workbook))
         raise InputError("input-not-format", format=declared)
     if actual == "encrypted":
         raise InputError("input-password-protected", format=declared)
@@ -121,6 +124,12 @@ def open_table(
     if declared == "jsonl":
         return open_json_lines(path, encoding=encoding, notices=notices)
     return open_csv(path, encoding=encoding, is_known_header=is_known_header, notices=notices)
+
+
+#: The start of the name of the small file Excel writes beside a workbook it has open, which
+#: holds only the name of who opened it: ``~$cycles.xlsx`` beside ``cycles.xlsx``. Read by
+#: mistake, it is no damaged export, and the workbook is the file meant.
+_LOCK_FILE_MARK = "~$"
 
 
 def _format_differs(path: Path, actual: str) -> Notice:
