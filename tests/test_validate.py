@@ -162,6 +162,15 @@ def test_information_needs_a_male_or_female_name(tmp_path: Path) -> None:
     assert [p.code for p in results[1].problems] == ["one-of-required"]
 
 
+def test_the_names_of_which_one_is_needed_are_given_by_their_labels(tmp_path: Path) -> None:
+    base = {f.name: "X" for f in INFORMATION.required_fields} | {"orgid": ORGID}
+    rows = [base | {"informationid": "I1", "fName": "", "wName": ""}]
+    _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows))
+    [problem] = results[0].problems
+    assert problem.message("zh").startswith("男方姓名(fName) / 女方姓名(wName) 至少要填一个")
+    assert "At least one of 男方姓名(fName) / 女方姓名(wName)" in problem.message("en")
+
+
 def test_a_bad_resident_id_check_digit_warns_but_the_row_is_sent(tmp_path: Path) -> None:
     base = {f.name: "X" for f in INFORMATION.required_fields} | {"orgid": ORGID, "wName": "王芳"}
     id_field = next(f.name for f in INFORMATION.fields if f.pii == "idcard")

@@ -756,7 +756,7 @@ class _RowChecks:
                 )
         for group in self.one_of:
             if not any(data.get(name) not in (None, "") for name in group):
-                fields = " / ".join(group)
+                fields = " / ".join(f"{field(name).short_label}({name})" for name in group)
                 found.append(
                     (codes.ONE_OF_REQUIRED, field(group[0]), None, {"fields": fields}, "error")
                 )
