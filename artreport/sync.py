@@ -179,6 +179,7 @@ def cross_file_problems(
     checks: Iterable[FileCheck],
     known_elsewhere: Mapping[str, set[str]],
     strict: bool,
+    schema: Schema,
     superseded: Mapping[Path, Superseded] | None = None,
 ) -> dict[tuple[str, Path], list[Problem]]:
     """References to records that neither this run's files nor the ledger know, each named at
@@ -205,7 +206,11 @@ def cross_file_problems(
                             field=name,
                             value=value,
                             severity="error" if strict else "warning",
-                            params={"target": target, "label": name},
+                            params={
+                                "target": target,
+                                "target_label": schema.get(target).label,
+                                "label": schema.get(check.record_type).field(name).short_label,
+                            },
                         )
                     )
     return problems

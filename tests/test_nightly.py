@@ -27,6 +27,7 @@ from artreport.runs import exclusive
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
 from artreport.state import state_dir
+from artreport.sync import FileCheck, cross_file_problems
 
 ORGID = "ZJ3301001"
 KEY = "nightly-test-key"
@@ -347,6 +348,16 @@ def test_sync_warns_about_a_cycle_whose_patient_file_is_unknown(
         app, ["sync", str(folder), "--strict", "--full"], env=environment(sandbox)
     )
     assert strict.exit_code == 1
+
+
+def test_an_unknown_reference_is_said_with_the_record_types_label() -> None:
+    check = FileCheck("cycle", Path("cycle.csv"), references={"informationid": {"INF-X": 3}})
+    [problem] = cross_file_problems([check], {}, False, SCHEMA)[("cycle", Path("cycle.csv"))]
+    assert problem.message("zh") == (
+        "第 3 行“档案信息ID”(informationid) 的值“INF-X”"
+        "在本次文件和已上报的档案信息(information)记录中都找不到。"
+    )
+    assert "already sent information (档案信息) records" in problem.message("en")
 
 
 def test_a_strict_sync_that_sends_nothing_lists_every_row_of_every_file(

@@ -138,7 +138,7 @@ def sync_command(
                 for target in ("information", "cycle", "thaw")
             }
             replaced = superseded_keys(checks)
-            cross = cross_file_problems(checks, known, strict, replaced)
+            cross = cross_file_problems(checks, known, strict, schema, replaced)
             # For the summary file too: a script must see a truncated export as a person does.
             warnings: list[str] = []
             exposed = state.exposed_key_message(config)
