@@ -351,7 +351,9 @@ def test_sync_warns_about_a_cycle_whose_patient_file_is_unknown(
 
 
 def test_an_unknown_reference_is_said_with_the_record_types_label() -> None:
-    check = FileCheck("cycle", Path("cycle.csv"), references={"informationid": {"INF-X": 3}})
+    check = FileCheck(
+        "cycle", Path("cycle.csv"), references={"informationid": {"INF-X": [(3, "CYC1")]}}
+    )
     [problem] = cross_file_problems([check], {}, False, SCHEMA)[("cycle", Path("cycle.csv"))]
     assert problem.message("zh") == (
         "第 3 行“档案信息ID”(informationid) 的值“INF-X”"
