@@ -119,10 +119,14 @@ def diagnose(
             yield _skipped("tls", "doctor-skipped-connect")
             yield _skipped("login", "doctor-skipped-connect")
         else:
-            tls, offset, answered = _check_tls(config, url, timeout, clock)
-            yield tls
-            if tls.status is Status.FAILED:
+            probe = _probe(config, url, timeout, clock)
+            offset, answered = probe.offset, probe.answered
+            yield probe.tls
+            if probe.tls.status is Status.FAILED:
                 yield _skipped("login", "doctor-skipped-tls")
+            elif probe.silence is not None:
+                # The login would only wait as long again for the same silence.
+                yield probe.silence
             elif not (config.orgid and config.key):
                 yield _skipped("login", "doctor-skipped-credentials")
             else:
@@ -262,19 +266,28 @@ def _proxy_for(url: httpx.URL) -> str | None:
     return proxy if "://" in proxy else f"http://{proxy}"
 
 
-def _check_tls(
-    config: Config, url: httpx.URL, timeout: float, clock: Callable[[], float]
-) -> tuple[Check, float | None, bool]:
+@dataclass(frozen=True)
+class _Probe:
+    """What the first request to the platform found."""
+
+    tls: Check
+    #: Seconds our clock is ahead of the answer's Date header; None without one.
+    offset: float | None = None
+    answered: bool = False
+    #: For an http:// address that gave no answer: the login line saying so. There is no TLS
+    #: there to blame, and the TLS line keeps its plain-http warning.
+    silence: Check | None = None
+
+
+def _probe(config: Config, url: httpx.URL, timeout: float, clock: Callable[[], float]) -> _Probe:
     """One HTTP request to the platform through httpx with the client's very trust settings
     (a handshake of our own would trust the system's authorities, while httpx trusts certifi's
-    unless ``ca_bundle`` is set). Also returns how far ahead our clock is of the answer's Date
-    (None without one), and whether any answer came.
-    """
+    unless ``ca_bundle`` is set)."""
     https = url.scheme == "https"
     try:
         verify = tls_context(config)
     except ConfigError as error:
-        return _failed("tls", error), None, False
+        return _Probe(_failed("tls", error))
     try:
         # DeadlineClient: MAX_TIMEOUT_SECONDS must hold for the whole request.
         with DeadlineClient(
@@ -289,9 +302,11 @@ def _check_tls(
             received = clock()
     except httpx.RequestError as exc:  # DecodingError too: a gateway's mislabelled body
         if not https:
-            # No TLS to blame, but no answer either: the plain-http warning alone would hide it.
-            return _no_answer(url, exc, timeout, hint=None), None, False
-        return _tls_failure(config, url, exc, timeout), None, False
+            return _Probe(
+                Check("tls", Status.WARNING, "doctor-tls-plain-http"),
+                silence=_no_answer("login", url, exc, timeout, hint="doctor-hint-no-answer"),
+            )
+        return _Probe(_tls_failure(config, url, exc, timeout))
     offset = _clock_offset(response.headers.get("date"), received)
     if not https:
         check = Check("tls", Status.WARNING, "doctor-tls-plain-http")
@@ -301,7 +316,7 @@ def _check_tls(
         check = Check("tls", Status.OK, "doctor-tls-ok-ca-bundle", {"path": config.ca_bundle})
     else:
         check = Check("tls", Status.OK, "doctor-tls-ok")
-    return check, offset, True
+    return _Probe(check, offset, answered=True)
 
 
 def _tls_failure(config: Config, url: httpx.URL, exc: httpx.RequestError, timeout: float) -> Check:
@@ -319,16 +334,18 @@ def _tls_failure(config: Config, url: httpx.URL, exc: httpx.RequestError, timeou
     if handshake is not None:
         params["reason"] = handshake.reason or handshake.strerror or type(handshake).__name__
         return Check("tls", Status.FAILED, "doctor-tls-handshake-failed", params, "doctor-hint-tls")
-    return _no_answer(url, exc, timeout, hint="doctor-hint-tls")
+    return _no_answer("tls", url, exc, timeout, hint="doctor-hint-tls")
 
 
-def _no_answer(url: httpx.URL, exc: httpx.RequestError, timeout: float, hint: str | None) -> Check:
+def _no_answer(
+    name: str, url: httpx.URL, exc: httpx.RequestError, timeout: float, hint: str
+) -> Check:
     params: dict[str, Any] = {"host": url.host}
     if isinstance(exc, httpx.TimeoutException):
         params["seconds"] = f"{timeout:g}"
-        return Check("tls", Status.FAILED, "doctor-http-timeout", params, hint)
+        return Check(name, Status.FAILED, "doctor-http-timeout", params, hint)
     params["reason"] = str(exc) or type(exc).__name__
-    return Check("tls", Status.FAILED, "doctor-http-failed", params, hint)
+    return Check(name, Status.FAILED, "doctor-http-failed", params, hint)
 
 
 def _cause(exc: BaseException, kind: type[E]) -> E | None:

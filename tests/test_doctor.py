@@ -549,22 +549,29 @@ def test_sandbox_command_serves_https_with_tls_option(
         process.communicate()
 
 
-def test_a_plain_http_platform_that_never_answers_fails_not_just_warns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("key", [KEY, None], ids=["with-key", "without-key"])
+def test_a_plain_http_platform_that_never_answers_fails_the_login_not_tls(
+    tmp_path: Path, key: str | None
+) -> None:
     """The connection is accepted (the system does that for a listening socket) but nothing
-    answers: the http:// warning alone used to hide it."""
-    import socket
-
+    answers. An http:// address has no TLS to blame: its line stays the plain-http warning, and
+    the silence is the login's, which waits for the answer, even with no key to log in with."""
     with socket.socket() as listening:
         listening.bind(("127.0.0.1", 0))
         listening.listen()
         port = listening.getsockname()[1]
-        config = write_config(tmp_path, base_url=f"http://127.0.0.1:{port}", timeout=0.5)
-        result = run_doctor(config, "--json")
-    checks = checks_of(result)
-    assert checks["connect"]["status"] == "ok"
-    assert (checks["tls"]["status"], checks["tls"]["code"]) == ("failed", "doctor-http-timeout")
-    assert checks["login"]["status"] == "skipped"
+        config = write_config(tmp_path, base_url=f"http://127.0.0.1:{port}", timeout=0.5, key=key)
+        result = run_doctor(config)
     assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[2] == f"✓ Network: 127.0.0.1, port {port}: accepts connections."
+    assert lines[3].startswith(
+        "! Secure connection (TLS): The platform address starts with http://, so the connection"
+        " is not encrypted."
+    )
+    assert lines[4].startswith("✗ Login: 127.0.0.1 did not answer within 0.5 s. → ")
+    assert "the port in base_url" in lines[4]
+    assert "TLS" not in lines[4] and "https" not in lines[4]
 
 
 def test_a_logs_folder_runs_cannot_write_in_fails_the_state_check(tmp_path: Path) -> None:
