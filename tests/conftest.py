@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,3 +41,51 @@ def real_sample(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not here (shared/ is not beside the repository)")
     return path
+
+
+#: Exit codes of the script below that are about the mount, not the command run under it.
+_CANNOT_MOUNT, _STILL_WRITABLE = 97, 98
+_READ_ONLY_MOUNT = f"""
+folder=$1; shift
+mount --bind "$folder" "$folder" && mount -o remount,bind,ro "$folder" || exit {_CANNOT_MOUNT}
+if touch "$folder/.writable" 2>/dev/null; then exit {_STILL_WRITABLE}; fi
+exec "$@"
+"""
+
+ReadOnlyRun = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def on_read_only_home(isolated_environment: Path) -> ReadOnlyRun:
+    """Runs a command with the state folder on a read-only file system, as a user had it.
+
+    Permissions cannot show it, as root writes through them: the folder is bind-mounted over
+    itself read-only in a mount namespace of the command's own (``unshare``), which no other
+    process sees and which ends with the command. ``--map-root-user`` lets a user without root
+    do it too, where the kernel allows user namespaces; where nothing allows it, the test is
+    skipped.
+    """
+    unshare, mount = shutil.which("unshare"), shutil.which("mount")
+    if unshare is None or mount is None:
+        pytest.skip("a read-only mount needs unshare and mount (util-linux)")
+    allowed = subprocess.run(
+        [unshare, "--mount", "--map-root-user", "true"], capture_output=True, text=True
+    )
+    if allowed.returncode != 0:
+        pytest.skip(f"no mount namespace allowed here: {allowed.stderr.strip()}")
+
+    def run(*command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [unshare, "--mount", "--map-root-user", "sh", "-c", _READ_ONLY_MOUNT, "sh",
+             str(isolated_environment), *command],
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+        if result.returncode == _CANNOT_MOUNT:
+            pytest.skip(f"no read-only mount allowed here: {result.stderr.strip()}")
+        assert result.returncode != _STILL_WRITABLE, "the read-only mount could be written"
+        return result
+
+    return run

@@ -5,6 +5,9 @@ created when there is no ledger yet."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -19,6 +22,7 @@ from artreport.cli.history_cmd import _duration
 from artreport.config import Config
 from artreport.ledger import Ledger, RunRecord, default_path
 from artreport.schema import load_schema
+from tests.conftest import ReadOnlyRun
 
 PRODUCTION = "https://art.example.gov.cn"
 SANDBOX = "http://127.0.0.1:8765"
@@ -295,6 +299,63 @@ def test_without_a_ledger_json_is_empty_and_no_file(isolated_environment: Path) 
     assert code == 0, output
     assert {t["rows_accepted"] for t in json.loads(output)["record_types"]} == {0}
     assert list(isolated_environment.iterdir()) == []
+
+
+#: A run killed outright after a chunk was accepted: its commits stay in the -wal, read through
+#: the -shm it leaves, never checkpointed into the ledger file.
+KILLED_RUN = textwrap.dedent(
+    """
+    import os, sys
+    from artreport.ledger import Ledger
+
+    ledger = Ledger.open(sys.argv[1])
+    run = ledger.start_run("artreport push cycle killed-late.xlsx", sys.argv[2], sys.argv[3])
+    ledger.record_accepted(run, "cycle", [("C0100", b"{}"), ("C0101", b"{}")])
+    os._exit(0)  # as if killed: nothing closes the ledger
+    """
+)
+
+
+@pytest.mark.parametrize("left", ["closed", "killed"])
+def test_history_and_status_read_a_ledger_on_a_read_only_file_system(
+    seeded: list[RunRecord], ledger_path: Path, on_read_only_home: ReadOnlyRun, left: str
+) -> None:
+    """Both only read, so a state folder on a read-only disk is no reason to fail, still less
+    to advise moving the ledger aside. Closed, the ledger is one file, and SQLite cannot make
+    the -shm it reads a WAL ledger through; a killed run leaves one, and its last commits."""
+    commands = [run.command for run in seeded]
+    accepted = 5
+    if left == "killed":
+        subprocess.run(
+            [sys.executable, "-c", KILLED_RUN, str(ledger_path), PRODUCTION, ORGID],
+            check=True,
+            timeout=60,
+        )
+        assert ledger_path.with_name(ledger_path.name + "-shm").exists()
+        commands.insert(0, "artreport push cycle killed-late.xlsx")
+        accepted += 2
+    artreport = (sys.executable, "-m", "artreport", "--lang", "en")
+
+    shown = on_read_only_home(*artreport, "history", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert [run["command"] for run in json.loads(shown.stdout)] == commands
+
+    shown = on_read_only_home(*artreport, "history")
+    assert shown.returncode == 0, shown.stderr
+    assert [row["command"] for row in history_rows(shown.stdout)] == commands
+
+    shown = on_read_only_home(*artreport, "status", "--json", env=CONFIGURED)
+    assert shown.returncode == 0, shown.stderr
+    by_type = {t["record_type"]: t for t in json.loads(shown.stdout)["record_types"]}
+    assert by_type["cycle"]["rows_accepted"] == accepted
+
+
+def test_a_damaged_ledger_is_still_the_one_to_move_aside(ledger_path: Path) -> None:
+    ledger_path.write_bytes(b"an export someone saved over the ledger" * 200)
+    code, output = invoke("history")
+    assert code == 2
+    assert f"The upload ledger {ledger_path} is damaged" in output
+    assert "Move it aside and run again" in output
 
 
 def test_duration_reads_hours_minutes_seconds(seeded: list[RunRecord]) -> None:

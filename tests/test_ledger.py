@@ -3,6 +3,7 @@ committed whole or not at all (even under SIGKILL), run history and status."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import stat
 import subprocess
@@ -18,6 +19,7 @@ from artreport.config import Config
 from artreport.errors import ConfigError
 from artreport.ledger import Ledger, default_path
 from artreport.ledger.migrations import MIGRATIONS
+from tests.conftest import ReadOnlyRun
 
 SANDBOX = "http://127.0.0.1:8765"
 PRODUCTION = "https://art.example.gov.cn"
@@ -78,12 +80,76 @@ def test_new_ledger_file_is_owner_only(path: Path) -> None:
             assert stat.S_IMODE(name.stat().st_mode) == 0o600, name
 
 
-def test_a_file_that_is_not_a_ledger_is_reported_by_path(path: Path) -> None:
+@pytest.mark.parametrize("read_only", [False, True])
+def test_a_file_that_is_not_a_ledger_is_reported_by_path(path: Path, read_only: bool) -> None:
     path.write_bytes(b"not a database, just an export someone saved here" * 100)
     with pytest.raises(ConfigError) as caught:
-        Ledger.open(path)
-    assert caught.value.code == "ledger-unusable"
+        Ledger.open(path, read_only=read_only)
+    assert caught.value.code == "ledger-damaged"
     assert caught.value.params["path"] == str(path)
+    assert "Move it aside and run again" in caught.value.message("en")
+
+
+def folder_contents(folder: Path) -> dict[str, bytes]:
+    return {entry.name: entry.read_bytes() for entry in folder.iterdir()}
+
+
+def test_a_ledger_opened_read_only_is_read_and_never_written(path: Path) -> None:
+    with Ledger.open(path) as ledger:
+        run = ledger.start_run("artreport push cycle c.xlsx", SANDBOX, ORGID)
+        ledger.record_accepted(run, "cycle", rows(range(3)))
+    before = folder_contents(path.parent)
+
+    with Ledger.open(path, read_only=True) as ledger:
+        assert [r.id for r in ledger.history()] == [run]
+        assert len(ledger.accepted_keys("cycle", SANDBOX, ORGID)) == 3
+        # SQLite itself refuses: the connection was opened read-only.
+        with pytest.raises(ConfigError) as caught:
+            ledger.start_run("artreport push cycle d.xlsx", SANDBOX, ORGID)
+        with pytest.raises(ConfigError):
+            ledger.mark_interrupted_runs()
+    assert caught.value.code != "ledger-damaged"
+    assert "Move it aside" not in caught.value.message("en")
+    # SQLite may leave an empty -wal and its -shm for the next writer; the ledger is as it was.
+    after = folder_contents(path.parent)
+    assert after[path.name] == before[path.name]
+    assert after.get(path.name + "-wal", b"") == b""
+
+
+def test_a_ledger_opened_read_only_is_never_created(path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Ledger.open(path, read_only=True)
+    assert caught.value.code == "ledger-unusable"
+    assert list(path.parent.iterdir()) == []
+
+
+OPEN_FOR_WRITING = textwrap.dedent(
+    """
+    import json, sys
+    from artreport.errors import ConfigError
+    from artreport.ledger import Ledger
+
+    try:
+        Ledger.open(sys.argv[1])
+    except ConfigError as error:
+        print(json.dumps({"code": error.code, "en": error.message("en")}))
+    """
+)
+
+
+def test_a_ledger_on_a_read_only_file_system_is_not_called_damaged(
+    on_read_only_home: ReadOnlyRun,
+) -> None:
+    """Moving the file aside would lose what it knows, and is no help: the folder says no."""
+    path = default_path(Config())
+    with Ledger.open(path) as ledger:
+        ledger.start_run("artreport push cycle c.xlsx", SANDBOX, ORGID)
+    result = on_read_only_home(sys.executable, "-c", OPEN_FOR_WRITING, str(path))
+    assert result.returncode == 0, result.stderr
+    error = json.loads(result.stdout)
+    assert error["code"] == "ledger-read-only"
+    assert f"the folder {path.parent} is on a read-only file system" in error["en"]
+    assert "do not move it aside" in error["en"]
 
 
 def test_every_row_of_a_chunk_keeps_its_own_key_and_hash(ledger: Ledger) -> None:

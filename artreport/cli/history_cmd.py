@@ -1,5 +1,6 @@
 """``artreport history`` and ``artreport status``: past runs and accepted rows, as the ledger
-recorded them. Both only read: without a ledger they say so and create nothing."""
+recorded them. Both only read: without a ledger they say so and create nothing, and they open
+it read-only, so that a state folder on a read-only disk can still be looked at."""
 
 from __future__ import annotations
 
@@ -56,9 +57,9 @@ def history_command(
 
         path = default_path(state.config())
         runs: list[RunRecord] = []
-        # Ledger.open would create the file: a look at the history must leave nothing behind.
+        # No ledger is no error, only nothing sent yet, and a look must not create one.
         if path.exists():
-            with Ledger.open(path) as ledger:
+            with Ledger.open(path, read_only=True) as ledger:
                 runs = ledger.history(last)
         if as_json:
             typer.echo(json.dumps([r.to_dict() for r in runs], ensure_ascii=False, indent=2))
@@ -88,7 +89,7 @@ def status_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
         path = default_path(config)
         accepted: dict[str, TypeStatus] = {}
         if path.exists():
-            with Ledger.open(path) as ledger:
+            with Ledger.open(path, read_only=True) as ledger:
                 accepted = {s.record_type: s for s in ledger.status(config.base_url, config.orgid)}
         rows = _status_rows(accepted)
         if as_json:

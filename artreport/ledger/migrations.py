@@ -50,6 +50,17 @@ def migrate(db: sqlite3.Connection) -> None:
         raise
 
 
+def is_current(db: sqlite3.Connection) -> bool:
+    """Whether every migration has been applied (reads only, for a read-only connection)."""
+    found = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone()
+    if found is None:
+        return False
+    applied = {name for (name,) in db.execute("SELECT name FROM _migrations")}
+    return all(fn.__name__ in applied for fn in MIGRATIONS)
+
+
 @migration
 def m001_initial(db: sqlite3.Connection) -> None:
     db.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 from artreport.config import Config
 from artreport.errors import ConfigError
-from artreport.ledger.migrations import migrate
+from artreport.ledger.migrations import is_current, migrate
 from artreport.state import state_dir
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -27,6 +28,21 @@ HASH_BYTES = 12
 BUSY_TIMEOUT_MS = 10_000
 
 RunStatus = Literal["running", "finished", "interrupted"]
+
+# SQLite's primary result codes (sqlite3.h) for the failures told apart in _failure.
+_SQLITE_PERM = 3
+_SQLITE_READONLY = 8
+_SQLITE_CORRUPT = 11
+_SQLITE_CANTOPEN = 14
+_SQLITE_AUTH = 23
+_SQLITE_NOTADB = 26
+#: Their texts, for Python 3.10, whose sqlite3.Error carries no code.
+_SQLITE_TEXTS = {
+    "attempt to write a readonly database": _SQLITE_READONLY,
+    "database disk image is malformed": _SQLITE_CORRUPT,
+    "unable to open database file": _SQLITE_CANTOPEN,
+    "file is not a database": _SQLITE_NOTADB,
+}
 
 
 def default_path(config: Config) -> Path:
@@ -111,8 +127,18 @@ class Ledger:
         self.path = path
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Ledger:
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False) -> Ledger:
+        """The ledger at ``path``, created if need be; ``read_only`` for the commands that only
+        look (history, status): SQLite then refuses any write, creates no ledger, and reads
+        one in a folder that cannot be written (a read-only disk, another account's folder).
+        """
         path = Path(path)
+        if read_only:
+            db = _open_read_only(path)
+            if db is not None:
+                return cls(db, path)
+            # A ledger older than this version's schema: brought up to date first, as every
+            # command always did, since the queries need the new schema.
         _create_private(path)
         with _translated(path):
             # isolation_level=None: no implicit transactions; each write below says where
@@ -202,8 +228,9 @@ class Ledger:
     def mark_interrupted_runs(self) -> int:
         """Mark every run still ``running`` as ``interrupted``; returns how many.
 
-        Only for a caller holding artreport's lock (``history`` may call it when it can take
-        the lock): without it, a live run would be marked too.
+        Only for a caller holding artreport's lock, through a ledger not opened read-only
+        (``history`` opens it read-only, and leaves the marking to the next run): without the
+        lock, a live run would be marked too.
         """
         with self._transaction() as db:
             return self._mark_interrupted(db)
@@ -366,15 +393,46 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _open_read_only(path: Path) -> sqlite3.Connection | None:
+    """A connection through which SQLite refuses every write; None if the ledger's schema is
+    older than this version's."""
+    uri = path.absolute().as_uri()
+    with _translated(path):
+        try:
+            return _connect_read_only(f"{uri}?mode=ro")
+        except sqlite3.OperationalError as exc:
+            # SQLite reads a WAL ledger through its -shm file, which it must create when no
+            # connection has the ledger open, and cannot in a folder it may not write in.
+            # Without a -shm no writer is live, and the last one, closing, put every commit
+            # into the file, so the file alone is the ledger: immutable=1 reads just that.
+            # (A run killed outright leaves its -shm, and mode=ro reads its -wal through it.)
+            if _sqlite_code(exc) != _SQLITE_CANTOPEN or os.path.exists(f"{path}-shm"):
+                raise
+            return _connect_read_only(f"{uri}?mode=ro&immutable=1")
+
+
+def _connect_read_only(uri: str) -> sqlite3.Connection | None:
+    db = sqlite3.connect(uri, uri=True, isolation_level=None)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        # The first read: where a file that cannot be read, or is no ledger, says so.
+        current = is_current(db)
+    except BaseException:
+        db.close()
+        raise
+    if not current:
+        db.close()
+        return None
+    return db
+
+
 def _create_private(path: Path) -> None:
     """Create the ledger file owner-only before SQLite opens it; SQLite gives its -wal and
     -shm files the same permissions. An existing file keeps its own."""
     try:
         os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     except OSError as exc:
-        raise ConfigError(
-            "ledger-unusable", path=str(path), reason=exc.strerror or str(exc)
-        ) from None
+        raise _failure(path, exc) from None
 
 
 @contextlib.contextmanager
@@ -384,4 +442,58 @@ def _translated(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as exc:
-        raise ConfigError("ledger-unusable", path=str(path), reason=str(exc)) from exc
+        raise _failure(path, exc) from exc
+
+
+def _failure(path: Path, exc: OSError | sqlite3.Error) -> ConfigError:
+    """What stops us using the ledger, said so that the user does the right thing: moving the
+    file aside forgets every row sent (the next upload sends them all again), which is only
+    worth it for a file that is damaged, never for a folder that refuses writes."""
+    folder = str(path.parent)
+    if isinstance(exc, sqlite3.Error):
+        code = _sqlite_code(exc)
+        if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+            return ConfigError("ledger-damaged", path=str(path), reason=str(exc))
+        refused = code in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_AUTH)
+        reason = str(exc)
+    else:
+        refused = exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS)
+        reason = exc.strerror or str(exc)
+    if refused and _gone(path):
+        # SQLite says "unable to open" for a ledger gone too (moved away after the look for it).
+        return ConfigError("ledger-unusable", path=str(path), reason=os.strerror(errno.ENOENT))
+    if refused and _on_read_only_file_system(path):
+        return ConfigError("ledger-read-only", path=str(path), folder=folder)
+    if refused:
+        return ConfigError("ledger-no-access", path=str(path), folder=folder, reason=reason)
+    return ConfigError("ledger-unusable", path=str(path), reason=reason)
+
+
+def _gone(path: Path) -> bool:
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False  # there, as far as we can tell: it is what keeps us out that matters
+    return False
+
+
+def _sqlite_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11 and later
+    if code is not None:
+        return int(code) & 0xFF  # the primary code, without the extended one's detail
+    return next((found for text, found in _SQLITE_TEXTS.items() if text in str(exc)), None)
+
+
+def _on_read_only_file_system(path: Path) -> bool:
+    """Whether the ledger (a link's target, when it is one), else its folder, is on a
+    read-only mount. Not os.access: root may write where permissions say no, never there."""
+    if not hasattr(os, "statvfs"):  # Windows
+        return False
+    for candidate in (path, path.parent):
+        try:
+            return bool(os.statvfs(candidate).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+    return False
