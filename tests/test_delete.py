@@ -401,3 +401,43 @@ def test_a_missing_cycle_id_is_asked_for_by_the_types_name_and_the_files_row(
     with pytest.raises(UsageError) as in_file:
         list(targets_from_file(SCHEMA.get("ovum"), path, ORGID))
     assert "row 3" in in_file.value.message("en")
+
+
+def at_a_terminal(
+    arguments: list[str], answer: bytes, environment: dict[str, str]
+) -> tuple[int, str]:
+    """Run artreport at a terminal (a pseudo-terminal), type ``answer``, and read all it says."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    main, secondary = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "artreport", *arguments],
+        stdin=secondary,
+        stdout=secondary,
+        stderr=secondary,
+        env={**os.environ, **environment},
+    )
+    os.close(secondary)
+    os.write(main, answer)
+    said = b""
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        said += chunk
+    os.close(main)
+    return process.wait(timeout=60), said.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize("answer", [b"n\n", b"\x04"], ids=["no", "end-of-input"])
+def test_at_a_terminal_no_answer_or_no_input_cancels(sandbox: Sandbox, answer: bytes) -> None:
+    """Ctrl-D at the question (the input ended) was an internal error (Abort), exit 2."""
+    code, said = at_a_terminal(["delete", "cycle", "--id", "CYC1"], answer, env(sandbox))
+    assert code == 1, said
+    assert "已取消，未删除任何记录。" in said and "内部错误" not in said

@@ -74,7 +74,12 @@ def delete_command(
             if not is_interactive():
                 raise UsageError("delete-needs-yes")
             question = state.t("delete-confirm", count=len(targets), label=chosen.label)
-            if not typer.confirm(question, default=False):
+            try:
+                confirmed = typer.confirm(question, default=False)
+            except typer.Abort:  # the input ended (Ctrl-D) without an answer: no is the default
+                typer.echo()
+                confirmed = False
+            if not confirmed:
                 typer.echo(state.t("delete-cancelled"))
                 raise typer.Exit(EXIT_PROBLEMS)
         command = f"delete {chosen.name}"
