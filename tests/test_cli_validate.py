@@ -66,6 +66,15 @@ def report_rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def table_rows(output: str, rule: str = "│") -> list[list[str]]:
+    """The cells of each line of the tables Rich drew in ``output`` (``┃`` between headers)."""
+    return [
+        [cell.strip() for cell in line.split(rule)[1:-1]]
+        for line in output.splitlines()
+        if rule in line
+    ]
+
+
 def test_gb18030_csv_with_chinese_headers_is_valid() -> None:
     code, output = invoke("validate", "ovum", str(real_sample("ovum_gb18030.csv")))
     assert code == 0, output
@@ -288,6 +297,31 @@ def test_a_file_without_one_known_column_is_reported_not_crashed_on(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     codes = {row["code"] for row in report_rows(report)}
     assert codes == {"missing-column", "unknown-columns"}
+
+
+@pytest.mark.parametrize("command", [["validate"], ["push", "--dry-run"]])
+def test_the_problems_by_code_are_named_in_the_clerks_language_beside_their_code(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """The table showed only identifiers such as required-missing, which a Chinese-reading
+    clerk cannot read; the code stays beside the title for the support desk."""
+    path = tmp_path / "c.csv"
+    headers = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "治疗状态", "机构ID"]
+    path.write_text(
+        ",".join(headers) + "\nC1,INF1,,2023-05-01,1,1,ZJ3301001\n"
+        "C2,INF2,IVF,2023-05-02,abc,1,ZJ3301001\n",
+        encoding="utf-8",
+    )
+    expected = {
+        "zh": (["问题", "代码", "数量"], "必填项为空", "不是整数"),
+        "en": (["Problem", "Code", "Count"], "Required field empty", "Not a whole number"),
+    }
+    for lang, (header, required, integer) in expected.items():
+        exit_code, output = invoke("--lang", lang, command[0], "cycle", str(path), *command[1:])
+        assert exit_code == 1, output
+        assert header in table_rows(output, "┃")
+        assert [required, "required-missing", "1"] in table_rows(output)
+        assert [integer, "not-integer", "1"] in table_rows(output)
 
 
 @pytest.mark.parametrize("command", [["validate"], ["push", "--dry-run"]])

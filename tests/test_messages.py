@@ -3,6 +3,7 @@ every message code the program raises or reports present in it."""
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from artreport.messages import catalogue, translate
+from artreport.validation import problems
+from artreport.validation.problems import TITLE_PREFIX, problem_title
 
 PACKAGE = Path(__file__).resolve().parents[1] / "artreport"
 
@@ -47,6 +50,90 @@ def codes_in_source() -> set[str]:
 def test_every_code_the_program_uses_has_a_message() -> None:
     missing = sorted(codes_in_source() - set(catalogue()))
     assert missing == []
+
+
+_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
+
+
+def problem_codes_in_source() -> set[str]:
+    """Every code a counted problem can carry: the constants of problems.py; the first argument
+    of each ``Problem(...)`` and ``CellError(...)``, a literal or a constant of its module
+    (sync.py's cross-file code); and the ``(code, params)`` pairs that readers put in a
+    table's ``row_problems``, which the validator makes problems of."""
+    found = {
+        value
+        for name, value in vars(problems).items()
+        if name.isupper() and isinstance(value, str) and _CODE.fullmatch(value)
+    }
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = {
+            target.id: node.value.value
+            for node in tree.body
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("Problem", "CellError")
+                and node.args
+            ):
+                for part in ast.walk(node.args[0]):
+                    if isinstance(part, ast.Constant):
+                        found.add(part.value)
+                    elif isinstance(part, ast.Name) and part.id in constants:
+                        found.add(constants[part.id])
+            elif isinstance(node, ast.FunctionDef) and any(
+                isinstance(part, ast.Attribute) and part.attr == "row_problems"
+                for part in ast.walk(node)
+            ):
+                found.update(
+                    pair.elts[0].value
+                    for pair in ast.walk(node)
+                    if isinstance(pair, ast.Tuple)
+                    and len(pair.elts) == 2
+                    and isinstance(pair.elts[0], ast.Constant)
+                    and isinstance(pair.elts[0].value, str)
+                    and _CODE.fullmatch(pair.elts[0].value)
+                )
+    return {code for code in found if isinstance(code, str) and _CODE.fullmatch(code)}
+
+
+def test_the_problem_codes_are_found_where_each_kind_of_problem_is_made() -> None:
+    codes = problem_codes_in_source()
+    # One of each source, so that the search below cannot quietly find nothing of one.
+    assert {
+        "required-missing",  # problems.py
+        "cross-file-unknown-reference",  # sync.py
+        "row-below-totals",  # readers/table.py
+        "row-columns-shifted",  # readers/text.py
+        "csv-quote-unclosed",  # readers/csv_reader.py
+        "platform-rejected",  # the pipeline
+    } <= codes
+    # Each is a problem's message too: the search takes nothing else for a code.
+    assert codes <= set(catalogue())
+
+
+@pytest.mark.parametrize("code", sorted(problem_codes_in_source()))
+def test_every_problem_code_has_a_short_title_in_chinese_and_english(code: str) -> None:
+    title = catalogue().get(TITLE_PREFIX + code)
+    assert title is not None, f"{code} has no {TITLE_PREFIX}{code} in messages/titles.yaml"
+    assert problem_title(code, "zh") == title["zh"] != code
+    assert problem_title(code, "en") == title["en"] != code
+
+
+def test_every_title_belongs_to_a_problem_code() -> None:
+    titled = {
+        code.removeprefix(TITLE_PREFIX) for code in catalogue() if code.startswith(TITLE_PREFIX)
+    }
+    assert sorted(titled - problem_codes_in_source()) == []
+
+
+def test_a_code_without_a_title_is_shown_as_it_is() -> None:
+    assert problem_title("some-newer-code", "zh") == "some-newer-code"
 
 
 def test_an_unknown_language_falls_back_to_chinese() -> None:

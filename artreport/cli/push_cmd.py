@@ -21,7 +21,7 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
-from artreport.cli.render import print_counts_by_code, print_notices
+from artreport.cli.render import print_counts_by_code, print_notices, print_rejected_by_code
 from artreport.cli.validate_cmd import (
     AnnotateOption,
     BlankClearsOption,
@@ -338,14 +338,8 @@ def print_push_summary(
         )
     if summary.skipped:
         console.print(state.t("push-skipped", count=summary.skipped))
-    print_counts_by_code(console, state, dict(summary.problems_by_code))
-    if summary.rejected_by_code:
-        print_counts_by_code(
-            console,
-            state,
-            {f"platform {k}": v for k, v in summary.rejected_by_code.items()},
-            title="rejected-by-code",
-        )
+    print_counts_by_code(console, state, summary.problems_by_code)
+    print_rejected_by_code(console, state, summary.rejected_by_code)
     if summary.report:
         console.print(state.t("push-report", path=summary.report))
     if summary.exit_code == 0 and not summary.dry_run:

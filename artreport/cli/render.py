@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -14,7 +14,11 @@ from artreport.privacy import IDENTIFIER, kind_by_shape, mask, mask_key
 from artreport.readers import Notice
 from artreport.schema import Field, RecordType
 from artreport.validation import Problem
-from artreport.validation.problems import SPREADSHEET_ERROR, UNSAVED_FORMULA_VALUE
+from artreport.validation.problems import (
+    SPREADSHEET_ERROR,
+    UNSAVED_FORMULA_VALUE,
+    problem_title,
+)
 
 
 def masked(problem: Problem, record_type: RecordType) -> Problem:
@@ -81,14 +85,27 @@ def print_problems(
     console.print(table)
 
 
-def print_counts_by_code(
-    console: Console, state: AppState, counts: dict[str, int], title: str = "problems-by-code"
-) -> None:
+def print_counts_by_code(console: Console, state: AppState, counts: Mapping[str, int]) -> None:
     if not counts:
         return
-    table = Table(title=state.t(title))
+    table = Table(title=state.t("problems-by-code"))
+    # The title for the clerk; the code beside it for the support desk and for grep.
+    table.add_column(state.t("col-problem"))
     table.add_column(state.t("col-code"))
     table.add_column(state.t("col-count"), justify="right")
     for code, count in sorted(counts.items(), key=lambda item: -item[1]):
-        table.add_row(code, str(count))
+        table.add_row(problem_title(code, state.lang), code, str(count))
+    console.print(table)
+
+
+def print_rejected_by_code(console: Console, state: AppState, counts: Mapping[int, int]) -> None:
+    """The platform's codes have no title of ours: its own words for each row are in the
+    report."""
+    if not counts:
+        return
+    table = Table(title=state.t("rejected-by-code"))
+    table.add_column(state.t("col-code"))
+    table.add_column(state.t("col-count"), justify="right")
+    for code, count in sorted(counts.items(), key=lambda item: -item[1]):
+        table.add_row(f"platform {code}", str(count))
     console.print(table)

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from artreport.messages import translate
+from artreport.messages import catalogue, translate
 
 Severity = Literal["error", "warning"]
 
@@ -57,6 +57,16 @@ NOT_READ_AFTER_STOP = "not-read-after-stop"
 #: A file of a sync that a signal stopped before it was reached: nothing of it read or sent.
 NOT_SENT_SIGNAL = "sync-not-sent-signal"
 NOT_READ_INPUT_ERROR = "not-read-input-error"
+
+#: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).
+TITLE_PREFIX = "title-"
+
+
+def problem_title(code: str, lang: str | None = None) -> str:
+    """The short name of a problem code, for a table of counts by code. A code without a title
+    stands for itself: its rows must still be counted, and the code still finds them."""
+    key = TITLE_PREFIX + code
+    return translate(key, lang) if key in catalogue() else code
 
 
 @dataclass(frozen=True, slots=True)
