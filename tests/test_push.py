@@ -30,6 +30,7 @@ from artreport.schema import load_schema
 from artreport.upload import Chunk, PushOptions, PushStopped, platform_sender, push_file
 from artreport.upload.produce import ChildSource, open_source
 from artreport.validation import ValidateOptions, open_validation
+from artreport.validation.runner import SHOWN_PROBLEMS
 
 ORGID = "ZJ3301001"
 KEY = "sandbox-test-key-9f3a"
@@ -377,6 +378,25 @@ def test_validating_in_a_child_process_changes_nothing_but_the_process(
 
 
 @pytest.mark.parametrize("in_child", [False, True], ids=["here", "in-child"])
+def test_the_summary_keeps_only_the_first_problems_for_the_screen(
+    tmp_path: Path, sandbox_factory: Any, in_child: bool
+) -> None:
+    """The report takes every problem as it comes; the summary, which lives to the end of a
+    push of a million rows, only the first of them, as validate shows them."""
+    rows = list(fake_rows(CYCLE, 1000, orgid=ORGID))
+    for row in rows[::37]:  # a few in each batch, never twenty in one
+        row["ordernumber"] = "abc"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    summary = push(sandbox_factory(), path, tmp_path / "r.csv", in_child=in_child)
+    reported = [(int(r["row"]), r["field"], r["code"]) for r in report_rows(tmp_path / "r.csv")]
+    assert len(reported) == summary.invalid == 28
+    shown = [(p.row, p.field, p.code) for p in summary.first_problems]
+    assert shown == reported[:SHOWN_PROBLEMS]
+    assert summary.file_problems == []
+
+
+@pytest.mark.parametrize("in_child", [False, True], ids=["here", "in-child"])
 def test_a_file_that_cannot_be_read_through_fails_alike_in_a_child(
     tmp_path: Path, sandbox_factory: Any, in_child: bool
 ) -> None:
@@ -576,6 +596,41 @@ def test_cli_push_json_and_report_on_rejections(tmp_path: Path, sandbox_factory:
     assert payload["report"] == str(report) and report.exists()
     said = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
     assert "Rejected by the platform, by code" in said.output
+
+
+def test_cli_push_shows_the_files_warnings_and_first_problems_as_validate_does(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """push printed only counts by code: the clerk had to open the report to learn which rows
+    failed, or that a column was ignored."""
+    sandbox = sandbox_factory()
+    rows = list(fake_rows(CYCLE, 30, orgid=ORGID))
+    rows[4]["ordernumber"] = "王秀英"  # a name in a number column: masked on the screen
+    rows[9]["artplan"] = ""
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    with open(path, encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([[*table[0], "院内备注"], *([*r, "x"] for r in table[1:])])
+
+    pushed = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
+    checked = runner.invoke(app, ["--lang", "en", "validate", "cycle", str(path)])
+
+    assert pushed.exit_code == checked.exit_code == 1, pushed.output
+    assert "! 1 column(s) not recognised and ignored: 院内备注" in pushed.stdout
+
+    def first_problems(output: str) -> list[str]:
+        lines = output.splitlines()
+        start = lines.index("First 2 problems (of 2)")
+        return lines[start : start + 7]
+
+    shown = first_problems(pushed.stdout)
+    assert shown == first_problems(checked.stdout)
+    assert "│   6 │" in shown[4] and "ordernumber" in shown[4] and "'王*'" in shown[4]
+    assert "│  11 │" in shown[5] and "artplan" in shown[5]
+    assert "秀英" not in pushed.output
+    assert len(stored_keys(sandbox)) == 28
 
 
 @pytest.mark.parametrize("command", ["push", "validate"])

@@ -21,7 +21,13 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
-from artreport.cli.render import print_counts_by_code, print_notices, print_rejected_by_code
+from artreport.cli.render import (
+    print_counts_by_code,
+    print_file_problems,
+    print_notices,
+    print_problems,
+    print_rejected_by_code,
+)
 from artreport.cli.validate_cmd import (
     AnnotateOption,
     BlankClearsOption,
@@ -36,7 +42,7 @@ from artreport.cli.validate_cmd import (
 )
 from artreport.config import Config
 from artreport.report import ReportWriter, default_report_path, refuse_overwriting
-from artreport.schema import load_schema
+from artreport.schema import RecordType, load_schema
 from artreport.state import state_dir
 from artreport.validation import ValidateOptions
 
@@ -281,7 +287,7 @@ def push_command(
             payload["stopped_message"] = outcome.error.message(state.lang)
         typer.echo(json.dumps(payload, ensure_ascii=False))
         raise typer.Exit(exit_code)
-    print_push_summary(state, chosen.label, chosen.name, file, summary)
+    print_push_summary(state, chosen, file, summary)
     if annotator is not None:
         print_annotated(state, annotator)
     if outcome.error:
@@ -300,11 +306,12 @@ def _print_stopped_by_signal(state: AppState, summary: PushSummary) -> None:
 
 
 def print_push_summary(
-    state: AppState, label: str, name: str, file: Path, summary: PushSummary
+    state: AppState, record_type: RecordType, file: Path, summary: PushSummary
 ) -> None:
     console = stdout_console()
-    console.print(f"[bold]{label}[/bold] ({name}) — {file}")
+    console.print(f"[bold]{record_type.label}[/bold] ({record_type.name}) — {file}")
     print_notices(stderr_console(), state, summary.notices)
+    print_file_problems(console, state, summary.file_problems)
     if summary.dry_run:
         console.print(
             state.t(
@@ -340,6 +347,8 @@ def print_push_summary(
         console.print(state.t("push-skipped", count=summary.skipped))
     print_counts_by_code(console, state, summary.problems_by_code)
     print_rejected_by_code(console, state, summary.rejected_by_code)
+    total = sum(summary.problems_by_code.values()) - len(summary.file_problems)
+    print_problems(console, state, record_type, summary.first_problems, total=total)
     if summary.report:
         console.print(state.t("push-report", path=summary.report))
     if summary.exit_code == 0 and not summary.dry_run:

@@ -85,6 +85,15 @@ def print_problems(
     console.print(table)
 
 
+def print_file_problems(console: Console, state: AppState, problems: Iterable[Problem]) -> None:
+    """Problems of the file as a whole (a required column missing, unknown columns): they
+    name columns, not patients, so they are shown as they are."""
+    for problem in problems:
+        colour = "red" if problem.is_error else "yellow"
+        mark = "✗" if problem.is_error else "!"
+        console.print(f"[{colour}]{mark}[/{colour}] {problem.message(state.lang)}")
+
+
 def print_counts_by_code(console: Console, state: AppState, counts: Mapping[str, int]) -> None:
     if not counts:
         return

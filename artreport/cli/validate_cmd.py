@@ -16,7 +16,13 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
-from artreport.cli.render import masked_dict, print_counts_by_code, print_notices, print_problems
+from artreport.cli.render import (
+    masked_dict,
+    print_counts_by_code,
+    print_file_problems,
+    print_notices,
+    print_problems,
+)
 from artreport.report import default_report_path, refuse_overwriting
 from artreport.schema import RecordType, load_schema
 from artreport.state import state_dir
@@ -125,11 +131,7 @@ def validate_command(
     summary = outcome.summary
     console.print(f"[bold]{chosen.label}[/bold] ({chosen.name}) — {file}")
     print_notices(stderr_console(), state, summary.notices)
-    for problem in outcome.file_problems:
-        colour = "red" if problem.is_error else "yellow"
-        console.print(
-            f"[{colour}]{'✗' if problem.is_error else '!'}[/{colour}] {problem.message(state.lang)}"
-        )
+    print_file_problems(console, state, outcome.file_problems)
     console.print(
         state.t(
             "validate-counts",
@@ -139,7 +141,7 @@ def validate_command(
             warnings=summary.warnings,
         )
     )
-    print_counts_by_code(console, state, dict(summary.problems_by_code))
+    print_counts_by_code(console, state, summary.problems_by_code)
     total = sum(summary.problems_by_code.values()) - len(outcome.file_problems)
     print_problems(console, state, chosen, outcome.first_problems, total=total)
     if outcome.report_path:

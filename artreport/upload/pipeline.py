@@ -43,6 +43,7 @@ from artreport.validation.problems import (
     ORGID_MISMATCH,
     PLATFORM_REJECTED,
 )
+from artreport.validation.runner import SHOWN_PROBLEMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,12 @@ class PushSummary:
     elapsed: float = 0.0
     report: str | None = None
     notices: list[Any] = field(default_factory=list)
+    #: The file's own problems (unknown columns, a required column missing): one per column
+    #: at most.
+    file_problems: list[Problem] = field(default_factory=list)
+    #: The first SHOWN_PROBLEMS problems of the rows' checks, for the screen as validate shows
+    #: them; the report has them all, which a million-row file's summary could not hold.
+    first_problems: list[Problem] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -463,9 +470,11 @@ def push_file(
         record_type, path, orgid=orgid, options=options.validate, in_child=in_child
     ) as source:
         summary = PushSummary(record_type.name, str(path), dry_run=dry_run)
-        for problem in source.file_problems:
+        summary.file_problems = list(source.file_problems)
+        for problem in summary.file_problems:
             report.add(problem)
             summary.problems_by_code[problem.code] += 1
+        shown = summary.first_problems
 
         def not_sent(chunk: Chunk) -> None:
             summary.not_sent += len(chunk)
@@ -558,6 +567,8 @@ def push_file(
                         other_orgids.add(str(problem.value))
                     if not problem.is_error:
                         summary.warnings += 1
+                if len(shown) < SHOWN_PROBLEMS:
+                    shown.extend(problems[: SHOWN_PROBLEMS - len(shown)])
                 summary.invalid += invalid
                 summary.rows_read += batch.read
                 rows, keys, bodies = batch.rows, batch.keys, batch.bodies
