@@ -446,7 +446,7 @@ def test_a_name_in_latin_letters_is_masked_and_a_placeholder_is_shown(tmp_path: 
     path = tmp_path / "c.csv"
     headers = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "治疗状态", "机构ID"]
     lines = [",".join(headers)]
-    starts = ("WANG LIHUA", "Li Ming", "O'Brien", "unknown", "IVF", "5月6日 晚8点")
+    starts = ("WANG LIHUA", "Li Ming", "O'Brien", "unknown", "IVF", "abc", "5月6日 晚8点")
     for number, start in enumerate(starts, 1):
         lines.append(f"C{number},INF{number},IVF,{start},1,1,ZJ3301001")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
