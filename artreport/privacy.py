@@ -88,9 +88,10 @@ def kind_by_shape(value: Any, field_type: str) -> str | None:
 
 def _is_latin_name(text: str, field_type: str) -> bool:
     """Letters in a date, number or record ID column, which may be a name in pinyin (WANG
-    LIHUA, Wang): capitalised, and anything but a word for nothing (NULL, N/A) or an abbreviation of four
-    capitals at most (IVF, ICSI), which a method column shifted into a date's may hold. In a
-    record ID's column, capitals without a space are a code (NO-SUCH), not a name."""
+    LIHUA, Wang): capitalised, and anything but a word for nothing (NULL, N/A) or an
+    abbreviation of four capitals at most (IVF, ICSI), which a method column shifted into a
+    date's may hold. In a record ID's column, capitals without a space are a code (NO-SUCH),
+    not a name."""
     if len(text) < 2 or not _LATIN_NAME.fullmatch(text) or text.casefold() in _NO_ONE:
         return False
     if not text[0].isupper():
