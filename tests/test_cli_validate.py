@@ -108,6 +108,24 @@ def test_legacy_xls_codes_that_lost_their_leading_zeros_are_caught(tmp_path: Pat
     assert {r["code"] for r in report_rows(report)} == {"leading-zeros-lost"}
 
 
+def test_codes_a_spreadsheet_made_numbers_are_flagged_in_the_csv_it_saved(tmp_path: Path) -> None:
+    # ovum.xlsx refuses 5879 among codes like YS5270, a number cell; the CSV LibreOffice saved
+    # of it sent all its rows without a word, 5879 being text there like any code. Each such
+    # cell now has a warning: in a CSV, a short code among lettered ones may be right.
+    found = {}
+    for name in ("ovum.xlsx", "ovum_gb18030.csv"):
+        report = tmp_path / f"{name}.report.csv"
+        code, _ = invoke("validate", "ovum", str(real_sample(name)), "--report", str(report))
+        found[name] = code, report_rows(report)
+    sheet_code, refused = found["ovum.xlsx"]
+    csv_code, warned = found["ovum_gb18030.csv"]
+    assert (sheet_code, csv_code) == (1, 0)
+    assert len(warned) == 39
+    cells = [(r["row"], r["field"], r["value"]) for r in warned]
+    assert cells == [(r["row"], r["field"], r["value"]) for r in refused]
+    assert {(r["code"], r["severity"]) for r in warned} == {("code-shorter-than-column", "warning")}
+
+
 def test_report_is_owner_only_and_names_row_field_and_reason(tmp_path: Path) -> None:
     path = tmp_path / "c.csv"
     with open(path, "w", encoding="utf-8", newline="") as handle:

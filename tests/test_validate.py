@@ -129,6 +129,71 @@ def test_a_resident_id_a_spreadsheet_rounded_to_000_in_a_csv_is_caught(tmp_path:
     assert [r.valid for r in results] == [False, True, True]
 
 
+def _text_file_of_codes(path: Path, label: str, values: list[str]) -> Path:
+    """Cycle rows with *values* in the column *label*, as a CSV or as a web page's table."""
+    rows = [
+        required_cycle_headers() | {"周期ID": f"CYC{i:03d}", label: value}
+        for i, value in enumerate(values)
+    ]
+    if path.suffix == ".csv":
+        return write_csv(path, rows)
+    page = "<html><body><table><tr>" + "".join(f"<th>{h}</th>" for h in rows[0]) + "</tr>"
+    for row in rows:
+        page += "<tr>" + "".join(f"<td>{v}</td>" for v in row.values()) + "</tr>"
+    path.write_text(page + "</table></body></html>", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".html"])
+def test_a_number_shorter_than_its_columns_numeric_codes_in_a_text_file_is_refused(
+    tmp_path: Path, suffix: str
+) -> None:
+    """Where a spreadsheet refuses the number 6523 among codes like 006523, the CSV it saves
+    has 6523 as text, which was sent. Among codes that are all digits it can only have lost
+    its zeros; 000123, which kept them, is a code of another length, not a lost one."""
+    values = ["006523", "012345", "000871", "123456", "6523", "000123"]
+    path = _text_file_of_codes(tmp_path / f"c{suffix}", "操作人员代码", values)
+    _, results = run(CYCLE, path)
+    assert [codes(r.problems) for r in results] == [
+        [],
+        [],
+        [],
+        [],
+        [(6, "opertioncode", "leading-zeros-lost")],
+        [],
+    ]
+    assert [r.valid for r in results] == [True, True, True, True, False, True]
+    [problem] = results[4].problems
+    message = problem.message("en")
+    assert "only 4 digits" in message and "6-digit numbers (such as 006523)" in message
+    assert f"saved this {suffix[1:].upper()} file drops leading zeros" in message
+    assert "hospital system" in message
+    assert "表格软件" in problem.message("zh")
+
+
+def test_a_number_shorter_than_its_columns_lettered_codes_in_a_csv_is_sent_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    """Among codes like YS7820 a bare 5760 may be a code of another kind, which a clerk cannot
+    mark as text in a CSV: the row is sent, with a warning to check the code."""
+    values = ["YS7820", "YS3462", "5760", "YS8145", "YS0811"]
+    _, results = run(CYCLE, _text_file_of_codes(tmp_path / "c.csv", "操作人员代码", values))
+    assert [codes(r.problems) for r in results] == [
+        [],
+        [],
+        [(4, "opertioncode", "code-shorter-than-column")],
+        [],
+        [],
+    ]
+    assert all(r.valid for r in results)
+    assert results[2].data["opertioncode"] == "5760"
+    [problem] = results[2].problems
+    assert problem.severity == "warning"
+    message = problem.message("en")
+    assert "only 4 digits where the column's codes have 6 characters" in message
+    assert "such as YS7820" in message and "check" in message
+
+
 def test_a_record_below_the_total_is_in_the_failure_report(tmp_path: Path) -> None:
     rows = [
         required_cycle_headers(),

@@ -26,6 +26,9 @@ BAD_DATE = "bad-date"
 BAD_DATETIME = "bad-datetime"
 PRECISION_LOST = "precision-lost"
 LEADING_ZEROS_LOST = "leading-zeros-lost"
+#: A number shorter than its column's codes in a file without cell types (CSV), where the
+#: column's codes have letters: it may be right, so the row is still sent.
+CODE_SHORTER_THAN_COLUMN = "code-shorter-than-column"
 SPREADSHEET_ERROR = "spreadsheet-error-value"
 UNSAVED_FORMULA_VALUE = "formula-without-value"
 DATE_IN_TEXT_FIELD = "date-in-text-field"
@@ -58,6 +61,13 @@ NOT_READ_AFTER_STOP = "not-read-after-stop"
 NOT_SENT_SIGNAL = "sync-not-sent-signal"
 NOT_READ_INPUT_ERROR = "not-read-input-error"
 
+#: The params key naming the message a problem is told with, where one code is told in
+#: words fitting what was found: the code, which scripts match on, stays the same.
+WORDING = "wording"
+#: The wording of LEADING_ZEROS_LOST in a CSV, whose cells have no type to tell a number from
+#: a code.
+LEADING_ZEROS_LOST_TEXT = "leading-zeros-lost-text"
+
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).
 TITLE_PREFIX = "title-"
 
@@ -85,7 +95,12 @@ class Problem:
 
     def message(self, lang: str | None = None) -> str:
         return translate(
-            self.code, lang, row=self.row, field=self.field, value=_shown(self.value), **self.params
+            self.params.get(WORDING, self.code),
+            lang,
+            row=self.row,
+            field=self.field,
+            value=_shown(self.value),
+            **self.params,
         )
 
     def to_dict(self, lang: str | None = None) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import operator
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,15 +36,18 @@ from artreport.validation.problems import CellError, Problem
 from artreport.validation.values import (
     BLANK,
     CLEAR_VALUES,
+    TypicalCodes,
     coded_reader,
-    typical_code_length,
+    typical_codes,
     value_reader,
 )
 
 # Formats whose numeric cells are IEEE doubles written by a spreadsheet program.
 _DOUBLE_FORMATS = frozenset({"xlsx", "xls", "ods"})
+#: Formats whose cells are all text: a code and a number that lost its zeros look alike.
+_TEXT_FORMATS = frozenset({"csv", "html", "xml"})
 _ORGID = "orgid"
-#: Rows a spreadsheet's text columns are sampled over to learn their code lengths.
+#: Rows a file's text columns are sampled over to learn their code lengths.
 _CODE_SAMPLE_ROWS = 1000
 #: Cells checked together, a column at a time (see ``columns``): as many rows as make this
 #: many cells. A batch's cells and what is made of them have to stay in the CPU cache (a
@@ -279,23 +283,30 @@ class Validation:
             )
         return columns
 
-    def _sampled_rows(self) -> Iterator[tuple[int, list[Any]]]:
-        """The table's rows; for spreadsheets, first learn from a sample how long each text
-        column's codes are, so numbers that lost their leading zeros can be caught."""
+    def _sampled_rows(self, checks: _RowChecks) -> Iterator[tuple[int, list[Any]]]:
+        """The table's rows; for spreadsheets and text files, first learn from a sample how
+        long each text column's codes are, so numbers that lost their leading zeros can be
+        caught: by the column's reader in a spreadsheet, where they are number cells, and by
+        ``checks`` in a text file, where they are text like any code."""
         rows = self.table.rows()
-        if self.table.format not in _DOUBLE_FORMATS:
+        doubles = self.table.format in _DOUBLE_FORMATS
+        if not doubles and self.table.format not in _TEXT_FORMATS:
             return rows
         sample = list(itertools.islice(rows, _CODE_SAMPLE_ROWS))
         columns = []
         for column in self._columns:
-            length = None
+            found = None
             # Not for ID numbers: none starts with a zero, and an old 15-digit one among
             # 18-digit ones is no shortened code.
             if column.field.type == "string" and column.field.pii != "idcard":
-                length = typical_code_length([cells[column.index] for _, cells in sample])
-            if length is not None:
-                read = value_reader(column.field, numbers_are_doubles=True, code_length=length)
-                column = dataclasses.replace(column, read=read, cache=ColumnCache())
+                column_cells = [cells[column.index] for _, cells in sample]
+                found = typical_codes(column_cells, all_text=not doubles)
+            if found is not None:
+                if doubles:
+                    read = value_reader(column.field, numbers_are_doubles=True, codes=found)
+                    column = dataclasses.replace(column, read=read, cache=ColumnCache())
+                else:
+                    checks.add_code_column(column.field, found, self.table.format)
             columns.append(column)
         self._columns = columns
         self._plan = [(c.index, c.field, c.read, c.field.required, c.clear) for c in columns]
@@ -455,7 +466,7 @@ class Validation:
         cache by the time they are freed, and the new one is read into memory that is not
         in it: validation runs a fifth slower (``bench/bench_validate.py``).
         """
-        for batch in self._batches():
+        for batch in self._batches(checks):
             numbers, rows = zip(*batch, strict=True)
             names, values, slow = self._convert_batch(rows)
             columns = dict(zip(names, values, strict=True))
@@ -468,8 +479,8 @@ class Validation:
             yield batch, numbers, names, values, columns, slow
             del batch, numbers, rows, names, values, columns, slow
 
-    def _batches(self) -> Iterator[list[tuple[int, list[Any]]]]:
-        source = self._sampled_rows()
+    def _batches(self, checks: _RowChecks) -> Iterator[list[tuple[int, list[Any]]]]:
+        source = self._sampled_rows(checks)
         if self._merges:
             source = self._merged(source)
         size = max(1, _BATCH_CELLS // max(1, len(self.table.headers)))
@@ -609,10 +620,33 @@ def _ambiguous_column(index: int, header: str, fields: list[Field]) -> Problem:
 _SHOWN_NUMBER_FORMATS = frozenset({"csv", "html"})
 
 
+#: A whole number as a spreadsheet writes it into a CSV: ASCII digits, no leading zero.
+_NUMBER = re.compile(r"(?:0|[1-9][0-9]*)\Z")
+
+
+@dataclass(frozen=True, slots=True)
+class _CodeColumn:
+    """A text file's column of codes of one length, where a shorter number is caught."""
+
+    field: Field
+    length: int
+    #: A shorter number between new lines, in the column's values joined by new lines.
+    shorter: re.Pattern[str]
+    code: str
+    severity: str
+    params: dict[str, Any]
+
+    def is_shorter(self, value: Any) -> bool:
+        """Whether *value* is a number shorter than the codes, written as a spreadsheet writes
+        a number: a code that kept its zeros (000123) lost none."""
+        return value.__class__ is str and len(value) < self.length and bool(_NUMBER.match(value))
+
+
 class _RowChecks:
     """Checks that look at a whole row: orgid, fields of which one must be filled, resident ID
-    check digits, a primary key seen before in the file, and the sanity warnings (dates in
-    order and not in the future, numbers in a plausible range)."""
+    check digits, a primary key seen before in the file, numbers shorter than their column's
+    codes in a text file, and the sanity warnings (dates in order and not in the future,
+    numbers in a plausible range)."""
 
     def __init__(
         self,
@@ -651,6 +685,25 @@ class _RowChecks:
         self.latest = [
             (f, latest.strftime(formats[f.type])) for f in record_type.fields if f.type in formats
         ]
+        #: Known once the file's first rows are read (see ``Validation._sampled_rows``).
+        self.code_columns: list[_CodeColumn] = []
+
+    def add_code_column(self, fld: Field, typical: TypicalCodes, file_format: str) -> None:
+        """Catch numbers shorter than ``typical`` in a text file's column. Where every code is
+        digits (006523), a shorter number can only have lost its zeros, which a spreadsheet
+        program that opened and saved the file drops: refused. Where they have letters
+        (YS7820), it may be a code of another kind, which the clerk could not have marked as
+        text in a CSV: a warning."""
+        params: dict[str, Any] = {"length": typical.length, "example": typical.example}
+        if typical.digits_only:
+            code, severity = codes.LEADING_ZEROS_LOST, "error"
+            params |= {"format": file_format.upper(), codes.WORDING: codes.LEADING_ZEROS_LOST_TEXT}
+        else:
+            code, severity = codes.CODE_SHORTER_THAN_COLUMN, "warning"
+        # Not ^…$ in MULTILINE: a pattern that starts with a literal new line is searched for
+        # from new line to new line, twice as fast as one tried at every character.
+        shorter = re.compile(f"\n(?:0|[1-9][0-9]{{0,{typical.length - 2}}})\n")
+        self.code_columns.append(_CodeColumn(fld, typical.length, shorter, code, severity, params))
 
     def suspicious_positions(self, columns: dict[str, list[Any]]) -> set[int]:
         """Positions in a batch (columns by field name) that some row check would flag."""
@@ -676,6 +729,17 @@ class _RowChecks:
                     or (self.shown_numbers and looks_rounded(number))
                 ):
                     positions.add(i)
+        for code_column in self.code_columns:
+            values = columns.get(code_column.field.name)
+            if values is None:
+                continue
+            # One search over the whole column, at C speed; row by row only when it finds one.
+            try:
+                joined = "\n".join(values)
+            except TypeError:
+                joined = "\n".join(map(_AS_FIRST.get, values, values))
+            if code_column.shorter.search(f"\n{joined}\n"):
+                positions.update(i for i, v in enumerate(values) if code_column.is_shorter(v))
         self._suspicious_sanity(columns, positions)
         return positions
 
@@ -775,6 +839,13 @@ class _RowChecks:
                     found.append((codes.PRECISION_LOST, field(name), number, {}, "error"))
             elif not valid:
                 found.append((codes.IDCARD_CHECKSUM, field(name), number, {}, "warning"))
+        for code_column in self.code_columns:
+            value = data.get(code_column.field.name)
+            if code_column.is_shorter(value):
+                params = {**code_column.params, "digits": len(value)}
+                found.append(
+                    (code_column.code, code_column.field, value, params, code_column.severity)
+                )
         self._check_sanity(data, found)
         key = data.get(self.key_name)
         if key is None:

@@ -12,7 +12,9 @@ import datetime as dt
 import math
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from artreport.dictionaries import label_key
@@ -155,7 +157,7 @@ def _cached(parse: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def _text_from_number(
-    value: float | int, numbers_are_doubles: bool, code_length: int | None
+    value: float | int, numbers_are_doubles: bool, codes: TypicalCodes | None
 ) -> str:
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -168,10 +170,10 @@ def _text_from_number(
     elif numbers_are_doubles and abs(value) >= _EXACT_DIGITS_LIMIT:
         raise CellError(PRECISION_LOST)
     text = str(value)
-    if code_length is not None and len(text) < code_length:
+    if codes is not None and len(text) < codes.length:
         # The column's codes are text of this length (YS0001, 003476); a shorter number among
         # them is one whose leading zeros the spreadsheet dropped (003476 → 3476).
-        raise CellError(LEADING_ZEROS_LOST, length=code_length)
+        raise CellError(LEADING_ZEROS_LOST, length=codes.length)
     return text
 
 
@@ -226,7 +228,7 @@ def _unmarked(text: str) -> str:
     return text
 
 
-def _text_reader(numbers_are_doubles: bool, code_length: int | None) -> Callable[[Any], Any]:
+def _text_reader(numbers_are_doubles: bool, codes: TypicalCodes | None) -> Callable[[Any], Any]:
     def read_text(value: Any) -> Any:
         if value.__class__ is str:
             text = cell_text(value)
@@ -237,14 +239,14 @@ def _text_reader(numbers_are_doubles: bool, code_length: int | None) -> Callable
                     raise CellError(PRECISION_LOST)
                 if _WHOLE_NUMBER_AS_FLOAT.match(text):
                     # 10388644.0: an ID that went through a float column (Excel, pandas).
-                    return _text_from_number(float(text), numbers_are_doubles, code_length)
+                    return _text_from_number(float(text), numbers_are_doubles, codes)
             return text
         if value is None:
             return BLANK
         if isinstance(value, bool):
             raise CellError(NOT_TEXT)
         if isinstance(value, (int, float)):
-            return _text_from_number(value, numbers_are_doubles, code_length)
+            return _text_from_number(value, numbers_are_doubles, codes)
         if isinstance(value, (dt.date, dt.time)):
             # A spreadsheet turned a code such as "3-5" into a date: the original is gone.
             raise CellError(DATE_IN_TEXT_FIELD)
@@ -537,17 +539,18 @@ def _calendar_reader(
 
 
 def value_reader(
-    field: Field, *, numbers_are_doubles: bool = False, code_length: int | None = None
+    field: Field, *, numbers_are_doubles: bool = False, codes: TypicalCodes | None = None
 ) -> Callable[[Any], Any]:
     """The reader for one column.
 
     ``numbers_are_doubles`` says the source stores numbers as IEEE doubles (spreadsheets), so a
     large integer may already have lost digits and a bare number in a date column is an Excel
-    serial day; JSON integers are exact and CSV cells are text. ``code_length`` is the length
-    of the codes a text column holds as text (see :func:`typical_code_length`).
+    serial day; JSON integers are exact and CSV cells are text. ``codes`` is what the codes a
+    text column holds as text look like (see :func:`typical_codes`): a shorter number there is
+    refused.
     """
     if field.type == "string":
-        read_text = _text_reader(numbers_are_doubles, code_length)
+        read_text = _text_reader(numbers_are_doubles, codes)
         if field.pii == "idcard":
             return _id_number_reader(read_text)
         return _identifier_reader(read_text) if field.identifier else read_text
@@ -611,30 +614,62 @@ _CODE_LIKE = re.compile(r"^[0-9A-Za-z]*[0-9][0-9A-Za-z]*$")
 _MIN_CODE_EVIDENCE = 3
 
 
-def typical_code_length(cells: list[Any]) -> int | None:
-    """The length most text codes in a spreadsheet column share, when at least three share it
-    and they are most of the column's text codes; None when there is no such evidence.
+@dataclass(frozen=True, slots=True)
+class TypicalCodes:
+    """What most text codes of a column look like (see :func:`typical_codes`)."""
+
+    length: int
+    #: One of them, to show the clerk.
+    example: str
+    #: Every one of them is digits (006523): a fixed-width numeric code.
+    digits_only: bool
+
+
+def typical_codes(cells: list[Any], *, all_text: bool = False) -> TypicalCodes | None:
+    """The length most text codes in a column share, when at least three share it and they
+    are most of the column's text codes; None when there is no such evidence.
 
     A spreadsheet turns a code typed as ``003476`` into the number 3476 but leaves ``YS4670``
     text, so the text codes of a column tell how long its numbers should have been.
+    ``all_text`` is for a file without cell types (CSV): there a value of bare digits, such as
+    3476, may be one of those numbers written back as text, and is no evidence; a code with a
+    letter or a leading zero is.
     """
-    lengths: dict[int, int] = {}
+    # Each distinct value once: most columns repeat a few, and this runs on every file.
+    codes: dict[int, dict[str, int]] = {}
     total = 0
-    for cell in cells:
+    for cell, count in Counter(cells).items():
+        if cell.__class__ is not str:
+            continue
+        if all_text:
+            try:
+                cell = cell_text(cell)
+            except CellError:
+                continue
+            if cell.isdigit() and cell[0] != "0":
+                continue
         # Codes mostly of digits: grades such as 4AB or 3BB say nothing of how long the
         # numbers of their column should be (a grade 2 is a grade 2).
         if (
-            cell.__class__ is str
-            and len(cell) >= 3
+            len(cell) >= 3
             and _CODE_LIKE.match(cell)
             and sum(map(str.isdigit, cell)) * 2 >= len(cell)
         ):
-            lengths[len(cell)] = lengths.get(len(cell), 0) + 1
-            total += 1
-    if not lengths:
+            of_length = codes.setdefault(len(cell), {})
+            of_length[cell] = of_length.get(cell, 0) + count
+            total += count
+    if not codes:
         return None
-    length, count = max(lengths.items(), key=lambda item: item[1])
-    return length if count >= _MIN_CODE_EVIDENCE and count * 2 > total else None
+    counts = {length: sum(found.values()) for length, found in codes.items()}
+    length, count = max(counts.items(), key=lambda item: item[1])
+    if count < _MIN_CODE_EVIDENCE or count * 2 <= total:
+        return None
+    typical = codes[length]
+    return TypicalCodes(
+        length=length,
+        example=next(iter(typical)),
+        digits_only=all(code.isdigit() for code in typical),
+    )
 
 
 #: What ``--blank-clears`` sends for an empty optional cell: the platform clears a field on
