@@ -194,6 +194,41 @@ def test_a_number_shorter_than_its_columns_lettered_codes_in_a_csv_is_sent_with_
     assert "such as YS7820" in message and "check" in message
 
 
+def test_a_number_among_codes_beginning_with_letters_in_a_sheet_is_said_to_lack_them(
+    tmp_path: Path,
+) -> None:
+    """20000002 among INF20000001-like codes lost no zeros: its letters are missing, or the
+    spreadsheet made a number of it. Refused as before, under the same code, but said so;
+    among codes of digits the message still speaks of leading zeros."""
+    base = required_cycle_headers()
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append([*base, "操作人员代码"])
+    for i, (information, operator) in enumerate(
+        [
+            ("INF20000001", "003476"),
+            (20000002, 3476),
+            ("INF20000003", "004670"),
+            ("INF20000004", "001234"),
+        ]
+    ):
+        sheet.append([*(base | {"周期ID": f"C{i}", "档案信息ID": information}).values(), operator])
+    workbook.save(tmp_path / "c.xlsx")
+    _, results = run(CYCLE, tmp_path / "c.xlsx")
+    assert [codes(r.problems) for r in results] == [
+        [],
+        [(3, "informationid", "leading-zeros-lost"), (3, "opertioncode", "leading-zeros-lost")],
+        [],
+        [],
+    ]
+    prefix, zeros = results[1].problems
+    assert "bare number" in prefix.message("en")
+    assert "begin with letters (such as INF…, 11 characters)" in prefix.message("en")
+    assert "letters may be missing" in prefix.message("en")
+    assert "INF…" in prefix.message("zh") and "很可能已丢失" not in prefix.message("zh")
+    assert "leading zeros were probably lost" in zeros.message("en")
+
+
 def test_a_record_below_the_total_is_in_the_failure_report(tmp_path: Path) -> None:
     rows = [
         required_cycle_headers(),

@@ -29,6 +29,7 @@ from artreport.validation.problems import (
     ID_NUMBER_WITHOUT_DIGITS,
     INTEGER_OUT_OF_RANGE,
     LEADING_ZEROS_LOST,
+    LEADING_ZEROS_LOST_PREFIX,
     NOT_INTEGER,
     NOT_NUMBER,
     NOT_TEXT,
@@ -36,6 +37,7 @@ from artreport.validation.problems import (
     SPREADSHEET_ERROR,
     UNKNOWN_CODE,
     UNSAVED_FORMULA_VALUE,
+    WORDING,
     CellError,
 )
 
@@ -171,8 +173,16 @@ def _text_from_number(
         raise CellError(PRECISION_LOST)
     text = str(value)
     if codes is not None and len(text) < codes.length:
-        # The column's codes are text of this length (YS0001, 003476); a shorter number among
-        # them is one whose leading zeros the spreadsheet dropped (003476 → 3476).
+        # The column's codes are text of this length (003476); a shorter number among them is
+        # one whose leading zeros the spreadsheet dropped (003476 → 3476). Where they begin
+        # with letters (INF20000001), a bare number may as well have lost its letters.
+        if codes.prefix:
+            raise CellError(
+                LEADING_ZEROS_LOST,
+                length=codes.length,
+                prefix=codes.prefix,
+                **{WORDING: LEADING_ZEROS_LOST_PREFIX},
+            )
         raise CellError(LEADING_ZEROS_LOST, length=codes.length)
     return text
 
@@ -610,6 +620,7 @@ def coded_reader(read: Callable[[Any], Any], table: Mapping[int, str]) -> Callab
 
 
 _CODE_LIKE = re.compile(r"^[0-9A-Za-z]*[0-9][0-9A-Za-z]*$")
+_ASCII_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: Fewest text codes in a column before their length counts as evidence.
 _MIN_CODE_EVIDENCE = 3
 
@@ -621,6 +632,9 @@ class TypicalCodes:
     length: int
     #: One of them, to show the clerk.
     example: str
+    #: When most of them begin with letters, the letters most begin with (INF of INF20000001);
+    #: else "".
+    prefix: str
     #: Every one of them is digits (006523): a fixed-width numeric code.
     digits_only: bool
 
@@ -665,9 +679,18 @@ def typical_codes(cells: list[Any], *, all_text: bool = False) -> TypicalCodes |
     if count < _MIN_CODE_EVIDENCE or count * 2 <= total:
         return None
     typical = codes[length]
+    prefixes: dict[str, int] = {}
+    for code, times in typical.items():
+        letters = code[: len(code) - len(code.lstrip(_ASCII_LETTERS))]
+        if letters:
+            prefixes[letters] = prefixes.get(letters, 0) + times
+    prefix = ""
+    if sum(prefixes.values()) * 2 > count:
+        prefix = max(prefixes.items(), key=lambda item: item[1])[0]
     return TypicalCodes(
         length=length,
-        example=next(iter(typical)),
+        example=next(code for code in typical if code.startswith(prefix)),
+        prefix=prefix,
         digits_only=all(code.isdigit() for code in typical),
     )
 
