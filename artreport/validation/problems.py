@@ -64,11 +64,17 @@ NOT_READ_INPUT_ERROR = "not-read-input-error"
 #: The params key naming the message a problem is told with, where one code is told in
 #: words fitting what was found: the code, which scripts match on, stays the same.
 WORDING = "wording"
-#: Wordings of LEADING_ZEROS_LOST: the column's codes begin with letters (INF20000001), so the
-#: number may have lost its letters rather than zeros; the file is a CSV, whose cells have
-#: no type to tell a number from a code.
-LEADING_ZEROS_LOST_PREFIX = "leading-zeros-lost-prefix"
-LEADING_ZEROS_LOST_TEXT = "leading-zeros-lost-text"
+
+
+class Wording:
+    """The messages, other than its own, a code may be told with (see WORDING): no codes."""
+
+    #: LEADING_ZEROS_LOST among codes that begin with letters (INF…): the letters may be
+    #: what is missing.
+    LEADING_ZEROS_LOST_PREFIX = "leading-zeros-lost-prefix"
+    #: LEADING_ZEROS_LOST in a CSV, whose cells have no type to tell a number from a code.
+    LEADING_ZEROS_LOST_TEXT = "leading-zeros-lost-text"
+
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).
 TITLE_PREFIX = "title-"

@@ -697,7 +697,10 @@ class _RowChecks:
         params: dict[str, Any] = {"length": typical.length, "example": typical.example}
         if typical.digits_only:
             code, severity = codes.LEADING_ZEROS_LOST, "error"
-            params |= {"format": file_format.upper(), codes.WORDING: codes.LEADING_ZEROS_LOST_TEXT}
+            params |= {
+                "format": file_format.upper(),
+                codes.WORDING: codes.Wording.LEADING_ZEROS_LOST_TEXT,
+            }
         else:
             code, severity = codes.CODE_SHORTER_THAN_COLUMN, "warning"
         # Not ^…$ in MULTILINE: a pattern that starts with a literal new line is searched for

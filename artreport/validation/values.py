@@ -29,7 +29,6 @@ from artreport.validation.problems import (
     ID_NUMBER_WITHOUT_DIGITS,
     INTEGER_OUT_OF_RANGE,
     LEADING_ZEROS_LOST,
-    LEADING_ZEROS_LOST_PREFIX,
     NOT_INTEGER,
     NOT_NUMBER,
     NOT_TEXT,
@@ -39,6 +38,7 @@ from artreport.validation.problems import (
     UNSAVED_FORMULA_VALUE,
     WORDING,
     CellError,
+    Wording,
 )
 
 
@@ -181,7 +181,7 @@ def _text_from_number(
                 LEADING_ZEROS_LOST,
                 length=codes.length,
                 prefix=codes.prefix,
-                **{WORDING: LEADING_ZEROS_LOST_PREFIX},
+                **{WORDING: Wording.LEADING_ZEROS_LOST_PREFIX},
             )
         raise CellError(LEADING_ZEROS_LOST, length=codes.length)
     return text
