@@ -30,6 +30,24 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+#: The columns of the small cycle CSVs below: the required ones, in an export's order.
+SHORT_CYCLE_HEADERS = [
+    "周期ID",
+    "档案信息ID",
+    "方案",
+    "周期开始时间",
+    "周期次数",
+    "治疗状态",
+    "机构ID",
+]
+
+
+def short_cycle_csv(path: Path, rows: list[str]) -> Path:
+    """A cycle CSV of SHORT_CYCLE_HEADERS and ``rows``, each a line of its values."""
+    path.write_text("\n".join([",".join(SHORT_CYCLE_HEADERS), *rows]) + "\n", encoding="utf-8")
+    return path
+
+
 def cycle_xlsx_with_date_cells(path: Path, rows: int = 3) -> Path:
     workbook = openpyxl.Workbook()
     sheet = workbook.active
@@ -323,12 +341,9 @@ def test_the_problems_by_code_are_named_in_the_clerks_language_beside_their_code
 ) -> None:
     """The table showed only identifiers such as required-missing, which a Chinese-reading
     clerk cannot read; the code stays beside the title for the support desk."""
-    path = tmp_path / "c.csv"
-    headers = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "治疗状态", "机构ID"]
-    path.write_text(
-        ",".join(headers) + "\nC1,INF1,,2023-05-01,1,1,ZJ3301001\n"
-        "C2,INF2,IVF,2023-05-02,abc,1,ZJ3301001\n",
-        encoding="utf-8",
+    path = short_cycle_csv(
+        tmp_path / "c.csv",
+        ["C1,INF1,,2023-05-01,1,1,ZJ3301001", "C2,INF2,IVF,2023-05-02,abc,1,ZJ3301001"],
     )
     expected = {
         "zh": (["问题", "代码", "数量"], "必填项为空", "不是整数"),
@@ -428,12 +443,9 @@ def test_a_name_or_id_number_in_the_wrong_column_is_still_masked(tmp_path: Path)
 def test_a_date_written_with_chinese_words_is_shown_not_masked(tmp_path: Path) -> None:
     """LibreOffice's Chinese display of a date (06-5月-23) in a CSV was shown as '0*******',
     masked like a name: the clerk could not see which value was wrong."""
-    path = tmp_path / "c.csv"
-    headers = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "治疗状态", "机构ID"]
-    path.write_text(
-        ",".join(headers) + "\nC1,INF1,IVF,06-5月-23,1,1,ZJ3301001\n"
-        "C2,INF2,IVF,王秀英,1,1,ZJ3301001\n",
-        encoding="utf-8",
+    path = short_cycle_csv(
+        tmp_path / "c.csv",
+        ["C1,INF1,IVF,06-5月-23,1,1,ZJ3301001", "C2,INF2,IVF,王秀英,1,1,ZJ3301001"],
     )
     code, output = invoke("--lang", "en", "validate", "cycle", str(path), "--json")
     assert code == 1, output
@@ -444,13 +456,14 @@ def test_a_date_written_with_chinese_words_is_shown_not_masked(tmp_path: Path) -
 def test_words_that_name_no_one_are_shown_in_a_number_columns_message(tmp_path: Path) -> None:
     """否 was shown as '否*': the clerk read the star as part of the cell. A name is still
     masked, also one of number words (万一), of date words (时三) or with a rare character."""
-    path = tmp_path / "c.csv"
-    headers = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "治疗状态", "机构ID"]
-    lines = [",".join(headers)]
     counts = ("否", "张三", "万一", "时三", "刘䶮")
-    for number, count in enumerate(counts, 1):
-        lines.append(f"C{number},INF{number},IVF,2023-05-0{number},{count},1,ZJ3301001")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = short_cycle_csv(
+        tmp_path / "c.csv",
+        [
+            f"C{number},INF{number},IVF,2023-05-0{number},{count},1,ZJ3301001"
+            for number, count in enumerate(counts, 1)
+        ],
+    )
     code, output = invoke("--lang", "en", "validate", "cycle", str(path), "--json")
     assert code == 1, output
     assert "'否'" in output
@@ -461,13 +474,14 @@ def test_words_that_name_no_one_are_shown_in_a_number_columns_message(tmp_path: 
 def test_a_name_in_latin_letters_is_masked_and_a_placeholder_is_shown(tmp_path: Path) -> None:
     """Pinyin and foreign names refused by a date or number column were shown whole (WANG
     LIHUA), where a Chinese name is masked; words that name no one stay readable."""
-    path = tmp_path / "c.csv"
-    headers = ["周期ID", "档案信息ID", "方案", "周期开始时间", "周期次数", "治疗状态", "机构ID"]
-    lines = [",".join(headers)]
     starts = ("WANG LIHUA", "Li Ming", "O'Brien", "unknown", "IVF", "abc", "5月6日 晚8点")
-    for number, start in enumerate(starts, 1):
-        lines.append(f"C{number},INF{number},IVF,{start},1,1,ZJ3301001")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path = short_cycle_csv(
+        tmp_path / "c.csv",
+        [
+            f"C{number},INF{number},IVF,{start},1,1,ZJ3301001"
+            for number, start in enumerate(starts, 1)
+        ],
+    )
     code, output = invoke("--lang", "en", "validate", "cycle", str(path), "--json")
     assert code == 1, output
     for name in starts[:3]:
