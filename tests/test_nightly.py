@@ -737,6 +737,24 @@ def test_an_older_exports_bad_rows_give_way_to_the_newer_export(
     assert f"{older.name}: refers to" not in quiet.output
 
 
+def test_a_file_of_another_organisation_stops_only_itself(tmp_path: Path, sandbox: Sandbox) -> None:
+    """A referral's file in the export folder, every row another hospital's: the run stopped
+    there, and tonight's valid files were not sent."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle_a_referral.csv", CYCLE, fake_rows(CYCLE, 3, orgid="ZJ3302999"))
+    write_rows(folder / "cycle_b_tonight.csv", CYCLE, fake_rows(CYCLE, 4, orgid=ORGID, start=10))
+    result = runner.invoke(app, ["sync", str(folder), "--json"], env=environment(sandbox))
+    assert result.exit_code == 2, result.output
+    files = {Path(f["file"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert files["cycle_a_referral.csv"]["exit_code"] == 2
+    assert (
+        files["cycle_b_tonight.csv"]["exit_code"],
+        files["cycle_b_tonight.csv"]["accepted"],
+    ) == (0, 4)
+    assert len(sandbox.rows("cycle")) == 4
+
+
 def test_sync_with_blank_clears_clears_what_the_export_no_longer_holds(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:

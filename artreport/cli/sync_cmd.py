@@ -28,8 +28,10 @@ from artreport.config import Config
 from artreport.errors import (
     EXIT_PROBLEMS,
     ArtreportError,
+    AuthError,
     InputError,
     LockedError,
+    UnreachableError,
     UsageError,
 )
 from artreport.report import ReportWriter, same_path, unused_path
@@ -281,8 +283,12 @@ def sync_command(
                             run.log.info("%s: %s", check.path, message)
                         entry["exit_code"] = outcome.exit_code
                         if outcome.error is not None:
-                            stopped = outcome.error
                             entry["error"] = outcome.error.message(state.lang)
+                            if isinstance(outcome.error, (AuthError, UnreachableError)):
+                                # The platform refuses or is gone: nothing more gets through.
+                                # A file's own error (cut short, every row of another
+                                # organisation) leaves the others to be sent.
+                                stopped = outcome.error
                     results.append(entry)
                     if not as_json:
                         # As each file is done: a cron log shows how far a run killed on a
