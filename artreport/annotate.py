@@ -327,7 +327,8 @@ class Annotator:
             cells[reason_column - 1 : reason_column] = [reason]
             sheet.append(cells)
         for number in others.numbers_after(written):
-            written = _skip_to(sheet, written, number + 1, others)
+            _skip_to(sheet, written, number + 1, others)
+            written = number
         return workbook
 
     def _widest_shifted_row(self) -> int:

@@ -213,6 +213,9 @@ def test_a_rebuilt_copy_keeps_the_title_the_totals_and_the_footnotes(tmp_path: P
         "合计：3 例",
         data[3],
         "制表人：李四",
+        "审核：王五",
+        "",
+        "注：本表由系统导出",
     ]
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out = tmp_path / "marked.xlsx"
@@ -220,11 +223,14 @@ def test_a_rebuilt_copy_keeps_the_title_the_totals_and_the_footnotes(tmp_path: P
     assert result.exit_code == 1, result.output
 
     sheet = openpyxl.load_workbook(out).worksheets[0]
-    assert [sheet.cell(row, 1).value for row in (1, 5, 7, 9)] == [
+    assert [sheet.cell(row, 1).value for row in (1, 5, 7, 9, 10, 11, 12)] == [
         "周期信息导出",
         "5月小计",
         "合计：3 例",
         "制表人：李四",
+        "审核：王五",
+        None,
+        "注：本表由系统导出",
     ]
     columns = header_columns(sheet, 2)
     assert sheet[f"{columns['cycleid']}8"].value == rows[3]["cycleid"]

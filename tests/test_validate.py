@@ -1163,14 +1163,14 @@ def test_a_quote_left_open_until_a_later_quote_refuses_the_row_it_ends_in(tmp_pa
 
 def test_a_cell_written_over_several_lines_is_no_quote_left_open(tmp_path: Path) -> None:
     lines = cycle_csv_lines(3)
-    lines[2] = lines[2].replace(",男方", ',"男方,\n少弱精，\n左侧输卵管积水,右侧通畅"')
+    lines[2] = lines[2].replace(",男方", ',"男方,\n少弱精，\n左侧输卵管积水,右侧通畅,47,XY,+21"')
     path = tmp_path / "c.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     _, results = run(CYCLE, path)
 
     assert [(r.row, r.valid) for r in results] == [(2, True), (3, True), (4, True)]
-    assert results[1].data["acyesisname"] == "男方,\n少弱精，\n左侧输卵管积水,右侧通畅"
+    assert results[1].data["acyesisname"] == "男方,\n少弱精，\n左侧输卵管积水,右侧通畅,47,XY,+21"
 
 
 def two_row_header_rows() -> list[list[Any]]:

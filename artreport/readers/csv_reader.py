@@ -96,6 +96,10 @@ def _widths(head: str, delimiter: str) -> Iterator[int]:
             yield len(cells)
 
 
+#: The fewest columns a table must have for a line inside a cell to be told for a record.
+MIN_COLUMNS_FOR_SWALLOWED_LINES = 5
+
+
 class CsvTable(TextTable):
     _wider_rows_are_shifted = True
 
@@ -139,9 +143,12 @@ class CsvTable(TextTable):
         next quote in the file, or to its end, and takes the lines between for its text:
         those rows are neither read nor sent, and another patient's record would be stored
         inside this one's field. A cell of text written over several lines (an address, a
-        remark) holds no line of as many fields as a record.
+        karyotype: 47,XY,+21) holds no line of as many fields as a record, all but one at
+        least; in a table of few columns the two cannot be told apart, and nothing is refused.
         """
-        fields = max(3, (len(self.headers) + 1) // 2)
+        if len(self.headers) < MIN_COLUMNS_FOR_SWALLOWED_LINES:
+            return
+        fields = len(self.headers) - 1
         delimiter = self.delimiter
         for column, cell in enumerate(cells):
             lines = cell.splitlines()
