@@ -41,6 +41,11 @@ _DATE_WORDS = frozenset("年月日号时分秒上下午早中晚凌晨点")
 #: A name in Latin letters (pinyin, a foreign patient's): words of letters, with spaces, dots,
 #: hyphens or apostrophes between them.
 _LATIN_NAME = re.compile(r"[A-Za-z]+(?:[ .·'-]+[A-Za-z]+)*\.?")
+#: Abbreviations a shifted method or result column may put in a date or number column.
+_ABBREVIATIONS = frozenset(
+    {"IVF", "ICSI", "PGT", "PGD", "PGS", "FET", "ET", "IUI", "AIH", "AID", "IVM", "TESA", "PESA"}
+    | {"MESA", "TESE", "GIFT", "ZIFT", "OHSS", "HCG", "LH", "FSH", "AMH", "BMI", "OK", "NG"}
+)
 #: Latin words that name no one: what exports write for nothing, and yes or no.
 _NO_ONE = frozenset(
     {"null", "none", "nil", "nan", "n/a", "na", "unknown", "tbd", "true", "false", "yes", "no"}
@@ -87,18 +92,18 @@ def kind_by_shape(value: Any, field_type: str) -> str | None:
 
 
 def _is_latin_name(text: str, field_type: str) -> bool:
-    """Letters in a date, number or record ID column, which may be a name in pinyin (WANG
-    LIHUA, Wang): capitalised, and anything but a word for nothing (NULL, N/A) or an
-    abbreviation of four capitals at most (IVF, ICSI), which a method column shifted into a
-    date's may hold. In a record ID's column, capitals without a space are a code (NO-SUCH),
-    not a name."""
+    """Letters in a date, number or record ID column, which may be a name in pinyin or a
+    foreign one: words (zhang wei, Wang Lihua), or one capitalised word (Wang, WANG). Not a
+    word for nothing (NULL, N/A), an abbreviation of the trade (IVF, ICSI), a lowercase word
+    alone (abc, a slip of the keys), nor, in a record ID's column, capitals without a space
+    (NO-SUCH), which are a code."""
     if len(text) < 2 or not _LATIN_NAME.fullmatch(text) or text.casefold() in _NO_ONE:
         return False
-    if not text[0].isupper():
-        return False  # a name is written capitalised (Wang, WANG); abc is a slip of the keys
-    if text.isupper() and " " not in text:
-        return field_type != IDENTIFIER and not (text.isalpha() and len(text) <= 4)
-    return True
+    if " " in text.strip():
+        return True
+    if text.upper() in _ABBREVIATIONS or not text[0].isupper():
+        return False
+    return not (field_type == IDENTIFIER and text.isupper())
 
 
 #: What :func:`kind_by_shape` takes a record ID's column for: codes, never Chinese text.
