@@ -36,6 +36,7 @@ def usage_error(*args: str, env: dict[str, str] | None = None) -> str:
         (["sandbox", "--ttl", "soon"], "--ttl 的值 'soon' 不是数字。"),
         (["sandbox", "bogus"], "没有 bogus 这个命令。"),
         (["history", "--last", "0"], "--last 的值 0 超出范围（x>=1）。"),
+        (["--config", "artreport.yaml"], "错误：缺少命令，例如 validate、push 或 sync。"),
     ],
 )
 def test_a_usage_error_is_said_in_chinese_by_default(args: list[str], said: str) -> None:

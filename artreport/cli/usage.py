@@ -37,6 +37,7 @@ _NO_SUCH_COMMAND = re.compile(
 _EXTRA_ARGUMENTS = re.compile(
     r"^Got unexpected extra argument(?:s|\(s\))? \((?P<arguments>.*)\)$", re.S
 )
+_MISSING_COMMAND = re.compile(r"^Missing command\.$")
 _NEEDS_VALUE = re.compile(r"^Option '(?P<name>.+?)' requires (?:an argument|\d+ arguments)\.$")
 _TAKES_NO_VALUE = re.compile(r"^Option '(?P<name>.+?)' does not take a value\.$")
 
@@ -102,6 +103,7 @@ def usage_reason(error: Any, lang: str) -> str:
         reason = translate("usage-no-such-command", lang, name=found["name"])
         return reason + _did_you_mean([found["like"]] if found["like"] else [], lang)
     for pattern, code in (
+        (_MISSING_COMMAND, "usage-missing-command"),
         (_EXTRA_ARGUMENTS, "usage-extra-arguments"),
         (_NEEDS_VALUE, "usage-option-needs-value"),
         (_TAKES_NO_VALUE, "usage-option-takes-no-value"),
