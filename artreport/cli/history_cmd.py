@@ -1,6 +1,8 @@
 """``artreport history`` and ``artreport status``: past runs and accepted rows, as the ledger
-recorded them. Both only read: without a ledger they say so and create nothing, and they open
-it read-only, so that a state folder on a read-only disk can still be looked at."""
+recorded them. Both only read: without a ledger they say so and create none, and they open
+it read-only, so that a state folder on a read-only disk can still be looked at. (In a folder
+they may write in, SQLite leaves the ledger's -wal and -shm files beside it, empty; the next
+run takes them over.)"""
 
 from __future__ import annotations
 
