@@ -221,7 +221,27 @@ def test_a_gateway_size_limit_splits_chunks_and_reports_only_a_row_too_large_alo
     [entry] = report_rows(report)
     assert (entry["row"], entry["primary_key"]) == ("323", rows[321]["cycleid"])
     assert "413" in entry["message"]
+    # Said as what the clerk can do about it, with the row's size, not the gateway's words.
+    assert "缩短" in entry["message"] and "Request Entity" not in entry["message"]
     assert len(stored_keys(sandbox)) == 599
+
+
+def test_a_gateway_limit_below_one_row_stops_the_run_as_the_platforms_fault(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """Every row refused alone for its size, nothing taken: no row is at fault, and the clerk
+    cannot fix a gateway. It was 200 "rejected" rows and exit 1, the clerk's code."""
+    sandbox = sandbox_factory(Faults(max_body=300))  # a full row is about 700 bytes
+    report = tmp_path / "report.csv"
+    with pytest.raises(PushStopped) as stopped:
+        push(sandbox, cycle_file(tmp_path, 40), report)
+    summary = stopped.value.summary
+    assert stopped.value.error.code == "client-gateway-too-small"
+    assert stopped.value.error.exit_code == 4
+    assert "client_max_body_size" in stopped.value.error.message("zh")
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (0, 0, 40)
+    assert {e["code"] for e in report_rows(report)} == {"not-sent-unreachable"}
+    assert stored_keys(sandbox) == []
 
 
 def test_after_a_gateway_size_limit_later_chunks_are_made_to_fit(

@@ -42,6 +42,8 @@ from artreport.validation.problems import (
     NOT_SENT_UNREACHABLE,
     ORGID_MISMATCH,
     PLATFORM_REJECTED,
+    WORDING,
+    Wording,
 )
 from artreport.validation.runner import SHOWN_PROBLEMS
 
@@ -319,16 +321,16 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             size = part.body_size()
             if outcome.refused_size is None or size < outcome.refused_size:
                 outcome.refused_size = size
-        if len(part) == 1 and answer.outcome is Outcome.SERVER_FAILED:
+        if len(part) == 1 and answer.outcome in _PLATFORM_FAILURES:
             held.append((part.pending_rows()[0], answer))
             if (
-                len(held) == len(chunk) >= SERVER_FAILED_CHUNK_ROWS
+                len(held) == len(chunk) >= _fewest_rows_to_stop(held)
                 and not any_accepted
                 and not halt.progress.is_set()
             ):
                 outcome.not_sent.append(Chunk(*_sent(held)))
+                halt.set(_platform_failure(held))
                 held.clear()
-                halt.set(UnreachableError("client-server-failing", reason=answer.msg))
                 break
         elif len(part) == 1:
             outcome.rejected.append((part.pending_rows()[0], answer))
@@ -338,10 +340,35 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     return outcome
 
 
-#: The fewest rows a chunk must have, every one failed alone by the server's framework, for
-#: the run to stop on it: a few rows in a row that the server cannot take are rows, and a
-#: small chunk (--chunk-size) of them says nothing of the server.
+#: The fewest rows a chunk must have, every one failed alone by the server's framework or
+#: refused alone for its size by a gateway, for the run to stop on it: a few rows in a row
+#: that the server cannot take are rows, and a small chunk (--chunk-size) of them says nothing
+#: of the server.
 SERVER_FAILED_CHUNK_ROWS = 50
+
+#: The same for rows each refused alone for its size: an ordinary row is a few hundred bytes,
+#: so a few of them refused so already mean a gateway's limit below a row, not long texts.
+TOO_LARGE_CHUNK_ROWS = 5
+
+#: Answers to a row sent alone that may be the platform's failing, not the row's.
+_PLATFORM_FAILURES = (Outcome.SERVER_FAILED, Outcome.TOO_LARGE)
+
+
+def _all_too_large(held: list[tuple[PendingRow, Answer]]) -> bool:
+    return all(answer.outcome is Outcome.TOO_LARGE for _, answer in held)
+
+
+def _fewest_rows_to_stop(held: list[tuple[PendingRow, Answer]]) -> int:
+    return TOO_LARGE_CHUNK_ROWS if _all_too_large(held) else SERVER_FAILED_CHUNK_ROWS
+
+
+def _platform_failure(held: list[tuple[PendingRow, Answer]]) -> UnreachableError:
+    """The error that stops a run whose every row of a chunk failed alone."""
+    if _all_too_large(held):
+        # A gateway whose limit is below one row: no chunking gets a row through it.
+        smallest = min(len(row.body) + 2 for row, _ in held)
+        return UnreachableError("client-gateway-too-small", size=smallest)
+    return UnreachableError("client-server-failing", reason=held[-1][1].msg)
 
 
 def _sent(rows: list[tuple[PendingRow, Answer]]) -> tuple[list[int], list[str | None], list[bytes]]:
@@ -500,13 +527,17 @@ def push_file(
             for row, answer in outcome.rejected:
                 summary.rejected += 1
                 summary.rejected_by_code[answer.code] += 1
+                params: dict[str, Any] = {
+                    "platform_code": answer.code,
+                    "platform_message": answer.msg,
+                }
+                if answer.outcome is Outcome.TOO_LARGE:
+                    params |= {
+                        WORDING: Wording.PLATFORM_REJECTED_TOO_LARGE,
+                        "size": len(row.body) + 2,
+                    }
                 report.add(
-                    Problem(
-                        PLATFORM_REJECTED,
-                        row=row.row,
-                        primary_key=row.key,
-                        params={"platform_code": answer.code, "platform_message": answer.msg},
-                    )
+                    Problem(PLATFORM_REJECTED, row=row.row, primary_key=row.key, params=params)
                 )
             for chunk in outcome.not_sent:
                 summary.sent -= len(chunk)  # counted when the chunk was handed to a sender

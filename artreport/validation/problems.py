@@ -74,6 +74,9 @@ class Wording:
     LEADING_ZEROS_LOST_PREFIX = "leading-zeros-lost-prefix"
     #: LEADING_ZEROS_LOST in a CSV, whose cells have no type to tell a number from a code.
     LEADING_ZEROS_LOST_TEXT = "leading-zeros-lost-text"
+    #: PLATFORM_REJECTED of a row that a gateway refused for its size even alone (HTTP 413):
+    #: the gateway's words say nothing a clerk can act on.
+    PLATFORM_REJECTED_TOO_LARGE = "platform-rejected-too-large"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).
