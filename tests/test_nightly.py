@@ -841,3 +841,42 @@ def test_two_exports_of_one_name_in_a_sync_keep_a_report_each(
         )
         reports = [entry["report"] for entry in json.loads(result.stdout)["files"]]
         assert len(set(reports)) == 2 and all(Path(report).exists() for report in reports)
+
+
+def test_a_report_folder_holds_only_tonights_report_of_each_export(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """With --report-dir, last night's report of an export stayed when tonight's file had no
+    problems, and tonight's problems went to `-2` beside it: the clerk read a day-old report."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    # The clerk's own file, not a report, where the report of a file of that name would go.
+    mine = reports / "information-information.csv"
+    mine.write_text("my notes\n", encoding="utf-8")
+    information = SCHEMA.get("information")
+    report = reports / "information-information-2.csv"
+
+    def night(bad_rows: list[int]) -> dict[str, Any]:
+        rows = list(fake_rows(information, 6, orgid=ORGID))
+        for index in bad_rows:
+            rows[index]["wBirthday"] = "not a date"
+        write_rows(folder / "information.csv", information, rows)
+        result = runner.invoke(
+            app,
+            ["sync", str(folder), "--full", "--report-dir", str(reports), "--json"],
+            env=environment(sandbox),
+        )
+        return json.loads(result.stdout)
+
+    first = night([1, 2])
+    assert first["exit_code"] == 1 and first["files"][0]["report"] == str(report)
+    second = night([4])
+    assert second["files"][0]["report"] == str(report)
+    with open(report, encoding="utf-8-sig", newline="") as handle:
+        assert [r["row"] for r in csv.DictReader(handle)] == ["6"]
+    third = night([])
+    assert third["exit_code"] == 0
+    assert sorted(p.name for p in reports.iterdir()) == [mine.name]
+    assert mine.read_text(encoding="utf-8") == "my notes\n"

@@ -34,7 +34,7 @@ from artreport.errors import (
     UnreachableError,
     UsageError,
 )
-from artreport.report import ReportWriter, same_path, unused_path
+from artreport.report import ReportWriter, SyncReports, same_path, unused_path
 from artreport.schema import Schema, load_schema
 from artreport.state import private_dir, state_dir
 from artreport.validation import ValidateOptions
@@ -118,9 +118,10 @@ def sync_command(
         files = [str(p) for t in ordered for p in exports[t.name]]
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         if report_dir is not None:
-            reports = private_dir(report_dir, "sync-report-dir-unusable")
+            reports = SyncReports(private_dir(report_dir, "sync-report-dir-unusable"), lasting=True)
         else:
-            reports = private_dir(unused_path(state_dir(config) / "reports" / f"sync-{stamp}"))
+            folder = unused_path(state_dir(config) / "reports" / f"sync-{stamp}")
+            reports = SyncReports(private_dir(folder), lasting=False)
         with unattended_run(
             config, command, record_types=[t.name for t in ordered], files=files, wait=wait
         ) as run:
@@ -186,7 +187,8 @@ def sync_command(
                 stopped = None
                 for check in checks:
                     record_type = schema.get(check.record_type)
-                    report_path = reports / f"{check.record_type}-{check.path.stem}.csv"
+                    report_path = reports.path_for(check.record_type, check.path)
+                    writer: ReportWriter | None = None
                     entry: dict[str, Any] = {
                         "record_type": check.record_type,
                         "file": str(check.path),
@@ -201,9 +203,7 @@ def sync_command(
                         }
                     elif blocked or stopped is not None or run.stop.is_set():
                         signalled = run.stop.is_set() and not blocked
-                        with ReportWriter(
-                            report_path, state.lang, always=False, fresh=True
-                        ) as writer:
+                        with reports.writer(report_path, state.lang) as writer:
                             writer.add_all(file_cross)
                             if signalled:
                                 # A signal asks to stop, not to read on: the file is listed
@@ -242,9 +242,7 @@ def sync_command(
                     else:
                         sent = True
                         with (
-                            ReportWriter(
-                                report_path, state.lang, always=False, fresh=True
-                            ) as writer,
+                            reports.writer(report_path, state.lang) as writer,
                             progress_display(state, check.path, enabled=not as_json) as progress,
                         ):
                             writer.add_all(file_cross)
@@ -289,6 +287,7 @@ def sync_command(
                                 # A file's own error (cut short, every row of another
                                 # organisation) leaves the others to be sent.
                                 stopped = outcome.error
+                    reports.settle(report_path, written=writer is not None and writer.written)
                     results.append(entry)
                     if not as_json:
                         # As each file is done: a cron log shows how far a run killed on a

@@ -197,6 +197,55 @@ class ReportWriter:
                 raise self._unwritable(error) from None
 
 
+class SyncReports:
+    """Where a sync writes each export's failure report.
+
+    In a folder of the run's own (the default), every report is new. In a folder the user
+    chose (``--report-dir``), a report is named after its export, so the same export's report
+    keeps its name night after night: tonight's replaces the one of that name, and an export
+    with no problems tonight leaves none there, since an earlier night's would say it still
+    has some.
+    """
+
+    def __init__(self, folder: Path, *, lasting: bool) -> None:
+        self.folder = folder
+        self.lasting = lasting
+        self._taken: set[Path] = set()
+
+    def path_for(self, record_type: str, export: Path) -> Path:
+        """The report's path for ``export``; two exports of one name in a run get two, and a
+        file there that is no report is left alone."""
+        base = self.folder / f"{record_type}-{export.stem}.csv"
+        path, number = base, 1
+        while path in self._taken or (self.lasting and path.exists() and not _is_report(path)):
+            number += 1
+            path = _numbered(base, number)
+        self._taken.add(path)
+        return path
+
+    def writer(self, path: Path, lang: str | None) -> ReportWriter:
+        return ReportWriter(path, lang, always=False, fresh=not self.lasting)
+
+    def settle(self, path: Path, written: bool) -> None:
+        """After an export: in a lasting folder, remove an earlier night's report at the
+        ``path`` this export left unwritten. Only a file that is a report is removed."""
+        if self.lasting and not written and _is_report(path):
+            try:
+                path.unlink()
+            except OSError as error:
+                raise InputError(
+                    "report-unwritable", path=str(path), reason=folder_failure(error)
+                ) from None
+
+
+def _is_report(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return handle.readline().rstrip("\r\n") == ",".join(REPORT_COLUMNS)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 class Tee:
     """A problem sink that hands every problem to several sinks (the report and the annotator)."""
 
