@@ -115,3 +115,17 @@ def mask_key(kind: str | None, key: Any) -> Any:
     keyed by an ID number), else by its shape, since a shifted column or a clerk's slip can
     put a name or an ID number where the record ID belongs."""
     return mask(kind if kind is not None else kind_by_shape(key, IDENTIFIER), key)
+
+
+#: A resident ID number or a mobile number inside a longer text.
+_ID_IN_TEXT = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15}|1[3-9][0-9]{9})(?![0-9Xx])")
+#: A value a database quotes in its error ("Duplicate entry '…' for key", "Incorrect string
+#: value: '…' for column 'fName'"); the column's name, also quoted so, stays readable.
+_QUOTED_VALUE = re.compile(r"'(?![A-Za-z_][A-Za-z0-9_.]*')[^'\n]*'")
+
+
+def mask_in_text(text: str) -> str:
+    """A platform's free-text message as it may be shown on a screen: the message of a
+    server's framework may quote the row's own values, a name or an ID number among them."""
+    text = _QUOTED_VALUE.sub("'***'", text)
+    return _ID_IN_TEXT.sub(lambda found: mask("idcard", found.group()), text)

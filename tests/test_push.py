@@ -24,6 +24,7 @@ from artreport.client.answers import Answer, Outcome
 from artreport.config import Config
 from artreport.errors import InputError
 from artreport.fakedata import fake_rows, write_rows
+from artreport.privacy import mask_in_text
 from artreport.report import ReportWriter
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
@@ -651,6 +652,44 @@ def test_cli_push_shows_the_files_warnings_and_first_problems_as_validate_does(
     assert "│  11 │" in shown[5] and "artplan" in shown[5]
     assert "秀英" not in pushed.output
     assert len(stored_keys(sandbox)) == 28
+
+
+def test_cli_push_shows_the_rows_the_platform_refused_with_its_words(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """push printed only "platform 500 │ 2": which rows, and why, were in the report alone.
+    A server's error may quote the row's values: those are masked, the column's name not."""
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD", crash_prefix="LONG"))
+    rows = list(fake_rows(CYCLE, 30, orgid=ORGID))
+    rows[3]["cycleid"] = "BAD3"
+    rows[20]["cycleid"] = "LONG20"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    start = lines.index("First 2 rows the platform refused (of 2)")
+    shown = lines[start + 4 : start + 6]
+    assert "│   5 │ BAD3" in shown[0] and "数据未通过平台业务规则校验" in shown[0]
+    assert "│  22 │ LONG20" in shown[1] and "Data too long for column 'cycleid'" in shown[1]
+
+
+@pytest.mark.parametrize(
+    ("message", "shown"),
+    [
+        (
+            "Duplicate entry '王秀英-330106199001011234' for key 'uk_name_id'",
+            "Duplicate entry '***' for key 'uk_name_id'",
+        ),
+        ("身份证号330106199001011234格式错误", "身份证号3301************34格式错误"),
+        ("联系电话13812345678重复", "联系电话1381*****78重复"),
+        ("数据未通过平台业务规则校验", "数据未通过平台业务规则校验"),
+    ],
+)
+def test_a_platforms_message_on_the_screen_hides_the_values_it_quotes(
+    message: str, shown: str
+) -> None:
+    assert mask_in_text(message) == shown
 
 
 @pytest.mark.parametrize("command", ["push", "validate"])

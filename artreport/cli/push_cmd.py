@@ -26,6 +26,7 @@ from artreport.cli.render import (
     print_file_problems,
     print_notices,
     print_problems,
+    print_rejected,
     print_rejected_by_code,
 )
 from artreport.cli.validate_cmd import (
@@ -347,6 +348,7 @@ def print_push_summary(
         console.print(state.t("push-skipped", count=summary.skipped))
     print_counts_by_code(console, state, summary.problems_by_code)
     print_rejected_by_code(console, state, summary.rejected_by_code)
+    print_rejected(console, state, record_type, summary.first_rejected, total=summary.rejected)
     total = sum(summary.problems_by_code.values()) - len(summary.file_problems)
     print_problems(console, state, record_type, summary.first_problems, total=total)
     if summary.report:

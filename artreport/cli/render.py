@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from artreport.cli.common import AppState
-from artreport.privacy import IDENTIFIER, kind_by_shape, mask, mask_key
+from artreport.privacy import IDENTIFIER, kind_by_shape, mask, mask_in_text, mask_key
 from artreport.readers import Notice
 from artreport.schema import Field, RecordType
 from artreport.validation import Problem
@@ -108,8 +108,7 @@ def print_counts_by_code(console: Console, state: AppState, counts: Mapping[str,
 
 
 def print_rejected_by_code(console: Console, state: AppState, counts: Mapping[int, int]) -> None:
-    """The platform's codes have no title of ours: its own words for each row are in the
-    report."""
+    """The platform's codes have no title of ours: its own words are in the rows' table."""
     if not counts:
         return
     table = Table(title=state.t("rejected-by-code"))
@@ -117,4 +116,32 @@ def print_rejected_by_code(console: Console, state: AppState, counts: Mapping[in
     table.add_column(state.t("col-count"), justify="right")
     for code, count in sorted(counts.items(), key=lambda item: -item[1]):
         table.add_row(f"platform {code}", str(count))
+    console.print(table)
+
+
+def print_rejected(
+    console: Console,
+    state: AppState,
+    record_type: RecordType,
+    rejected: list[Problem],
+    *,
+    total: int,
+) -> None:
+    """The first rows the platform refused, each with its words: what the clerk fixes."""
+    if not rejected:
+        return
+    table = Table(title=state.t("rejected-first", shown=len(rejected), total=total))
+    table.add_column(state.t("col-row"), justify="right")
+    table.add_column(state.t("col-key"))
+    table.add_column(state.t("col-message"))
+    for problem in sorted(rejected, key=lambda p: p.row or 0):
+        shown = masked(problem, record_type)
+        words = dict(shown.params)
+        words["platform_message"] = mask_in_text(str(words.get("platform_message", "")))
+        shown = dataclasses.replace(shown, params=words)
+        table.add_row(
+            "" if shown.row is None else str(shown.row),
+            shown.primary_key or "",
+            f"[red]{shown.message(state.lang)}[/red]",
+        )
     console.print(table)

@@ -144,6 +144,8 @@ class PushSummary:
     #: The first SHOWN_PROBLEMS problems of the rows' checks, for the screen as validate shows
     #: them; the report has them all, which a million-row file's summary could not hold.
     first_problems: list[Problem] = field(default_factory=list)
+    #: The same for the rows the platform refused, with its words.
+    first_rejected: list[Problem] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -536,9 +538,12 @@ def push_file(
                         WORDING: Wording.PLATFORM_REJECTED_TOO_LARGE,
                         "size": len(row.body) + 2,
                     }
-                report.add(
-                    Problem(PLATFORM_REJECTED, row=row.row, primary_key=row.key, params=params)
+                problem = Problem(
+                    PLATFORM_REJECTED, row=row.row, primary_key=row.key, params=params
                 )
+                report.add(problem)
+                if len(summary.first_rejected) < SHOWN_PROBLEMS:
+                    summary.first_rejected.append(problem)
             for chunk in outcome.not_sent:
                 summary.sent -= len(chunk)  # counted when the chunk was handed to a sender
                 not_sent(chunk)
