@@ -344,6 +344,9 @@ def test_sync_warns_about_a_cycle_whose_patient_file_is_unknown(
     result = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
     assert result.exit_code == 0, result.output
     assert "INF-NOBODY" in result.output and "refer" in result.output
+    # The report holds that warning alone: it is no failure report.
+    assert "Report (warnings only, no errors): " in result.output
+    assert "Failure report" not in result.output
     strict = runner.invoke(
         app, ["sync", str(folder), "--strict", "--full"], env=environment(sandbox)
     )

@@ -562,6 +562,21 @@ def test_cli_push_ends_with_a_summary_and_exit_0(tmp_path: Path, sandbox_factory
     assert len(stored_keys(sandbox)) == 300
 
 
+def test_cli_push_of_rows_with_warnings_alone_names_no_failure_report(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 30)
+    with open(path, encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([[*table[0], "院内备注"], *([*r, "x"] for r in table[1:])])
+    result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
+    assert result.exit_code == 0, result.output
+    assert "Report (warnings only, no errors): " in result.output
+    assert "Failure report" not in result.output
+
+
 def test_cli_push_of_a_web_page_named_xls_as_hospital_systems_export(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

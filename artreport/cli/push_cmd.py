@@ -352,7 +352,8 @@ def print_push_summary(
     total = sum(summary.problems_by_code.values()) - len(summary.file_problems)
     print_problems(console, state, record_type, summary.first_problems, total=total)
     if summary.report:
-        console.print(state.t("push-report", path=summary.report))
+        wording = "push-report-warnings" if summary.exit_code == 0 else "push-report"
+        console.print(state.t(wording, path=summary.report))
     if summary.exit_code == 0 and not summary.dry_run:
         if summary.accepted == 0 and summary.skipped:
             console.print(state.t("push-nothing-changed"))

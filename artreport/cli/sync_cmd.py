@@ -376,7 +376,8 @@ def _print_entry(state: AppState, schema: Schema, entry: dict[str, Any], *, sent
         warning = state.t("push-stored-fewer", count=entry["stored_fewer"])
         console.print(f"   [yellow]![/yellow] {warning}", soft_wrap=True)
     if entry.get("report"):
-        console.print("   " + state.t("push-report", path=entry["report"]), soft_wrap=True)
+        wording = "push-report-warnings" if entry["exit_code"] == 0 else "push-report"
+        console.print("   " + state.t(wording, path=entry["report"]), soft_wrap=True)
 
 
 def _record_in_history(
