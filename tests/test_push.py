@@ -869,7 +869,8 @@ def test_chunks_keep_file_order_and_both_limits(
 
 def test_a_chunk_the_platform_counts_short_stays_out_of_the_ledger(tmp_path: Path) -> None:
     """Success, but "stored 198" for 200 rows: which two it left is unknown, so the chunk is
-    not recorded as accepted, and --changed-only sends it again next time."""
+    not recorded as accepted, and --changed-only sends it again next time. Its rows are in
+    the report, and the exit code says so: they were in neither place, under a ✓ and exit 0."""
     path = cycle_file(tmp_path, 600)
     recorded: list[int] = []
 
@@ -886,10 +887,106 @@ def test_a_chunk_the_platform_counts_short_stays_out_of_the_ledger(tmp_path: Pat
             orgid=ORGID,
             on_accepted=lambda chunk: recorded.extend(chunk.rows),
         )
-    assert (summary.accepted, summary.platform_affected, summary.stored_fewer) == (600, 598, 200)
+    assert (summary.accepted, summary.platform_affected, summary.stored_fewer) == (400, 598, 200)
     assert summary.to_dict()["stored_fewer"] == 200
     assert recorded == list(range(2, 202)) + list(range(402, 602))
+    assert summary.exit_code == 1
+    entries = report_rows(tmp_path / "r.csv")
+    assert [int(e["row"]) for e in entries] == list(range(202, 402))
+    assert {e["code"] for e in entries} == {"platform-stored-fewer"}
+    assert "198" in entries[0]["message"]
+
+
+def test_a_resent_chunk_counted_short_is_not_taken_as_stored(tmp_path: Path) -> None:
+    """The first copy was lost before the platform read it; the resend stored 9 of 10 and said
+    so. A resent chunk's count was not looked at: the ledger took all ten, and --changed-only
+    never sent the missing row again."""
+    path = cycle_file(tmp_path, 10)
+    recorded: list[int] = []
+
+    def send(chunk: Chunk, **_: Any) -> Answer:
+        return Answer(0, "ok", len(chunk) - 1, Outcome.SUCCESS, attempts=2, lost_answers=1)
+
+    with ReportWriter(tmp_path / "r.csv") as report:
+        summary = push_file(
+            CYCLE, path, send=send, report=report, orgid=ORGID, on_accepted=recorded.append
+        )
+    assert (summary.accepted, summary.stored_fewer, summary.exit_code) == (0, 10, 1)
+    assert recorded == []
+
+
+def test_duplicate_data_answered_to_a_resend_after_a_lost_answer_is_taken_as_stored(
+    tmp_path: Path,
+) -> None:
+    """A platform that answers 40005 to keys it holds: the first copy was stored and its
+    answer lost, the resend was told "duplicate". The rows were reported as refused, kept out
+    of the ledger, and sent again (and refused again) every night."""
+    path = cycle_file(tmp_path, 30)
+    recorded: list[int] = []
+
+    def send(chunk: Chunk, **_: Any) -> Answer:
+        return Answer(
+            40005, "已存在重复数据，请检查", None, Outcome.DATA, attempts=2, lost_answers=1
+        )
+
+    with ReportWriter(tmp_path / "r.csv") as report:
+        summary = push_file(
+            CYCLE,
+            path,
+            send=send,
+            report=report,
+            orgid=ORGID,
+            on_accepted=lambda chunk: recorded.extend(chunk.rows),
+        )
+    assert (summary.accepted, summary.rejected, summary.duplicates_after_loss) == (30, 0, 30)
     assert summary.exit_code == 0
+    assert recorded == list(range(2, 32))
+
+
+def test_duplicate_data_to_a_first_copy_is_the_rows_refusal(tmp_path: Path) -> None:
+    path = cycle_file(tmp_path, 4)
+
+    def send(chunk: Chunk, **_: Any) -> Answer:
+        return Answer(40005, "已存在重复数据，请检查", None, Outcome.DATA)
+
+    with ReportWriter(tmp_path / "r.csv") as report:
+        summary = push_file(CYCLE, path, send=send, report=report, orgid=ORGID)
+    assert (summary.accepted, summary.rejected, summary.duplicates_after_loss) == (0, 4, 0)
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "stops"),
+    [
+        (500, "业务错误：HikariPool-1 - Connection is not available", True),
+        (-1, "系统异常", True),
+        (40007, "缺少必填参数", False),  # the platform's verdict on rows: the file's
+    ],
+)
+def test_one_same_failure_of_the_platform_for_every_row_stops_the_run(
+    tmp_path: Path, code: int, message: str, stops: bool
+) -> None:
+    """The platform's database down: every batch answered code 500 "business error". Each
+    row was then sent alone, 2 requests a row, and every one reported to the clerk to fix."""
+    path = cycle_file(tmp_path, 1000)
+    requests = 0
+
+    def send(chunk: Chunk, **_: Any) -> Answer:
+        nonlocal requests
+        requests += 1
+        return Answer(code, message, None, Outcome.DATA)
+
+    with ReportWriter(tmp_path / "r.csv") as report:
+        if stops:
+            with pytest.raises(PushStopped) as stopped:
+                push_file(CYCLE, path, send=send, report=report, orgid=ORGID)
+            assert stopped.value.error.code == "client-platform-failing"
+            assert stopped.value.error.exit_code == 4
+            assert message in stopped.value.error.message("zh")
+            assert stopped.value.summary.not_sent == 1000
+            assert requests < 420  # the first chunk to its single rows, not the whole file
+        else:
+            summary = push_file(CYCLE, path, send=send, report=report, orgid=ORGID)
+            assert (summary.rejected, summary.exit_code) == (1000, 1)
 
 
 def test_a_default_report_name_another_run_took_gets_another(tmp_path: Path) -> None:

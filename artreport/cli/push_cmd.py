@@ -344,6 +344,9 @@ def print_push_summary(
             f"[yellow]![/yellow] {state.t('push-stored-fewer', count=summary.stored_fewer)}",
             soft_wrap=True,
         )
+    if summary.duplicates_after_loss:
+        notice = state.t("push-duplicates-after-loss", count=summary.duplicates_after_loss)
+        console.print(f"[yellow]![/yellow] {notice}", soft_wrap=True)
     if summary.skipped:
         console.print(state.t("push-skipped", count=summary.skipped))
     print_counts_by_code(console, state, summary.problems_by_code)

@@ -375,6 +375,9 @@ def _print_entry(state: AppState, schema: Schema, entry: dict[str, Any], *, sent
     if entry.get("stored_fewer"):
         warning = state.t("push-stored-fewer", count=entry["stored_fewer"])
         console.print(f"   [yellow]![/yellow] {warning}", soft_wrap=True)
+    if entry.get("duplicates_after_loss"):
+        notice = state.t("push-duplicates-after-loss", count=entry["duplicates_after_loss"])
+        console.print(f"   [yellow]![/yellow] {notice}", soft_wrap=True)
     if entry.get("report"):
         wording = "push-report-warnings" if entry["exit_code"] == 0 else "push-report"
         console.print("   " + state.t(wording, path=entry["report"]), soft_wrap=True)

@@ -42,6 +42,7 @@ from artreport.validation.problems import (
     NOT_SENT_UNREACHABLE,
     ORGID_MISMATCH,
     PLATFORM_REJECTED,
+    PLATFORM_STORED_FEWER,
     WORDING,
     Wording,
 )
@@ -124,9 +125,13 @@ class PushSummary:
     #: Requests sent again after a lost answer, a gateway error or an expired login; not in
     #: ``requests``, which counts each chunk or part of one once.
     resent: int = 0
-    #: Rows accepted in parts of which the platform said it stored fewer rows than were sent:
-    #: such parts stay out of the ledger, so ``--changed-only`` sends them again.
+    #: Rows of parts the platform answered with success but said it stored fewer rows of than
+    #: were sent: not in ``accepted``, listed in the report, kept out of the ledger, so
+    #: ``--changed-only`` sends them again.
     stored_fewer: int = 0
+    #: Rows in ``accepted`` that the platform called duplicates (40005) when they were resent
+    #: after a lost answer: the lost copy stored them.
+    duplicates_after_loss: int = 0
     problems_by_code: Counter[str] = field(default_factory=Counter)
     rejected_by_code: Counter[int] = field(default_factory=Counter)
     #: What ended the push early: the code of an error that ends the run, or the name of a
@@ -151,7 +156,13 @@ class PushSummary:
     def exit_code(self) -> int:
         if self.stopped_exit_code is not None:
             return self.stopped_exit_code
-        if self.invalid or self.rejected or self.not_sent or self.stopped_at_row:
+        if (
+            self.invalid
+            or self.rejected
+            or self.not_sent
+            or self.stored_fewer
+            or self.stopped_at_row
+        ):
             return EXIT_PROBLEMS
         return EXIT_OK
 
@@ -183,6 +194,7 @@ class PushSummary:
             "extra_requests": self.extra_requests,
             "resent": self.resent,
             "stored_fewer": self.stored_fewer,
+            "duplicates_after_loss": self.duplicates_after_loss,
             "problems_by_code": dict(self.problems_by_code),
             "rejected_by_code": {str(k): v for k, v in self.rejected_by_code.items()},
             "stopped_by": self.stopped_by,
@@ -196,9 +208,13 @@ class PushSummary:
 @dataclass
 class ChunkOutcome:
     accepted: list[Chunk] = field(default_factory=list)
-    #: Accepted parts of which the platform says it stored fewer rows than were sent, each
-    #: sent once (a resent part's count says nothing): which rows it left is unknown.
-    short: list[Chunk] = field(default_factory=list)
+    #: Accepted parts of which the platform says it stored fewer rows than were sent, with
+    #: the count it gave: which rows it left is unknown.
+    short: list[tuple[Chunk, int]] = field(default_factory=list)
+    #: Parts taken as stored though the platform answered 40005 (duplicate data): they were
+    #: resent after a lost answer, so the platform holds them from the copy whose answer was
+    #: lost.
+    duplicates_after_loss: list[Chunk] = field(default_factory=list)
     affected: int = 0
     rejected: list[tuple[PendingRow, Answer]] = field(default_factory=list)
     not_sent: list[Chunk] = field(default_factory=list)
@@ -315,62 +331,78 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             affected = answer.data
             valid_count = isinstance(affected, int) and not isinstance(affected, bool)
             outcome.affected += affected if valid_count else len(part)
-            if valid_count and affected < len(part) and answer.attempts == 1:
-                outcome.short.append(part)
+            # By the spec the count is of rows inserted or updated: a resent part, every row of
+            # it stored by the lost copy, still counts each row once.
+            if valid_count and affected < len(part):
+                outcome.short.append((part, affected))
+            continue
+        if answer.code == DUPLICATE_DATA and answer.lost_answers:
+            any_accepted = True
+            halt.progress.set()
+            outcome.accepted.append(part)
+            outcome.duplicates_after_loss.append(part)
             continue
         server_failed = server_failed or answer.outcome is Outcome.SERVER_FAILED
         if answer.outcome is Outcome.TOO_LARGE:
             size = part.body_size()
             if outcome.refused_size is None or size < outcome.refused_size:
                 outcome.refused_size = size
-        if len(part) == 1 and answer.outcome in _PLATFORM_FAILURES:
-            held.append((part.pending_rows()[0], answer))
-            if (
-                len(held) == len(chunk) >= _fewest_rows_to_stop(held)
-                and not any_accepted
-                and not halt.progress.is_set()
-            ):
+        if len(part) > 1:
+            pending.extend(part.halves())
+            continue
+        held.append((part.pending_rows()[0], answer))
+        if len(held) == len(chunk) and not any_accepted and not halt.progress.is_set():
+            failure = _platform_failure(held)
+            if failure is not None:
                 outcome.not_sent.append(Chunk(*_sent(held)))
-                halt.set(_platform_failure(held))
+                halt.set(failure)
                 held.clear()
                 break
-        elif len(part) == 1:
-            outcome.rejected.append((part.pending_rows()[0], answer))
-        else:
-            pending.extend(part.halves())
     outcome.rejected.extend(held)
     return outcome
 
 
-#: The fewest rows a chunk must have, every one failed alone by the server's framework or
-#: refused alone for its size by a gateway, for the run to stop on it: a few rows in a row
-#: that the server cannot take are rows, and a small chunk (--chunk-size) of them says nothing
-#: of the server.
+#: The fewest rows a chunk must have, every one failed alone by the server's framework, or
+#: refused alone by the platform with one same failure of its own, for the run to stop on it:
+#: a few rows in a row that the server cannot take are rows, and a small chunk
+#: (--chunk-size) of them says nothing of the server.
 SERVER_FAILED_CHUNK_ROWS = 50
 
 #: The same for rows each refused alone for its size: an ordinary row is a few hundred bytes,
 #: so a few of them refused so already mean a gateway's limit below a row, not long texts.
 TOO_LARGE_CHUNK_ROWS = 5
 
-#: Answers to a row sent alone that may be the platform's failing, not the row's.
-_PLATFORM_FAILURES = (Outcome.SERVER_FAILED, Outcome.TOO_LARGE)
+#: The platform's answer to a batch holding a primary key it already has.
+DUPLICATE_DATA = 40005
+
+#: Codes with which the platform judges a row (a parameter missing, names both empty…): one of
+#: them for every row of a file is the file's, not the platform's failing. Its 500, "business
+#: error", and codes the spec does not list are also what it answers when it fails itself.
+_ROW_VERDICTS = frozenset({40000, 40005, 40006, 40007, 40008})
 
 
-def _all_too_large(held: list[tuple[PendingRow, Answer]]) -> bool:
-    return all(answer.outcome is Outcome.TOO_LARGE for _, answer in held)
-
-
-def _fewest_rows_to_stop(held: list[tuple[PendingRow, Answer]]) -> int:
-    return TOO_LARGE_CHUNK_ROWS if _all_too_large(held) else SERVER_FAILED_CHUNK_ROWS
-
-
-def _platform_failure(held: list[tuple[PendingRow, Answer]]) -> UnreachableError:
-    """The error that stops a run whose every row of a chunk failed alone."""
-    if _all_too_large(held):
+def _platform_failure(held: list[tuple[PendingRow, Answer]]) -> UnreachableError | None:
+    """The error that stops a run whose every row of a chunk failed alone, when the failures
+    are the platform's, not the rows'; None when they may be the rows'."""
+    outcomes = {answer.outcome for _, answer in held}
+    if outcomes == {Outcome.TOO_LARGE}:
+        if len(held) < TOO_LARGE_CHUNK_ROWS:
+            return None
         # A gateway whose limit is below one row: no chunking gets a row through it.
         smallest = min(len(row.body) + 2 for row, _ in held)
         return UnreachableError("client-gateway-too-small", size=smallest)
-    return UnreachableError("client-server-failing", reason=held[-1][1].msg)
+    if len(held) < SERVER_FAILED_CHUNK_ROWS:
+        return None
+    if outcomes <= {Outcome.SERVER_FAILED, Outcome.TOO_LARGE}:
+        return UnreachableError("client-server-failing", reason=held[-1][1].msg)
+    answers = {(answer.code, answer.msg) for _, answer in held}
+    if outcomes == {Outcome.DATA} and len(answers) == 1:
+        [(code, message)] = answers
+        if code not in _ROW_VERDICTS:
+            # One same "business error" for every row alone: a database gone, a service
+            # down. Sending the rest of the file a row at a time would only hammer it.
+            return UnreachableError("client-platform-failing", answer_code=code, reason=message)
+    return None
 
 
 def _sent(rows: list[tuple[PendingRow, Answer]]) -> tuple[list[int], list[str | None], list[bytes]]:
@@ -517,15 +549,24 @@ def push_file(
             summary.requests += outcome.requests
             summary.extra_requests += max(outcome.requests - 1, 0)
             summary.resent += outcome.resent
-            summary.accepted += sum(map(len, outcome.accepted))
+            shorts = [part for part, _ in outcome.short]
+            summary.accepted += sum(map(len, outcome.accepted)) - sum(map(len, shorts))
             summary.platform_affected += outcome.affected
-            summary.stored_fewer += sum(map(len, outcome.short))
+            summary.stored_fewer += sum(map(len, shorts))
+            summary.duplicates_after_loss += sum(map(len, outcome.duplicates_after_loss))
             if on_accepted is not None:
                 # The ledger records only what the platform owned up to: the rows of a part it
                 # counted short may not be stored, and --changed-only must send them again.
                 for chunk in outcome.accepted:
-                    if not any(chunk is short for short in outcome.short):
+                    if not any(chunk is short for short in shorts):
                         on_accepted(chunk)
+            for part, stored in outcome.short:
+                # Neither accepted nor refused: listed, so that no row is in neither place.
+                params = {"sent": len(part), "stored": stored}
+                for row, key in zip(part.rows, part.keys, strict=True):
+                    report.add(
+                        Problem(PLATFORM_STORED_FEWER, row=row, primary_key=key, params=params)
+                    )
             for row, answer in outcome.rejected:
                 summary.rejected += 1
                 summary.rejected_by_code[answer.code] += 1
