@@ -441,3 +441,17 @@ def test_at_a_terminal_no_answer_or_no_input_cancels(sandbox: Sandbox, answer: b
     code, said = at_a_terminal(["delete", "cycle", "--id", "CYC1"], answer, env(sandbox))
     assert code == 1, said
     assert "已取消，未删除任何记录。" in said and "内部错误" not in said
+
+
+def test_not_found_under_a_cycle_names_the_cycle(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A wrong cycle ID read as "the record does not exist"."""
+    rows = load(sandbox, tmp_path, "transplant", 1)
+    record = rows[0]["transplantid"]
+    arguments = ["delete", "transplant", "--id", record, "--cycleid", "10388699", "--yes"]
+    result = runner.invoke(app, arguments, env=env(sandbox))
+    assert result.exit_code == 1, result.output
+    assert f"平台上没有周期 10388699 下的这条记录：{record}（代码 40006）" in result.output
+    assert "请核对记录ID和周期ID" in result.output
+    english = runner.invoke(app, ["--lang", "en", *arguments], env=env(sandbox))
+    assert f"No such record under cycle 10388699 on the platform: {record}" in english.output
+    assert len(sandbox.rows("transplant")) == 1

@@ -50,7 +50,13 @@ def delete_command(
     from artreport.client import PlatformClient, SessionCache
     from artreport.ledger import Ledger, default_path
     from artreport.runs import exclusive
-    from artreport.upload.delete import delete_all, target_for, targets_from_file
+    from artreport.upload.delete import (
+        CYCLE_PARAM,
+        delete_all,
+        needs_cycleid,
+        target_for,
+        targets_from_file,
+    )
 
     state = state_of(ctx)
     results = []
@@ -101,6 +107,7 @@ def delete_command(
                     raise  # nothing done: the error alone says it all
                 stopped = error
     key_kind = chosen.field(chosen.primary_key).pii
+    cycle_kind = chosen.field(CYCLE_PARAM).pii if needs_cycleid(chosen) else None
     deleted = sum(r.deleted for r in results)
     not_found = sum(r.not_found for r in results)
     failed = len(results) - deleted - not_found
@@ -138,6 +145,11 @@ def delete_command(
             console.print(f"[green]✓[/green] {state.t('delete-done-answer-lost', key=key)}")
         elif result.deleted:
             console.print(f"[green]✓[/green] {state.t('delete-done', key=key)}")
+        elif result.not_found and needs_cycleid(chosen):
+            # A wrong cycle ID reads as a record gone: say where it was looked for.
+            cycle = mask_key(cycle_kind, result.target.params[CYCLE_PARAM])
+            text = state.t("delete-not-found-in-cycle", key=key, cycleid=cycle)
+            console.print(f"[red]✗[/red] {text}")
         elif result.not_found:
             console.print(f"[red]✗[/red] {state.t('delete-not-found', key=key)}")
         else:
