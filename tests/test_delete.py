@@ -455,3 +455,33 @@ def test_not_found_under_a_cycle_names_the_cycle(sandbox: Sandbox, tmp_path: Pat
     english = runner.invoke(app, ["--lang", "en", *arguments], env=env(sandbox))
     assert f"No such record under cycle 10388699 on the platform: {record}" in english.output
     assert len(sandbox.rows("transplant")) == 1
+
+
+def test_delete_json_tells_which_record_a_masked_key_is(sandbox: Sandbox, tmp_path: Path) -> None:
+    """A self-semen record's key is an ID number, masked in the JSON too."""
+    selfsemen = SCHEMA.get("selfsemen")
+    rows = list(fake_rows(selfsemen, 2, orgid=ORGID))
+    path = tmp_path / "selfsemen.csv"
+    write_rows(path, selfsemen, rows)
+    assert runner.invoke(app, ["push", "selfsemen", str(path)], env=env(sandbox)).exit_code == 0
+    key = rows[1]["idcard"]
+    by_id = runner.invoke(
+        app, ["delete", "selfsemen", "--id", key, "--yes", "--json"], env=env(sandbox)
+    )
+    assert by_id.exit_code == 0, by_id.output
+    [result] = json.loads(by_id.stdout)["results"]
+    assert key not in by_id.stdout
+    assert (result["position"], result["row"], result["deleted"]) == (1, None, True)
+    listing = tmp_path / "ids.csv"
+    listing.write_text(f"身份证号\n{key}\n{rows[0]['idcard']}\n", encoding="utf-8")
+    from_file = runner.invoke(
+        app,
+        ["delete", "selfsemen", "--from-file", str(listing), "--yes", "--json"],
+        env=env(sandbox),
+    )
+    results = json.loads(from_file.stdout)["results"]
+    assert [(r["position"], r["row"], r["deleted"]) for r in results] == [
+        (1, 2, False),
+        (2, 3, True),
+    ]
+    assert key not in from_file.stdout

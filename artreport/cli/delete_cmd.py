@@ -124,12 +124,14 @@ def delete_command(
             "results": [
                 {
                     "key": mask_key(key_kind, r.target.key(chosen)),
+                    # The key may be masked (an ID number): these say which record it is.
+                    "position": position,
                     "row": r.target.row,
                     "deleted": r.deleted,
                     "code": r.answer.code,
                     "message": r.answer.msg,
                 }
-                for r in results
+                for position, r in enumerate(results, 1)
             ],
             "not_attempted": not_attempted,
             "exit_code": exit_code,
