@@ -443,6 +443,103 @@ def test_at_a_terminal_no_answer_or_no_input_cancels(sandbox: Sandbox, answer: b
     assert "已取消，未删除任何记录。" in said and "内部错误" not in said
 
 
+# --------------------------------------------------------------------------------------------
+# Rows hidden in the sheet: a clerk filters it to show the rows to delete.
+
+FILES = Path(__file__).parent / "files"
+
+
+def filtered_listing(path: Path, rows: list[dict[str, Any]], hidden: list[int]) -> Path:
+    """A 待删除 sheet listing *rows*' freeze records, with the sheet rows *hidden* as a
+    filter leaves them."""
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "待删除"
+    sheet.append(["冷冻ID", "周期ID", "备注"])
+    for number, row in enumerate(rows, 2):
+        reason = "已删除" if number in hidden else "重复录入"
+        sheet.append([row["freezeid"], row["cycleid"], reason])
+    for number in hidden:
+        sheet.row_dimensions[number].hidden = True
+    sheet.auto_filter.ref = f"A1:C{len(rows) + 1}"
+    workbook.save(path)
+    return path
+
+
+def test_rows_hidden_by_a_filter_are_not_deleted(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Every listed record was deleted, the filtered-out ones too, with push's notice that
+    spoke of sending them."""
+    rows = load(sandbox, tmp_path, "freeze", 6)
+    path = filtered_listing(tmp_path / "filtered.xlsx", rows, [2, 4, 5, 7])
+    arguments = ["delete", "freeze", "--from-file", str(path), "--yes"]
+    result = runner.invoke(app, arguments, env=env(sandbox))
+    assert result.exit_code == 0, result.output
+    kept = sorted(r["freezeid"] for r in sandbox.rows("freeze"))
+    assert kept == sorted(rows[i]["freezeid"] for i in (0, 2, 3, 5))
+    assert "第 2, 4, 5, 7 行" in result.output and "不删除这些行的记录" in result.output
+    assert "取消隐藏后再运行" in result.output and "上报" not in result.output
+    assert "删除 2 条" in result.output
+
+
+def test_delete_json_names_the_hidden_rows_it_left_out(sandbox: Sandbox, tmp_path: Path) -> None:
+    rows = load(sandbox, tmp_path, "freeze", 6)
+    path = filtered_listing(tmp_path / "filtered.xlsx", rows, [2, 4, 5, 7])
+    arguments = ["--lang", "en", "delete", "freeze", "--from-file", str(path), "--yes", "--json"]
+    result = runner.invoke(app, arguments, env=env(sandbox))
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert (payload["deleted"], payload["hidden_rows"]) == (2, [2, 4, 5, 7])
+    assert [(r["row"], r["position"]) for r in payload["results"]] == [(3, 1), (6, 2)]
+    [notice] = [n for n in payload["notices"] if n["code"] == "delete-rows-hidden"]
+    assert notice["row"] == 2 and "rows 2, 4, 5, 7" in notice["message"]
+    assert "not deleted" in notice["message"]
+    assert len(sandbox.rows("freeze")) == 4
+
+
+def test_a_listing_whose_rows_are_all_hidden_deletes_nothing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rows = load(sandbox, tmp_path, "freeze", 2)
+    path = filtered_listing(tmp_path / "filtered.xlsx", rows, [2, 3])
+    arguments = ["--lang", "en", "delete", "freeze", "--from-file", str(path), "--yes"]
+    result = runner.invoke(app, arguments, env=env(sandbox))
+    assert result.exit_code == 2, result.output
+    assert "are all hidden (rows 2, 3" in result.output and "nothing was deleted" in result.output
+    as_json = runner.invoke(app, [*arguments, "--json"], env=env(sandbox))
+    assert as_json.exit_code == 2
+    assert json.loads(as_json.stdout)["error"] == "delete-file-all-hidden"
+    assert len(sandbox.rows("freeze")) == 2
+
+
+def test_at_a_terminal_the_hidden_rows_are_named_before_the_question(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    rows = load(sandbox, tmp_path, "freeze", 6)
+    path = filtered_listing(tmp_path / "filtered.xlsx", rows, [2, 4, 5, 7])
+    for as_json in ([], ["--json"]):
+        arguments = ["delete", "freeze", "--from-file", str(path), *as_json]
+        code, said = at_a_terminal(arguments, b"n\n", env(sandbox))
+        assert code == 1, said
+        said = said.replace("\r\n", "")  # as the terminal's width wrapped it
+        assert said.index("第 2, 4, 5, 7 行") < said.index("确定从平台删除 2 条冷冻信息记录吗")
+    assert len(sandbox.rows("freeze")) == 6
+
+
+@pytest.mark.parametrize("suffix", ["xls", "ods"])
+def test_a_hidden_row_of_a_libreoffice_listing_deletes_nothing(suffix: str) -> None:
+    notices: list[Any] = []
+    hidden: list[int] = []
+    path = FILES / f"cycles_hidden_row.{suffix}"
+    targets = list(targets_from_file(SCHEMA.get("cycle"), path, ORGID, notices, hidden=hidden))
+    assert [t.row for t in targets] == [2, 3, 5, 6, 7]
+    assert hidden == [4]
+    assert [n.code for n in notices if "hidden" in n.code] == ["delete-rows-hidden"]
+
+
+# --------------------------------------------------------------------------------------------
+# What a result says of its record
+
+
 def test_not_found_under_a_cycle_names_the_cycle(sandbox: Sandbox, tmp_path: Path) -> None:
     """A wrong cycle ID read as "the record does not exist"."""
     rows = load(sandbox, tmp_path, "transplant", 1)

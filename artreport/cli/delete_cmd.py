@@ -60,6 +60,8 @@ def delete_command(
 
     state = state_of(ctx)
     results = []
+    notices: list[Notice] = []
+    hidden: list[int] = []
     # An error that ends the run part-way (credentials refused, platform unreachable): the
     # records deleted before it are still reported, so the operator knows which are gone.
     stopped: ArtreportError | None = None
@@ -70,9 +72,12 @@ def delete_command(
         if record_id:
             targets = [target_for(chosen, record_id, config.orgid, cycleid)]
         elif from_file:
-            notices: list[Notice] = []
-            targets = list(targets_from_file(chosen, from_file, config.orgid, notices, sheet))
-            if not as_json:
+            targets = list(
+                targets_from_file(chosen, from_file, config.orgid, notices, sheet, hidden)
+            )
+            # Before the question: the rows left out (hidden ones above all) are part of
+            # what the clerk says yes to. --json gives them in its output.
+            if not as_json or (not yes and is_interactive()):
                 print_notices(stderr_console(), state, notices)
         else:
             raise UsageError("delete-needs-id")
@@ -134,6 +139,10 @@ def delete_command(
                 for position, r in enumerate(results, 1)
             ],
             "not_attempted": not_attempted,
+            "hidden_rows": hidden,
+            "notices": [
+                {"code": n.code, "row": n.row, "message": n.message(state.lang)} for n in notices
+            ],
             "exit_code": exit_code,
         }
         if stopped is not None:

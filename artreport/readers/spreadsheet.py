@@ -219,7 +219,7 @@ class SheetTable(Table):
             self.notices.append(Notice("padded-numbers-unplaced", None, count))
         by_row = scan.cells
         shown = scan.shown
-        hidden = set(scan.hidden_rows)
+        hidden = self.hidden_rows = frozenset(scan.hidden_rows)
         hidden_read = []
         first_column = self.first_column
         last = self.header_row

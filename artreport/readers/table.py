@@ -186,6 +186,10 @@ class Table(ABC):
         #: Refused rows' cells as the file has them, where the reader cut them to the header's
         #: width (a shifted row): the annotated copy gives the clerk every cell back.
         self.full_cells: dict[int, list[Any]] = {}
+        #: The rows hidden in the sheet (by a filter, or by hand), known once :meth:`rows` has
+        #: begun. They are read as data like any other; ``delete`` leaves their records alone,
+        #: since a clerk filters a sheet to show the rows to delete.
+        self.hidden_rows: frozenset[int] = frozenset()
         self._started = False
 
     def rows(self) -> Iterator[Row]:

@@ -17,6 +17,8 @@ from artreport.validation.values import BLANK, value_reader
 
 CYCLE_PARAM = "cycleid"
 _SEVERAL_SHEETS = frozenset({"sheet-read", "sheet-chosen-by-header"})
+#: The reader's notice of hidden rows, which speaks of sending them: delete says its own.
+_HIDDEN_READ = "hidden-rows-read"
 #: The platform's answer to deleting a record it does not hold.
 NOT_FOUND = 40006
 
@@ -88,10 +90,14 @@ def targets_from_file(
     orgid: str,
     notices: list[Notice] | None = None,
     sheet: str | None = None,
+    hidden: list[int] | None = None,
 ) -> Iterator[DeleteTarget]:
     """One target per row of a CSV/Excel/JSON file naming the records (by API name or label).
     What the reader did on the way (which sheet it read, rows it skipped) goes to *notices*:
-    before records are deleted, the user must be able to see where they were read from."""
+    before records are deleted, the user must be able to see where they were read from.
+
+    Rows hidden in the sheet delete nothing; their numbers go to *hidden*. A clerk filters
+    the sheet to show the rows to delete, and deleting cannot be undone."""
     key_field = record_type.field(record_type.primary_key)
     wanted = [key_field] + ([record_type.field(CYCLE_PARAM)] if needs_cycleid(record_type) else [])
 
@@ -125,7 +131,13 @@ def targets_from_file(
         count = 0
         without_key: list[int] = []
         unusable: list[int] = []
+        left_hidden: list[int] = []
         for row_number, cells in table.rows():
+            if row_number in table.hidden_rows:
+                # Whatever else is wrong with it, it deletes nothing.
+                table.row_problems.pop(row_number, None)
+                left_hidden.append(row_number)
+                continue
             if table.row_problems.pop(row_number, None):
                 # What push would refuse (a row below the totals, a row whose columns
                 # shifted) deletes nothing either: its ID may not be what it seems.
@@ -151,8 +163,13 @@ def targets_from_file(
             yield target_for(
                 record_type, values[key_field.name], orgid, values.get(CYCLE_PARAM), row_number
             )
+        if hidden is not None:
+            hidden.extend(left_hidden)
         if notices is not None:
-            notices.extend(table.notices)
+            notices.extend(n for n in table.notices if n.code != _HIDDEN_READ)
+            if left_hidden:
+                params = {"count": len(left_hidden), "rows": row_list(left_hidden)}
+                notices.append(Notice("delete-rows-hidden", left_hidden[0], params))
             if unusable:
                 params = {"count": len(unusable), "rows": row_list(unusable)}
                 notices.append(Notice("delete-rows-unusable", unusable[0], params))
@@ -166,6 +183,9 @@ def targets_from_file(
                 }
                 notices.append(Notice("delete-rows-without-id", without_key[0], params))
         if count == 0:
+            if left_hidden:
+                rows = row_list(left_hidden)
+                raise InputError("delete-file-all-hidden", path=str(path), rows=rows)
             raise InputError("input-no-rows", path=str(path))
 
 
