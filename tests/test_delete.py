@@ -11,11 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from artreport.cli import app
+from artreport.client.answers import Answer, Outcome
 from artreport.errors import UsageError
 from artreport.fakedata import fake_rows, write_rows
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
-from artreport.upload.delete import target_for, targets_from_file
+from artreport.upload.delete import DeleteResult, target_for, targets_from_file
 
 ORGID = "ZJ3301001"
 KEY = "delete-test-key"
@@ -258,6 +259,24 @@ def test_a_delete_stopped_part_way_still_reports_what_it_deleted(
         assert f"✓ Deleted {first}" in result.output or first in result.output
         assert "1 deleted" in result.output
         assert "The other 2 were not deleted" in result.output
+
+
+@pytest.mark.parametrize(
+    ("data", "lost", "deleted", "not_found"),
+    [
+        (1, 0, True, False),
+        (None, 0, True, False),  # no count: the success says it
+        (0, 0, False, True),  # "success, 0 deleted": a mistyped ID said ✓ Deleted, exit 0
+        (0, 1, True, False),  # the copy whose answer was lost deleted it
+    ],
+)
+def test_a_success_that_deleted_nothing_is_not_found(
+    data: Any, lost: int, deleted: bool, not_found: bool
+) -> None:
+    target = target_for(SCHEMA.get("information"), "INF-1", ORGID, None)
+    answer = Answer(0, "请求成功", data, Outcome.SUCCESS, attempts=1 + lost, lost_answers=lost)
+    result = DeleteResult(target, answer)
+    assert (result.deleted, result.not_found) == (deleted, not_found)
 
 
 def test_not_found_after_a_refused_first_copy_is_not_found(tmp_path: Path) -> None:

@@ -156,6 +156,8 @@ def delete_command(
             console.print(f"[green]✓[/green] {state.t('delete-done-answer-lost', key=key)}")
         elif result.deleted:
             console.print(f"[green]✓[/green] {state.t('delete-done', key=key)}")
+        elif result.none_deleted:
+            console.print(f"[red]✗[/red] {state.t('delete-none-deleted', key=key)}")
         elif result.not_found and needs_cycleid(chosen):
             # A wrong cycle ID reads as a record gone: say where it was looked for.
             cycle = mask_key(cycle_kind, result.target.params[CYCLE_PARAM])

@@ -39,17 +39,33 @@ class DeleteResult:
 
     @property
     def deleted(self) -> bool:
-        return self.answer.outcome is Outcome.SUCCESS or self.deleted_by_lost_copy
+        succeeded = self.answer.outcome is Outcome.SUCCESS and not self.none_deleted
+        return succeeded or self.deleted_by_lost_copy
+
+    @property
+    def none_deleted(self) -> bool:
+        """Success, with a count of 0 records deleted: a platform that says "not found" so."""
+        count = self.answer.data
+        return (
+            self.answer.outcome is Outcome.SUCCESS
+            and isinstance(count, int)
+            and not isinstance(count, bool)
+            and count == 0
+        )
 
     @property
     def deleted_by_lost_copy(self) -> bool:
         """ "Not found" to a copy sent again after the first copy's answer was lost: the first
         copy, which got as far as the platform, is what deleted the record."""
-        return self.answer.code == NOT_FOUND and self.answer.lost_answers > 0
+        return self._absent and self.answer.lost_answers > 0
 
     @property
     def not_found(self) -> bool:
-        return self.answer.code == NOT_FOUND and not self.deleted_by_lost_copy
+        return self._absent and not self.deleted_by_lost_copy
+
+    @property
+    def _absent(self) -> bool:
+        return self.answer.code == NOT_FOUND or self.none_deleted
 
 
 def needs_cycleid(record_type: RecordType) -> bool:
