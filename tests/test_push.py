@@ -687,6 +687,8 @@ def test_cli_push_shows_the_rows_the_platform_refused_with_its_words(
     shown = lines[start + 4 : start + 6]
     assert "│   5 │ BAD3" in shown[0] and "数据未通过平台业务规则校验" in shown[0]
     assert "│  22 │ LONG20" in shown[1] and "Data too long for column 'cycleid'" in shown[1]
+    chinese = runner.invoke(app, ["push", "cycle", str(path)], env=cli_env(sandbox))
+    assert "平台代码 500" in chinese.stdout and "platform 500" not in chinese.stdout
 
 
 @pytest.mark.parametrize(
