@@ -115,7 +115,7 @@ def print_rejected_by_code(console: Console, state: AppState, counts: Mapping[in
     table.add_column(state.t("col-code"))
     table.add_column(state.t("col-count"), justify="right")
     for code, count in sorted(counts.items(), key=lambda item: -item[1]):
-        table.add_row(state.t("platform-code", code=code), str(count))
+        table.add_row(state.t("platform-code", platform_code=code), str(count))
     console.print(table)
 
 
