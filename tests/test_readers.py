@@ -1279,6 +1279,37 @@ def test_json_array(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    ("envelope", "member"),
+    [
+        # the shape most hospital APIs, and the platform itself, answer in
+        ({"code": 0, "total": 2, "data": "RECORDS"}, "data"),
+        # paged: the page's records one member down
+        ({"code": 0, "data": {"total": 2, "list": "RECORDS"}}, "data.list"),
+        # the only array of records, whatever its name; arrays of plain values are no records
+        ({"ids": [1, 2], "cycles": "RECORDS"}, "cycles"),
+        # of several, the one under an API's usual name
+        ({"errors": [{"row": 9}], "rows": "RECORDS", "warnings": []}, "rows"),
+    ],
+)
+def test_json_records_in_an_envelope_are_read_with_a_notice(tmp_path, envelope, member):
+    records = [{"cycleid": "CYC1", "embryos": 2}, {"cycleid": "CYC2"}]
+    text = json.dumps(envelope).replace('"RECORDS"', json.dumps(records))
+    path = tmp_path / "data.json"
+    path.write_text(text, encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert table.headers == ["cycleid", "embryos"]
+    assert rows == [(1, ["CYC1", 2]), (2, ["CYC2", None])]
+    [notice] = table.notices
+    assert (notice.code, notice.params) == (
+        "json-records-in-member",
+        {"member": member, "count": 2},
+    )
+    assert member in notice.message("zh") and member in notice.message("en")
+
+
 @pytest.mark.parametrize("name", ["data.jsonl", "data.json"])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_json_lines(tmp_path, encoding, name):
@@ -1301,7 +1332,26 @@ def test_json_lines(tmp_path, encoding, name):
     [
         ("a.json", '[\n{"a": 1},\n{"a": 2,,}\n]', "input-bad-json", {"row": 3}),
         ("a.json", '[{"a": 1}, [1, 2]]', "input-json-not-object", {"row": 2}),
-        ("a.json", '{"data": []}', "input-json-not-array", {}),
+        ("a.json", '"text"', "input-json-not-array", {}),
+        ("a.json", '{"data": []}', "input-empty", None),
+        (
+            "a.json",
+            '{"code": 40003, "msg": "x", "data": null}',
+            "input-json-no-records",
+            {"members": "code、msg、data"},
+        ),
+        (
+            "a.json",
+            '{"cycles": [{"a": 1}], "ovums": [{"a": 1}], "ids": [1]}',
+            "input-json-records-ambiguous",
+            {"members": "cycles、ovums"},
+        ),
+        (
+            "a.json",
+            '{"data": [{"a": 1}], "page": {"list": [{"a": 1}]}}',
+            "input-json-records-ambiguous",
+            {"members": "data、page.list"},
+        ),
         ("a.json", '{"a": 1}\n{"a": \n', "input-bad-json", {"row": 2}),
         ("a.json", "[]", "input-empty", None),
         ("a.jsonl", '{"a": 1}\n{"a": \n', "input-bad-json", {"row": 2}),
@@ -1380,7 +1430,8 @@ def test_every_reader_message_has_both_languages():
         "input-empty", "input-not-format", "input-is-markup", "input-corrupt",
         "input-password-protected", "input-encoding", "input-encoding-undetected",
         "input-encoding-unknown", "input-bad-csv", "input-sheet-not-found", "input-bad-json",
-        "input-json-not-array", "input-json-not-object", "rows-above-header-skipped",
+        "input-json-not-array", "input-json-not-object", "input-json-records-ambiguous",
+        "input-json-no-records", "json-records-in-member", "rows-above-header-skipped",
         "footer-row-skipped", "rows-below-totals-skipped", "content-format-differs",
         "extra-cells-ignored",
     ]  # fmt: skip

@@ -1,5 +1,10 @@
 """JSON: a top-level array of objects, or JSON Lines (one object per line).
 
+Hospital systems' web APIs, and the platform itself, wrap the array in an envelope
+(``{"code": 0, "total": 30, "data": [...]}``, or ``{"data": {"list": [...]}}`` when paged): the
+records are read from the one array of objects the envelope holds, or, of several, from the
+one under a name such APIs give it (:data:`RECORD_MEMBERS`), with a notice naming it.
+
 The headers are the keys in the order they are first met over all the records, so a key
 that only appears late still gets its column; a record without a key has ``None`` there,
 as if it had said ``null``. Values come through as JSON gave them, nested ones included,
@@ -37,7 +42,9 @@ def open_json(
             # One object, then more: JSON Lines under a .json name, as some systems write it.
             return open_json_lines(path, encoding=codec, notices=notices)
         raise InputError("input-bad-json", row=error.lineno, reason=error.msg) from None
-    if not isinstance(value, list):
+    if isinstance(value, dict):
+        value = _unwrapped(value, notices)
+    elif not isinstance(value, list):
         raise InputError("input-json-not-array")
     records = list(enumerate(value, 1))
     headers = _headers(records)
@@ -58,6 +65,68 @@ def open_json_lines(path: Path, *, encoding: str | None, notices: list[Notice]) 
         text.close()
         raise
     return table
+
+
+#: The names a web API gives the array of records in its answer's envelope, compared in any
+#: case: what decides between several arrays.
+RECORD_MEMBERS = frozenset(
+    {
+        "data",
+        "datas",
+        "datalist",
+        "rows",
+        "records",
+        "list",
+        "items",
+        "result",
+        "results",
+        "content",
+    }
+)
+
+#: How deep in an envelope the records are looked for: ``data.list`` is two members down.
+_ENVELOPE_DEPTH = 2
+
+#: Members named in a message about an envelope, at most.
+_MEMBERS_SHOWN = 10
+
+
+def _unwrapped(envelope: dict[str, Any], notices: list[Notice]) -> list[Any]:
+    """The records of a JSON object that wraps them, told in a notice; refused when which
+    array holds them cannot be told."""
+    arrays = list(_arrays(envelope, ()))
+    if len(arrays) > 1:
+        arrays = [(path, items) for path, items in arrays if path[-1].casefold() in RECORD_MEMBERS]
+    if len(arrays) == 1:
+        path, items = arrays[0]
+        member = ".".join(path)
+        notices.append(
+            Notice("json-records-in-member", None, {"member": member, "count": len(items)})
+        )
+        return items
+    candidates = [".".join(path) for path, _ in _arrays(envelope, ())]
+    if candidates:
+        raise InputError("input-json-records-ambiguous", members=_listed(candidates))
+    raise InputError("input-json-no-records", members=_listed(list(envelope)))
+
+
+def _arrays(
+    value: dict[str, Any], path: tuple[str, ...]
+) -> Iterator[tuple[tuple[str, ...], list[Any]]]:
+    """The arrays that may hold records, by their path of members: empty ones too (an export
+    of no rows), not those of plain values (``"ids": [1, 2]``)."""
+    for key, member in value.items():
+        inner = (*path, str(key))
+        if isinstance(member, list):
+            if not member or any(isinstance(item, dict) for item in member):
+                yield inner, member
+        elif isinstance(member, dict) and len(inner) < _ENVELOPE_DEPTH:
+            yield from _arrays(member, inner)
+
+
+def _listed(names: list[str]) -> str:
+    shown = "、".join(names[:_MEMBERS_SHOWN])
+    return shown + ("…" if len(names) > _MEMBERS_SHOWN else "")
 
 
 def _headers(records: Iterable[tuple[int, Any]]) -> list[str]:
