@@ -605,6 +605,33 @@ def test_json_records_spelling_a_key_in_two_cases_are_both_read(tmp_path: Path) 
     assert [(r.primary_key, r.valid) for r in results] == [("CYJ1", True), ("CYJ2", True)]
 
 
+def test_a_hospital_apis_answer_with_grouped_fields_validates_as_its_records(
+    tmp_path: Path,
+) -> None:
+    # A trial's export: the records under "data", some of each record's fields in an object.
+    records = [
+        {
+            "CycleID": f"CYJ{i}",
+            "informationid": "INF1",
+            "orgid": "ZJ3301001",
+            "plan": {"artplan": "IVF", "cycledate": "2023-05-06 08:30:00"},
+            "ordernumber": 1,
+            "tstatus": 1,
+        }
+        for i in range(3)
+    ]
+    path = tmp_path / "cycles.json"
+    path.write_text(json.dumps({"code": 0, "total": 3, "data": records}), encoding="utf-8")
+
+    report = str(tmp_path / "r.csv")
+    code, output = invoke("--lang", "en", "validate", "cycle", str(path), "--report", report)
+
+    assert code == 0, output
+    assert "read from its array 'data' (3)" in output
+    assert "'plan' in the records is an object; its 2 field(s) (artplan、cycledate)" in output
+    assert "Read 3 rows: 3 valid" in output
+
+
 def test_a_label_two_fields_share_is_named_as_ambiguous(tmp_path: Path) -> None:
     path = tmp_path / "transplant.csv"
     path.write_text("移植ID,周期ID,操作人员姓名\nTRA1,CYC1,张三\n", encoding="utf-8")

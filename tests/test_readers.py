@@ -1310,6 +1310,84 @@ def test_json_records_in_an_envelope_are_read_with_a_notice(tmp_path, envelope, 
     assert member in notice.message("zh") and member in notice.message("en")
 
 
+def known_eresult_header(text: str) -> bool:
+    return load_schema().get("eresult").match_header(text) is not None
+
+
+@pytest.mark.parametrize("name", ["data.json", "data.jsonl"])
+def test_a_records_object_of_fields_is_read_as_its_columns(tmp_path, name):
+    records = [
+        {"eresultid": "ER1", "counts": {"twopnnum": 5, "ovumnum": 0, "note": "x"}, "embryonum": 3},
+        {"eresultid": "ER2", "counts": None},
+        {"eresultid": "ER3", "counts": {"threepnnum": 1}},
+    ]
+    path = tmp_path / name
+    if name.endswith(".jsonl"):
+        path.write_text("\n".join(map(json.dumps, records)) + "\n", encoding="utf-8")
+    else:
+        path.write_text(json.dumps(records), encoding="utf-8")
+
+    table, rows = read(path, is_known_header=known_eresult_header)
+
+    # note names no field: it keeps its object's name, for the unknown-columns warning.
+    assert table.headers == [
+        "eresultid", "twopnnum", "ovumnum", "counts.note", "threepnnum", "embryonum"
+    ]  # fmt: skip
+    assert rows == [
+        (1, ["ER1", 5, 0, "x", None, 3]),
+        (2, ["ER2", None, None, None, None, None]),
+        (3, ["ER3", None, None, None, 1, None]),
+    ]
+    [notice] = table.notices
+    assert notice.code == "json-nested-read"
+    assert notice.params == {
+        "member": "counts",
+        "columns": "twopnnum、ovumnum、threepnnum",
+        "count": 3,
+    }
+
+
+@pytest.mark.parametrize(
+    ("record", "headers"),
+    [
+        # the name is a field at the top too: which value is meant cannot be told
+        (
+            {"eresultid": "E", "cycleid": "C1", "lab": {"cycleid": "C2", "twopnnum": 5}},
+            ["eresultid", "cycleid", "lab.cycleid", "twopnnum"],
+        ),
+        # two objects naming one field
+        (
+            {"eresultid": "E", "ivf": {"ovumnum": 1}, "icsi": {"ovumnum": 2}},
+            ["eresultid", "ivf.ovumnum", "icsi.ovumnum"],
+        ),
+        # an object naming no field stays one cell, as does one under a field's own name
+        ({"eresultid": "E", "extra": {"a": 1}}, ["eresultid", "extra"]),
+        ({"eresultid": "E", "embryonum": {"twopnnum": 1}}, ["eresultid", "embryonum"]),
+        # an object in one record, a value in another: one column, for the checks to judge
+        ([{"eresultid": "E", "counts": 5}, {"counts": {"twopnnum": 1}}], ["eresultid", "counts"]),
+    ],
+)
+def test_an_object_of_fields_is_read_only_where_each_name_means_one_column(
+    tmp_path, record, headers
+):
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps(record if isinstance(record, list) else [record]), encoding="utf-8")
+
+    table, _ = read(path, is_known_header=known_eresult_header)
+
+    assert table.headers == headers
+
+
+def test_without_known_columns_an_object_stays_one_cell(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text(json.dumps([{"eresultid": "E", "counts": {"twopnnum": 5}}]), encoding="utf-8")
+
+    table, rows = read(path)
+
+    assert table.headers == ["eresultid", "counts"]
+    assert rows == [(1, ["E", {"twopnnum": 5}])]
+
+
 @pytest.mark.parametrize("name", ["data.jsonl", "data.json"])
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
 def test_json_lines(tmp_path, encoding, name):
@@ -1431,7 +1509,8 @@ def test_every_reader_message_has_both_languages():
         "input-password-protected", "input-encoding", "input-encoding-undetected",
         "input-encoding-unknown", "input-bad-csv", "input-sheet-not-found", "input-bad-json",
         "input-json-not-array", "input-json-not-object", "input-json-records-ambiguous",
-        "input-json-no-records", "json-records-in-member", "rows-above-header-skipped",
+        "input-json-no-records", "json-records-in-member", "json-nested-read",
+        "rows-above-header-skipped",
         "footer-row-skipped", "rows-below-totals-skipped", "content-format-differs",
         "extra-cells-ignored",
     ]  # fmt: skip

@@ -46,7 +46,8 @@ def open_table(
 
     *sheet* names the worksheet to read (default: the first visible one); *encoding*
     overrides the detected encoding of a text file; *is_known_header* tells whether a text
-    is a column header the caller knows, which lets the header be found below a title.
+    is a column header the caller knows, which lets the header be found below a title, and
+    a JSON record's object of fields be read as columns.
     *missing_columns* tells how many of the columns the caller needs a header lacks: without
     *sheet*, a workbook whose first sheet lacks some is read from the sheet that fits best
     (see :func:`~artreport.readers.layout.choose_sheet`).
@@ -120,9 +121,11 @@ def open_table(
         notices.append(_format_differs(path, "csv"))
         declared = "csv"
     if declared == "json":
-        return open_json(path, encoding=encoding, notices=notices)
+        return open_json(path, encoding=encoding, notices=notices, is_known_header=is_known_header)
     if declared == "jsonl":
-        return open_json_lines(path, encoding=encoding, notices=notices)
+        return open_json_lines(
+            path, encoding=encoding, notices=notices, is_known_header=is_known_header
+        )
     return open_csv(path, encoding=encoding, is_known_header=is_known_header, notices=notices)
 
 

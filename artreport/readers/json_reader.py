@@ -7,15 +7,21 @@ one under a name such APIs give it (:data:`RECORD_MEMBERS`), with a notice namin
 
 The headers are the keys in the order they are first met over all the records, so a key
 that only appears late still gets its column; a record without a key has ``None`` there,
-as if it had said ``null``. Values come through as JSON gave them, nested ones included,
-for the validator to judge.
+as if it had said ``null``. Values come through as JSON gave them, for the validator to judge.
+
+A record may group some of its fields in an object (``"counts": {"twopnnum": 5, ...}``).
+When the caller's columns are known, such an object's keys that name a column are read as
+columns of their own, with a notice, unless another key of the record, or of another such
+object, has the same name: which of the two is meant cannot be told, so that key keeps its
+object's name before it (``counts.cycleid``) and is no column the caller knows. An object
+naming no column, or under a key that is a column itself, stays one cell.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +31,11 @@ from artreport.readers.table import Notice, Row, Table
 
 
 def open_json(
-    path: Path, *, encoding: str | None, notices: list[Notice]
+    path: Path,
+    *,
+    encoding: str | None,
+    notices: list[Notice],
+    is_known_header: Callable[[str], bool] | None = None,
 ) -> JsonTable | JsonLinesTable:
     """A JSON array, loaded whole: its row numbers are 1-based positions in the array."""
     data = path.read_bytes()
@@ -40,27 +50,40 @@ def open_json(
     except json.JSONDecodeError as error:
         if error.msg == "Extra data" and text.lstrip().startswith("{"):
             # One object, then more: JSON Lines under a .json name, as some systems write it.
-            return open_json_lines(path, encoding=codec, notices=notices)
+            return open_json_lines(
+                path, encoding=codec, notices=notices, is_known_header=is_known_header
+            )
         raise InputError("input-bad-json", row=error.lineno, reason=error.msg) from None
+    # The objects around the records: the envelope's, on the way to its array.
+    enclosing = 0
     if isinstance(value, dict):
-        value = _unwrapped(value, notices)
+        value, enclosing = _unwrapped(value, notices)
     elif not isinstance(value, list):
         raise InputError("input-json-not-array")
     records = list(enumerate(value, 1))
-    headers = _headers(records)
-    if not headers:
+    # A "{" beyond each record's own and the envelope's opens an object inside a record, or
+    # stands in some text.
+    may_nest = text.count("{") > len(records) + enclosing
+    columns = _Columns(lambda: records, lambda: may_nest, is_known_header, notices)
+    if not columns.headers:
         raise InputError("input-empty", path=str(path))
-    return JsonTable(path, headers, codec, notices, records)
+    return JsonTable(path, columns, codec, notices, records)
 
 
-def open_json_lines(path: Path, *, encoding: str | None, notices: list[Notice]) -> JsonLinesTable:
+def open_json_lines(
+    path: Path,
+    *,
+    encoding: str | None,
+    notices: list[Notice],
+    is_known_header: Callable[[str], bool] | None = None,
+) -> JsonLinesTable:
     """JSON Lines, read twice: once for the keys, once for the rows. Row numbers are line
     numbers; blank lines are skipped."""
     with path.open("rb") as raw:
         codec = choose_encoding(raw, encoding)
     text = path.open(encoding=codec, errors="strict", newline="")
     try:
-        table = JsonLinesTable(path, text, codec, notices)
+        table = JsonLinesTable(path, text, codec, notices, is_known_header)
     except BaseException:
         text.close()
         raise
@@ -91,9 +114,9 @@ _ENVELOPE_DEPTH = 2
 _MEMBERS_SHOWN = 10
 
 
-def _unwrapped(envelope: dict[str, Any], notices: list[Notice]) -> list[Any]:
-    """The records of a JSON object that wraps them, told in a notice; refused when which
-    array holds them cannot be told."""
+def _unwrapped(envelope: dict[str, Any], notices: list[Notice]) -> tuple[list[Any], int]:
+    """The records of a JSON object that wraps them, told in a notice, and how many objects
+    enclose them; refused when which array holds them cannot be told."""
     arrays = list(_arrays(envelope, ()))
     if len(arrays) > 1:
         arrays = [(path, items) for path, items in arrays if path[-1].casefold() in RECORD_MEMBERS]
@@ -103,7 +126,7 @@ def _unwrapped(envelope: dict[str, Any], notices: list[Notice]) -> list[Any]:
         notices.append(
             Notice("json-records-in-member", None, {"member": member, "count": len(items)})
         )
-        return items
+        return items, len(path)
     candidates = [".".join(path) for path, _ in _arrays(envelope, ())]
     if candidates:
         raise InputError("input-json-records-ambiguous", members=_listed(candidates))
@@ -129,38 +152,103 @@ def _listed(names: list[str]) -> str:
     return shown + ("…" if len(names) > _MEMBERS_SHOWN else "")
 
 
-def _headers(records: Iterable[tuple[int, Any]]) -> list[str]:
-    keys: dict[str, None] = {}
-    for number, record in records:
-        if not isinstance(record, dict):
-            raise InputError("input-json-not-object", row=number)
-        keys.update(dict.fromkeys(record))
-    return list(keys)
+class _Columns:
+    """The columns of a file's records: their headers, and where each cell is found in a
+    record (a key, or a key of the object under a key)."""
+
+    def __init__(
+        self,
+        records: Callable[[], Iterable[tuple[int, Any]]],
+        may_nest: Callable[[], bool],
+        is_known_header: Callable[[str], bool] | None,
+        notices: list[Notice],
+    ) -> None:
+        """``records`` reads the records from the start; ``may_nest`` tells, while they are
+        read, whether the one at hand may hold an object: looking into every value costs the
+        header pass three times what it costs otherwise, for what few files hold."""
+        keys: dict[str, None] = {}
+        # The keys under each key holding an object.
+        inner: dict[str, dict[str, None]] = {}
+        for number, record in records():
+            if not isinstance(record, dict):
+                raise InputError("input-json-not-object", row=number)
+            keys.update(dict.fromkeys(record))
+            if is_known_header is not None and may_nest():
+                for key, value in record.items():
+                    if isinstance(value, dict):
+                        inner.setdefault(key, {}).update(dict.fromkeys(value))
+        known = is_known_header or (lambda _: False)
+        groups = {
+            key: list(names)
+            for key, names in inner.items()
+            if not known(key) and any(map(known, names))
+        }
+        if groups:
+            # A key holding an object in one record and a value in another is one column.
+            for _, record in records():
+                for key in [key for key in groups if _is_value(record.get(key))]:
+                    del groups[key]
+        # A name met twice (at the top, or in two objects) is told apart by its object's name.
+        seen = [name.casefold() for name in keys]
+        seen += [name.casefold() for names in groups.values() for name in names]
+        twice = {name for name in seen if seen.count(name) > 1}
+        self.headers: list[str] = []
+        self.paths: list[tuple[str, str | None]] = []
+        for key in keys:
+            if key not in groups:
+                self.headers.append(key)
+                self.paths.append((key, None))
+                continue
+            read = []
+            for name in groups[key]:
+                alone = known(name) and name.casefold() not in twice
+                self.headers.append(name if alone else f"{key}.{name}")
+                self.paths.append((key, name))
+                if alone:
+                    read.append(name)
+            if read:
+                params = {"member": key, "columns": "、".join(read), "count": len(read)}
+                notices.append(Notice("json-nested-read", None, params))
+        self._nested = bool(groups)
+
+    def cells(self, record: dict[str, Any]) -> list[Any] | None:
+        """The record's values in header order, or None if they are all blank."""
+        if self._nested:
+            cells = [
+                record.get(key) if name is None else _inner(record.get(key), name)
+                for key, name in self.paths
+            ]
+        else:
+            cells = [record.get(key) for key in self.headers]
+        if all(cell is None or cell == "" for cell in cells):
+            return None
+        return cells
 
 
-def _cells(record: dict[str, Any], headers: list[str]) -> list[Any] | None:
-    """The record's values in header order, or None if they are all blank."""
-    cells = [record.get(key) for key in headers]
-    if all(cell is None or cell == "" for cell in cells):
-        return None
-    return cells
+def _is_value(value: Any) -> bool:
+    return value is not None and not isinstance(value, dict)
+
+
+def _inner(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else None
 
 
 class JsonTable(Table):
     def __init__(
         self,
         path: Path,
-        headers: list[str],
+        columns: _Columns,
         codec: str,
         notices: list[Notice],
         records: list[tuple[int, Any]],
     ) -> None:
-        super().__init__(path, "json", headers, 0, encoding=codec, notices=notices)
+        super().__init__(path, "json", columns.headers, 0, encoding=codec, notices=notices)
+        self._columns = columns
         self._records = records
 
     def _rows(self) -> Iterator[Row]:
         for number, record in self._records:
-            cells = _cells(record, self.headers)
+            cells = self._columns.cells(record)
             if cells is not None:
                 yield number, cells
 
@@ -170,11 +258,18 @@ class JsonTable(Table):
 
 class JsonLinesTable(Table):
     def __init__(
-        self, path: Path, text: io.TextIOWrapper, codec: str, notices: list[Notice]
+        self,
+        path: Path,
+        text: io.TextIOWrapper,
+        codec: str,
+        notices: list[Notice],
+        is_known_header: Callable[[str], bool] | None,
     ) -> None:
         self._text = text
+        self._nested_line = False
         super().__init__(path, "jsonl", [], 0, encoding=codec, notices=notices)
-        self.headers = _headers(self._records())
+        self._columns = _Columns(self._records, lambda: self._nested_line, is_known_header, notices)
+        self.headers = self._columns.headers
         if not self.headers:
             raise InputError("input-empty", path=str(path))
 
@@ -184,6 +279,8 @@ class JsonLinesTable(Table):
             for number, line in enumerate(self._text, 1):
                 if not line.strip():
                     continue
+                # One object a line; any more, and this record may hold one.
+                self._nested_line = line.count("{") > 1
                 try:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as error:
@@ -204,7 +301,7 @@ class JsonLinesTable(Table):
 
     def _rows(self) -> Iterator[Row]:
         for number, record in self._records():
-            cells = _cells(record, self.headers)
+            cells = self._columns.cells(record)
             if cells is not None:
                 yield number, cells
 
