@@ -34,8 +34,7 @@ ROW_COUNT_FELL = "row-count-fell"
 
 
 def default_patterns(record_type: RecordType) -> list[str]:
-    names = [record_type.name, record_type.label, record_type.resource, *record_type.aliases]
-    return [f"{name}*" for name in dict.fromkeys(names)]
+    return [f"{name}*" for name in dict.fromkeys(record_type.names)]
 
 
 def _literal_length(pattern: str) -> int:
@@ -45,13 +44,19 @@ def _literal_length(pattern: str) -> int:
 def find_exports(
     directory: Path, schema: Schema, patterns: Mapping[str, list[str]] | None = None
 ) -> dict[str, list[Path]]:
-    """The export files of ``directory`` by record type name, in file name order."""
+    """The export files of ``directory`` by record type name, in file name order.
+    ``patterns`` may name a type as any command does (``周期``: cycle)."""
+    configured: dict[str, list[str]] = {}
+    for type_name, type_patterns in (patterns or {}).items():
+        found = schema.find(type_name)
+        if found is not None:
+            configured[found.name] = type_patterns
     chosen: dict[str, list[Path]] = {}
     for path in data_files(directory):
         name = path.name
         best: tuple[int, str] | None = None
         for record_type in schema:
-            for pattern in (patterns or {}).get(record_type.name) or default_patterns(record_type):
+            for pattern in configured.get(record_type.name) or default_patterns(record_type):
                 if fnmatch.fnmatch(name.casefold(), pattern.casefold()):
                     candidate = (_literal_length(pattern), record_type.name)
                     if best is None or candidate[0] > best[0]:

@@ -307,6 +307,17 @@ def test_schema_of_one_type_by_chinese_name() -> None:
     assert code == 0 and "cycleid" in output and "ordernumber" in output
 
 
+def test_schema_of_one_type_by_the_clerks_short_name() -> None:
+    code, output = invoke("schema", "供精")
+    assert code == 0 and "supplierid" in output
+
+
+def test_an_unknown_type_lists_the_types_with_their_chinese_names() -> None:
+    code, output = invoke("schema", "供卵")
+    assert code == 2
+    assert "supplier (外供信息/供精)" in output and "result (治疗结果信息/妊娠结局)" in output
+
+
 def test_global_options_may_follow_the_command(tmp_path: Path) -> None:
     missing = str(tmp_path / "nope.csv")
     result = subprocess.run(

@@ -27,7 +27,7 @@ from artreport.runs import exclusive
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
 from artreport.state import state_dir
-from artreport.sync import FileCheck, cross_file_problems
+from artreport.sync import FileCheck, cross_file_problems, find_exports
 
 ORGID = "ZJ3301001"
 KEY = "nightly-test-key"
@@ -412,6 +412,26 @@ def test_sync_names_the_files_it_does_not_take(tmp_path: Path, sandbox: Sandbox)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["ignored_files"] == [str(folder / "randomfile.csv")]
     assert "randomfile.csv" in result.stderr and "notes.pdf" not in result.stderr
+
+
+def test_sync_knows_a_file_by_the_clerks_name_for_its_type(tmp_path: Path) -> None:
+    # A trial's month folder: these two were ignored, warned about as unknown.
+    names = ["供精_202406.csv", "自精_202406.csv", "妊娠结局_202406.xlsx", "复苏明细_06.csv"]
+    names += ["复苏_06.csv", "HIS_zq_0630.csv"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"")
+
+    # The config's own patterns may name the type as the commands do.
+    found = find_exports(tmp_path, SCHEMA, {"周期": ["HIS_zq_*.csv"]})
+
+    assert {t: [p.name for p in paths] for t, paths in found.items()} == {
+        "supplier": ["供精_202406.csv"],
+        "selfsemen": ["自精_202406.csv"],
+        "result": ["妊娠结局_202406.xlsx"],
+        "thawdet": ["复苏明细_06.csv"],
+        "thaw": ["复苏_06.csv"],
+        "cycle": ["HIS_zq_0630.csv"],
+    }
 
 
 def test_sync_refuses_outputs_it_cannot_write_before_sending_anything(

@@ -231,6 +231,54 @@ def test_primary_key_is_a_required_field_and_a_delete_parameter(schema, name):
     assert "orgid" in record_type.delete_params
 
 
+@pytest.mark.parametrize(
+    ("words", "name"),
+    [
+        # a clerk's words for the types (a trial's clerk typed the first three)
+        ("供精", "supplier"),
+        ("自精", "selfsemen"),
+        ("妊娠结局", "result"),
+        ("外供", "supplier"),
+        ("复苏明细", "thawdet"),
+        ("人工授精", "insemination"),
+        ("胚胎移植", "transplant"),
+        # the label, full-width or spaced as typed
+        ("治疗结果信息", "result"),
+        (" 自精保存 ", "selfsemen"),
+    ],
+)
+def test_a_type_is_found_by_the_clerks_words(schema, words, name):
+    assert schema.get(words).name == name
+
+
+def test_every_name_of_a_type_finds_that_type_only(schema):
+    for record_type in schema:
+        for name in record_type.names:
+            assert schema.get(name) is record_type, name
+
+
+def test_a_name_two_types_share_is_a_schema_file_error(tmp_path: Path) -> None:
+    for name, alias in (("a", "供精"), ("b", "供 精")):
+        (tmp_path / f"{name}.yaml").write_text(
+            f"name: {name}\nlabel: 类型{name}\naliases: [{alias}]\nresource: r{name}\n"
+            "primary_key: id\ndelete_params: [id]\nfields:\n"
+            "  - {name: id, label: ID, type: string, required: true}\n",
+            encoding="utf-8",
+        )
+    with pytest.raises(SchemaFileError, match="供"):
+        load_schema_from(tmp_path)
+
+
+def test_an_unknown_type_is_answered_with_every_type_and_its_chinese_names(schema):
+    with pytest.raises(UsageError) as caught:
+        schema.get("供卵")
+    message = caught.value.message("zh")
+    assert "supplier (外供信息/供精)" in message
+    assert "selfsemen (自精保存信息/自精)" in message
+    assert "cycle (周期信息/治疗周期)" in message  # 周期 is 周期信息 without its 信息
+    assert all(t.name in message and t.label in message for t in schema)
+
+
 def test_self_semen_records_are_keyed_by_id_card_number(schema):
     assert schema.get("selfsemen").primary_key == "idcard"
 

@@ -15,6 +15,7 @@ from artreport.schema.model import (
     Field,
     RecordType,
     Schema,
+    header_key,
     label_key,
 )
 
@@ -166,8 +167,19 @@ def load_schema_from(directory: Path) -> Schema:
         raws.append((path.name, raw))
     raws.sort(key=lambda item: (_order(item[1]), item[0]))
     record_types = [_record_type(name, raw) for name, raw in raws]
+    _check_names(record_types)
     keys = {t.primary_key for t in record_types}
     return Schema(tuple(_with_identifiers(t, keys) for t in record_types))
+
+
+def _check_names(record_types: list[RecordType]) -> None:
+    """A name the user may give a type names that type only: ``供精`` cannot be two."""
+    owners: dict[str, str] = {}
+    for record_type in record_types:
+        for name in record_type.names:
+            owner = owners.setdefault(header_key(name), record_type.name)
+            if owner != record_type.name:
+                raise SchemaFileError(f"{name!r} names both {owner} and {record_type.name}")
 
 
 def _with_identifiers(record_type: RecordType, keys: set[str]) -> RecordType:

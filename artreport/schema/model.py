@@ -141,6 +141,12 @@ class RecordType:
         self._by_header.update(_header_index(self.fields))
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """What the user may call this type: its CLI name, Chinese label, the platform's
+        resource name and its aliases."""
+        return (self.name, self.label, self.resource, *self.aliases)
+
+    @property
     def required_fields(self) -> tuple[Field, ...]:
         return tuple(f for f in self.fields if f.required)
 
@@ -210,6 +216,10 @@ def _header_index(fields: Iterable[Field]) -> dict[str, Field]:
     return index
 
 
+#: The word that ends most record types' labels (周期信息), left out of their short names.
+_LABEL_SUFFIX = "信息"
+
+
 @dataclass(frozen=True)
 class Schema:
     types: tuple[RecordType, ...]
@@ -222,16 +232,25 @@ class Schema:
 
     def get(self, name: str) -> RecordType:
         """A record type by CLI name, Chinese name (full or short) or resource name."""
+        found = self.find(name)
+        if found is None:
+            raise UsageError("unknown-record-type", name=name, known=self.known_names())
+        return found
+
+    def find(self, name: str) -> RecordType | None:
+        """The record type ``name`` names as :meth:`get` finds it, or None."""
         wanted = header_key(name)
         for record_type in self.types:
-            names = (
-                record_type.name,
-                record_type.label,
-                record_type.resource,
-                *record_type.aliases,
-            )
-            if any(header_key(n) == wanted for n in names):
+            if any(header_key(n) == wanted for n in record_type.names):
                 return record_type
-        raise UsageError(
-            "unknown-record-type", name=name, known=", ".join(t.name for t in self.types)
-        )
+        return None
+
+    def known_names(self) -> str:
+        """Every type's CLI name with its Chinese names, for a clerk who typed none of them:
+        ``supplier (外供信息/供精)``; the label without its 信息 goes without saying."""
+        listed = []
+        for t in self.types:
+            short = t.label.removesuffix(_LABEL_SUFFIX)
+            chinese = [t.label, *(a for a in t.aliases if a != short and not a.isascii())]
+            listed.append(f"{t.name} ({'/'.join(chinese)})")
+        return ", ".join(listed)
