@@ -74,20 +74,10 @@ def default_file_name(record_type: RecordType) -> str:
     return f"{record_type.name}_template.xlsx"
 
 
-def header_text(record_type: RecordType, field: Field) -> str:
-    """The Chinese header that names *field* when read back: its label, or, when another
-    field shares that label (transplant's two 操作人员姓名), an alias that is its own; the API
-    name as a last resort."""
-    for text in (field.label, *field.aliases):
-        if record_type.match_header(text) is field:
-            return text
-    return field.name
-
-
 def template_headers(record_type: RecordType) -> list[str]:
     """The header row: one per field in schema order, required ones marked."""
     return [
-        header_text(record_type, f) + (REQUIRED_MARK if f.required else "")
+        record_type.header_for(f) + (REQUIRED_MARK if f.required else "")
         for f in record_type.fields
     ]
 
@@ -279,7 +269,7 @@ def _fill_field_sheet(
         table = tables.get(field.name)
         sheet.append(
             [
-                header_text(record_type, field),
+                record_type.header_for(field),
                 field.name,
                 _zh(f"template-type-{field.type}"),
                 yes if field.required else no,
@@ -301,7 +291,7 @@ def _fill_field_sheet(
 
 def _field_notes(record_type: RecordType, field: Field) -> list[str]:
     notes = [field.description] if field.description else []
-    header = header_text(record_type, field)
+    header = record_type.header_for(field)
     if header != field.label:
         notes.append(_zh("template-hint-renamed", label=field.label, header=header))
     if field.type in ("date", "datetime"):
@@ -310,7 +300,7 @@ def _field_notes(record_type: RecordType, field: Field) -> list[str]:
         notes.append(_zh("template-hint-orgid"))
     for group in record_type.one_of_required:
         if field.name in group:
-            others = [header_text(record_type, record_type.field(n)) for n in group]
+            others = [record_type.header_for(record_type.field(n)) for n in group]
             notes.append(_zh("template-hint-one-of", fields="、".join(others)))
     return notes
 

@@ -652,6 +652,23 @@ def test_a_label_two_fields_share_is_named_as_ambiguous(tmp_path: Path) -> None:
     assert "not recognised" not in output
 
 
+def test_an_ambiguous_column_is_offered_the_headers_the_template_writes(tmp_path: Path) -> None:
+    path = tmp_path / "transplant.csv"
+    path.write_text("移植ID,周期ID,操作人员姓名\nTRA1,CYC1,张三\n", encoding="utf-8")
+    _code, output = invoke("validate", "transplant", str(path))
+    offered = ["核对人员姓名(checkname)", "录入人员姓名(opertionname)"]
+    assert "、".join(offered) in output
+    template = tmp_path / "template.csv"
+    assert invoke("template", "transplant", "-o", str(template))[0] == 0
+    headers = template.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    for header in ("核对人员姓名", "录入人员姓名"):
+        assert header in headers
+        # Typed in, each names its field.
+        path.write_text(f"移植ID,周期ID,{header}\nTRA1,CYC1,张三\n", encoding="utf-8")
+        _code, output = invoke("validate", "transplant", str(path))
+        assert "可能是" not in output and "无法识别" not in output
+
+
 def test_totals_and_the_footnotes_below_them_are_not_checked_as_data(tmp_path: Path) -> None:
     # A user's trial file: its signature and remark rows below the total were checked as
     # cycles, and failed.

@@ -174,6 +174,15 @@ class RecordType:
             found = self._by_header.get(_BRACKETED_SUFFIX.sub("", key))
         return found
 
+    def header_for(self, field: Field) -> str:
+        """The Chinese header that names ``field`` when read back, as the template writes it:
+        its label, or, when another field shares that label (transplant's two 操作人员姓名),
+        an alias that is its own; the API name as a last resort."""
+        for text in (field.label, *field.aliases):
+            if self.match_header(text) is field:
+                return text
+        return field.name
+
     def names_exactly(self, header: object) -> bool:
         """Whether ``header`` names its field as it is, not only once a bracketed remark is
         taken off: ``周期ID`` does, ``周期ID(旧系统)`` does not."""

@@ -205,7 +205,7 @@ class Validation:
             if found is None:
                 shared = record_type.fields_sharing(text)
                 if len(shared) > 1:
-                    self.file_problems.append(_ambiguous_column(index, text, shared))
+                    self.file_problems.append(_ambiguous_column(record_type, index, text, shared))
                 elif text not in ANNOTATION_COLUMNS:
                     unknown.append(text)
                 continue
@@ -603,14 +603,20 @@ def _wrong_unit_column(index: int, header: str, unit: str, field: Field) -> Prob
     )
 
 
-def _ambiguous_column(index: int, header: str, fields: list[Field]) -> Problem:
+def _ambiguous_column(
+    record_type: RecordType, index: int, header: str, fields: list[Field]
+) -> Problem:
+    # Each field by the header that names it alone, the template's: one a clerk can type.
+    shown = [(record_type.header_for(f), f.name) for f in fields]
     return Problem(
         codes.AMBIGUOUS_COLUMN,
         severity="warning",
         params={
             "column": header,
             "number": index + 1,
-            "fields": "、".join(f"{f.short_label}({f.name})" for f in fields),
+            "fields": "、".join(
+                text if text == name else f"{text}({name})" for text, name in shown
+            ),
         },
     )
 
