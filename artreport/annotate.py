@@ -15,9 +15,10 @@ workbook, and a fixed name is what the README and ``--sheet 待修改`` can rely
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zipfile
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from copy import copy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,9 +41,12 @@ from artreport.schema import RecordType
 from artreport.state import open_private
 from artreport.validation.problems import (
     DATE_IN_TEXT_FIELD,
+    DUPLICATE_KEY,
     LEADING_ZEROS_LOST,
     PRECISION_LOST,
+    WORDING,
     Problem,
+    Wording,
 )
 from artreport.validation.validator import open_export
 
@@ -102,6 +106,12 @@ class Annotator:
         self.failed_rows = 0
         #: The name of the failed-rows sheet written (待修改, or 待修改1 beside an old one).
         self.failed_sheet = FAILED_SHEET
+        #: How far below its number in the file a row is on the copy (a JSON record: one,
+        #: under the added header)...
+        self._row_shift = 0
+        #: ...and a row's number in the original file, which the failed-rows sheet's 原行号
+        #: gives: a failed-rows sheet annotated again holds them.
+        self._original_row: Callable[[int], Any] = lambda row: row
 
     def add(self, problem: Problem) -> None:
         if problem.row is None:
@@ -145,15 +155,35 @@ class Annotator:
                 column = field_columns.get(problem.field or "", first_column)
                 row_marks.cells.setdefault(column, []).append(problem)
                 if problem.is_error:
-                    text = problem.message(self.lang)
+                    text = self._message(problem)
                     if text not in row_marks.reasons:
                         row_marks.reasons.append(text)
         self.failed_rows = sum(1 for m in marks.values() if m.failed)
         return marks
 
-    def _mark(self, cell: Cell | WriteOnlyCell, problems: list[Problem]) -> None:
+    def _mark(
+        self, cell: Cell | WriteOnlyCell, problems: list[Problem], *, failed_sheet: bool = False
+    ) -> None:
         cell.fill = ERROR_FILL if any(p.is_error for p in problems) else WARNING_FILL
-        cell.comment = _comment(_unique(p.message(self.lang) for p in problems))
+        texts = (self._message(p, failed_sheet=failed_sheet) for p in problems)
+        cell.comment = _comment(_unique(texts))
+
+    def _message(self, problem: Problem, *, failed_sheet: bool = False) -> str:
+        """The problem's message as it reads where it is written: a row it names is that row
+        on the sheet, or, on the failed-rows sheet, where rows have other numbers, the row of
+        the original file."""
+        if problem.code == DUPLICATE_KEY:
+            first = problem.params["first_row"]
+            if failed_sheet:
+                params = {
+                    **problem.params,
+                    "first_row": self._original_row(first),
+                    WORDING: Wording.DUPLICATE_KEY_ORIGINAL_ROW,
+                }
+            else:
+                params = {**problem.params, "first_row": first + self._row_shift}
+            problem = dataclasses.replace(problem, params=params)
+        return problem.message(self.lang)
 
     def _mark_reason_header(self, cell: Cell | WriteOnlyCell) -> None:
         # A file-level error (a required column missing) concerns every row but no one cell.
@@ -253,10 +283,17 @@ class Annotator:
         original_rows = next(
             (c for c, text in headers.items() if text == ORIGINAL_ROW_COLUMN), None
         )
+        if original_rows is not None:
+            self._original_row = lambda row: _number_in(sheet.cell(row, original_rows), row)
         for target, row in enumerate(sorted(r for r, m in marks.items() if m.failed), 2):
             copier.copy(row, target)
-            number = sheet.cell(row, original_rows).value if original_rows else None
-            failed.cell(target, len(copied) + 1, number if number is not None else row)
+            failed.cell(target, len(copied) + 1, self._original_row(row))
+            # Marked for the row alone, in its words for this sheet: a merged cell's note on
+            # the sheet holds the problems of every row it spans.
+            for column, problems in marks[row].cells.items():
+                if column in copied:
+                    cell = failed.cell(target, copied.index(column) + 1)
+                    self._mark(cell, problems, failed_sheet=True)
         for target, column in enumerate(copied, 1):
             width = sheet.column_dimensions[get_column_letter(column)].width
             if width:
@@ -280,7 +317,7 @@ class Annotator:
         headers = list(table.headers)
         headers += [SPILL_COLUMN] * (self._widest_shifted_row() - len(headers))
         # JSON has no header row; its rows are numbered from 1, so everything moves down one.
-        shift = 1 if table.header_row == 0 else 0
+        shift = self._row_shift = 1 if table.header_row == 0 else 0
         named = {index + 1: text for index, text in enumerate(headers) if text}
         reason_column = next(
             (c for c, text in named.items() if text == REASON_COLUMN), len(headers) + 1
@@ -321,7 +358,7 @@ class Annotator:
                 reason = _text_cell(sheet, "\n".join(row_marks.reasons))
                 reason.alignment = Alignment(wrap_text=True, vertical="top")
                 again = self._rebuilt_cells(
-                    failed, values, copied, row_marks, text_columns, blank_destroyed=True
+                    failed, values, copied, row_marks, text_columns, failed_sheet=True
                 )
                 failed.append([*again, number])
             cells[reason_column - 1 : reason_column] = [reason]
@@ -349,17 +386,17 @@ class Annotator:
         columns: Iterable[int],
         row_marks: _RowMarks | None,
         text_columns: Collection[int],
-        blank_destroyed: bool = False,
+        failed_sheet: bool = False,
     ) -> list[WriteOnlyCell | None]:
         cells: list[WriteOnlyCell | None] = []
         for column in columns:
             problems = row_marks.cells.get(column) if row_marks is not None else None
             value = values[column - 1]
-            if blank_destroyed and problems and _is_destroyed(problems):
+            if failed_sheet and problems and _is_destroyed(problems):
                 value = None  # see _RowCopier: what the spreadsheet destroyed is retyped
             cell = _value_cell(sheet, value, column in text_columns)
             if problems:
-                self._mark(cell, problems)
+                self._mark(cell, problems, failed_sheet=failed_sheet)
             cells.append(cell)
         return cells
 
@@ -413,6 +450,10 @@ def _skip_to(sheet: Any, written: int, row: int, others: _RowsByNumber) -> int:
             [_text_cell(sheet, str(cell)) if cell != "" else None for cell in others.get(number)]
         )
     return row
+
+
+def _number_in(cell: Cell, default: int) -> Any:
+    return cell.value if cell.value is not None else default
 
 
 def _text_cell(sheet: Any, text: str) -> WriteOnlyCell:

@@ -594,3 +594,77 @@ def test_a_file_error_is_not_announced_as_nothing_to_fix(tmp_path: Path) -> None
     )
     assert result.exit_code == 1, result.output
     assert "the file itself has an error" in result.output and "no failed rows" not in result.output
+
+
+def duplicate_comments(workbook: Workbook) -> tuple[str, str]:
+    """The note on the repeated record ID on the annotated sheet and on the failed-rows sheet
+    (whose first data row is the duplicate)."""
+    sheet, todo = workbook.worksheets[0], workbook[FAILED_SHEET]
+    notes = [c.comment.text for row in sheet.iter_rows() for c in row if c.comment is not None]
+    [marked] = [note for note in notes if "cycleid" in note]
+    return marked, todo[f"{header_columns(todo)['cycleid']}2"].comment.text
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".csv"])
+def test_a_duplicate_names_the_earlier_row_as_the_sheet_it_is_read_on_shows_it(
+    tmp_path: Path, suffix: str
+) -> None:
+    """On the failed-rows sheet, "already on row 4" pointed at the duplicate itself: there
+    rows are numbered anew, and 原行号 holds the file's number."""
+    rows = list(fake_rows(CYCLE, 5, orgid=ORGID))
+    rows[4]["cycleid"] = rows[2]["cycleid"]  # file row 6 repeats file row 4
+    source = tmp_path / f"cycles{suffix}"
+    write_rows(source, CYCLE, rows)
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(app, ["validate", "cycle", str(source), "--annotate", str(out)])
+    assert result.exit_code == 1, result.output
+
+    workbook = openpyxl.load_workbook(out)
+    on_sheet, on_todo = duplicate_comments(workbook)
+    todo = workbook[FAILED_SHEET]
+    assert todo[f"{header_columns(todo)[ORIGINAL_ROW_COLUMN]}2"].value in (6, "6")
+    assert "在第 4 行已出现过" in on_sheet
+    assert "在原文件第 4 行（原行号 4）已出现过" in on_todo
+    assert fill_of(todo, f"{header_columns(todo)['cycleid']}2") == RED
+
+
+def test_a_json_duplicate_names_the_earlier_records_row_on_the_rebuilt_sheet(
+    tmp_path: Path,
+) -> None:
+    # Record 3 sits on the copy's row 4, below the header the copy adds.
+    rows = list(fake_rows(CYCLE, 4, orgid=ORGID))
+    rows[3]["cycleid"] = rows[2]["cycleid"]
+    source = tmp_path / "cycles.json"
+    source.write_text(json.dumps(rows, default=str), encoding="utf-8")
+    out = tmp_path / "marked.xlsx"
+    runner.invoke(app, ["--lang", "en", "validate", "cycle", str(source), "--annotate", str(out)])
+
+    workbook = openpyxl.load_workbook(out)
+    sheet = workbook.worksheets[0]
+    on_sheet, on_todo = duplicate_comments(workbook)
+    assert sheet[f"{header_columns(sheet)['cycleid']}4"].value == rows[2]["cycleid"]
+    assert "already appears on row 4;" in on_sheet
+    assert "on row 3 of the original file (原行号 3)" in on_todo
+
+
+def test_a_duplicate_on_a_failed_rows_sheet_annotated_again_names_the_original_row(
+    tmp_path: Path,
+) -> None:
+    rows = list(fake_rows(CYCLE, 8, orgid=ORGID))
+    rows[2]["ordernumber"] = "abc"  # file row 4: fails, and so goes to the failed-rows sheet
+    rows[6]["cycleid"] = rows[2]["cycleid"]  # file row 8 repeats it
+    source = tmp_path / "cycles.xlsx"
+    write_rows(source, CYCLE, rows)
+    first, second = tmp_path / "marked.xlsx", tmp_path / "again.xlsx"
+    runner.invoke(app, ["validate", "cycle", str(source), "--annotate", str(first)])
+    again = ["validate", "cycle", str(first), "--sheet", FAILED_SHEET, "--annotate", str(second)]
+    runner.invoke(app, again)
+
+    workbook = openpyxl.load_workbook(second)
+    todo = workbook["待修改1"]
+    # 待修改 holds file rows 4 and 8 as its rows 2 and 3, and so does 待修改1, still unfixed.
+    assert todo[f"{header_columns(todo)[ORIGINAL_ROW_COLUMN]}3"].value == 8
+    note = todo[f"{header_columns(todo)['cycleid']}3"].comment.text
+    assert "在原文件第 4 行（原行号 4）已出现过" in note
+    on_sheet = workbook[FAILED_SHEET]
+    assert "在第 2 行已出现过" in on_sheet[f"{header_columns(on_sheet)['cycleid']}3"].comment.text

@@ -78,6 +78,9 @@ class Wording:
     #: PLATFORM_REJECTED of a row that a gateway refused for its size even alone (HTTP 413):
     #: the gateway's words say nothing a clerk can act on.
     PLATFORM_REJECTED_TOO_LARGE = "platform-rejected-too-large"
+    #: DUPLICATE_KEY on the annotated copy's failed-rows sheet, where a row's number is not
+    #: the one it had: the earlier row is named by its number in the original file.
+    DUPLICATE_KEY_ORIGINAL_ROW = "duplicate-key-original-row"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).
