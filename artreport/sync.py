@@ -221,6 +221,16 @@ def cross_file_problems(
     return problems
 
 
+@dataclass
+class Unsent:
+    """The counts of a file that a sync did not send, as a push would count them."""
+
+    rows: int = 0
+    invalid: int = 0
+    superseded: int = 0
+    not_sent: int = 0
+
+
 def report_unsent(
     record_type: RecordType,
     path: Path,
@@ -228,15 +238,29 @@ def report_unsent(
     options: ValidateOptions,
     code: str,
     report: Any,
-) -> None:
+    superseded: frozenset[str] = frozenset(),
+) -> Unsent:
     """List in ``report`` every row of a file that a sync will not send: the problems of
-    invalid rows, as a push would list them, and each valid row under ``code``."""
+    invalid rows, as a push would list them, and each valid row under ``code``. The rows of
+    the ``superseded`` keys are left to the newer export that holds them, as a push leaves
+    them: counted, not listed."""
+    counts = Unsent()
     with open_validation(record_type, path, orgid=orgid, options=options) as validation:
         report.add_all(validation.file_problems)
         for result in validation.rows():
+            counts.rows += 1
+            if result.primary_key is not None and result.primary_key in superseded:
+                counts.superseded += 1
+                if result.valid:
+                    report.add_all(result.problems)  # its warnings, as a push lists them
+                continue
             report.add_all(result.problems)
             if result.valid:
+                counts.not_sent += 1
                 report.add(Problem(code, row=result.row, primary_key=result.primary_key))
+            else:
+                counts.invalid += 1
+    return counts
 
 
 def worst_exit_code(codes: Iterable[int]) -> int:

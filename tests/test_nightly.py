@@ -400,6 +400,40 @@ def test_a_strict_sync_that_sends_nothing_lists_every_row_of_every_file(
     assert {row for row, code in cycle_codes if code == "not-sent-strict"} == {"2", "3", "5"}
 
 
+def test_a_strict_sync_leaves_an_older_exports_rows_to_the_newer_export_too(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """With --strict, last night's export, every record of it in tonight's too, was counted as
+    not sent and its invalid row reported again, as if no newer file held them."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    rows = list(fake_rows(INFORMATION, 3, orgid=ORGID))
+    older, newer = folder / "information_0630.csv", folder / "information_0701.csv"
+    write_rows(older, INFORMATION, [rows[0], rows[1] | {"wBirthday": "not a date"}, rows[2]])
+    write_rows(newer, INFORMATION, rows)
+    os.utime(older, (time.time() - 86_400, time.time() - 86_400))
+    cycles = list(fake_rows(CYCLE, 3, orgid=ORGID))
+    cycles[2]["informationid"] = "INF-NOBODY"
+    write_rows(folder / "cycle.csv", CYCLE, cycles)
+
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "sync", str(folder), "--strict", "--full", "--json"],
+        env=environment(sandbox),
+    )
+
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    files = {Path(f["file"]).name: f for f in summary["files"]}
+    counts = ("invalid", "superseded", "not_sent", "report")
+    assert [files[older.name][key] for key in counts] == [0, 3, 0, None]
+    [notice] = files[older.name]["notices"]
+    assert notice["code"] == "sync-rows-superseded" and newer.name in notice["message"]
+    assert [files[newer.name][key] for key in counts[:3]] == [0, 0, 3]
+    totals = summary["totals"]
+    assert [totals[key] for key in ("rows_read", *counts[:3])] == [9, 0, 3, 6]
+
+
 def test_sync_names_the_files_it_does_not_take(tmp_path: Path, sandbox: Sandbox) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()

@@ -9,7 +9,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -39,6 +39,9 @@ from artreport.schema import Schema, load_schema
 from artreport.state import private_dir, state_dir
 from artreport.validation import ValidateOptions
 from artreport.validation.problems import NOT_SENT_SIGNAL, NOT_SENT_STRICT, Problem
+
+if TYPE_CHECKING:
+    from artreport.sync import Superseded
 
 
 @app.command("sync")
@@ -203,6 +206,8 @@ def sync_command(
                         }
                     elif blocked or stopped is not None or run.stop.is_set():
                         signalled = run.stop.is_set() and not blocked
+                        # The same keys as a sent file's, for a script that reads them all.
+                        unsent = PushSummary(check.record_type, str(check.path))
                         with reports.writer(report_path, state.lang) as writer:
                             writer.add_all(file_cross)
                             if signalled:
@@ -210,26 +215,33 @@ def sync_command(
                                 # as not sent in one line, unread.
                                 params = {"signal": run.stopped_by or "?"}
                                 writer.add(Problem(NOT_SENT_SIGNAL, params=params))
+                                unsent.rows_read, unsent.invalid = check.rows, check.invalid
+                                unsent.not_sent = check.rows - check.invalid
                             else:
                                 code = NOT_SENT_STRICT if blocked else not_sent_code(stopped)
-                                report_unsent(
-                                    record_type, check.path, config.orgid, validate, code, writer
+                                counts = report_unsent(
+                                    record_type,
+                                    check.path,
+                                    config.orgid,
+                                    validate,
+                                    code,
+                                    writer,
+                                    superseded=superseded.keys if superseded else frozenset(),
                                 )
+                                unsent.rows_read, unsent.invalid = counts.rows, counts.invalid
+                                unsent.superseded = counts.superseded
+                                unsent.not_sent = counts.not_sent
                         if signalled:
                             reason = state.t(NOT_SENT_SIGNAL, signal=run.stopped_by or "?")
                         else:
                             reason = state.t(
                                 "sync-not-sent-strict" if blocked else "sync-not-sent-stopped"
                             )
-                        # The same keys as a sent file's, for a script that reads them all.
-                        unsent = PushSummary(
-                            check.record_type,
-                            str(check.path),
-                            rows_read=check.rows,
-                            invalid=check.invalid,
-                            not_sent=check.rows - check.invalid,
-                        )
                         entry |= unsent.to_dict() | {"notices": []}
+                        if superseded is not None and unsent.superseded:
+                            entry["notices"].append(
+                                _superseded_notice(state, unsent.superseded, superseded)
+                            )
                         if signalled:
                             code = run.interrupted_exit_code or EXIT_PROBLEMS
                         else:
@@ -269,16 +281,12 @@ def sync_command(
                             }
                             for notice in outcome.summary.notices
                         ]
-                        if outcome.summary.superseded:
-                            message = state.t(
-                                "sync-rows-superseded",
-                                count=outcome.summary.superseded,
-                                files=", ".join(superseded.newer),
+                        if superseded is not None and outcome.summary.superseded:
+                            notice = _superseded_notice(
+                                state, outcome.summary.superseded, superseded
                             )
-                            entry["notices"].append(
-                                {"code": "sync-rows-superseded", "row": None, "message": message}
-                            )
-                            run.log.info("%s: %s", check.path, message)
+                            entry["notices"].append(notice)
+                            run.log.info("%s: %s", check.path, notice["message"])
                         entry["exit_code"] = outcome.exit_code
                         if outcome.error is not None:
                             entry["error"] = outcome.error.message(state.lang)
@@ -340,6 +348,12 @@ def sync_command(
         raise typer.Exit(exit_code)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))
     raise typer.Exit(exit_code)
+
+
+def _superseded_notice(state: AppState, count: int, superseded: Superseded) -> dict[str, Any]:
+    """The notice under a file's line of the rows it left to newer exports of its type."""
+    message = state.t("sync-rows-superseded", count=count, files=", ".join(superseded.newer))
+    return {"code": "sync-rows-superseded", "row": None, "message": message}
 
 
 def _print_entry(state: AppState, schema: Schema, entry: dict[str, Any], *, sent: bool) -> None:
