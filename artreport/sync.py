@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -236,12 +236,12 @@ def report_unsent(
     path: Path,
     orgid: str | None,
     options: ValidateOptions,
-    code: str,
+    reason: Problem,
     report: Any,
     superseded: frozenset[str] = frozenset(),
 ) -> Unsent:
     """List in ``report`` every row of a file that a sync will not send: the problems of
-    invalid rows, as a push would list them, and each valid row under ``code``. The rows of
+    invalid rows, as a push would list them, and each valid row as ``reason``. The rows of
     the ``superseded`` keys are left to the newer export that holds them, as a push leaves
     them: counted, not listed."""
     counts = Unsent()
@@ -257,7 +257,7 @@ def report_unsent(
             report.add_all(result.problems)
             if result.valid:
                 counts.not_sent += 1
-                report.add(Problem(code, row=result.row, primary_key=result.primary_key))
+                report.add(replace(reason, row=result.row, primary_key=result.primary_key))
             else:
                 counts.invalid += 1
     return counts

@@ -400,6 +400,38 @@ def test_a_strict_sync_that_sends_nothing_lists_every_row_of_every_file(
     assert {row for row, code in cycle_codes if code == "not-sent-strict"} == {"2", "3", "5"}
 
 
+def test_a_strict_sync_names_the_files_whose_references_stopped_it(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Every file's line said "rows refer to unknown records": the clerk looked for them in
+    the patient files too, which had none."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "information.csv", INFORMATION, fake_rows(INFORMATION, 2, orgid=ORGID))
+    rows = list(fake_rows(CYCLE, 3, orgid=ORGID))
+    rows[1]["informationid"] = "INF-NOBODY"
+    rows[2]["informationid"] = "INF-NOBODY-EITHER"
+    write_rows(folder / "cycle.csv", CYCLE, rows)
+    arguments = ["sync", str(folder), "--strict", "--full"]
+
+    result = runner.invoke(app, ["--lang", "en", *arguments, "--json"], env=environment(sandbox))
+
+    information, cycle = json.loads(result.stdout)["files"]
+    assert information["error"] == (
+        "Not sent: rows of cycle.csv refer to unknown records (--strict),"
+        " so no file of this sync was sent."
+    )
+    assert cycle["error"].startswith("Not sent: this file refers to 2 unknown record(s)")
+    with open(information["report"], encoding="utf-8-sig", newline="") as handle:
+        messages = {r["message"] for r in csv.DictReader(handle)}
+    assert messages == {information["error"]}
+    shown = runner.invoke(app, arguments, env=environment(sandbox)).output.splitlines()
+    [line] = [line for line in shown if "档案信息 information.csv" in line]
+    assert "未上报：本次同步中 cycle.csv 引用了未知记录（--strict）" in line
+    [line] = [line for line in shown if "周期信息 cycle.csv" in line]
+    assert "未上报：本文件引用了 2 个未知记录（--strict）" in line
+
+
 def test_a_strict_sync_leaves_an_older_exports_rows_to_the_newer_export_too(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:

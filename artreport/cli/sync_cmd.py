@@ -38,7 +38,13 @@ from artreport.report import ReportWriter, SyncReports, same_path, unused_path
 from artreport.schema import Schema, load_schema
 from artreport.state import private_dir, state_dir
 from artreport.validation import ValidateOptions
-from artreport.validation.problems import NOT_SENT_SIGNAL, NOT_SENT_STRICT, Problem
+from artreport.validation.problems import (
+    NOT_SENT_SIGNAL,
+    NOT_SENT_STRICT,
+    WORDING,
+    Problem,
+    Wording,
+)
 
 if TYPE_CHECKING:
     from artreport.sync import Superseded
@@ -175,6 +181,9 @@ def sync_command(
 
             results: list[dict[str, Any]] = []
             blocked = strict and bool(cross)
+            # Each file's line names the files whose references stopped the run, or the clerk
+            # looks for bad references in every file.
+            blocking = _names([path.name for _, path in cross], state.lang)
             options = PushOptions(
                 chunk_size=config.chunk_size,
                 chunk_bytes=config.chunk_bytes,
@@ -206,6 +215,12 @@ def sync_command(
                         }
                     elif blocked or stopped is not None or run.stop.is_set():
                         signalled = run.stop.is_set() and not blocked
+                        if signalled:
+                            why = Problem(NOT_SENT_SIGNAL, params={"signal": run.stopped_by or "?"})
+                        elif blocked:
+                            why = _strict_reason(len(file_cross), blocking)
+                        else:
+                            why = Problem(not_sent_code(stopped))
                         # The same keys as a sent file's, for a script that reads them all.
                         unsent = PushSummary(check.record_type, str(check.path))
                         with reports.writer(report_path, state.lang) as writer:
@@ -213,30 +228,26 @@ def sync_command(
                             if signalled:
                                 # A signal asks to stop, not to read on: the file is listed
                                 # as not sent in one line, unread.
-                                params = {"signal": run.stopped_by or "?"}
-                                writer.add(Problem(NOT_SENT_SIGNAL, params=params))
+                                writer.add(why)
                                 unsent.rows_read, unsent.invalid = check.rows, check.invalid
                                 unsent.not_sent = check.rows - check.invalid
                             else:
-                                code = NOT_SENT_STRICT if blocked else not_sent_code(stopped)
                                 counts = report_unsent(
                                     record_type,
                                     check.path,
                                     config.orgid,
                                     validate,
-                                    code,
+                                    why,
                                     writer,
                                     superseded=superseded.keys if superseded else frozenset(),
                                 )
                                 unsent.rows_read, unsent.invalid = counts.rows, counts.invalid
                                 unsent.superseded = counts.superseded
                                 unsent.not_sent = counts.not_sent
-                        if signalled:
-                            reason = state.t(NOT_SENT_SIGNAL, signal=run.stopped_by or "?")
+                        if signalled or blocked:
+                            reason = why.message(state.lang)
                         else:
-                            reason = state.t(
-                                "sync-not-sent-strict" if blocked else "sync-not-sent-stopped"
-                            )
+                            reason = state.t("sync-not-sent-stopped")
                         entry |= unsent.to_dict() | {"notices": []}
                         if superseded is not None and unsent.superseded:
                             entry["notices"].append(
@@ -348,6 +359,19 @@ def sync_command(
         raise typer.Exit(exit_code)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))
     raise typer.Exit(exit_code)
+
+
+def _strict_reason(unknown: int, blocking: str) -> Problem:
+    """Why a file of a sync that --strict stopped was not sent: its own references to unknown
+    records, or those of the files named in ``blocking``."""
+    if unknown:
+        return Problem(NOT_SENT_STRICT, params={"count": unknown})
+    params = {WORDING: Wording.NOT_SENT_STRICT_ELSEWHERE, "files": blocking}
+    return Problem(NOT_SENT_STRICT, params=params)
+
+
+def _names(names: list[str], lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(names)
 
 
 def _superseded_notice(state: AppState, count: int, superseded: Superseded) -> dict[str, Any]:

@@ -81,6 +81,9 @@ class Wording:
     #: DUPLICATE_KEY on the annotated copy's failed-rows sheet, where a row's number is not
     #: the one it had: the earlier row is named by its number in the original file.
     DUPLICATE_KEY_ORIGINAL_ROW = "duplicate-key-original-row"
+    #: NOT_SENT_STRICT in a file without unknown references of its own: the files that hold
+    #: them are named, or the clerk looks for them in this one.
+    NOT_SENT_STRICT_ELSEWHERE = "not-sent-strict-elsewhere"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).
