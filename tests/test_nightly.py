@@ -788,6 +788,28 @@ def test_two_exports_of_a_type_in_one_folder_the_newer_one_wins(
     assert json.loads(again.stdout)["totals"]["sent"] == 0
 
 
+def test_the_total_line_counts_the_rows_left_to_newer_exports(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The total line left out the rows a newer export replaced: read 8, sent 6 and nothing
+    else, two rows unaccounted for."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    rows = list(fake_rows(CYCLE, 6, orgid=ORGID))
+    older, newer = folder / "cycle_0630.csv", folder / "cycle_0701.csv"
+    write_rows(older, CYCLE, rows[:4])
+    write_rows(newer, CYCLE, rows[2:])
+    os.utime(older, (time.time() - 86_400, time.time() - 86_400))
+
+    result = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
+
+    assert result.exit_code == 0, result.output
+    [total] = [line for line in result.output.splitlines() if line.startswith("Total:")]
+    assert total.startswith(
+        "Total: 8 rows read, 6 sent, 6 accepted, 0 skipped, 2 left to newer exports, 0 invalid,"
+    )
+
+
 def test_an_older_exports_bad_rows_give_way_to_the_newer_export(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
