@@ -18,6 +18,7 @@ from artreport.errors import ArtreportError
 from artreport.readers import EXTENSIONS
 from artreport.schema import RecordType, Schema
 from artreport.validation import Problem, ValidateOptions, open_validation
+from artreport.validation.problems import WORDING, Wording
 
 #: Record types referred to by others, and the field that refers to them.
 REFERENCES: Mapping[str, tuple[str, str]] = {
@@ -93,8 +94,9 @@ class FileCheck:
     rows: int = 0
     invalid: int = 0
     keys: set[str] = field(default_factory=set)
-    #: The record IDs of the file's invalid rows (those whose ID could be read).
-    invalid_keys: set[str] = field(default_factory=set)
+    #: The record IDs of the file's invalid rows (those whose ID could be read), each with the
+    #: first row that holds it.
+    invalid_rows: dict[str, int] = field(default_factory=dict)
     #: field → id → the rows that refer to it, with their own record IDs.
     references: dict[str, dict[str, list[tuple[int, str | None]]]] = field(default_factory=dict)
     error: ArtreportError | None = None
@@ -118,7 +120,7 @@ def check_file(
                 if not result.valid:
                     found.invalid += 1
                     if result.primary_key is not None:
-                        found.invalid_keys.add(result.primary_key)
+                        found.invalid_rows.setdefault(result.primary_key, result.row)
                     continue
                 if result.primary_key is not None:
                     found.keys.add(result.primary_key)
@@ -170,7 +172,7 @@ def superseded_keys(checks: Iterable[FileCheck]) -> dict[Path, Superseded]:
             newer: list[str] = []
             for _, name, later in files[index + 1 :]:
                 shared = (check.keys & later.keys) | (
-                    check.invalid_keys & (later.keys | later.invalid_keys)
+                    check.invalid_rows.keys() & (later.keys | later.invalid_rows.keys())
                 )
                 if shared:
                     keys |= shared
@@ -189,12 +191,22 @@ def cross_file_problems(
 ) -> dict[tuple[str, Path], list[Problem]]:
     """References to records that neither this run's files nor the ledger know, each named at
     the first row that makes it. Rows that a newer export replaces are not sent: what they
-    refer to does not matter."""
+    refer to does not matter.
+
+    A record that an invalid row of the run holds is named with that row: the clerk finds
+    its ID in the file, and would not believe a message that says it is nowhere."""
     checks = list(checks)
     superseded = superseded or {}
     known: dict[str, set[str]] = {name: set(keys) for name, keys in known_elsewhere.items()}
+    #: record type → ID → the file and row of an invalid row that holds it, not replaced.
+    refused: dict[str, dict[str, tuple[str, int]]] = {}
     for check in checks:
         known.setdefault(check.record_type, set()).update(check.keys)
+        replaced = superseded[check.path].keys if check.path in superseded else frozenset()
+        held = refused.setdefault(check.record_type, {})
+        for key, row in check.invalid_rows.items():
+            if key not in replaced:
+                held.setdefault(key, (check.path.name, row))
     problems: dict[tuple[str, Path], list[Problem]] = {}
     for check in checks:
         replaced = superseded[check.path].keys if check.path in superseded else frozenset()
@@ -203,19 +215,26 @@ def cross_file_problems(
             for value, referring in ids.items():
                 rows = [row for row, key in referring if key not in replaced]
                 if rows and value not in known.get(target, set()):
-                    row = rows[0]
+                    params: dict[str, Any] = {
+                        "target": target,
+                        "target_label": schema.get(target).label,
+                        "label": schema.get(check.record_type).field(name).short_label,
+                    }
+                    holder = refused.get(target, {}).get(value)
+                    if holder is not None:
+                        params |= {
+                            WORDING: Wording.CROSS_FILE_REFERENCE_INVALID,
+                            "file": holder[0],
+                            "target_row": holder[1],
+                        }
                     problems.setdefault((check.record_type, check.path), []).append(
                         Problem(
                             CROSS_FILE_UNKNOWN,
-                            row=row,
+                            row=rows[0],
                             field=name,
                             value=value,
                             severity="error" if strict else "warning",
-                            params={
-                                "target": target,
-                                "target_label": schema.get(target).label,
-                                "label": schema.get(check.record_type).field(name).short_label,
-                            },
+                            params=params,
                         )
                     )
     return problems

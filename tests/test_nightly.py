@@ -365,6 +365,38 @@ def test_an_unknown_reference_is_said_with_the_record_types_label() -> None:
     assert "already sent information (档案信息) records" in problem.message("en")
 
 
+def test_a_reference_to_an_invalid_row_of_the_run_names_that_row(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """A cycle's patient file was on row 3 of the patient export, refused there; the cycle's
+    warning said the ID was in none of the run's files, and the clerk, finding it, was lost."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    patients = list(fake_rows(INFORMATION, 3, orgid=ORGID))
+    patients[1]["wBirthday"] = "not a date"
+    write_rows(folder / "information.csv", INFORMATION, patients)
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 3, orgid=ORGID))
+
+    result = runner.invoke(app, ["sync", str(folder), "--json"], env=environment(sandbox))
+
+    assert result.exit_code == 1, result.output
+    [warning] = json.loads(result.stdout)["warnings"]
+    assert warning.startswith("cycle.csv: 引用了 1 个既没有上报过、本次也不会上报的记录")
+    cycle = json.loads(result.stdout)["files"][1]
+    with open(cycle["report"], encoding="utf-8-sig", newline="") as handle:
+        [row] = list(csv.DictReader(handle))
+    assert (row["row"], row["code"]) == ("3", "cross-file-unknown-reference")
+    assert row["value"] == patients[1]["informationid"]
+    assert (
+        "档案信息(information)记录在 information.csv 第 3 行，但那一行无效，没有上报"
+        in row["message"]
+    )
+    english = runner.invoke(
+        app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox)
+    ).output
+    assert "record on row 3 of information.csv, but that row is invalid" in english
+
+
 def test_a_strict_sync_that_sends_nothing_lists_every_row_of_every_file(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:

@@ -84,6 +84,9 @@ class Wording:
     #: NOT_SENT_STRICT in a file without unknown references of its own: the files that hold
     #: them are named, or the clerk looks for them in this one.
     NOT_SENT_STRICT_ELSEWHERE = "not-sent-strict-elsewhere"
+    #: CROSS_FILE_UNKNOWN of a record that an invalid row of the run's files holds: the clerk
+    #: finds its ID there, so the row that holds it is named.
+    CROSS_FILE_REFERENCE_INVALID = "cross-file-reference-invalid"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).
