@@ -9,13 +9,13 @@ program's lock files (``~$…``) and artreport's own templates are ignored.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from artreport.errors import ArtreportError
-from artreport.readers import EXTENSIONS
+from artreport.readers import EXTENSIONS, Notice
 from artreport.schema import RecordType, Schema
 from artreport.validation import Problem, ValidateOptions, open_validation
 from artreport.validation.problems import WORDING, Wording
@@ -31,6 +31,14 @@ REFERENCES: Mapping[str, tuple[str, str]] = {
 SHRINK_WARNING = 0.5
 
 CROSS_FILE_UNKNOWN = "cross-file-unknown-reference"
+#: A push's file refers to a record type of which the ledger knows no record accepted (a
+#: notice: no problem of a row).
+REFERENCES_UNCHECKED = "cross-file-references-unchecked"
+#: A push's file refers to more unknown records of a type than are listed (a notice).
+REFERENCES_MANY = "cross-file-references-many"
+#: The unknown records of a type a push lists at most: a large export of records sent before
+#: artreport would otherwise fill memory and the report with one warning per row.
+LISTED_UNKNOWN = 1000
 ROW_COUNT_FELL = "row-count-fell"
 
 
@@ -87,6 +95,15 @@ def unmatched_files(directory: Path, exports: Mapping[str, list[Path]]) -> list[
     return [path for path in data_files(directory) if path not in taken]
 
 
+def referring_fields(record_type: RecordType) -> list[str]:
+    """The fields of ``record_type`` that refer to records of another type."""
+    return [
+        name
+        for name in REFERENCES
+        if record_type.has_field(name) and REFERENCES[name][0] != record_type.name
+    ]
+
+
 @dataclass
 class FileCheck:
     record_type: str
@@ -111,8 +128,7 @@ def check_file(
     """Read a file once before anything is sent: its keys, the ids it refers to, its counts;
     *options* should be those the file is then pushed with, so that the counts agree."""
     found = FileCheck(record_type.name, path)
-    referring = [name for name in REFERENCES if record_type.has_field(name)]
-    referring = [n for n in referring if REFERENCES[n][0] != record_type.name]
+    referring = referring_fields(record_type)
     try:
         with open_validation(record_type, path, orgid=orgid, options=options) as v:
             for result in v.rows():
@@ -248,6 +264,105 @@ class Unsent:
     invalid: int = 0
     superseded: int = 0
     not_sent: int = 0
+
+
+class LedgerReferences:
+    """The records a push's valid rows refer to that the ledger does not know the platform
+    accepted: the check ``sync`` makes, for the file that a clerk sends type by type.
+
+    A push has no other files of the run to look in, only the ledger. Records of a type of
+    which the ledger knows nothing on this platform may have been reported before artreport
+    was used, or by other means: rather than warn of each of their IDs, perhaps wrongly, the
+    file is told once that its references to that type could not be checked.
+
+    Fed a batch at a time as the push validates, so the file is read once.
+    """
+
+    def __init__(
+        self, record_type: RecordType, schema: Schema, accepted: Callable[[str], set[str]]
+    ) -> None:
+        self.record_type = record_type
+        self.schema = schema
+        self.fields = referring_fields(record_type)
+        #: Referring field → the accepted IDs of the type it refers to.
+        self._known = {name: accepted(REFERENCES[name][0]) for name in self.fields}
+        #: Referring field → each ID the ledger does not know → the first row referring to it,
+        #: and that row's own record ID.
+        self._unknown: dict[str, dict[str, tuple[int, str | None]]] = {
+            name: {} for name in self.fields
+        }
+        #: The fields the file fills that refer to a type the ledger knows nothing of.
+        self._unchecked: set[str] = set()
+        #: The fields with more unknown IDs than LISTED_UNKNOWN.
+        self._many: set[str] = set()
+
+    def add(
+        self, rows: list[int], keys: list[str | None], columns: Mapping[str, list[Any]]
+    ) -> None:
+        """Take a batch's valid rows, their record IDs and, by referring field, their values
+        (in row order)."""
+        for name, values in columns.items():
+            known = self._known[name]
+            if not known:
+                if name not in self._unchecked and any(isinstance(v, str) for v in values):
+                    self._unchecked.add(name)
+                continue
+            first = self._unknown[name]
+            # Sets first: nearly every ID is known, and this is on the push's way.
+            missing = {v for v in set(values).difference(known, first) if isinstance(v, str)}
+            if not missing:
+                continue
+            for row, key, value in zip(rows, keys, values, strict=True):
+                if value in missing and value not in first:
+                    if len(first) == LISTED_UNKNOWN:
+                        self._many.add(name)
+                        break
+                    first[value] = (row, key)
+
+    def problems(self) -> list[Problem]:
+        """A warning for each unknown ID, at the first row that refers to it."""
+        found: list[Problem] = []
+        for name in self.fields:
+            params = self._params(name) | {WORDING: Wording.CROSS_FILE_REFERENCE_NEVER_SENT}
+            found.extend(
+                Problem(
+                    CROSS_FILE_UNKNOWN,
+                    row=row,
+                    field=name,
+                    value=value,
+                    severity="warning",
+                    primary_key=key,
+                    params=params,
+                )
+                for value, (row, key) in self._unknown[name].items()
+            )
+        return sorted(found, key=lambda problem: problem.row or 0)
+
+    def unchecked(self) -> list[str]:
+        """The fields the file fills that refer to a type the ledger knows nothing of."""
+        return [name for name in self.fields if name in self._unchecked]
+
+    def notices(self) -> list[Notice]:
+        """That each :meth:`unchecked` field could not be checked, and which fields refer to
+        more unknown records than are listed: said about the run, not listed in the report
+        as problems of the file's rows."""
+        return [
+            Notice(code, params=self._params(name) | {"field": name, "limit": LISTED_UNKNOWN})
+            for name in self.fields
+            for code, fields in (
+                (REFERENCES_UNCHECKED, self._unchecked),
+                (REFERENCES_MANY, self._many),
+            )
+            if name in fields
+        ]
+
+    def _params(self, name: str) -> dict[str, Any]:
+        target = REFERENCES[name][0]
+        return {
+            "target": target,
+            "target_label": self.schema.get(target).label,
+            "label": self.record_type.field(name).short_label,
+        }
 
 
 def report_unsent(

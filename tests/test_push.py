@@ -28,6 +28,7 @@ from artreport.privacy import mask_in_text
 from artreport.report import ReportWriter
 from artreport.sandbox import Faults, Sandbox
 from artreport.schema import load_schema
+from artreport.sync import LedgerReferences
 from artreport.upload import Chunk, PushOptions, PushStopped, platform_sender, push_file
 from artreport.upload.produce import ChildSource, open_source
 from artreport.validation import ValidateOptions, open_validation
@@ -796,6 +797,97 @@ def test_cli_closed_port_exits_4_within_a_minute(tmp_path: Path) -> None:
     # Said in the message's language, not as the network library names it.
     assert "连接被拒绝" in result.output
     assert "ConnectError" not in result.output and "Connection refused" not in result.output
+
+
+def test_cli_push_warns_of_rows_that_refer_to_records_artreport_never_sent(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """Transfers naming cycles that exist nowhere were accepted with no word: only sync looked
+    at what rows refer to."""
+    sandbox = sandbox_factory()
+    information = load_schema().get("information")
+    patients = tmp_path / "information.csv"
+    write_rows(patients, information, fake_rows(information, 5, orgid=ORGID))
+    rows = list(fake_rows(CYCLE, 5, orgid=ORGID))
+    rows[3]["informationid"] = "INF-NOBODY"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    push_cycles = ["--lang", "en", "push", "cycle", str(path)]
+
+    # No patient file sent yet: told once, not of each ID, which may have been sent otherwise.
+    first = runner.invoke(app, push_cycles, env=cli_env(sandbox))
+    assert first.exit_code == 0, first.output
+    assert first.output.count("artreport has sent no information (档案信息) records") == 1
+    assert "INF-NOBODY" not in first.output
+    rehearsed = runner.invoke(app, [*push_cycles, "--sandbox"])  # an empty platform each time
+    assert "has sent no" not in rehearsed.output
+    sent = runner.invoke(app, ["push", "information", str(patients)], env=cli_env(sandbox))
+    assert sent.exit_code == 0, sent.output
+
+    shown = runner.invoke(app, push_cycles, env=cli_env(sandbox))
+    as_json = runner.invoke(app, [*push_cycles, "--json"], env=cli_env(sandbox))
+
+    assert shown.exit_code == as_json.exit_code == 0, shown.output
+    assert "This file refers to 1 record(s) that artreport has not sent" in shown.output
+    assert "Row 5: '档案信息ID' (informationid) value 'INF-NOBODY'" in shown.output
+    summary = json.loads(as_json.stdout)
+    assert summary["problems_by_code"] == {"cross-file-unknown-reference": 1}
+    assert (summary["warnings"], summary["references_unchecked"]) == (1, [])
+    [warning] = report_rows(Path(summary["report"]))
+    assert (warning["row"], warning["value"], warning["severity"]) == ("5", "INF-NOBODY", "warning")
+    assert warning["primary_key"] == rows[3]["cycleid"]
+    assert len(stored_keys(sandbox)) == 5
+
+
+@pytest.mark.parametrize("in_child", [False, True], ids=["here", "in-child"])
+def test_a_push_names_each_unknown_record_at_the_first_valid_row_referring_to_it(
+    tmp_path: Path, in_child: bool
+) -> None:
+    insemination = load_schema().get("insemination")
+    rows = list(fake_rows(insemination, 40, orgid=ORGID))
+    known = {row["cycleid"] for row in rows if "cycleid" in row}
+    rows[5]["cycleid"] = rows[30]["cycleid"] = "CYC-NOBODY"
+    rows[20]["cycleid"] = "CYC-NOBODY-EITHER"
+    rows[21]["cycleid"] = ""  # refers to nothing
+    rows[2] |= {"cycleid": "CYC-OF-AN-INVALID-ROW", "inseminationid": ""}  # not sent
+    path = tmp_path / "insemination.csv"
+    write_rows(path, insemination, rows)
+    references = LedgerReferences(
+        insemination, load_schema(), lambda target: known if target == "cycle" else set()
+    )
+    with ReportWriter(tmp_path / "report.csv") as writer:
+        summary = push_file(
+            insemination,
+            path,
+            send=None,
+            report=writer,
+            orgid=ORGID,
+            options=PushOptions(validate_in_child=in_child),
+            references=references,
+        )
+    assert [(p.row, p.value) for p in summary.reference_problems] == [
+        (7, "CYC-NOBODY"),
+        (22, "CYC-NOBODY-EITHER"),
+    ]
+    assert summary.references_unchecked == [] and summary.invalid == 1
+
+
+def test_a_push_lists_so_many_unknown_records_and_says_there_are_more(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large export of cycles sent before artreport was used would hold a warning a row, in
+    memory and in the report."""
+    monkeypatch.setattr("artreport.sync.LISTED_UNKNOWN", 2)
+    path = cycle_file(tmp_path, 6)
+    references = LedgerReferences(CYCLE, load_schema(), lambda target: {"INF-SENT"})
+    with ReportWriter(tmp_path / "report.csv") as writer:
+        summary = push_file(
+            CYCLE, path, send=None, report=writer, orgid=ORGID, references=references
+        )
+    assert [problem.row for problem in summary.reference_problems] == [2, 3]
+    [notice] = summary.notices
+    assert notice.code == "cross-file-references-many"
+    assert "more than 2 information (档案信息) records" in notice.message("en")
 
 
 def test_cli_dry_run_sends_nothing(tmp_path: Path, sandbox_factory: Any) -> None:

@@ -22,6 +22,7 @@ from artreport.cli.common import (
     stdout_console,
 )
 from artreport.cli.render import (
+    masked,
     print_counts_by_code,
     print_file_problems,
     print_notices,
@@ -45,7 +46,7 @@ from artreport.config import Config
 from artreport.report import ReportWriter, default_report_path, refuse_overwriting
 from artreport.schema import RecordType, load_schema
 from artreport.state import state_dir
-from artreport.validation import ValidateOptions
+from artreport.validation import Problem, ValidateOptions
 
 if TYPE_CHECKING:
     # Imported where used: the HTTP client and the upload pipeline weigh on every command's
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 
 #: Without a terminal (cron), a status line at most this often.
 STATUS_EVERY_SECONDS = 5.0
+#: Unknown records shown on screen by the first row referring to each; the report has all.
+SHOWN_REFERENCES = 5
 
 
 @contextlib.contextmanager
@@ -271,6 +274,8 @@ def push_command(
                 run=run,
                 changed_only=changed_only,
                 on_progress=on_progress,
+                # The embedded sandbox starts empty: every reference would be unknown to it.
+                check_references=not use_sandbox,
             )
             summary = outcome.summary
             exit_code = outcome.exit_code
@@ -304,6 +309,19 @@ def _print_stopped_by_signal(state: AppState, summary: PushSummary) -> None:
     else:
         text = state.t("push-stopped-at", signal=summary.stopped_by, row=summary.stopped_at_row)
     stderr_console().print(f"[yellow]![/yellow] {text}", soft_wrap=True)
+
+
+def _print_reference_warnings(
+    state: AppState, record_type: RecordType, problems: list[Problem]
+) -> None:
+    """As sync shows its cross-file warnings: a line, then the first few unknown records."""
+    if not problems:
+        return
+    errors = stderr_console()
+    header = state.t("push-unknown-references", count=len(problems))
+    errors.print(f"[yellow]![/yellow] {header}", soft_wrap=True)
+    for problem in problems[:SHOWN_REFERENCES]:
+        errors.print("   " + masked(problem, record_type).message(state.lang), soft_wrap=True)
 
 
 def print_push_summary(
@@ -352,8 +370,13 @@ def print_push_summary(
     print_counts_by_code(console, state, summary.problems_by_code)
     print_rejected_by_code(console, state, summary.rejected_by_code)
     print_rejected(console, state, record_type, summary.first_rejected, total=summary.rejected)
-    total = sum(summary.problems_by_code.values()) - len(summary.file_problems)
+    total = (
+        sum(summary.problems_by_code.values())
+        - len(summary.file_problems)
+        - len(summary.reference_problems)
+    )
     print_problems(console, state, record_type, summary.first_problems, total=total)
+    _print_reference_warnings(state, record_type, summary.reference_problems)
     if summary.report:
         wording = "push-report-warnings" if summary.exit_code == 0 else "push-report"
         console.print(state.t(wording, path=summary.report))

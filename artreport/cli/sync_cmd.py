@@ -21,7 +21,13 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
-from artreport.cli.push_cmd import ChangedOnlyOption, WaitOption, _client_events, progress_display
+from artreport.cli.push_cmd import (
+    SHOWN_REFERENCES,
+    ChangedOnlyOption,
+    WaitOption,
+    _client_events,
+    progress_display,
+)
 from artreport.cli.render import masked
 from artreport.cli.validate_cmd import BlankClearsOption
 from artreport.config import Config
@@ -176,7 +182,7 @@ def sync_command(
                 errors.print(f"[yellow]![/yellow] {message}")
                 warnings.append(message.rstrip("：:"))
                 run.log.warning("%s: %s row(s) refer to unknown records", path, len(problems))
-                for problem in problems[:5]:
+                for problem in problems[:SHOWN_REFERENCES]:
                     errors.print("   " + masked(problem, record_type).message(state.lang))
 
             results: list[dict[str, Any]] = []

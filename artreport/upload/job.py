@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from artreport.errors import ArtreportError
-from artreport.schema import RecordType
+from artreport.schema import RecordType, load_schema
+from artreport.sync import LedgerReferences
 from artreport.upload.pipeline import (
     PushOptions,
     PushStopped,
@@ -46,11 +47,19 @@ def push_one(
     changed_only: bool = False,
     superseded: frozenset[str] = frozenset(),
     on_progress: Callable[[PushSummary], None] | None = None,
+    check_references: bool = False,
 ) -> PushOutcome:
     """Push ``path``; with ``client`` None nothing is sent (a dry run). With a ``run``, accepted
     rows go to its ledger, ``--changed-only`` skips what the ledger says the platform holds,
-    and its signals stop the push. The rows of the ``superseded`` keys are not sent."""
+    and its signals stop the push; ``check_references`` warns of rows that refer to records
+    the ledger does not know were accepted. The rows of the ``superseded`` keys are not sent."""
     skip = run.skip_unchanged(record_type.name) if run is not None and changed_only else None
+    references = None
+    if run is not None and check_references:
+        ledger, platform, scope = run.ledger, run.platform, run.config.orgid
+        references = LedgerReferences(
+            record_type, load_schema(), lambda target: ledger.accepted_keys(target, platform, scope)
+        )
     try:
         summary = push_file(
             record_type,
@@ -64,6 +73,7 @@ def push_one(
             skip=skip,
             superseded=superseded,
             stop=run.stop if run is not None else None,
+            references=references,
         )
         outcome = PushOutcome(summary)
     except PushStopped as stopped:

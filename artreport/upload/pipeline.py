@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from artreport.client.answers import Answer, Outcome
 from artreport.errors import (
@@ -47,6 +47,9 @@ from artreport.validation.problems import (
     Wording,
 )
 from artreport.validation.runner import SHOWN_PROBLEMS
+
+if TYPE_CHECKING:
+    from artreport.sync import LedgerReferences
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +154,10 @@ class PushSummary:
     first_problems: list[Problem] = field(default_factory=list)
     #: The same for the rows the platform refused, with its words.
     first_rejected: list[Problem] = field(default_factory=list)
+    #: Warnings of what the rows refer to that the ledger does not know was sent (push).
+    reference_problems: list[Problem] = field(default_factory=list)
+    #: The referring fields the push could not check: the ledger knows no record of their type.
+    references_unchecked: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -195,6 +202,7 @@ class PushSummary:
             "resent": self.resent,
             "stored_fewer": self.stored_fewer,
             "duplicates_after_loss": self.duplicates_after_loss,
+            "references_unchecked": self.references_unchecked,
             "problems_by_code": dict(self.problems_by_code),
             "rejected_by_code": {str(k): v for k, v in self.rejected_by_code.items()},
             "stopped_by": self.stopped_by,
@@ -506,6 +514,7 @@ def push_file(
     skip: Callable[[str | None, bytes], bool] | None = None,
     superseded: Collection[str] = frozenset(),
     stop: threading.Event | None = None,
+    references: LedgerReferences | None = None,
 ) -> PushSummary:
     """Validate ``path`` and send its valid rows through ``send`` (None: dry run, send nothing).
 
@@ -514,6 +523,7 @@ def push_file(
     the client behind ``send`` the same event, so that a request being retried ends too.
     ``skip`` leaves out rows the platform already holds (the ledger's ``--changed-only``),
     ``superseded`` the rows of these keys (a newer export in the same sync holds them).
+    ``references`` is given what the valid rows refer to; its warnings end the report.
     """
     options = options or PushOptions()
     stop = stop or threading.Event()
@@ -528,7 +538,12 @@ def push_file(
     if in_child is None:
         in_child = not dry_run and in_child_by_default(path)
     with open_source(
-        record_type, path, orgid=orgid, options=options.validate, in_child=in_child
+        record_type,
+        path,
+        orgid=orgid,
+        options=options.validate,
+        in_child=in_child,
+        referring=references.fields if references is not None else (),
     ) as source:
         summary = PushSummary(record_type.name, str(path), dry_run=dry_run)
         summary.file_problems = list(source.file_problems)
@@ -649,6 +664,8 @@ def push_file(
                 summary.invalid += invalid
                 summary.rows_read += batch.read
                 rows, keys, bodies = batch.rows, batch.keys, batch.bodies
+                if references is not None:
+                    references.add(rows, keys, batch.references)
                 if superseded:
                     keep = [key not in superseded for key in keys]
                     summary.superseded += keep.count(False)
@@ -672,6 +689,14 @@ def push_file(
             while in_flight:
                 settle(in_flight.popleft().result())
         summary.notices = list(source.notices)
+    if references is not None:
+        summary.notices += references.notices()
+        summary.references_unchecked = references.unchecked()
+        summary.reference_problems = references.problems()
+        for problem in summary.reference_problems:
+            report.add(problem)
+            summary.problems_by_code[problem.code] += 1
+            summary.warnings += 1
     summary.elapsed = time.monotonic() - started
     stopping: ArtreportError | None = halt.error or unreadable
     if stopping is None and orgid and _all_of_another_organisation(summary, other_orgids):

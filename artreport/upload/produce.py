@@ -16,7 +16,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from multiprocessing.connection import Connection
@@ -56,6 +56,9 @@ class Encoded:
     keys: list[str | None]
     bodies: list[bytes]
     problems: list[Problem] = field(default_factory=list)
+    #: For each field asked for (those referring to other records), its values in the valid
+    #: rows, in the order of ``rows``; anything but a string is no reference.
+    references: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class _BatchEncoder:
@@ -97,18 +100,26 @@ class _BatchEncoder:
         return struct
 
 
-def encoded_batches(validation: Validation) -> Iterator[Encoded]:
+def encoded_batches(validation: Validation, referring: Sequence[str] = ()) -> Iterator[Encoded]:
+    """The export's batches; each holds the values of the ``referring`` fields as well."""
     encoder = _BatchEncoder()
     for batch in validation.result_batches():
         if isinstance(batch, CleanBatch):
             rows, keys = batch.rows, list[str | None](batch.keys)
-            yield Encoded(rows[0], rows[-1], len(rows), 0, rows, keys, encoder.bodies(batch))
+            encoded = Encoded(rows[0], rows[-1], len(rows), 0, rows, keys, encoder.bodies(batch))
+            columns = dict(zip(batch.names, batch.columns, strict=True))
+            for name in referring:
+                if name in columns:
+                    encoded.references[name] = columns[name]
+                elif name in batch.fill:
+                    encoded.references[name] = [batch.fill[name]] * len(rows)
+            yield encoded
         else:
-            yield _encoded_results(batch)
+            yield _encoded_results(batch, referring)
         del batch  # before the next is read: see Validation._checked_batches
 
 
-def _encoded_results(batch: list[RowResult]) -> Encoded:
+def _encoded_results(batch: list[RowResult], referring: Sequence[str]) -> Encoded:
     encoded = Encoded(batch[0].row, batch[-1].row, len(batch), 0, [], [], [])
     datas = []
     for result in batch:
@@ -120,6 +131,8 @@ def _encoded_results(batch: list[RowResult]) -> Encoded:
         else:
             encoded.invalid += 1
     encoded.bodies = list(map(encode_row, datas))
+    for name in referring:
+        encoded.references[name] = [data.get(name) for data in datas]
     return encoded
 
 
@@ -134,13 +147,14 @@ class Source(Protocol):
 
 
 class _HereSource:
-    def __init__(self, validation: Validation) -> None:
+    def __init__(self, validation: Validation, referring: Sequence[str]) -> None:
         self._validation = validation
+        self._referring = referring
         self.file_problems = list(validation.file_problems)
         self.notices: list[Notice] = []
 
     def batches(self) -> Iterator[Encoded]:
-        yield from encoded_batches(self._validation)
+        yield from encoded_batches(self._validation, self._referring)
         self.notices = list(self._validation.summary.notices)
 
 
@@ -204,6 +218,7 @@ def _produce(
     path: str,
     orgid: str | None,
     options: ValidateOptions,
+    referring: Sequence[str],
 ) -> None:
     """The child process: validate and encode ``path``, sending each batch down
     ``connection``. Ctrl-C reaches the whole process group; the parent decides what to do."""
@@ -219,7 +234,7 @@ def _produce(
         record_type = load_schema().get(record_type_name)
         with open_validation(record_type, path, orgid=orgid, options=options) as validation:
             connection.send(("open", list(validation.file_problems)))
-            for encoded in encoded_batches(validation):
+            for encoded in encoded_batches(validation, referring):
                 connection.send(("batch", encoded))
             connection.send(("end", list(validation.summary.notices)))
     except ArtreportError as error:
@@ -248,10 +263,13 @@ def open_source(
     orgid: str | None,
     options: ValidateOptions,
     in_child: bool,
+    referring: Sequence[str] = (),
 ) -> Iterator[Source]:
+    """The export's batches, validated here or ``in_child``; with the values of the
+    ``referring`` fields too (see :class:`Encoded`)."""
     if not in_child:
         with open_validation(record_type, path, orgid=orgid, options=options) as validation:
-            yield _HereSource(validation)
+            yield _HereSource(validation, referring)
         return
     method = _start_method()
     context = multiprocessing.get_context(method)
@@ -261,7 +279,7 @@ def open_source(
     parents_end = receiving if method == "fork" else None
     process = context.Process(
         target=_produce,
-        args=(sending, parents_end, record_type.name, str(path), orgid, options),
+        args=(sending, parents_end, record_type.name, str(path), orgid, options, tuple(referring)),
         name="artreport-validate",
         daemon=True,
     )

@@ -87,6 +87,8 @@ class Wording:
     #: CROSS_FILE_UNKNOWN of a record that an invalid row of the run's files holds: the clerk
     #: finds its ID there, so the row that holds it is named.
     CROSS_FILE_REFERENCE_INVALID = "cross-file-reference-invalid"
+    #: CROSS_FILE_UNKNOWN in a push, which knows only what the ledger says was accepted.
+    CROSS_FILE_REFERENCE_NEVER_SENT = "cross-file-reference-never-sent"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).
