@@ -890,6 +890,24 @@ def test_a_push_lists_so_many_unknown_records_and_says_there_are_more(
     assert "more than 2 information (档案信息) records" in notice.message("en")
 
 
+def test_cli_push_does_not_send_a_newborn_weight_in_grams(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    childbirth = load_schema().get("childbirth")
+    sandbox = sandbox_factory()
+    rows = list(fake_rows(childbirth, 3, orgid=ORGID))
+    rows[1]["newborn1Weight"] = 3250  # grams where the platform takes kg
+    path = tmp_path / "births.csv"
+    write_rows(path, childbirth, rows)
+    result = runner.invoke(
+        app, ["--lang", "en", "push", "childbirth", str(path)], env=cli_env(sandbox)
+    )
+    assert result.exit_code == 1, result.output
+    assert "3250 seems to be in g (3.25 kg)" in result.output
+    stored = sorted(row["childbirthid"] for row in sandbox.rows("childbirth"))
+    assert stored == sorted(rows[i]["childbirthid"] for i in (0, 2))
+
+
 def test_cli_dry_run_sends_nothing(tmp_path: Path, sandbox_factory: Any) -> None:
     sandbox = sandbox_factory()
     path = cycle_file(tmp_path, 30)

@@ -453,3 +453,26 @@ def test_the_fields_with_a_unit_are_the_newborns_weights_and_lengths(schema):
         for n in (1, 2, 3)
         for name, unit in (("Weight", "kg"), ("Legth", "cm"))
     }
+
+
+def _type_with_range(folder: Path, label: str, low: float, high: float) -> Path:
+    (folder / "t.yaml").write_text(
+        "name: t\nlabel: 测试\nresource: aTest\nprimary_key: tid\ndelete_params: [tid]\n"
+        f"sanity: {{ranges: {{w: [{low}, {high}]}}}}\n"
+        "fields:\n"
+        "  - {name: tid, label: 测试ID, type: string, required: true}\n"
+        f"  - {{name: w, label: '{label}', type: number}}\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+def test_a_range_that_meets_its_range_in_a_smaller_unit_is_a_schema_file_error(
+    tmp_path: Path,
+) -> None:
+    # 2–5000 kg holds 3000 both as kg and as grams: the value could be called neither.
+    with pytest.raises(SchemaFileError, match="g one"):
+        load_schema_from(_type_with_range(tmp_path, "体重（kg）", 2, 5000))
+    record_type = load_schema_from(_type_with_range(tmp_path, "体重（kg）", 2, 5)).get("t")
+    assert record_type.field("w").smaller_units == (("g", 1000),)
+    assert load_schema_from(_type_with_range(tmp_path, "体重", 2, 5000)).get("t").ranges

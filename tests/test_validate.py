@@ -507,7 +507,7 @@ def test_newborn_weight_and_length_outside_plausible_ranges(tmp_path: Path) -> N
     }
     rows = [
         base | {"childbirthid": "B1"},
-        base | {"childbirthid": "B2", "newborn1Weight": "3200"},  # grams, not kg
+        base | {"childbirthid": "B2", "newborn1Weight": "12"},
         base | {"childbirthid": "B3", "newborn1Legth": "0.5", "newborn2Weight": "0.1"},
     ]
     warnings = both_paths(childbirth, write_csv(tmp_path / "b.csv", rows))
@@ -515,6 +515,75 @@ def test_newborn_weight_and_length_outside_plausible_ranges(tmp_path: Path) -> N
         [],
         [("out-of-range", "warning")],
         [("out-of-range", "warning")] * 2,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("weight", "length", "refused"),
+    [
+        ("3250", "50", [("newborn1Weight", "g", "3.25", "kg")]),
+        ("3.25", "500", [("newborn1Legth", "mm", "50", "cm")]),
+        ("300", "200", [("newborn1Weight", "g", "0.3", "kg"), ("newborn1Legth", "mm", "20", "cm")]),
+        ("6000", "650", [("newborn1Weight", "g", "6", "kg"), ("newborn1Legth", "mm", "65", "cm")]),
+        ("3333.5", "49.5", [("newborn1Weight", "g", "3.3335", "kg")]),
+    ],
+)
+def test_a_newborn_s_weight_in_grams_or_length_in_mm_is_refused_naming_the_converted_value(
+    tmp_path: Path, weight: str, length: str, refused: list[tuple[str, str, str, str]]
+) -> None:
+    rows = childbirth_rows("新生儿1体重（kg）", ["3.1", weight])
+    rows[1]["新生儿1身长"] = length
+    path = write_csv(tmp_path / "b.csv", rows)
+    _, results = run(CHILDBIRTH, path)
+    assert [r.valid for r in results] == [True, False]
+    problems = results[1].problems
+    assert [(p.code, p.severity) for p in problems] == [("wrong-unit-value", "error")] * len(
+        refused
+    )
+    assert [
+        (p.field, p.params["unit"], p.params["converted"], p.params["wanted"]) for p in problems
+    ] == refused
+    field, unit, converted, wanted = refused[0]
+    value = weight if field == "newborn1Weight" else length
+    label = CHILDBIRTH.field(field).label
+    assert problems[0].message("zh") == (
+        f"“{label}”({field}) 的值 {value} 看来是以 {unit} 为单位（即 {converted} {wanted}）；"
+        f"平台要求 {wanted}，请改为 {converted}。"
+    )
+    assert f"{value} seems to be in {unit} ({converted} {wanted})" in problems[0].message("en")
+    with open_validation(CHILDBIRTH, path, orgid=ORGID) as validate:
+        assert [(r.row, r.problems) for r in validate.problem_rows()] == [(3, problems)]
+        assert validate.summary.invalid == 1
+
+
+def test_a_spreadsheet_s_weight_in_grams_is_refused_among_many_in_kg(tmp_path: Path) -> None:
+    # Number cells, and enough rows for the whole-column checks to meet it among good ones.
+    workbook = openpyxl.Workbook()
+    rows = childbirth_rows("新生儿1体重（kg）", ["3.1"] * 300)
+    workbook.active.append(list(rows[0]))
+    for row in rows:
+        workbook.active.append(
+            [float(v) if v.replace(".", "").isdigit() else v for v in row.values()]
+        )
+    workbook.active.cell(250, 8).value = 2980.0
+    workbook.save(tmp_path / "b.xlsx")
+    _, results = run(CHILDBIRTH, tmp_path / "b.xlsx")
+    assert [(r.row, codes(r.problems)) for r in results if r.problems] == [
+        (250, [(250, "newborn1Weight", "wrong-unit-value")])
+    ]
+    assert results[248].problems[0].params["converted"] == "2.98"
+
+
+@pytest.mark.parametrize(
+    ("weight", "length"), [("7", "50"), ("6001", "50"), ("3.2", "70"), ("3.2", "651")]
+)
+def test_a_value_out_of_range_but_in_no_smaller_unit_s_range_is_only_a_warning(
+    tmp_path: Path, weight: str, length: str
+) -> None:
+    rows = childbirth_rows("新生儿1体重", [weight])
+    rows[0]["新生儿1身长"] = length
+    assert both_paths(CHILDBIRTH, write_csv(tmp_path / "b.csv", rows)) == [
+        [("out-of-range", "warning")]
     ]
 
 

@@ -154,6 +154,10 @@ def _check_sanity(source: str, record_type: RecordType) -> None:
         typed(name, ("integer", "number"))
         if not low < high:
             raise SchemaFileError(f"{source}: sanity range of {name!r} is empty")
+        for unit, times in record_type.field(name).smaller_units:
+            # A value in both ranges could not be called the one or the other.
+            if low * times <= high:
+                raise SchemaFileError(f"{source}: sanity range of {name!r} meets its {unit} one")
 
 
 def _order(raw: dict[str, Any]) -> int:

@@ -57,6 +57,14 @@ _UNITS: Mapping[str, str] = {
     "l": "L",
     "升": "L",
 }
+#: Smaller units of a unit, with how many of them make one. A value in a field's plausible
+#: range times that many is the field's value written in the smaller unit: 3250 in 新生儿1体重
+#: （kg） is 3.25 kg in grams. Only units far enough apart that the two ranges cannot meet
+#: (斤 is half a kg: 6 斤 is a plausible weight in kg too).
+_SMALLER_UNITS: Mapping[str, tuple[tuple[str, int], ...]] = {
+    "kg": (("g", 1000),),
+    "cm": (("mm", 10),),
+}
 # 体重(单位:kg), 体重(单位kg): what some systems write around the unit.
 _UNIT_REMARK = re.compile(r"\((?:单位:?)?([^()]+)\)")
 
@@ -108,6 +116,13 @@ class Field:
         """The unit the platform wants this field in, as its label gives it: ``kg`` for
         ``新生儿1体重（kg）``."""
         return unit_in(self.label)
+
+    @property
+    def smaller_units(self) -> tuple[tuple[str, int], ...]:
+        """The units a hospital may write this field's values in by mistake, each with how
+        many of them make one of :attr:`unit`: ``(("g", 1000),)`` for a weight in kg."""
+        unit = self.unit
+        return _SMALLER_UNITS.get(unit, ()) if unit is not None else ()
 
     @property
     def short_label(self) -> str:

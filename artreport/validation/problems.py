@@ -43,6 +43,9 @@ IDCARD_MAYBE_ROUNDED = "idcard-maybe-rounded"
 UNKNOWN_CODE = "unknown-code"
 DATE_ORDER = "date-order"
 OUT_OF_RANGE = "out-of-range"
+#: A number in its field's plausible range times a smaller unit's size (3250 for kg): the
+#: value is in that unit, and refused, where any other implausible value is a warning.
+WRONG_UNIT_VALUE = "wrong-unit-value"
 FUTURE_DATE = "future-date"
 MISSING_COLUMN = "missing-column"
 UNKNOWN_COLUMNS = "unknown-columns"
