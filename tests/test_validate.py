@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,22 @@ def test_a_valid_row_is_normalised_for_the_platform(tmp_path: Path) -> None:
     assert data["startDate"] == "2023-05-06"
     assert data["cycleid"] == "CYC001"
     assert data["orgid"] == ORGID
+
+
+def test_a_json_export_s_times_with_an_offset_are_sent_in_china_s_time(tmp_path: Path) -> None:
+    # Enough rows for the column's whole-column and cached readings as well.
+    times = ["2024-05-06T14:00:00+08:00", "2024-05-06T06:00:00.000Z", "2024-05-05T22:00:00-08:00"]
+    rows = [
+        required_cycle_headers()
+        | {"周期ID": f"C{i}", "周期开始时间": times[i % 3], "启动日期": times[0]}
+        for i in range(300)
+    ]
+    path = tmp_path / "cycles.json"
+    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    for results in (run(CYCLE, path)[1], run(CYCLE, path, orgid=None)[1]):
+        assert all(r.valid and not r.problems for r in results)
+        assert {r.data["cycledate"] for r in results} == {"2024-05-06 14:00:00"}
+        assert {r.data["startDate"] for r in results} == {"2024-05-06"}
 
 
 @pytest.mark.parametrize(

@@ -214,6 +214,54 @@ def test_a_twelve_hour_time_and_a_months_name_as_a_spreadsheet_shows_them(
     assert read(DATE, source) == expected[:10]
 
 
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("2024-05-06T14:00:00+08:00", "2024-05-06 14:00:00"),  # China's time, as it is
+        ("2024-05-06 14:00:00+0800", "2024-05-06 14:00:00"),
+        ("2024-05-06T14:00+08", "2024-05-06 14:00:00"),
+        ("2024-05-06T06:00:00Z", "2024-05-06 14:00:00"),
+        ("2024-05-06T06:00:00.000Z", "2024-05-06 14:00:00"),  # JavaScript's toISOString
+        ("2024-05-06T06:00:00.999+00:00", "2024-05-06 14:00:00"),
+        ("2024-05-05T20:30:00-04:00", "2024-05-06 08:30:00"),  # the next day in China
+        ("2024-05-06T23:30:00+09:00", "2024-05-06 22:30:00"),
+        ("2024-05-05T17:00:00z", "2024-05-06 01:00:00"),
+        ("２０２４-０５-０６T１４:００:００＋０８:００", "2024-05-06 14:00:00"),
+    ],
+)
+def test_an_iso_date_time_with_an_offset_is_read_in_china_s_time(
+    source: str, expected: str
+) -> None:
+    """JSON exports write moments with their offset from UTC; the platform's times are
+    China's local time."""
+    assert read(DATETIME, source) == expected
+    assert read(DATE, source) == expected[:10]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "2024-05-06T14:00:00+25:00",
+        "2024-05-06T14:00:00+08:60",
+        "2024-02-30T14:00:00+08:00",
+        "2024-05-06T24:00:00Z",
+        "2024-05-06T14:00:00+8",
+        "2024-05-06T14:00:00 UTC",
+        "9999-12-31T23:00:00-05:00",  # past the last day there is
+    ],
+)
+def test_an_impossible_offset_or_moment_is_refused(source: str) -> None:
+    assert problem_code(DATETIME, source) == "bad-datetime"
+    assert problem_code(DATE, source) == "bad-date"
+
+
+def test_a_date_time_cell_with_a_time_zone_is_read_in_china_s_time() -> None:
+    utc = dt.datetime(2024, 5, 6, 6, 0, 0, 250, tzinfo=dt.timezone.utc)
+    assert read(DATETIME, utc, doubles=True) == "2024-05-06 14:00:00"
+    china = dt.datetime(2024, 5, 6, 23, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    assert read(DATE, china, doubles=True) == "2024-05-06"
+
+
 def test_twelve_oclock_on_a_twelve_hour_clock_and_what_it_cannot_say() -> None:
     assert read(DATETIME, "2023/5/6 上午 12:30") == "2023-05-06 00:30:00"
     assert read(DATETIME, "2023/5/6 12:00 AM") == "2023-05-06 00:00:00"

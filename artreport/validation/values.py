@@ -118,6 +118,14 @@ _MONTHS = {
     for name in names
 }
 _AFTERNOON = frozenset({"下午", "PM"})
+# ISO 8601 with an offset from UTC, as JSON writes a moment: 2024-05-06T14:00:00+08:00,
+# JavaScript's 2024-05-06T06:00:00.000Z, or the offset as +0800 or +08.
+_ISO_WITH_OFFSET = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
+    r"\s*(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)$"
+)
+#: The platform's times are China's local time, which has been UTC+8 all year since 1991.
+_CHINA_TIME = dt.timezone(dt.timedelta(hours=8))
 
 # Caches for the readers whose parsing is costly and whose inputs repeat (dates, numbers as
 # text). Bounded so that a column of unique values cannot grow them without limit.
@@ -457,7 +465,11 @@ def _parse_date_text(text: str, code: str) -> dt.datetime:
 
 
 def _parse_other_date_text(normal: str, code: str) -> dt.datetime:
-    """``2023/5/6 下午 3:00``, ``2023-5-6 8:30 PM``, ``06-May-2023`` → a datetime."""
+    """``2023/5/6 下午 3:00``, ``2023-5-6 8:30 PM``, ``06-May-2023``,
+    ``2023-05-06T08:00:00+08:00`` → a datetime."""
+    match = _ISO_WITH_OFFSET.match(normal)
+    if match is not None:
+        return _in_china_time(match, code)
     match = _DATE_TEXT_12_HOUR.match(normal)
     if match is not None:
         year, month, day, before, hour, minute, second, after = match.groups()
@@ -480,6 +492,22 @@ def _parse_other_date_text(normal: str, code: str) -> dt.datetime:
         raise CellError(code) from None
 
 
+def _in_china_time(match: re.Match[str], code: str) -> dt.datetime:
+    """The moment an ISO 8601 date-time with an offset names, as China's clock shows it: at
+    +08:00 as written, at another offset (or Z, UTC) moved to +08:00."""
+    *moment, sign, hours, minutes = match.groups()
+    if minutes is not None and int(minutes) >= 60:
+        raise CellError(code)
+    offset = dt.timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
+    try:
+        zone = dt.timezone(-offset if sign == "-" else offset)
+        year, month, day, hour, minute, second = (int(part or 0) for part in moment)
+        written = dt.datetime(year, month, day, hour, minute, second, tzinfo=zone)
+        return written.astimezone(_CHINA_TIME).replace(tzinfo=None)
+    except (ValueError, OverflowError):
+        raise CellError(code) from None
+
+
 def _hour_of_day(hour: int, half_day: str, code: str) -> int:
     """The hour of a 12-hour clock's 1–12 and 上午/下午 (AM/PM) on the 24-hour clock: 12 上午 is
     midnight, 12 下午 noon. 0 or 13 with either is a contradiction, not guessed at."""
@@ -498,6 +526,8 @@ def _from_serial(value: float, code: str) -> dt.datetime:
 def _datetime_of(value: Any, code: str, numbers_are_doubles: bool) -> dt.datetime:
     """Any non-text cell that can stand for a moment in time."""
     if isinstance(value, dt.datetime):
+        if value.tzinfo is not None:
+            value = value.astimezone(_CHINA_TIME)
         return value.replace(microsecond=0, tzinfo=None)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
