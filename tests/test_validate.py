@@ -1387,6 +1387,39 @@ def test_yes_no_columns_of_a_long_file_are_checked_a_column_at_a_time(tmp_path: 
         assert validate.summary.invalid == 1
 
 
+def test_true_and_false_in_a_yes_no_field_are_its_yes_and_no(tmp_path: Path) -> None:
+    # JSON booleans, and the words as a CSV or a program's text writes them, also in a column
+    # long enough for its cache of distinct values.
+    values: list[Any] = [True, False, "true", "FALSE", " True ", None] * 50
+    biopsy = {"周期ID": "C1", "活检时间": "2024-05-14 10:00:00", "活检方法": 1, "活检时期": 2}
+    biopsy |= {"活检类别": 1}
+    lines = [
+        json.dumps(biopsy | {"活检信息ID": f"B{i}", "检测到DNA": value})
+        for i, value in enumerate(values)
+    ]
+    path = tmp_path / "biopsy.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _, results = run(SCHEMA.get("biopsy"), path)
+    assert all(r.valid and not r.problems for r in results)
+    assert [r.data.get("isdna") for r in results[:6]] == [1, 2, 1, 2, 1, None]
+    csv_rows = result_rows(["true", "False", "TRUE", "是", "2"], "是否HGG阳性 1是2否")
+    _, results = run(RESULT, write_csv(tmp_path / "r.csv", csv_rows))
+    assert [r.data.get("hcgpositive") for r in results] == [1, 2, 1, 1, 2]
+
+
+def test_a_boolean_in_a_field_whose_codes_are_not_yes_and_no_is_refused(tmp_path: Path) -> None:
+    rows = [{"分娩信息ID": "B1", "分娩胎数": True}, {"分娩信息ID": "B2", "分娩胎数": "false"}]
+    path = tmp_path / "births.json"
+    path.write_text(json.dumps(rows), encoding="utf-8")
+    _, results = run(CHILDBIRTH, path)
+    refused = [p for r in results for p in r.problems if p.field == "childbirthnum"]
+    assert [(p.code, p.value) for p in refused] == [
+        ("unknown-code", True),
+        ("unknown-code", "false"),
+    ]
+    assert "“true”不在字典中。可选：0-其他, 1-单胎, 2-双胎, 3-三胎" in refused[0].message("zh")
+
+
 def test_a_spreadsheet_yes_no_column_is_checked_too(tmp_path: Path) -> None:
     workbook = openpyxl.Workbook()
     workbook.active.append(["实验结果ID", "周期ID", "是否全胚冷冻"])

@@ -617,12 +617,19 @@ _CODE_AND_LABEL = re.compile(r"^(-?\d+)[-:、.]?(.+)$")
 
 _NOT_A_LABEL = frozenset({SPREADSHEET_ERROR, UNSAVED_FORMULA_VALUE})
 
+#: Other words for a label, in any case: a JSON export writes a 1是2否 field's 是 as ``true``.
+_LABEL_SYNONYMS: Mapping[str, tuple[str, ...]] = {"是": ("true",), "否": ("false",)}
+
 
 def coded_reader(read: Callable[[Any], Any], table: Mapping[int, str]) -> Callable[[Any], Any]:
     """*read* (an integer column's reader) restricted to *table*'s codes, also taking a cell
     that holds the label (``顺产``) or the code and the label (``1-顺产``, as a template's
-    drop-down enters it)."""
+    drop-down enters it); where a label is 是 or 否, also ``true`` or ``false`` (a JSON
+    boolean, or the word)."""
     by_label = {label_key(label): code for code, label in table.items()}
+    for code, label in table.items():
+        for synonym in _LABEL_SYNONYMS.get(label_key(label), ()):
+            by_label.setdefault(synonym, code)
     allowed = ", ".join(f"{code}-{label}" for code, label in sorted(table.items()))
 
     def code_of_text(text: str) -> int:
@@ -639,6 +646,8 @@ def coded_reader(read: Callable[[Any], Any], table: Mapping[int, str]) -> Callab
         try:
             code = read(value)
         except CellError as error:
+            if value.__class__ is bool:
+                return code_of_text("true" if value else "false")
             if value.__class__ is not str or error.code in _NOT_A_LABEL:
                 raise  # an error value or a formula's mark is no label to look up
             return code_of_text(value)
