@@ -5,8 +5,15 @@ Reports that must hold the real values are written owner-only instead (see ``rep
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Collection, Mapping
+from importlib import resources
 from typing import Any
+
+from artreport import yamlload
+from artreport.schema import load_schema
+from artreport.schema.model import label_key
 
 
 def mask(kind: str | None, value: Any) -> Any:
@@ -68,10 +75,34 @@ def _names_no_one(text: str, chinese: list[str]) -> bool:
     return any(c.isdigit() for c in text) and all(c in _DATE_WORDS for c in chinese)
 
 
-def kind_by_shape(value: Any, field_type: str) -> str | None:
+@functools.cache
+def _words_of_the_trade() -> frozenset[str]:
+    """The code labels of every record type and the words of ``trade_words.yaml``."""
+    listed = yamlload.safe_load(
+        resources.files("artreport").joinpath("trade_words.yaml").read_text(encoding="utf-8")
+    )
+    labels = (label for t in load_schema() for f in t.fields for _, label in f.codes)
+    return frozenset(map(label_key, (*listed, *labels)))
+
+
+def known_words(dictionaries: Mapping[str, Mapping[int, str]] | None = None) -> frozenset[str]:
+    """Words that name no one, as :func:`label_key` writes them: the trade's, the record
+    types' code labels and those of the config's code tables (*dictionaries*). A coded column
+    refuses 身份证 or 阳性 where a table would have mapped it; masked as 身* or 阳*, the
+    message would not say what to fix."""
+    words = _words_of_the_trade()
+    if not dictionaries:
+        return words
+    return words.union(
+        label_key(label) for table in dictionaries.values() for label in table.values()
+    )
+
+
+def kind_by_shape(value: Any, field_type: str, known: Collection[str] = ()) -> str | None:
     """The ``pii`` kind a value shows by its shape, whatever field it landed in: a column
     shifted by an unquoted comma puts a name in a date column and an ID number in a code
-    column, and the problem about it quotes the value."""
+    column, and the problem about it quotes the value. A word in *known* (see
+    :func:`known_words`) is none."""
     if value is None:
         return None
     text = str(value).strip()
@@ -79,7 +110,7 @@ def kind_by_shape(value: Any, field_type: str) -> str | None:
         return "idcard"
     if _MOBILE.fullmatch(text):
         return "phone"
-    if field_type == "string":
+    if field_type == "string" or label_key(text) in known:
         return None
     chinese = [character for character in text if _is_han(character)]
     if chinese and not _names_no_one(text, chinese):

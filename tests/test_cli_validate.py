@@ -502,6 +502,43 @@ def test_a_name_in_latin_letters_is_masked_and_a_placeholder_is_shown(tmp_path: 
         assert f"'{shown}'" in output
 
 
+def test_a_word_of_the_trade_in_a_coded_or_number_column_is_shown_a_name_is_masked(
+    tmp_path: Path,
+) -> None:
+    """身份证 refused by 女方证件类型 was shown as '身*' (and 阳性 as '阳*', 肿瘤 as '肿*'):
+    the clerk could not tell what to fix. A name shifted into such a column stays masked."""
+    path = tmp_path / "information.csv"
+    path.write_text(
+        "档案信息ID,机构ID,病历号,女方姓名,女方证件类型,男方证件类型\n"
+        "INF1,ZJ3301001,M1,李四,身份证,护照\n"
+        "INF2,ZJ3301001,M2,李四,王秀英,Passport\n"
+        "INF3,ZJ3301001,M3,李四,单胎,１\n",  # one of the record types' code labels
+        encoding="utf-8",
+    )
+    for lang, quote in (("zh", "“{}”"), ("en", "'{}'")):
+        for as_json in ([], ["--json"]):
+            code, output = invoke("--lang", lang, "validate", "information", str(path), *as_json)
+            assert code == 1, output
+            for word in ("身份证", "护照", "Passport", "单胎"):
+                assert quote.format(word) in output, (lang, word)
+            assert "秀英" not in output and quote.format("王*") in output
+
+
+def test_a_label_of_the_config_s_code_tables_is_shown_in_another_column(tmp_path: Path) -> None:
+    path = short_cycle_csv(tmp_path / "c.csv", ["C1,INF1,IVF,2023-05-06,促排中,1,ZJ3301001"])
+    config = tmp_path / "artreport.yaml"
+    config.write_text("orgid: ZJ3301001\n", encoding="utf-8")
+    code, output = invoke("--config", str(config), "validate", "cycle", str(path), "--json")
+    assert code == 1 and "“促*”" in output and "促排中" not in output
+    config.write_text(
+        "orgid: ZJ3301001\ndictionaries:\n  tstatus: {1: 促排中, 2: 已完成}\n", encoding="utf-8"
+    )
+    # The same word in the number column 周期次数: the table is 治疗状态's, not its own.
+    path = short_cycle_csv(tmp_path / "c.csv", ["C1,INF1,IVF,2023-05-06,促排中,2,ZJ3301001"])
+    code, output = invoke("--config", str(config), "validate", "cycle", str(path), "--json")
+    assert code == 1 and "“促排中”" in output, output
+
+
 def test_a_misspelt_setting_is_named_in_a_warning(tmp_path: Path) -> None:
     config = tmp_path / "artreport.yaml"
     config.write_text("orgid: ZJ3301001\nchunksize: 5\n", encoding="utf-8")

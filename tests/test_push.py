@@ -908,6 +908,25 @@ def test_cli_push_does_not_send_a_newborn_weight_in_grams(
     assert stored == sorted(rows[i]["childbirthid"] for i in (0, 2))
 
 
+def test_cli_push_shows_a_word_of_the_config_s_code_tables_unmasked(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    sandbox = sandbox_factory()
+    rows = list(fake_rows(CYCLE, 3, orgid=ORGID))
+    rows[1]["ordernumber"] = "促排中"  # a label of tstatus's table, in a number column
+    rows[2]["ordernumber"] = "王秀英"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    config = tmp_path / "artreport.yaml"
+    config.write_text("dictionaries:\n  tstatus: {1: 促排中, 2: 已完成}\n", encoding="utf-8")
+    result = runner.invoke(
+        app, ["--config", str(config), "push", "cycle", str(path)], env=cli_env(sandbox)
+    )
+    assert result.exit_code == 1, result.output
+    assert "“促排中”" in result.output
+    assert "“王*”" in result.output and "秀英" not in result.output
+
+
 def test_cli_dry_run_sends_nothing(tmp_path: Path, sandbox_factory: Any) -> None:
     sandbox = sandbox_factory()
     path = cycle_file(tmp_path, 30)

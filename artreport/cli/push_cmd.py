@@ -43,6 +43,7 @@ from artreport.cli.validate_cmd import (
     print_annotated,
 )
 from artreport.config import Config
+from artreport.dictionaries import Dictionaries
 from artreport.report import ReportWriter, default_report_path, refuse_overwriting
 from artreport.schema import RecordType, load_schema
 from artreport.state import state_dir
@@ -293,7 +294,7 @@ def push_command(
             payload["stopped_message"] = outcome.error.message(state.lang)
         typer.echo(json.dumps(payload, ensure_ascii=False))
         raise typer.Exit(exit_code)
-    print_push_summary(state, chosen, file, summary)
+    print_push_summary(state, chosen, file, summary, config.dictionaries)
     if annotator is not None:
         print_annotated(state, annotator)
     if outcome.error:
@@ -325,7 +326,11 @@ def _print_reference_warnings(
 
 
 def print_push_summary(
-    state: AppState, record_type: RecordType, file: Path, summary: PushSummary
+    state: AppState,
+    record_type: RecordType,
+    file: Path,
+    summary: PushSummary,
+    dictionaries: Dictionaries | None,
 ) -> None:
     console = stdout_console()
     console.print(f"[bold]{record_type.label}[/bold] ({record_type.name}) — {file}")
@@ -375,7 +380,9 @@ def print_push_summary(
         - len(summary.file_problems)
         - len(summary.reference_problems)
     )
-    print_problems(console, state, record_type, summary.first_problems, total=total)
+    print_problems(
+        console, state, record_type, summary.first_problems, total=total, dictionaries=dictionaries
+    )
     _print_reference_warnings(state, record_type, summary.reference_problems)
     if summary.report:
         wording = "push-report-warnings" if summary.exit_code == 0 else "push-report"

@@ -10,7 +10,15 @@ from rich.console import Console
 from rich.table import Table
 
 from artreport.cli.common import AppState
-from artreport.privacy import IDENTIFIER, kind_by_shape, mask, mask_in_text, mask_key
+from artreport.dictionaries import Dictionaries
+from artreport.privacy import (
+    IDENTIFIER,
+    kind_by_shape,
+    known_words,
+    mask,
+    mask_in_text,
+    mask_key,
+)
 from artreport.readers import Notice
 from artreport.schema import Field, RecordType
 from artreport.validation import Problem
@@ -21,8 +29,11 @@ from artreport.validation.problems import (
 )
 
 
-def masked(problem: Problem, record_type: RecordType) -> Problem:
-    """The problem as it may appear on a screen or in a log."""
+def masked(
+    problem: Problem, record_type: RecordType, dictionaries: Dictionaries | None = None
+) -> Problem:
+    """The problem as it may appear on a screen or in a log; a label of *dictionaries*, the
+    config's code tables, names no one."""
     field = (
         record_type.field(problem.field)
         if problem.field and record_type.has_field(problem.field)
@@ -32,7 +43,7 @@ def masked(problem: Problem, record_type: RecordType) -> Problem:
     if problem.code in (SPREADSHEET_ERROR, UNSAVED_FORMULA_VALUE):
         kind = None  # #N/A is what a formula left, not what a patient is called
     elif kind is None:
-        kind = kind_by_shape(problem.value, _shape_type(field))
+        kind = kind_by_shape(problem.value, _shape_type(field), known_words(dictionaries))
     key_kind = record_type.field(record_type.primary_key).pii
     return dataclasses.replace(
         problem,
@@ -49,8 +60,13 @@ def _shape_type(field: Field | None) -> str:
     return field.type
 
 
-def masked_dict(problem: Problem, record_type: RecordType, lang: str) -> dict[str, Any]:
-    return masked(problem, record_type).to_dict(lang)
+def masked_dict(
+    problem: Problem,
+    record_type: RecordType,
+    lang: str,
+    dictionaries: Dictionaries | None = None,
+) -> dict[str, Any]:
+    return masked(problem, record_type, dictionaries).to_dict(lang)
 
 
 def print_notices(console: Console, state: AppState, notices: Iterable[Notice]) -> None:
@@ -65,6 +81,7 @@ def print_problems(
     problems: list[Problem],
     *,
     total: int,
+    dictionaries: Dictionaries | None = None,
 ) -> None:
     if not problems:
         return
@@ -74,7 +91,7 @@ def print_problems(
     table.add_column(state.t("col-field"))
     table.add_column(state.t("col-message"))
     for problem in problems:
-        shown = masked(problem, record_type)
+        shown = masked(problem, record_type, dictionaries)
         colour = "red" if problem.is_error else "yellow"
         table.add_row(
             "" if shown.row is None else str(shown.row),

@@ -183,7 +183,8 @@ def sync_command(
                 warnings.append(message.rstrip("：:"))
                 run.log.warning("%s: %s row(s) refer to unknown records", path, len(problems))
                 for problem in problems[:SHOWN_REFERENCES]:
-                    errors.print("   " + masked(problem, record_type).message(state.lang))
+                    shown = masked(problem, record_type, config.dictionaries)
+                    errors.print("   " + shown.message(state.lang))
 
             results: list[dict[str, Any]] = []
             blocked = strict and bool(cross)

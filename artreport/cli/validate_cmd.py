@@ -117,10 +117,10 @@ def validate_command(
     if as_json:
         payload = outcome.to_dict(state.lang)
         payload["file_problems"] = [
-            masked_dict(p, chosen, state.lang) for p in outcome.file_problems
+            masked_dict(p, chosen, state.lang, config.dictionaries) for p in outcome.file_problems
         ]
         payload["first_problems"] = [
-            masked_dict(p, chosen, state.lang) for p in outcome.first_problems
+            masked_dict(p, chosen, state.lang, config.dictionaries) for p in outcome.first_problems
         ]
         if annotator is not None:
             payload["annotated"] = str(annotator.out)
@@ -143,7 +143,14 @@ def validate_command(
     )
     print_counts_by_code(console, state, summary.problems_by_code)
     total = sum(summary.problems_by_code.values()) - len(outcome.file_problems)
-    print_problems(console, state, chosen, outcome.first_problems, total=total)
+    print_problems(
+        console,
+        state,
+        chosen,
+        outcome.first_problems,
+        total=total,
+        dictionaries=config.dictionaries,
+    )
     if outcome.report_path:
         console.print(
             state.t(
