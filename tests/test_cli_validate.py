@@ -539,6 +539,29 @@ def test_a_label_of_the_config_s_code_tables_is_shown_in_another_column(tmp_path
     assert code == 1 and "“促排中”" in output, output
 
 
+def test_a_word_in_a_coded_field_without_a_table_is_told_how_a_table_maps_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "thawdet.csv"
+    path.write_text(
+        "解冻明细ID,解冻ID,冷冻物存活情况,冷冻物去向,解冻数,解冻胚龄,解冻类型,机构ID\n"
+        "TD1,TH1,存活,1,1,3,1,ZJ3301001\nTD2,TH1,3.5,1,1,3,1,ZJ3301001\n",
+        encoding="utf-8",
+    )
+    code, output = invoke("validate", "thawdet", str(path), "--json")
+    assert code == 1, output
+    first, second = json.loads(output)["first_problems"]
+    assert (first["code"], first["field"], first["value"]) == ("not-integer", "survival", "存活")
+    assert "是字典项，应填代码（整数），实际为“存活”" in first["message"]
+    assert "dictionaries" in first["message"] and "survival: {代码: 文字}" in first["message"]
+    # A number that is no whole one is told as before: no word for a table to map.
+    assert second["code"] == "not-integer" and "dictionaries" not in second["message"]
+    code, output = invoke("--lang", "en", "validate", "thawdet", str(path), "--json")
+    message = json.loads(output)["first_problems"][0]["message"]
+    assert "is a coded field and takes a code (a whole number), got '存活'" in message
+    assert "under dictionaries in the config (survival: {code: word}" in message
+
+
 def test_a_misspelt_setting_is_named_in_a_warning(tmp_path: Path) -> None:
     config = tmp_path / "artreport.yaml"
     config.write_text("orgid: ZJ3301001\nchunksize: 5\n", encoding="utf-8")

@@ -92,6 +92,9 @@ class Wording:
     CROSS_FILE_REFERENCE_INVALID = "cross-file-reference-invalid"
     #: CROSS_FILE_UNKNOWN in a push, which knows only what the ledger says was accepted.
     CROSS_FILE_REFERENCE_NEVER_SENT = "cross-file-reference-never-sent"
+    #: NOT_INTEGER of a word in a coded field (字典项) the config gives no table for: the
+    #: hospital's label for a code, which a table maps.
+    NOT_INTEGER_WORD_IN_CODED = "not-integer-word-in-coded"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).

@@ -412,6 +412,17 @@ def read_integer(value: Any) -> Any:
     raise CellError(NOT_INTEGER)
 
 
+def _coded_field_reader(value: Any) -> Any:
+    """A coded field's (字典项) integer, refusing a word (身份证) in words that say how a code
+    table in the config maps it. With a table, :func:`coded_reader` maps it instead."""
+    try:
+        return read_integer(value)
+    except CellError as error:
+        if error.code == NOT_INTEGER and value.__class__ is str and any(map(str.isalpha, value)):
+            raise CellError(NOT_INTEGER, **{WORDING: Wording.NOT_INTEGER_WORD_IN_CODED}) from None
+        raise
+
+
 def _number_from_text(text: str) -> int | float:
     digits = _plain_digits(text)
     if "_" in digits:
@@ -595,7 +606,7 @@ def value_reader(
             return _id_number_reader(read_text)
         return _identifier_reader(read_text) if field.identifier else read_text
     if field.type == "integer":
-        return read_integer
+        return _coded_field_reader if field.dict else read_integer
     if field.type == "number":
         return read_number
     if field.type == "date":
