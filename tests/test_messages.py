@@ -170,3 +170,12 @@ def test_the_run_locks_holder_is_named_in_the_messages_language(tmp_path) -> Non
             error = locked
     assert "进程" in error.message("zh") and "since" not in error.message("zh")
     assert "since" in error.message("en") and "sync /data" in error.message("en")
+
+
+def test_a_message_may_have_a_parameter_named_code_or_lang() -> None:
+    """A parameter named like translate's own arguments raised a TypeError mid-summary (the
+    platform's code beside a count), which the CLI turned into exit 1 with half a screen."""
+    from artreport.cli.common import AppState
+
+    assert translate("input-no-rows", "en", path="x.csv", code=500, lang="zh")
+    assert AppState(lang="en").t("input-no-rows", path="x.csv", code=500)

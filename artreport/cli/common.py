@@ -30,7 +30,7 @@ class AppState:
     unknown_settings_told: bool = False
     exposed_key_told: bool = False
 
-    def t(self, code: str, **params: object) -> str:
+    def t(self, code: str, /, **params: object) -> str:
         return translate(code, self.lang, **params)
 
     def unknown_settings_message(self, config: Config) -> str:

@@ -39,7 +39,7 @@ def resolve_language(lang: str | None = None) -> str:
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def translate(code: str, lang: str | None = None, **params: Any) -> str:
+def translate(code: str, lang: str | None = None, /, **params: Any) -> str:
     entry = catalogue().get(code)
     if entry is None:
         # An unknown code is a programming error, but the user still deserves the facts.
