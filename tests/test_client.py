@@ -215,6 +215,47 @@ def test_read_answer_accepts_only_the_envelope(body, code):
     assert (answer.code if answer else None) == code
 
 
+def gbk_envelope(
+    code: int, msg: str, data: Any = None, charset: str | None = "GBK"
+) -> httpx.Response:
+    body = json.dumps({"msg": msg, "code": code, "data": data}, ensure_ascii=False).encode("gbk")
+    content_type = "application/json" + (f";charset={charset}" if charset else "")
+    return httpx.Response(200, headers={"content-type": content_type}, content=body)
+
+
+def test_an_answer_in_the_charset_it_declares_is_read():
+    """Chinese Java back-ends often answer in GBK and say so; the spec's UTF-8 is only the
+    default."""
+    answers = [
+        gbk_envelope(0, "请求成功"),
+        gbk_envelope(40007, "必填参数缺失"),
+        gbk_envelope(0, "请求成功", 2),
+    ]
+    with make_client(lambda request: answers.pop(0), FakeClock()) as client:
+        refused = client.batch_insert("aCyclerecord", ROWS)
+        accepted = client.batch_insert("aCyclerecord", ROWS)
+    assert (refused.code, refused.msg, refused.outcome) == (40007, "必填参数缺失", Outcome.DATA)
+    assert (accepted.code, accepted.data, accepted.attempts) == (0, 2, 1)
+
+
+@pytest.mark.parametrize("charset", [None, "UTF-8"])
+def test_an_envelope_in_bytes_of_another_charset_is_said_unreadable_at_once(charset):
+    """Retried until the budget ran out and then called a network failure, it sent IT after
+    the network."""
+    logins = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        logins.append(request)
+        return gbk_envelope(0, "请求成功", charset=charset)
+
+    with make_client(handler, FakeClock()) as client, pytest.raises(UnreachableError) as caught:
+        client.login()
+    assert len(logins) == 1
+    assert (caught.value.code, caught.value.exit_code) == ("client-answer-unreadable", 4)
+    assert "could not be read (charset UTF-8)" in caught.value.message("en")
+    assert "Cannot reach" not in caught.value.message("en")
+
+
 # -- login and requests -----------------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@ what each code means for us."""
 
 from __future__ import annotations
 
+import codecs
 import enum
 import json
 from collections.abc import Mapping
@@ -63,12 +64,64 @@ class Answer:
     lost_answers: int = 0
 
 
-def read_answer(body: bytes) -> Answer | None:
-    """The envelope in ``body``, or None when the body is not one (a gateway's HTML page, an
-    empty body, JSON of another shape)."""
+class UnreadableAnswer(ValueError):
+    """The platform's envelope, in bytes that are not in the charset its answer declares (or,
+    declaring none, not in the UTF-8 of the spec)."""
+
+    def __init__(self, charset: str) -> None:
+        super().__init__(charset)
+        self.charset = charset
+
+
+_BOMS = (
+    codecs.BOM_UTF8,
+    codecs.BOM_UTF32_LE,
+    codecs.BOM_UTF32_BE,
+    codecs.BOM_UTF16_LE,
+    codecs.BOM_UTF16_BE,
+)
+#: Labels that browsers read as GBK, which GB18030 extends: a platform declaring gb2312 still
+#: sends the characters GBK added (生僻字 in names), and those must not make its answer unreadable.
+_READ_AS_GB18030 = frozenset({"gb2312", "gbk"})
+
+
+def read_answer(body: bytes, charset: str | None = None) -> Answer | None:
+    """The envelope in ``body``, read in the ``charset`` its Content-Type declares (the spec's
+    UTF-8 when it declares none), or None when the body is not one (a gateway's HTML page, an
+    empty body, JSON of another shape). :class:`UnreadableAnswer` for an envelope whose
+    bytes are not in that charset."""
+    text = _decoded(body, charset)
+    if text is not None:
+        return _envelope(text)
+    # Still an envelope when its non-ASCII bytes are ignored: the platform answered, in bytes
+    # we cannot read. Anything else is some other page in some other charset.
+    if _envelope(body.decode("utf-8", "replace")) is not None:
+        raise UnreadableAnswer((charset or "UTF-8").upper())
+    return None
+
+
+def _decoded(body: bytes, charset: str | None) -> str | None:
+    if charset and not body.startswith(_BOMS):
+        try:
+            name = codecs.lookup(charset).name
+        except LookupError:
+            name = None  # a label Python does not know: perhaps it is UTF-8 all the same
+        if name is not None:
+            try:
+                return body.decode("gb18030" if name in _READ_AS_GB18030 else name)
+            except UnicodeDecodeError:
+                pass  # a platform declaring one charset and sending the spec's is common too
     try:
-        parsed = json.loads(body)
-    except ValueError:  # also covers UnicodeDecodeError
+        # json's own detection: UTF-8, -16 or -32, with or without a byte order mark.
+        return body.decode(json.detect_encoding(body))
+    except UnicodeDecodeError:
+        return None
+
+
+def _envelope(text: str) -> Answer | None:
+    try:
+        parsed = json.loads(text)
+    except ValueError:
         return None
     if not isinstance(parsed, dict) or "code" not in parsed:
         return None

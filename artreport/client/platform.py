@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 
 from artreport import __version__
-from artreport.client.answers import Answer, Outcome, read_answer
+from artreport.client.answers import Answer, Outcome, UnreadableAnswer, read_answer
 from artreport.client.deadline import DeadlineClient
 from artreport.client.events import ClientEvent, EventHandler, EventKind
 from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
@@ -323,14 +323,26 @@ class PlatformClient:
                 reason = _network_reason(exc) or self._technical(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 return TryAgain(reason, may_have_arrived=not never_sent)
-            return self._judge(response, retry_server_failures)
+            return self._judge(response, url, retry_server_failures)
 
         answer, attempts, lost = self._retry.run(url, attempt)
         return replace(answer, msg=self._scrub(answer.msg), attempts=attempts, lost_answers=lost)
 
-    def _judge(self, response: httpx.Response, retry_server_failures: bool) -> Answer | TryAgain:
+    def _judge(
+        self, response: httpx.Response, url: str, retry_server_failures: bool
+    ) -> Answer | TryAgain:
         status = response.status_code
-        answer = read_answer(response.content)
+        try:
+            answer = read_answer(response.content, response.charset_encoding)
+        except UnreadableAnswer as unreadable:
+            if status in _COME_BACK_LATER:
+                answer = None
+            else:
+                # The platform's own answer, in bytes the same on every attempt: no network
+                # fault, and nothing to retry.
+                raise UnreachableError(
+                    "client-answer-unreadable", url=url, charset=unreadable.charset
+                ) from None
         if answer is not None and status not in _COME_BACK_LATER:
             # Any other status carrying the envelope (e.g. HTTP 500 with code 500, business
             # error) is the platform's application answering about this request: its code,
