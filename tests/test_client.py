@@ -687,6 +687,71 @@ def test_an_address_that_is_not_the_platform_is_said_at_once(answer, said):
     assert "base_url" in caught.value.message("zh")
 
 
+LOGIN_PAGE = (
+    "<!DOCTYPE html><html><head><title>统一身份认证平台</title></head><body>"
+    '<form action="/cas/login" method="post"><input name="username">'
+    '<input name="password" type="password"></form></body></html>'
+)
+
+
+def test_a_login_page_answering_in_place_of_the_platform_is_said_at_once_with_its_title():
+    """A gateway's or single sign-on's login page, served with HTTP 200: retried for the
+    whole budget, it was reported as a network failure that the next run would get over."""
+    requests = []
+
+    def portal(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200, html=LOGIN_PAGE)
+
+    with make_client(portal, FakeClock()) as client, pytest.raises(UnreachableError) as caught:
+        client.login()
+    assert len(requests) == 1
+    assert (caught.value.code, caught.value.exit_code) == ("client-login-page", EXIT_UNREACHABLE)
+    assert "page title: 统一身份认证平台" in caught.value.message("en")
+    assert "页面标题：统一身份认证平台" in caught.value.message("zh")
+    # Also when only the data calls meet it.
+    platform = FakePlatform(script=[httpx.Response(200, html=LOGIN_PAGE)] * 5)
+    with make_client(platform, FakeClock()) as client, pytest.raises(UnreachableError) as caught:
+        client.batch_insert("aCyclerecord", ROWS)
+    assert len(platform.data_requests) == 1
+    assert caught.value.code == "client-login-page"
+
+
+def test_a_page_that_keeps_coming_instead_of_the_answer_is_not_called_a_network_failure():
+    clock = FakeClock()
+    events: list[ClientEvent] = []
+    busy = httpx.Response(
+        200, html="<html><head><title>系统繁忙</title></head><h1>请稍后</h1></html>"
+    )
+    platform = FakePlatform(script=[busy] * 10)
+    with make_client(platform, clock, events, retries=3) as client:
+        client.login()
+        with pytest.raises(UnreachableError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+    assert len(platform.data_requests) == 4
+    message = caught.value.message("en")
+    assert caught.value.code == "client-no-answer"
+    assert "never as the platform answers" in message and "“系统繁忙”" in message
+    assert "Check the network" not in message
+    retrying = [e.message("en") for e in events if e.kind is EventKind.RETRYING]
+    assert retrying[0].startswith(
+        "a web page titled “系统繁忙” (HTTP 200 (text/html)) instead of the platform's answer. "
+        "Trying again in"
+    )
+
+
+def test_a_platform_limiting_requests_is_said_so_not_blamed_on_the_network():
+    platform = FakePlatform(script=[httpx.Response(429, headers={"Retry-After": "1"})] * 10)
+    with make_client(platform, FakeClock(), retries=3) as client:
+        client.login()
+        with pytest.raises(UnreachableError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+    assert len(platform.data_requests) == 4
+    assert (caught.value.code, caught.value.exit_code) == ("client-rate-limited", EXIT_UNREACHABLE)
+    assert "is limiting requests (HTTP 429" in caught.value.message("en")
+    assert "Check the network" not in caught.value.message("en")
+
+
 def test_the_reason_for_a_retry_is_in_no_language():
     events: list[ClientEvent] = []
     platform = FakePlatform(script=[httpx.Response(503, html="<p>busy</p>")])

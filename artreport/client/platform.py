@@ -14,6 +14,7 @@ sends; every text that leaves it (errors, events, the platform's messages) is sc
 
 from __future__ import annotations
 
+import html
 import ipaddress
 import json
 import re
@@ -47,6 +48,7 @@ _TURNED_AWAY = frozenset({429, 503})
 _SERVER_FAILED = frozenset({400, 422, 500})
 _NOT_THE_PLATFORM = frozenset({401, 403, 404, 405, 407, 410})
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_PASSWORD_FIELD = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.IGNORECASE)
 _TOO_LARGE = 413
 
 _AUTH_MESSAGES = {
@@ -381,11 +383,38 @@ class PlatformClient:
                 return failed
             # It answered: the request was not lost, and a failed one is rolled back.
             return TryAgain(reason, may_have_arrived=False, if_exhausted=failed)
+        if answer is None and 200 <= status < 300:
+            return self._not_an_answer(response, reason)
         retry_after = retry_after_seconds(response.headers.get("retry-after"), self._clock())
         # "Too many requests" and "unavailable" refuse a request before it is read; a gateway
         # timing out (502, 504) or any other page may have let it through first.
         turned_away = status in _TURNED_AWAY
-        return TryAgain(reason, retry_after, may_have_arrived=not turned_away)
+        return TryAgain(
+            reason,
+            retry_after,
+            may_have_arrived=not turned_away,
+            gives_up="client-rate-limited" if status == 429 else "client-unreachable",
+        )
+
+    def _not_an_answer(self, response: httpx.Response, status: str) -> TryAgain:
+        """A success status without the envelope: a page of something answering in the
+        platform's place (a gateway's error page, a portal), or the platform's answer mangled.
+        Worth another try, except a login form: it stays until someone logs in there."""
+        text = response.text
+        found = _TITLE.search(text)
+        title = self._scrub(" ".join(html.unescape(found.group(1)).split()))[:80] if found else ""
+        if _PASSWORD_FIELD.search(text):
+            raise UnreachableError(
+                "client-login-page",
+                url=self._base_url,
+                status=f"{response.status_code} {response.reason_phrase}".strip(),
+                title=title or "-",
+            )
+        if title:
+            return TryAgain(
+                Phrase("net-web-page", status=status, title=title), gives_up="client-no-answer"
+            )
+        return TryAgain(Phrase("net-no-envelope", status=status), gives_up="client-no-answer")
 
     # -- keeping secrets out of texts ---------------------------------------------------------
 

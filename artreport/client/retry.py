@@ -42,6 +42,9 @@ class TryAgain:
     #: What to hand back, once the attempts run out, instead of giving the platform up as
     #: unreachable: for an answer that shows the server is there and failing on this request.
     if_exhausted: Any = None
+    #: The message of the error raised once the attempts run out, when what kept failing was
+    #: not the network (an answer that was not the platform's, the platform limiting requests).
+    gives_up: str = "client-unreachable"
 
 
 class RetryPolicy:
@@ -115,7 +118,7 @@ class RetryPolicy:
             )
             self._sleep(delay)
         raise UnreachableError(
-            "client-unreachable",
+            result.gives_up,
             url=url,
             attempts=number,
             seconds=round(self._clock() - started),
