@@ -9,7 +9,8 @@ here are for conditions that stop the whole command::
      ├── ConfigError          config file missing, unreadable or incomplete
      ├── InputError           input file missing, unreadable, empty or of an unknown format
      ├── AuthError            exit 3: the platform rejected our credentials
-     ├── UnreachableError     exit 4: the platform could not be reached after retries
+     ├── UnreachableError     exit 4: the platform could not be reached after retries, or
+     │                        failed on its side (its login, its sessions, its answers)
      ├── StoppedError         the run was stopped by a signal: the client starts no new request
      └── LockedError          exit 5: another artreport run holds the lock
 

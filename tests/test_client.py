@@ -422,10 +422,13 @@ def test_a_platform_that_always_answers_40003_ends_in_an_error():
     platform = FakePlatform()
     always_expired = [envelope(40003, "验签已过期或未登录")] * (MAX_RELOGINS + 5)
     platform.script = list(always_expired)
-    with make_client(platform, FakeClock()) as client, pytest.raises(AuthError) as caught:
+    with make_client(platform, FakeClock()) as client, pytest.raises(UnreachableError) as caught:
         client.batch_insert("aCyclerecord", ROWS)
     assert caught.value.code == "client-session-keeps-expiring"
     assert platform.logins == 1 + MAX_RELOGINS
+    # Every login was accepted: the platform's fault, not the key's (exit 3 sent IT to it).
+    assert caught.value.exit_code == EXIT_UNREACHABLE
+    assert "not in the orgid or key" in caught.value.message("en")
 
 
 @pytest.mark.parametrize(
@@ -1031,6 +1034,24 @@ def test_cli_login_with_the_platform_down_exits_4(cli, tmp_path):
     result = cli(down, "--config", str(config), "login")
     assert result.exit_code == EXIT_UNREACHABLE, result.output
     assert f"{BASE_URL}/art/login" in result.stderr
+
+
+def test_push_against_a_platform_forgetting_every_login_reports_its_fault_not_the_keys(
+    cli, tmp_path
+):
+    from artreport.fakedata import fake_rows, write_rows
+    from artreport.schema import load_schema
+
+    cycle = load_schema().get("cycle")
+    export = tmp_path / "cycles.csv"
+    write_rows(export, cycle, fake_rows(cycle, 3, orgid=ORGID))
+    report = tmp_path / "report.csv"
+    platform = FakePlatform(script=[envelope(40003, "验签已过期或未登录")] * 10)
+    result = cli(platform, "push", "cycle", str(export), "--report", str(report))
+    assert result.exit_code == EXIT_UNREACHABLE, result.output
+    text = report.read_text(encoding="utf-8-sig")
+    assert "not-sent-unreachable" in text and "not-sent-auth" not in text
+    assert "refused our credentials" not in text
 
 
 def test_only_answers_lost_on_the_way_count_as_lost():

@@ -230,7 +230,12 @@ class PlatformClient:
             if self._generation != stale_generation:
                 return
             if self._relogins_in_a_row >= MAX_RELOGINS:
-                raise AuthError("client-session-keeps-expiring", count=self._relogins_in_a_row)
+                # Each of those logins was accepted, so the key is right: the platform fails to
+                # keep them (its servers behind a load balancer not sharing sessions). Exit 4,
+                # not the exit 3 that sends IT to check the key.
+                raise UnreachableError(
+                    "client-session-keeps-expiring", count=self._relogins_in_a_row
+                )
             self._relogins_in_a_row += 1
             # Not the cache: it holds the very login the platform just called expired.
             self._log_in(EventKind.RELOGIN, use_cache=False, reason="40003")
