@@ -22,13 +22,14 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
 from artreport import __version__
 from artreport.client.deadline import DeadlineClient
 from artreport.client.platform import checked_base_url, is_loopback, tls_context
+from artreport.client.tls import cause, certificate_problem
 from artreport.config import Config, holds_key
 from artreport.errors import ArtreportError, ConfigError
 from artreport.state import state_dir
@@ -46,27 +47,6 @@ EARLIEST_PLAUSIBLE_YEAR = 2024
 POSIX = os.name == "posix"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-E = TypeVar("E", bound=BaseException)
-
-# OpenSSL's X509_V_ERR_* codes, as ssl.SSLCertVerificationError.verify_code gives them, grouped
-# by what the user has to do about them.
-_VERIFY_CODES = {
-    9: "doctor-tls-not-yet-valid",  # CERT_NOT_YET_VALID
-    10: "doctor-tls-expired",  # CERT_HAS_EXPIRED
-    2: "doctor-tls-unknown-authority",  # UNABLE_TO_GET_ISSUER_CERT
-    18: "doctor-tls-unknown-authority",  # DEPTH_ZERO_SELF_SIGNED_CERT
-    19: "doctor-tls-unknown-authority",  # SELF_SIGNED_CERT_IN_CHAIN
-    20: "doctor-tls-unknown-authority",  # UNABLE_TO_GET_ISSUER_CERT_LOCALLY
-    21: "doctor-tls-unknown-authority",  # UNABLE_TO_VERIFY_LEAF_SIGNATURE
-    62: "doctor-tls-name-mismatch",  # HOSTNAME_MISMATCH
-    64: "doctor-tls-name-mismatch",  # IP_ADDRESS_MISMATCH
-}
-_TLS_HINTS = {
-    "doctor-tls-not-yet-valid": "doctor-hint-clock",
-    "doctor-tls-expired": "doctor-hint-tls-expired",
-    "doctor-tls-name-mismatch": "doctor-hint-tls-name",
-}
 
 
 class Status(enum.Enum):
@@ -320,19 +300,15 @@ def _probe(config: Config, url: httpx.URL, timeout: float, clock: Callable[[], f
 
 
 def _tls_failure(config: Config, url: httpx.URL, exc: httpx.RequestError, timeout: float) -> Check:
-    params: dict[str, Any] = {"host": url.host}
-    verification = _cause(exc, ssl.SSLCertVerificationError)
-    if verification is not None:
-        code = _VERIFY_CODES.get(verification.verify_code, "doctor-tls-rejected")
-        params["reason"] = verification.verify_message.rstrip(".")
-        hint = _TLS_HINTS.get(code)
-        if hint is None:
-            hint = "doctor-hint-ca-bundle-wrong" if config.ca_bundle else "doctor-hint-ca-bundle"
-            params["path"] = config.ca_bundle or "-"
-        return Check("tls", Status.FAILED, code, params, hint)
-    handshake = _cause(exc, ssl.SSLError)
+    problem = certificate_problem(exc, host=url.host, ca_bundle=config.ca_bundle)
+    if problem is not None:
+        return Check("tls", Status.FAILED, problem.code, problem.params, problem.hint)
+    handshake = cause(exc, ssl.SSLError)
     if handshake is not None:
-        params["reason"] = handshake.reason or handshake.strerror or type(handshake).__name__
+        params = {
+            "host": url.host,
+            "reason": handshake.reason or handshake.strerror or type(handshake).__name__,
+        }
         return Check("tls", Status.FAILED, "doctor-tls-handshake-failed", params, "doctor-hint-tls")
     return _no_answer("tls", url, exc, timeout, hint="doctor-hint-tls")
 
@@ -346,17 +322,6 @@ def _no_answer(
         return Check(name, Status.FAILED, "doctor-http-timeout", params, hint)
     params["reason"] = str(exc) or type(exc).__name__
     return Check(name, Status.FAILED, "doctor-http-failed", params, hint)
-
-
-def _cause(exc: BaseException, kind: type[E]) -> E | None:
-    """The first exception of ``kind`` among ``exc`` and its causes (httpx wraps ssl's errors
-    in two layers of its own)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, kind):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def _clock_offset(date_header: str | None, received: float) -> float | None:

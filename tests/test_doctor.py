@@ -458,6 +458,39 @@ def test_certificate_for_another_name_fails_naming_the_mismatch(
 
 
 @needs_certificates
+@pytest.mark.parametrize(
+    ("certificate", "said"),
+    [
+        (
+            "expired",
+            "certificate has expired. If this computer's date is right, tell the platform's",
+        ),
+        ("other-name", "not made out for 127.0.0.1"),
+    ],
+)
+def test_a_push_meeting_a_bad_certificate_gets_doctors_diagnosis(
+    certificates: dict[str, tuple[Path, Path]], certificate: str, said: str
+) -> None:
+    """ca_bundle is set, and right: push advised setting it all the same."""
+    from artreport.client import PlatformClient
+    from artreport.config import Config
+    from artreport.errors import UnreachableError
+
+    cert = certificates[certificate][0]
+    with Sandbox(tls=certificates[certificate]) as running:
+        config = Config(
+            base_url=running.base_url, orgid=ORGID, key=KEY, ca_bundle=str(cert), timeout=5
+        )
+        with PlatformClient(config) as client, pytest.raises(UnreachableError) as caught:
+            client.login()
+    assert caught.value.code == "client-certificate-rejected"
+    message = caught.value.message("en")
+    assert said in message
+    assert "ca_bundle" not in message
+    assert "证书" in caught.value.message("zh")
+
+
+@needs_certificates
 def test_verify_false_is_a_warning(tmp_path: Path, https_sandbox: Sandbox) -> None:
     config = write_config(tmp_path, base_url=https_sandbox.base_url, verify=False)
     result = run_doctor(config, "--json")

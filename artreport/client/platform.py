@@ -34,6 +34,7 @@ from artreport.client.deadline import DeadlineClient
 from artreport.client.events import ClientEvent, EventHandler, EventKind
 from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
 from artreport.client.session import Session, SessionCache, make_token
+from artreport.client.tls import certificate_problem
 from artreport.config import Config
 from artreport.errors import ArtreportError, AuthError, ConfigError, UnreachableError
 from artreport.messages import Phrase
@@ -84,6 +85,7 @@ class PlatformClient:
         self._orgid = config.orgid
         self._key = config.key
         self._token = make_token(config.orgid, config.key)
+        self._ca_bundle = config.ca_bundle
         # Parsed once per path: httpx parses a URL given as text at every request, about 70 µs
         # of CPU here, a tenth of what a small batch's whole round trip to the sandbox costs.
         self._urls: dict[str, httpx.URL] = {}
@@ -323,9 +325,15 @@ class PlatformClient:
             except httpx.RequestError as exc:
                 # Transport failures, and answers that cannot be read: a body a gateway marks
                 # gzip that is not (DecodingError). Both may pass on a second attempt.
-                if _certificate_rejected(exc):
+                # Retrying cannot fix a certificate we do not trust; doctor's diagnosis says why.
+                problem = certificate_problem(exc, host=parsed_url.host, ca_bundle=self._ca_bundle)
+                if problem is not None:
+                    said = {**problem.params, "reason": self._scrub(problem.params["reason"])}
                     raise UnreachableError(
-                        "client-certificate-rejected", url=url, reason=self._scrub(exc)
+                        "client-certificate-rejected",
+                        url=url,
+                        problem=Phrase(problem.code, **said),
+                        advice=Phrase(problem.hint, **said),
                     ) from None
                 reason = _network_reason(exc) or self._technical(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
@@ -519,18 +527,6 @@ def tls_context(config: Config) -> ssl.SSLContext | bool:
         raise ConfigError(
             "client-ca-bundle-unreadable", path=config.ca_bundle, reason=str(exc)
         ) from None
-
-
-def _certificate_rejected(exc: BaseException) -> bool:
-    # Retrying cannot fix a certificate we do not trust; the user needs to hear about ca_bundle.
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(
-            seen
-        ):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def _copy(error: ArtreportError) -> ArtreportError:
