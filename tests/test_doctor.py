@@ -501,6 +501,33 @@ def test_verify_false_is_a_warning(tmp_path: Path, https_sandbox: Sandbox) -> No
     assert checks["login"]["status"] == "ok"
 
 
+@needs_certificates
+def test_push_and_sync_warn_of_verify_false_on_every_run(
+    tmp_path: Path, https_sandbox: Sandbox
+) -> None:
+    """Only doctor said so: a nightly job so configured sent the key to whoever answered,
+    without a word."""
+    from artreport.fakedata import fake_rows, write_rows
+    from artreport.schema import load_schema
+
+    cycle = load_schema().get("cycle")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_rows(exports / "cycle.csv", cycle, fake_rows(cycle, 3, orgid=ORGID))
+    config = write_config(tmp_path, base_url=https_sandbox.base_url, verify=False)
+    summary = tmp_path / "summary.json"
+    runs = [
+        ["push", "cycle", str(exports / "cycle.csv"), "--json"],
+        ["sync", str(exports), "--full", "--summary-json", str(summary)],
+    ]
+    for arguments in runs:
+        result = CliRunner().invoke(app, ["--lang", "en", "--config", str(config), *arguments])
+        assert result.exit_code == 0, result.output
+        assert "turns off the certificate check" in result.stderr
+    warnings = json.loads(summary.read_text(encoding="utf-8"))["warnings"]
+    assert any("Remove verify: false" in warning for warning in warnings), warnings
+
+
 def test_https_address_of_a_plain_http_server_fails_the_handshake(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:

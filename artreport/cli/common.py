@@ -29,6 +29,7 @@ class AppState:
     lang_chosen: bool = False
     unknown_settings_told: bool = False
     exposed_key_told: bool = False
+    unverified_told: bool = False
 
     def t(self, code: str, /, **params: object) -> str:
         return translate(code, self.lang, **params)
@@ -52,6 +53,12 @@ class AppState:
             # doctor fails on it; a clerk who never runs doctor must hear of it too.
             self.exposed_key_told = True
             stderr_console().print(f"[yellow]![/yellow] {exposed}", soft_wrap=True)
+        unverified = self.unverified_message(config) if not self.unverified_told else None
+        if unverified is not None:
+            # A nightly job so configured sends the key to whoever answers, and no one runs
+            # doctor on a job that works.
+            self.unverified_told = True
+            stderr_console().print(f"[yellow]![/yellow] {unverified}", soft_wrap=True)
         return config
 
     def exposed_key_message(self, config: Config) -> str | None:
@@ -63,6 +70,12 @@ class AppState:
         message = self.t("doctor-key-file-open", path=str(path), mode=f"{mode:03o}")
         hint = self.t("doctor-hint-chmod", command=f"chmod 600 {shlex.quote(str(path))}")
         return f"{message} {hint}"
+
+    def unverified_message(self, config: Config) -> str | None:
+        """The warning for ``verify: false`` with an https platform, if that is the config."""
+        if config.verify or not config.base_url.lower().startswith("https:"):
+            return None
+        return f"{self.t('doctor-tls-unverified')} {self.t('doctor-hint-verify')}"
 
 
 def state_of(ctx: typer.Context) -> AppState:

@@ -28,7 +28,8 @@ def doctor_command(
     from artreport.doctor import Status, diagnose
 
     state = state_of(ctx)
-    state.exposed_key_told = True  # its own key-file line says it, with the fix
+    # Its own key-file and TLS lines say these, with the fix.
+    state.exposed_key_told = state.unverified_told = True
     checks: list[Check] = []
     with reporting_errors(state):
         # state.config applies the config's ``lang`` before the first line is printed.

@@ -162,6 +162,9 @@ def sync_command(
             exposed = state.exposed_key_message(config)
             if exposed is not None:
                 warnings.append(exposed)
+            unverified = state.unverified_message(config)
+            if unverified is not None:
+                warnings.append(unverified)
             if config.unknown_settings:
                 # Printed when the config was read; a misspelt setting is silently at its
                 # default, which the morning's reader of the summary must see too.
