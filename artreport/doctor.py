@@ -18,7 +18,6 @@ import socket
 import ssl
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +28,7 @@ import httpx
 from artreport import __version__
 from artreport.client.deadline import DeadlineClient
 from artreport.client.platform import checked_base_url, is_loopback, tls_context
+from artreport.client.proxy import Proxy, asks_for_login, proxy_for
 from artreport.client.tls import cause, certificate_problem
 from artreport.config import Config, holds_key
 from artreport.errors import ArtreportError, ConfigError
@@ -196,9 +196,8 @@ def _check_connect(url: httpx.URL, timeout: float) -> Check:
     """Resolve the host and open a TCP connection: to the proxy when the client would use one,
     since that is the only connection this computer makes then (and may be allowed to)."""
     proxy = _proxy_for(url)
-    dialled = httpx.URL(proxy) if proxy else url
-    host = dialled.host
-    port = dialled.port or _DEFAULT_PORTS.get(dialled.scheme, 80)
+    host = proxy.host if proxy else url.host
+    port = proxy.port if proxy else url.port or _DEFAULT_PORTS.get(url.scheme, 80)
     hint = "doctor-hint-proxy" if proxy else "doctor-hint-firewall"
     params: dict[str, Any] = {"host": host, "port": port}
     try:
@@ -234,16 +233,9 @@ def _check_connect(url: httpx.URL, timeout: float) -> Check:
     return Check("connect", Status.OK, "doctor-connect-ok", params)
 
 
-def _proxy_for(url: httpx.URL) -> str | None:
-    """The proxy the client's httpx would go through for ``url``: none for loopback (the client
-    turns proxies off there), else the usual environment variables, as httpx reads them."""
-    if is_loopback(str(url)):
-        return None
-    proxies = urllib.request.getproxies()
-    proxy = proxies.get(url.scheme) or proxies.get("all")
-    if not proxy or urllib.request.proxy_bypass_environment(url.host, proxies):
-        return None
-    return proxy if "://" in proxy else f"http://{proxy}"
+def _proxy_for(url: httpx.URL) -> Proxy | None:
+    # None for loopback, as the client turns proxies off there.
+    return None if is_loopback(str(url)) else proxy_for(url)
 
 
 @dataclass(frozen=True)
@@ -281,6 +273,12 @@ def _probe(config: Config, url: httpx.URL, timeout: float, clock: Callable[[], f
             response = http.get(f"{url}/art/login")
             received = clock()
     except httpx.RequestError as exc:  # DecodingError too: a gateway's mislabelled body
+        proxy = _proxy_for(url)
+        if isinstance(exc, httpx.ProxyError) and proxy is not None:
+            # The proxy refused to open the way to the platform: nothing to say of its TLS.
+            hint = "doctor-hint-proxy-login" if asks_for_login(exc) else "doctor-hint-proxy"
+            params = {"proxy": proxy.address, "source": proxy.source, "status": str(exc)}
+            return _Probe(Check("tls", Status.FAILED, "doctor-proxy-refused", params, hint))
         if not https:
             return _Probe(
                 Check("tls", Status.WARNING, "doctor-tls-plain-http"),

@@ -1,11 +1,14 @@
-"""Shared test fixtures: an isolated state directory and config for every test."""
+"""Shared test fixtures: an isolated state directory and config for every test, and a proxy
+that asks for a login."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,34 @@ def on_read_only_home(isolated_environment: Path) -> ReadOnlyRun:
         return result
 
     return run
+
+
+@pytest.fixture
+def proxy_asking_for_login() -> Iterator[tuple[int, list[bytes]]]:
+    """A loopback proxy answering every CONNECT with 407; yields its port and the requests it
+    was sent, one per tunnel asked of it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    asked: list[bytes] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            with connection:
+                connection.settimeout(5)
+                asked.append(connection.recv(4096))
+                connection.sendall(
+                    b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                    b'Proxy-Authenticate: Basic realm="hospital"\r\n'
+                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield server.getsockname()[1], asked
+    # Wakes the accept() that close() alone would leave waiting.
+    server.shutdown(socket.SHUT_RDWR)
+    server.close()
+    thread.join(5)

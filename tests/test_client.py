@@ -903,6 +903,62 @@ def test_closed_loopback_port_is_unreachable_quickly():
     assert f"127.0.0.1:{port}" in caught.value.message("en")
 
 
+# -- a proxy in between -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy_env(monkeypatch):
+    """Point HTTPS_PROXY at a loopback port; the platform's own name need not resolve."""
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+    def point(port: int, credentials: str = "") -> None:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://{credentials}127.0.0.1:{port}")
+
+    return point
+
+
+def test_a_proxy_refusing_the_connection_is_named_as_the_fault(proxy_env):
+    """It was 'cannot reach the platform', with the platform's address refusing."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proxy_env(port, "proxyuser:Proxy-Pa55@")
+    config = make_config(base_url="https://platform.invalid", retries=1, timeout=2)
+    with (
+        PlatformClient(config, sleep=lambda seconds: None) as client,
+        pytest.raises(UnreachableError) as caught,
+    ):
+        client.login()
+    message = caught.value.message("en")
+    assert f"the proxy 127.0.0.1:{port} (from HTTPS_PROXY) refused the connection" in message
+    assert "The fault is the proxy's" in message
+    assert f"代理 127.0.0.1:{port}（来自 HTTPS_PROXY）拒绝了连接" in caught.value.message("zh")
+    assert "Proxy-Pa55" not in message + caught.value.message("zh") + repr(caught.value.params)
+
+
+@pytest.mark.parametrize(
+    ("credentials", "said"),
+    [("", "asks for a login (407 Proxy Authentication Required)"), ("u:Pa55@", "did not accept")],
+)
+def test_a_proxy_asking_for_a_login_is_said_at_once(
+    proxy_env, proxy_asking_for_login, credentials, said
+):
+    port, asked = proxy_asking_for_login
+    proxy_env(port, credentials)
+    config = make_config(base_url="https://platform.invalid", retries=3, timeout=5)
+    with (
+        PlatformClient(config, sleep=lambda seconds: None) as client,
+        pytest.raises(UnreachableError) as caught,
+    ):
+        client.login()
+    assert len(asked) == 1  # no retry: it cannot change
+    assert asked[0].startswith(b"CONNECT platform.invalid:443")
+    message = caught.value.message("en")
+    assert f"The proxy 127.0.0.1:{port} (from HTTPS_PROXY) {said}" in message
+    assert "Pa55" not in message
+
+
 # -- secrets ----------------------------------------------------------------------------------
 
 

@@ -395,6 +395,24 @@ def test_with_a_proxy_the_connection_checked_is_the_proxys(
     assert "HTTPS_PROXY" in checks["connect"]["hint"]
 
 
+def test_a_proxy_asking_for_a_login_is_named_with_the_setting_to_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, proxy_asking_for_login: Any
+) -> None:
+    """Its advice was to check that base_url starts with https:// and has the right port."""
+    port, _ = proxy_asking_for_login
+    monkeypatch.setenv("HTTPS_PROXY", f"http://someone:Proxy-Pa55@127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    result = run_doctor(write_config(tmp_path, base_url="https://platform.invalid"), "--json")
+    checks = checks_of(result)
+    assert checks["tls"]["code"] == "doctor-proxy-refused"
+    assert f"The proxy 127.0.0.1:{port} (from HTTPS_PROXY)" in checks["tls"]["message"]
+    assert "407" in checks["tls"]["message"]
+    assert "user name and password into HTTPS_PROXY" in checks["tls"]["hint"]
+    assert "base_url" not in checks["tls"]["hint"]
+    assert "Proxy-Pa55" not in result.output
+
+
 # -- over HTTPS --------------------------------------------------------------------------------
 
 

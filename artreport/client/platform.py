@@ -32,6 +32,7 @@ from artreport import __version__
 from artreport.client.answers import Answer, Outcome, UnreadableAnswer, read_answer
 from artreport.client.deadline import DeadlineClient
 from artreport.client.events import ClientEvent, EventHandler, EventKind
+from artreport.client.proxy import Proxy, asks_for_login, proxy_for
 from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
 from artreport.client.session import Session, SessionCache, make_token
 from artreport.client.tls import certificate_problem
@@ -101,14 +102,15 @@ class PlatformClient:
             on_event=self._on_event,
             stop=stop,
         )
+        # An injected transport is the whole network; with trust_env httpx would route proxied
+        # URLs around it. A loopback platform (the sandbox) is never behind the hospital's proxy.
+        trust_env = transport is None and not is_loopback(self._base_url)
+        self._proxy = proxy_for(httpx.URL(self._base_url)) if trust_env else None
         # ``timeout`` bounds each attempt as a whole, however slowly the platform answers.
         self._http = DeadlineClient(
             timeout=config.timeout,
             verify=tls_context(config),
-            # An injected transport is the whole network; with trust_env httpx would route
-            # proxied URLs around it. A loopback platform (the sandbox) is never behind the
-            # hospital's proxy.
-            trust_env=transport is None and not is_loopback(self._base_url),
+            trust_env=trust_env,
             limits=httpx.Limits(
                 max_connections=config.concurrency,
                 max_keepalive_connections=config.concurrency,
@@ -335,6 +337,9 @@ class PlatformClient:
                         problem=Phrase(problem.code, **said),
                         advice=Phrase(problem.hint, **said),
                     ) from None
+                blamed = self._proxy_failure(self._proxy, exc) if self._proxy else None
+                if blamed is not None:
+                    return blamed
                 reason = _network_reason(exc) or self._technical(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 return TryAgain(reason, may_have_arrived=not never_sent)
@@ -375,6 +380,10 @@ class PlatformClient:
             # in the user's.
             content_type = response.headers.get("content-type", "").split(";")[0].strip()
             reason += f" ({content_type})" if content_type else ""
+        if status == 407 and self._proxy is not None:
+            # A forward proxy (for an http:// platform) answers for itself, not in a tunnel.
+            status_line = f"{status} {response.reason_phrase}".strip()
+            raise self._proxy_login_error(self._proxy, status_line)
         if answer is None and (300 <= status < 400 or status in _NOT_THE_PLATFORM):
             # A redirect (to a portal's login page), "unauthorised", "forbidden", "no such
             # address": the same on every attempt, and about the address or the network in
@@ -429,6 +438,31 @@ class PlatformClient:
             )
         return TryAgain(Phrase("net-no-envelope", status=status), gives_up="client-no-answer")
 
+    # -- the proxy in between -----------------------------------------------------------------
+
+    def _proxy_failure(self, proxy: Proxy, exc: httpx.RequestError) -> TryAgain | None:
+        """A failure of the proxy, said to be the proxy's (the platform was never reached), or
+        None for one of the platform's. A proxy asking for a login is an error at once."""
+        said = {"proxy": proxy.address, "source": proxy.source}
+        if isinstance(exc, httpx.ProxyError):
+            if asks_for_login(exc):
+                raise self._proxy_login_error(proxy, self._scrub(exc)) from None
+            # Mostly 502 or 504: the proxy could not reach the platform, which may pass.
+            reason = Phrase("net-proxy-answered", status=self._scrub(exc), **said)
+            return TryAgain(reason, may_have_arrived=False)
+        found = _network_reason(exc) if isinstance(exc, httpx.ConnectError) else None
+        if found is None or found.code not in _PROXY_CONNECT_FAILURES:
+            return None
+        reason = Phrase(_PROXY_CONNECT_FAILURES[found.code], **said)
+        return TryAgain(reason, may_have_arrived=False, gives_up="client-proxy-unreachable")
+
+    def _proxy_login_error(self, proxy: Proxy, status: str) -> UnreachableError:
+        # With a user name in the proxy's URL the login was tried, and refused.
+        code = "client-proxy-login-refused" if proxy.url.username else "client-proxy-login"
+        return UnreachableError(
+            code, url=self._base_url, proxy=proxy.address, source=proxy.source, status=status
+        )
+
     # -- keeping secrets out of texts ---------------------------------------------------------
 
     def _technical(self, exc: Exception) -> str:
@@ -471,6 +505,14 @@ _CONNECT_FAILURES = (
     ),
     (("network is unreachable", "errno 101"), "net-network-unreachable"),
 )
+
+
+#: Failures to connect that, with a proxy set, are the proxy's: it is the only host dialled.
+_PROXY_CONNECT_FAILURES = {
+    "net-connection-refused": "net-proxy-refused",
+    "net-name-unresolved": "net-proxy-unresolved",
+    "net-network-unreachable": "net-proxy-unreachable",
+}
 
 
 def _framework_message(response: httpx.Response) -> str:
