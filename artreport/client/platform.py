@@ -49,6 +49,7 @@ _COME_BACK_LATER = frozenset({429, 502, 503, 504})
 _TURNED_AWAY = frozenset({429, 503})
 _SERVER_FAILED = frozenset({400, 422, 500})
 _NOT_THE_PLATFORM = frozenset({401, 403, 404, 405, 407, 410})
+_LOGIN_RETRY_CODES = frozenset({500})
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _PASSWORD_FIELD = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.IGNORECASE)
 _TOO_LARGE = 413
@@ -259,7 +260,14 @@ class PlatformClient:
         body = encode_body({"key": self._key, "orgid": self._orgid, "token": self._token})
         try:
             answer = self._exchange(
-                "POST", "/art/login", content=body, headers={"content-type": "application/json"}
+                "POST",
+                "/art/login",
+                content=body,
+                headers={"content-type": "application/json"},
+                # A business error at login is the platform failing for a moment as often as
+                # for good (its database reconnecting): worth the retries a 503 gets, rather
+                # than the night's upload. A data call's code 500 is a verdict on its rows.
+                retry_codes=_LOGIN_RETRY_CODES,
             )
             if answer.outcome is Outcome.AUTH:
                 raise self._auth_error(answer)
@@ -308,6 +316,7 @@ class PlatformClient:
         params: dict[str, str] | None = None,
         headers: dict[str, str],
         retry_server_failures: bool = True,
+        retry_codes: frozenset[int] = frozenset(),
     ) -> Answer:
         # The query (delete's patient record ids) travels in ``params`` and so is never part of
         # the URL that errors and events name.
@@ -343,7 +352,13 @@ class PlatformClient:
                 reason = _network_reason(exc) or self._technical(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 return TryAgain(reason, may_have_arrived=not never_sent)
-            return self._judge(response, url, retry_server_failures)
+            judged = self._judge(response, url, retry_server_failures)
+            if isinstance(judged, Answer) and judged.code in retry_codes:
+                reason = Phrase(
+                    "net-platform-code", number=judged.code, msg=self._scrub(judged.msg)
+                )
+                return TryAgain(reason, may_have_arrived=False, if_exhausted=judged)
+            return judged
 
         answer, attempts, lost = self._retry.run(url, attempt)
         return replace(answer, msg=self._scrub(answer.msg), attempts=attempts, lost_answers=lost)
