@@ -700,6 +700,24 @@ def test_retry_after_beyond_the_budget_gives_up_at_once():
 
 
 @pytest.mark.parametrize(
+    ("retry_after", "en", "zh"),
+    [
+        ("99999999999999999999", "come back in more than a day (", "要求 一天以上后再试"),
+        ("18000", "come back in about 5 hours (", "要求 约 5 小时后再试"),
+    ],
+)
+def test_a_long_retry_after_is_said_readably(retry_after, en, zh):
+    """The header's absurd value was echoed: 'come back in 100000000000000000000 s'."""
+    platform = FakePlatform(script=[httpx.Response(429, headers={"Retry-After": retry_after})])
+    with make_client(platform, FakeClock()) as client:
+        client.login()
+        with pytest.raises(UnreachableError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+    assert en in caught.value.message("en")
+    assert zh in caught.value.message("zh")
+
+
+@pytest.mark.parametrize(
     ("answer", "said"),
     [
         (httpx.Response(404, html="<h1>Not Found</h1>"), "HTTP 404 Not Found"),

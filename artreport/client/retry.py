@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from artreport.client.events import ClientEvent, EventHandler, EventKind
 from artreport.errors import StoppedError, UnreachableError
+from artreport.messages import Phrase
 
 BACKOFF_BASE_SECONDS = 0.5
 BACKOFF_CAP_SECONDS = 30.0
@@ -108,7 +109,7 @@ class RetryPolicy:
                     raise UnreachableError(
                         "client-asked-to-wait",
                         url=url,
-                        wait=round(result.retry_after),
+                        wait=waiting_time(result.retry_after),
                         reason=result.reason,
                     )
                 delay = max(delay, result.retry_after)
@@ -129,6 +130,17 @@ class RetryPolicy:
         # Full jitter: workers that failed together do not come back together.
         ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (failures - 1))
         return self._rng.uniform(0, ceiling)
+
+
+def waiting_time(seconds: float) -> Phrase:
+    """A wait the platform asked for, in words a person takes in: seconds up to two hours
+    (what a maintenance window asks), hours up to a day, and beyond that only that it is
+    more than a day (a header such as 99999999999999999999 means no time at all)."""
+    if seconds < 2 * 3600:
+        return Phrase("wait-seconds", seconds=round(seconds))
+    if seconds <= 24 * 3600:
+        return Phrase("wait-hours", hours=round(seconds / 3600))
+    return Phrase("wait-over-a-day")
 
 
 def retry_after_seconds(value: str | None, now: float) -> float | None:
