@@ -639,6 +639,23 @@ def test_transient_failure_then_success(failure):
     assert (retrying.attempt, retrying.url) == (2, f"{BASE_URL}/art/aCyclerecord/batchInsert")
 
 
+def test_a_connection_closed_mid_answer_is_worded_for_people_and_kept_as_is_for_the_log():
+    """'RemoteProtocolError: peer closed connection …' stood in the Chinese messages."""
+    cut = "peer closed connection without sending complete message body (incomplete chunked read)"
+    events: list[ClientEvent] = []
+    platform = FakePlatform(script=[httpx.RemoteProtocolError(cut)] * 10)
+    with make_client(platform, FakeClock(), events, retries=1) as client:
+        client.login()
+        with pytest.raises(UnreachableError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+    assert "应答传到一半时连接断开" in caught.value.message("zh")
+    assert "RemoteProtocolError" not in caught.value.message("zh")
+    (retrying,) = [e for e in events if e.kind is EventKind.RETRYING]
+    assert "RemoteProtocolError" not in retrying.message("zh")
+    assert retrying.message("en").startswith("the connection closed in the middle of the answer.")
+    assert retrying.log_line().endswith(f"[RemoteProtocolError: {cut}]")
+
+
 def test_an_answer_that_cannot_be_decoded_is_tried_again():
     """A gateway marking gzip a body that is not: httpx raises DecodingError on reading it,
     which used to end the run as an internal error, with no summary and no report."""
@@ -1161,6 +1178,22 @@ def test_push_against_a_platform_forgetting_every_login_reports_its_fault_not_th
     text = report.read_text(encoding="utf-8-sig")
     assert "not-sent-unreachable" in text and "not-sent-auth" not in text
     assert "refused our credentials" not in text
+
+
+def test_the_run_log_keeps_the_librarys_own_words_for_a_failure(cli, tmp_path):
+    from artreport.fakedata import fake_rows, write_rows
+    from artreport.schema import load_schema
+
+    cycle = load_schema().get("cycle")
+    export = tmp_path / "cycles.csv"
+    write_rows(export, cycle, fake_rows(cycle, 3, orgid=ORGID))
+    cut = "peer closed connection without sending complete message body (incomplete chunked read)"
+    platform = FakePlatform(script=[httpx.RemoteProtocolError(cut)])
+    result = cli(platform, "--lang", "zh", "push", "cycle", str(export))
+    assert result.exit_code == 0, result.output
+    assert "应答传到一半时连接断开" in result.stderr and "RemoteProtocolError" not in result.output
+    (log,) = (tmp_path / "home" / "logs").glob("*.log")
+    assert f"RemoteProtocolError: {cut}" in log.read_text(encoding="utf-8")
 
 
 def test_only_answers_lost_on_the_way_count_as_lost():

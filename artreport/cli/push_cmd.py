@@ -151,7 +151,7 @@ def _client_events(state: AppState, log: logging.Logger) -> Callable[[ClientEven
 
     def show(event: ClientEvent) -> None:
         console.print(f"[dim]{event.message(state.lang)}[/dim]", soft_wrap=True)
-        log.info("%s", event.message("en"))
+        log.info("%s", event.log_line())
 
     return show
 

@@ -1,7 +1,8 @@
 """What the client tells its caller while it works, so a terminal can show why it is waiting.
 
-Events carry no secrets: URLs without their query, reasons built from status codes and
-exception names, never headers or bodies.
+Events carry no secrets: URLs without their query, reasons built from status codes and the
+library's exceptions (scrubbed of the key and token) and a page's title, never headers or
+other bodies.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class ClientEvent:
     attempt: int = 0
     delay: float = 0.0
     reason: str = ""
+    #: What the failure was in the words of the library that met it, when ``reason`` words it
+    #: for people: kept for the log, where someone may look it up.
+    detail: str = ""
 
     def message(self, lang: str | None = None) -> str:
         return translate(
@@ -38,6 +42,12 @@ class ClientEvent:
             delay=f"{self.delay:.1f}",
             reason=self.reason,
         )
+
+    def log_line(self) -> str:
+        """The message in English, with the library's words for the failure if there are any
+        the message does not already show."""
+        line = self.message("en")
+        return f"{line} [{self.detail}]" if self.detail and self.detail != self.reason else line
 
 
 EventHandler = Callable[[ClientEvent], None]

@@ -35,7 +35,7 @@ from artreport.client.events import ClientEvent, EventHandler, EventKind
 from artreport.client.proxy import Proxy, asks_for_login, proxy_for
 from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
 from artreport.client.session import Session, SessionCache, make_token
-from artreport.client.tls import certificate_problem
+from artreport.client.tls import cause, certificate_problem
 from artreport.config import Config
 from artreport.errors import ArtreportError, AuthError, ConfigError, UnreachableError
 from artreport.messages import Phrase
@@ -349,9 +349,11 @@ class PlatformClient:
                 blamed = self._proxy_failure(self._proxy, exc) if self._proxy else None
                 if blamed is not None:
                     return blamed
-                reason = _network_reason(exc) or self._technical(exc)
+                detail = self._technical(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
-                return TryAgain(reason, may_have_arrived=not never_sent)
+                return TryAgain(
+                    _network_reason(exc) or detail, may_have_arrived=not never_sent, detail=detail
+                )
             judged = self._judge(response, url, retry_server_failures)
             if isinstance(judged, Answer) and judged.code in retry_codes:
                 reason = Phrase(
@@ -469,7 +471,12 @@ class PlatformClient:
         if found is None or found.code not in _PROXY_CONNECT_FAILURES:
             return None
         reason = Phrase(_PROXY_CONNECT_FAILURES[found.code], **said)
-        return TryAgain(reason, may_have_arrived=False, gives_up="client-proxy-unreachable")
+        return TryAgain(
+            reason,
+            may_have_arrived=False,
+            gives_up="client-proxy-unreachable",
+            detail=self._technical(exc),
+        )
 
     def _proxy_login_error(self, proxy: Proxy, status: str) -> UnreachableError:
         # With a user name in the proxy's URL the login was tried, and refused.
@@ -493,7 +500,8 @@ class PlatformClient:
 
 def _network_reason(exc: httpx.RequestError) -> Phrase | None:
     """Why a request got no answer, in words for the message's language, for the failures a
-    hospital network has; None for others, which are named as the library names them."""
+    hospital network has; None for others, which are named as the library names them. The
+    library's own words go to the log (``TryAgain.detail``)."""
     text = str(exc).lower()
     if isinstance(exc, httpx.ConnectTimeout):
         return Phrase("net-connect-timeout")
@@ -509,6 +517,18 @@ def _network_reason(exc: httpx.RequestError) -> Phrase | None:
         return Phrase("net-disconnected")
     if "connection reset" in text or "errno 104" in text:
         return Phrase("net-reset")
+    if isinstance(exc, httpx.RemoteProtocolError) and (
+        "incomplete" in text or "peer closed" in text
+    ):
+        return Phrase("net-cut-short")
+    if isinstance(exc, httpx.ProtocolError):
+        return Phrase("net-protocol")
+    if isinstance(exc, httpx.ConnectError):
+        return Phrase("net-tls-failed" if cause(exc, ssl.SSLError) else "net-connect-failed")
+    if isinstance(exc, httpx.ReadError):
+        return Phrase("net-read-failed")
+    if isinstance(exc, httpx.WriteError):
+        return Phrase("net-write-failed")
     return None
 
 

@@ -46,6 +46,9 @@ class TryAgain:
     #: The message of the error raised once the attempts run out, when what kept failing was
     #: not the network (an answer that was not the platform's, the platform limiting requests).
     gives_up: str = "client-unreachable"
+    #: The failure in the words of the library that met it, for the log, where the reason
+    #: gives it in the user's.
+    detail: str = ""
 
 
 class RetryPolicy:
@@ -115,7 +118,14 @@ class RetryPolicy:
                 delay = max(delay, result.retry_after)
                 kind = EventKind.RETRY_AFTER
             self._on_event(
-                ClientEvent(kind, url, attempt=number + 1, delay=delay, reason=result.reason)
+                ClientEvent(
+                    kind,
+                    url,
+                    attempt=number + 1,
+                    delay=delay,
+                    reason=result.reason,
+                    detail=result.detail,
+                )
             )
             self._sleep(delay)
         raise UnreachableError(
