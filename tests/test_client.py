@@ -825,6 +825,43 @@ def test_a_platform_limiting_requests_is_said_so_not_blamed_on_the_network():
     assert "Check the network" not in caught.value.message("en")
 
 
+@pytest.mark.parametrize(
+    ("base_url", "location", "suggested"),
+    [
+        (
+            "http://platform.test/zj",
+            "https://platform.test/zj/art/login",
+            "https://platform.test/zj",
+        ),
+        ("http://platform.test:8080", "https://platform.test:8443/", "https://platform.test:8443"),
+    ],
+)
+def test_a_redirect_from_http_to_https_says_which_base_url_to_use(base_url, location, suggested):
+    def moved(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(301, headers={"location": location})
+
+    with (
+        make_client(moved, FakeClock(), base_url=base_url) as client,
+        pytest.raises(UnreachableError) as caught,
+    ):
+        client.login()
+    assert caught.value.code == "client-redirected-to-https"
+    assert f"Change base_url in the config to {suggested};" in caught.value.message("en")
+    assert f"base_url 改为 {suggested}。" in caught.value.message("zh")
+
+
+def test_a_redirect_to_a_portal_over_https_is_no_move_to_https():
+    def portal(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"location": "https://sso.test/login?service=x"})
+
+    with (
+        make_client(portal, FakeClock(), base_url="http://platform.test") as client,
+        pytest.raises(UnreachableError) as caught,
+    ):
+        client.login()
+    assert caught.value.code == "client-not-the-platform"
+
+
 def test_the_reason_for_a_retry_is_in_no_language():
     events: list[ClientEvent] = []
     platform = FakePlatform(script=[httpx.Response(503, html="<p>busy</p>")])

@@ -406,6 +406,15 @@ class PlatformClient:
             # address": the same on every attempt, and about the address or the network in
             # between, not about the data. Said at once, with what answered.
             location = response.headers.get("location", "")
+            https = _https_base_url(self._base_url, url, location) if location else None
+            if https is not None:
+                raise UnreachableError(
+                    "client-redirected-to-https",
+                    url=self._base_url,
+                    status=f"{status} {response.reason_phrase}".strip(),
+                    location=self._scrub(location.split("?")[0]),
+                    suggested=https,
+                )
             raise UnreachableError(
                 "client-not-the-platform",
                 url=self._base_url,
@@ -568,6 +577,25 @@ def _framework_message(response: httpx.Response) -> str:
     said = " ".join(said.split())[:200]
     heading = f"HTTP {response.status_code} {response.reason_phrase}".strip()
     return f"{heading}: {said}" if said else heading
+
+
+def _https_base_url(base_url: str, url: str, location: str) -> str | None:
+    """The https:// base_url to use when an http:// one redirects to the same host over HTTPS
+    (as a web server does for every request once the site has moved to it); None for any other
+    redirect, such as to a portal's login page."""
+    if not base_url.startswith("http://"):
+        return None
+    try:
+        target = httpx.URL(url).join(location).copy_with(query=None, fragment=None)
+    except httpx.InvalidURL:
+        return None
+    if target.scheme != "https" or target.host != httpx.URL(base_url).host:
+        return None
+    path = url[len(base_url) :]
+    if target.path.endswith(path):
+        # The same path on the new address: whatever comes before it is the new base.
+        return str(target)[: -len(path)]
+    return str(target.copy_with(path=httpx.URL(base_url).path or "/")).rstrip("/")
 
 
 def checked_base_url(base_url: str) -> str:
