@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -49,10 +50,12 @@ def certificate_problem(
     if verification is not None:
         code = _VERIFY_CODES.get(getattr(verification, "verify_code", None), "doctor-tls-rejected")
         reason = getattr(verification, "verify_message", None) or str(verification)
-    elif "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        code, reason = "doctor-tls-rejected", str(exc)
     else:
-        return None
+        # Some wrappers keep only OpenSSL's words for it.
+        said = next((str(e) for e in _chain(exc) if "CERTIFICATE_VERIFY_FAILED" in str(e)), None)
+        if said is None:
+            return None
+        code, reason = "doctor-tls-rejected", said
     params: dict[str, Any] = {"host": host, "reason": reason.rstrip(".")}
     hint = _TLS_HINTS.get(code)
     if hint is None:
@@ -64,9 +67,11 @@ def certificate_problem(
 def cause(exc: BaseException, kind: type[E]) -> E | None:
     """The first exception of ``kind`` among ``exc`` and its causes (httpx wraps ssl's errors
     in two layers of its own)."""
+    return next((seen for seen in _chain(exc) if isinstance(seen, kind)), None)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
     seen: BaseException | None = exc
     while seen is not None:
-        if isinstance(seen, kind):
-            return seen
+        yield seen
         seen = seen.__cause__ or seen.__context__
-    return None
