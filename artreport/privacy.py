@@ -150,13 +150,37 @@ def mask_key(kind: str | None, key: Any) -> Any:
 
 #: A resident ID number or a mobile number inside a longer text.
 _ID_IN_TEXT = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15}|1[3-9][0-9]{9})(?![0-9Xx])")
-#: A value a database quotes in its error ("Duplicate entry '…' for key", "Incorrect string
-#: value: '…' for column 'fName'"); the column's name, also quoted so, stays readable.
-_QUOTED_VALUE = re.compile(r"'(?![A-Za-z_][A-Za-z0-9_.]*')[^'\n]*'")
+#: A quoted stretch of a database's error, each quote pair matched in turn (never from one
+#: pair's closing quote to the next one's opening), with the word before it: "Duplicate entry
+#: '…' for key 'PRIMARY'", "Incorrect string value: '…' for column 'fName'", Chinese quotes.
+_QUOTED = re.compile(
+    r"(?P<before>\w*)(?P<space>\s*)(?:'(?P<single>[^'\n]*)'|\"(?P<double>[^\"\n]*)\""
+    r"|“(?P<curly>[^”\n]*)”|‘(?P<curly_single>[^’\n]*)’)"
+)
+#: PostgreSQL's and SQL Server's way: "Key (wname)=(王丽华) already exists".
+_KEY_VALUE = re.compile(r"\)=\([^)\n]*\)")
+#: The words a database puts before a quoted name of its own (a column, a key), not a value.
+_NAMING_WORDS = frozenset({"column", "key", "table", "index", "constraint", "field"})
 
 
 def mask_in_text(text: str) -> str:
-    """A platform's free-text message as it may be shown on a screen: the message of a
-    server's framework may quote the row's own values, a name or an ID number among them."""
-    text = _QUOTED_VALUE.sub("'***'", text)
+    """A platform's free-text message as it may be shown on a screen or in a log: the message
+    of a server's framework may quote the row's own values, a name or an ID number among them.
+    Only what a database quotes as the name of a column or a key stays readable."""
+
+    def hide(found: re.Match[str]) -> str:
+        whole = found.group()
+        if found["before"].lower() in _NAMING_WORDS:
+            return whole
+        for opening, closing, name in (
+            ("'", "'", "single"),
+            ('"', '"', "double"),
+            ("“", "”", "curly"),
+            ("‘", "’", "curly_single"),
+        ):
+            if found[name] is not None:
+                return f"{found['before']}{found['space']}{opening}***{closing}"
+        return whole
+
+    text = _KEY_VALUE.sub(")=(***)", _QUOTED.sub(hide, text))
     return _ID_IN_TEXT.sub(lambda found: mask("idcard", found.group()), text)

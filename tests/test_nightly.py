@@ -1023,3 +1023,31 @@ def test_a_report_folder_holds_only_tonights_report_of_each_export(
     assert third["exit_code"] == 0
     assert sorted(p.name for p in reports.iterdir()) == [mine.name]
     assert mine.read_text(encoding="utf-8") == "my notes\n"
+
+
+def test_sync_totals_add_up_when_the_platform_counts_a_chunk_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of a chunk the platform counted short are neither accepted, rejected, invalid nor
+    not sent: the total line and --json totals lost them."""
+    from artreport.sandbox import platform as sandbox_platform
+
+    original = sandbox_platform.Platform._batch_insert
+
+    def short(self: Any, rules: Any, request: Any) -> int:
+        return original(self, rules, request) - 1
+
+    monkeypatch.setattr(sandbox_platform.Platform, "_batch_insert", short)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    cycles(folder, 30)
+    with Sandbox({ORGID: KEY}) as sandbox:
+        result = runner.invoke(app, ["sync", str(folder), "--json"], env=environment(sandbox))
+        line = runner.invoke(app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox))
+    summary = json.loads(result.stdout)
+    assert summary["exit_code"] == 1
+    totals = summary["totals"]
+    parts = ("invalid", "accepted", "rejected", "stored_fewer", "skipped_unchanged", "superseded")
+    assert totals["rows_read"] == sum(totals[k] for k in (*parts, "not_sent")) == 30
+    assert totals["stored_fewer"] == 30
+    assert "30 unconfirmed (stored short)" in line.output

@@ -702,6 +702,15 @@ def test_cli_push_shows_the_rows_the_platform_refused_with_its_words(
         ("身份证号330106199001011234格式错误", "身份证号3301************34格式错误"),
         ("联系电话13812345678重复", "联系电话1381*****78重复"),
         ("数据未通过平台业务规则校验", "数据未通过平台业务规则校验"),
+        # A value shaped like a name of the database's own (a passport number) is still a
+        # value: it was kept, and the text between two quoted stretches masked instead.
+        (
+            "Duplicate entry 'E12345678' for key 'PRIMARY'",
+            "Duplicate entry '***' for key 'PRIMARY'",
+        ),
+        ('invalid value "WANGLIHUA" for column "wName"', 'invalid value "***" for column "wName"'),
+        ("Key (wname)=(王丽华) already exists", "Key (wname)=(***) already exists"),
+        ("女方姓名“王丽华”重复", "女方姓名“***”重复"),
     ],
 )
 def test_a_platforms_message_on_the_screen_hides_the_values_it_quotes(
@@ -1083,6 +1092,25 @@ def test_duplicate_data_to_a_first_copy_is_the_rows_refusal(tmp_path: Path) -> N
     with ReportWriter(tmp_path / "r.csv") as report:
         summary = push_file(CYCLE, path, send=send, report=report, orgid=ORGID)
     assert (summary.accepted, summary.rejected, summary.duplicates_after_loss) == (0, 4, 0)
+
+
+@pytest.mark.parametrize(("outcome", "code"), [(Outcome.SERVER_FAILED, 500), (Outcome.DATA, 500)])
+def test_the_message_that_stops_a_run_hides_the_values_the_server_quotes(
+    tmp_path: Path, outcome: Outcome, code: int
+) -> None:
+    """It goes to the screen, --json, sync's summary file and the log."""
+    path = cycle_file(tmp_path, 200)
+    words = "Duplicate entry '330101199001011238' for key 'uk_idcode'"
+
+    def send(chunk: Chunk, **_: Any) -> Answer:
+        return Answer(code, words, None, outcome)
+
+    with ReportWriter(tmp_path / "r.csv") as report, pytest.raises(PushStopped) as stopped:
+        push_file(CYCLE, path, send=send, report=report, orgid=ORGID)
+    for lang in ("zh", "en"):
+        message = stopped.value.error.message(lang)
+        assert "for key 'uk_idcode'" in message
+        assert "330101199001011238" not in message and "'***'" in message
 
 
 @pytest.mark.parametrize(

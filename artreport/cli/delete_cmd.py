@@ -19,7 +19,7 @@ from artreport.cli.common import (
 from artreport.cli.render import print_notices
 from artreport.cli.validate_cmd import JsonOption, TypeArgument
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, UsageError
-from artreport.privacy import mask_key
+from artreport.privacy import mask_in_text, mask_key
 from artreport.readers import Notice
 from artreport.schema import load_schema
 from artreport.state import state_dir
@@ -134,7 +134,7 @@ def delete_command(
                     "row": r.target.row,
                     "deleted": r.deleted,
                     "code": r.answer.code,
-                    "message": r.answer.msg,
+                    "message": mask_in_text(r.answer.msg),
                 }
                 for position, r in enumerate(results, 1)
             ],
@@ -156,13 +156,13 @@ def delete_command(
             console.print(f"[green]✓[/green] {state.t('delete-done-answer-lost', key=key)}")
         elif result.deleted:
             console.print(f"[green]✓[/green] {state.t('delete-done', key=key)}")
-        elif result.none_deleted:
-            console.print(f"[red]✗[/red] {state.t('delete-none-deleted', key=key)}")
         elif result.not_found and needs_cycleid(chosen):
             # A wrong cycle ID reads as a record gone: say where it was looked for.
             cycle = mask_key(cycle_kind, result.target.params[CYCLE_PARAM])
             text = state.t("delete-not-found-in-cycle", key=key, cycleid=cycle)
             console.print(f"[red]✗[/red] {text}")
+        elif result.none_deleted:
+            console.print(f"[red]✗[/red] {state.t('delete-none-deleted', key=key)}")
         elif result.not_found:
             console.print(f"[red]✗[/red] {state.t('delete-not-found', key=key)}")
         else:
@@ -170,7 +170,7 @@ def delete_command(
                 "delete-failed",
                 key=key,
                 platform_code=result.answer.code,
-                message=result.answer.msg,
+                message=mask_in_text(result.answer.msg),
             )
             console.print(f"[red]✗[/red] {message}")
     console.print(state.t("delete-summary", deleted=deleted, not_found=not_found, failed=failed))

@@ -333,6 +333,7 @@ def sync_command(
                     "sent",
                     "accepted",
                     "rejected",
+                    "stored_fewer",
                     "skipped_unchanged",
                     "superseded",
                     "not_sent",

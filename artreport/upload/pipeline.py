@@ -31,6 +31,7 @@ from artreport.errors import (
     StoppedError,
     UnreachableError,
 )
+from artreport.privacy import mask_in_text
 from artreport.schema import RecordType
 from artreport.upload.produce import in_child_by_default, open_source
 from artreport.validation import Problem, ValidateOptions
@@ -402,14 +403,16 @@ def _platform_failure(held: list[tuple[PendingRow, Answer]]) -> UnreachableError
     if len(held) < SERVER_FAILED_CHUNK_ROWS:
         return None
     if outcomes <= {Outcome.SERVER_FAILED, Outcome.TOO_LARGE}:
-        return UnreachableError("client-server-failing", reason=held[-1][1].msg)
+        # Said on screen, in the summary and in the log: a value it quotes is a patient's.
+        return UnreachableError("client-server-failing", reason=mask_in_text(held[-1][1].msg))
     answers = {(answer.code, answer.msg) for _, answer in held}
     if outcomes == {Outcome.DATA} and len(answers) == 1:
         [(code, message)] = answers
         if code not in _ROW_VERDICTS:
             # One same "business error" for every row alone: a database gone, a service
             # down. Sending the rest of the file a row at a time would only hammer it.
-            return UnreachableError("client-platform-failing", answer_code=code, reason=message)
+            reason = mask_in_text(message)
+            return UnreachableError("client-platform-failing", answer_code=code, reason=reason)
     return None
 
 
