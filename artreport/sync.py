@@ -169,9 +169,10 @@ def superseded_keys(checks: Iterable[FileCheck]) -> dict[Path, Superseded]:
     today's, and each night both would differ from what the ledger recorded last and be sent
     again; sent from the newest file alone, the platform holds the newest version.
 
-    A valid row gives way to a newer valid version. An invalid one gives way to any newer
-    version: refused, it would fail the run every night for a record that tonight's export
-    holds, sent or listed there.
+    A row gives way to any newer version, valid or not: an invalid older row, refused, would
+    fail the run every night for a record that tonight's export holds; a valid older row sent
+    while tonight's version is refused would put back the values tonight's export no longer
+    has. Tonight's invalid row is listed in its own file's report.
     """
     by_type: dict[str, list[tuple[int, str, FileCheck]]] = {}
     for check in checks:
@@ -187,8 +188,8 @@ def superseded_keys(checks: Iterable[FileCheck]) -> dict[Path, Superseded]:
             keys: set[str] = set()
             newer: list[str] = []
             for _, name, later in files[index + 1 :]:
-                shared = (check.keys & later.keys) | (
-                    check.invalid_rows.keys() & (later.keys | later.invalid_rows.keys())
+                shared = (check.keys | check.invalid_rows.keys()) & (
+                    later.keys | later.invalid_rows.keys()
                 )
                 if shared:
                     keys |= shared

@@ -1051,3 +1051,24 @@ def test_sync_totals_add_up_when_the_platform_counts_a_chunk_short(
     assert totals["rows_read"] == sum(totals[k] for k in (*parts, "not_sent")) == 30
     assert totals["stored_fewer"] == 30
     assert "30 unconfirmed (stored short)" in line.output
+
+
+def test_an_older_exports_valid_row_gives_way_to_the_newer_exports_invalid_one(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """Tonight's export holds a cycle refused for a bad value; last night's, beside it, held
+    it valid: that older version was sent, putting back values tonight's export no longer has
+    ("sent from the newest file only", the README says)."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    rows = list(fake_rows(CYCLE, 3, orgid=ORGID))
+    older, newer = folder / "cycle_0630.csv", folder / "cycle_0701.csv"
+    write_rows(older, CYCLE, [row | {"ppap": "yesterday"} for row in rows])
+    write_rows(newer, CYCLE, [rows[0] | {"ppap": "today", "cycledate": "not a date"}])
+    os.utime(older, (time.time() - 86_400, time.time() - 86_400))
+    result = runner.invoke(app, ["sync", str(folder), "--json"], env=environment(sandbox))
+    assert result.exit_code == 1, result.output
+    assert sorted(stored_keys(sandbox)) == sorted(row["cycleid"] for row in rows[1:])
+    files = {Path(f["file"]).name: f for f in json.loads(result.stdout)["files"]}
+    assert (files[older.name]["accepted"], files[older.name]["superseded"]) == (2, 1)
+    assert files[newer.name]["invalid"] == 1
