@@ -656,6 +656,26 @@ def test_a_connection_closed_mid_answer_is_worded_for_people_and_kept_as_is_for_
     assert retrying.log_line().endswith(f"[RemoteProtocolError: {cut}]")
 
 
+@pytest.mark.parametrize(
+    ("failures", "may_have_arrived"),
+    [
+        ([httpx.ReadError("[Errno 104] Connection reset by peer")] * 3, True),
+        ([httpx.ConnectError("[Errno 111] Connection refused")] * 3, False),
+    ],
+)
+def test_giving_up_says_whether_a_copy_may_have_arrived(
+    failures: list[Exception], may_have_arrived: bool
+) -> None:
+    """Rows whose every answer was lost were reported "not sent", though the platform may
+    hold them; rows never delivered are not sent."""
+    platform = FakePlatform(script=failures)
+    with make_client(platform, FakeClock(), retries=2) as client:
+        client.login()
+        with pytest.raises(UnreachableError) as caught:
+            client.batch_insert("aCyclerecord", ROWS)
+    assert caught.value.params["may_have_arrived"] is may_have_arrived
+
+
 def test_an_answer_that_cannot_be_decoded_is_tried_again():
     """A gateway marking gzip a body that is not: httpx raises DecodingError on reading it,
     which used to end the run as an internal error, with no summary and no report."""

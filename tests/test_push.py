@@ -1083,6 +1083,29 @@ def test_duplicate_data_answered_to_a_resend_after_a_lost_answer_is_taken_as_sto
     assert recorded == list(range(2, 32))
 
 
+def test_rows_sent_whose_answers_were_all_lost_are_reported_unconfirmed(tmp_path: Path) -> None:
+    """The report said "Not sent: the platform could not be reached" of rows the platform had
+    stored four times over."""
+    path = cycle_file(tmp_path, 30)
+    from artreport.errors import UnreachableError
+
+    def send(chunk: Chunk, **_: Any) -> Answer:
+        lost = chunk.rows[0] == 2  # the first chunk went out; the others never got through
+        raise UnreachableError(
+            "client-unreachable", url="u", attempts=3, seconds=1, reason="r", may_have_arrived=lost
+        )
+
+    with ReportWriter(tmp_path / "r.csv", "en") as report, pytest.raises(PushStopped) as stopped:
+        push_file(
+            CYCLE, path, send=send, report=report, orgid=ORGID, options=PushOptions(chunk_size=10)
+        )
+    assert stopped.value.summary.not_sent == 30
+    entries = report_rows(tmp_path / "r.csv")
+    unconfirmed = [int(e["row"]) for e in entries if e["message"].startswith("Not confirmed")]
+    assert unconfirmed == list(range(2, 12))
+    assert all(e["code"] == "not-sent-unreachable" for e in entries)
+
+
 def test_duplicate_data_to_a_first_copy_is_the_rows_refusal(tmp_path: Path) -> None:
     path = cycle_file(tmp_path, 4)
 

@@ -134,6 +134,8 @@ class RetryPolicy:
             attempts=number,
             seconds=round(self._clock() - started),
             reason=result.reason,
+            # The caller tells rows sent without a readable answer from rows never sent.
+            may_have_arrived=lost > 0,
         )
 
     def _backoff(self, failures: int) -> float:

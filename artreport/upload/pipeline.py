@@ -227,6 +227,9 @@ class ChunkOutcome:
     affected: int = 0
     rejected: list[tuple[PendingRow, Answer]] = field(default_factory=list)
     not_sent: list[Chunk] = field(default_factory=list)
+    #: Of the parts not sent, those sent all the same whose answers were lost: the platform
+    #: may hold them.
+    unconfirmed: list[Chunk] = field(default_factory=list)
     requests: int = 0
     resent: int = 0
     #: The smallest body refused for its size (HTTP 413), if any was.
@@ -327,7 +330,10 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             break
         except ArtreportError as error:
             # Auth refused or platform unreachable: nothing more will get through.
-            outcome.not_sent.append(part)
+            if error.params.get("may_have_arrived"):
+                outcome.unconfirmed.append(part)
+            else:
+                outcome.not_sent.append(part)
             outcome.not_sent.extend(pending)
             halt.set(error)
             break
@@ -555,11 +561,12 @@ def push_file(
             summary.problems_by_code[problem.code] += 1
         shown = summary.first_problems
 
-        def not_sent(chunk: Chunk) -> None:
+        def not_sent(chunk: Chunk, unconfirmed: bool = False) -> None:
             summary.not_sent += len(chunk)
             code = not_sent_code(halt.error)
+            params = {WORDING: Wording.NOT_SENT_UNCONFIRMED} if unconfirmed else {}
             for row, key in zip(chunk.rows, chunk.keys, strict=True):
-                report.add(Problem(code, row=row, primary_key=key))
+                report.add(Problem(code, row=row, primary_key=key, params=params))
 
         chunker = _Chunker(options.chunk_size, options.chunk_bytes)
 
@@ -606,6 +613,9 @@ def push_file(
             for chunk in outcome.not_sent:
                 summary.sent -= len(chunk)  # counted when the chunk was handed to a sender
                 not_sent(chunk)
+            for chunk in outcome.unconfirmed:
+                # Sent, so counted as sent, but not taken as far as anyone can tell.
+                not_sent(chunk, unconfirmed=True)
             if outcome.refused_size is not None:
                 # Too large for a gateway: the rest of the file goes in chunks of half that
                 # size, not each refused and split in turn.

@@ -81,6 +81,9 @@ class Wording:
     #: PLATFORM_REJECTED of a row that a gateway refused for its size even alone (HTTP 413):
     #: the gateway's words say nothing a clerk can act on.
     PLATFORM_REJECTED_TOO_LARGE = "platform-rejected-too-large"
+    #: NOT_SENT_UNREACHABLE of rows sent whose every answer was lost (a connection closed
+    #: mid-answer, a timeout): the platform may have stored them.
+    NOT_SENT_UNCONFIRMED = "not-sent-unconfirmed"
     #: DUPLICATE_KEY on the annotated copy's failed-rows sheet, where a row's number is not
     #: the one it had: the earlier row is named by its number in the original file.
     DUPLICATE_KEY_ORIGINAL_ROW = "duplicate-key-original-row"
