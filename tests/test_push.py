@@ -1007,6 +1007,19 @@ def test_chunks_keep_file_order_and_both_limits(
         assert len(chunk) == chunk_size or next_size > chunk_bytes
 
 
+def push_recording(tmp_path: Path, path: Path, send: Any, recorded: list[int]) -> Any:
+    """Push through ``send``, the rows the ledger would record put in ``recorded``."""
+    with ReportWriter(tmp_path / "r.csv") as report:
+        return push_file(
+            CYCLE,
+            path,
+            send=send,
+            report=report,
+            orgid=ORGID,
+            on_accepted=lambda chunk: recorded.extend(chunk.rows),
+        )
+
+
 def test_a_chunk_the_platform_counts_short_stays_out_of_the_ledger(tmp_path: Path) -> None:
     """Success, but "stored 198" for 200 rows: which two it left is unknown, so the chunk is
     not recorded as accepted, and --changed-only sends it again next time. Its rows are in
@@ -1018,15 +1031,7 @@ def test_a_chunk_the_platform_counts_short_stays_out_of_the_ledger(tmp_path: Pat
         short = chunk.rows[0] == 202  # the second chunk
         return Answer(0, "ok", len(chunk) - 2 if short else len(chunk), Outcome.SUCCESS)
 
-    with ReportWriter(tmp_path / "r.csv") as report:
-        summary = push_file(
-            CYCLE,
-            path,
-            send=send,
-            report=report,
-            orgid=ORGID,
-            on_accepted=lambda chunk: recorded.extend(chunk.rows),
-        )
+    summary = push_recording(tmp_path, path, send, recorded)
     assert (summary.accepted, summary.platform_affected, summary.stored_fewer) == (400, 598, 200)
     assert summary.to_dict()["stored_fewer"] == 200
     assert recorded == list(range(2, 202)) + list(range(402, 602))
@@ -1047,10 +1052,7 @@ def test_a_resent_chunk_counted_short_is_not_taken_as_stored(tmp_path: Path) -> 
     def send(chunk: Chunk, **_: Any) -> Answer:
         return Answer(0, "ok", len(chunk) - 1, Outcome.SUCCESS, attempts=2, lost_answers=1)
 
-    with ReportWriter(tmp_path / "r.csv") as report:
-        summary = push_file(
-            CYCLE, path, send=send, report=report, orgid=ORGID, on_accepted=recorded.append
-        )
+    summary = push_recording(tmp_path, path, send, recorded)
     assert (summary.accepted, summary.stored_fewer, summary.exit_code) == (0, 10, 1)
     assert recorded == []
 
@@ -1069,15 +1071,7 @@ def test_duplicate_data_answered_to_a_resend_after_a_lost_answer_is_taken_as_sto
             40005, "已存在重复数据，请检查", None, Outcome.DATA, attempts=2, lost_answers=1
         )
 
-    with ReportWriter(tmp_path / "r.csv") as report:
-        summary = push_file(
-            CYCLE,
-            path,
-            send=send,
-            report=report,
-            orgid=ORGID,
-            on_accepted=lambda chunk: recorded.extend(chunk.rows),
-        )
+    summary = push_recording(tmp_path, path, send, recorded)
     assert (summary.accepted, summary.rejected, summary.duplicates_after_loss) == (30, 0, 30)
     assert summary.exit_code == 0
     assert recorded == list(range(2, 32))
