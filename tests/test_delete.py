@@ -279,6 +279,21 @@ def test_a_success_that_deleted_nothing_is_not_found(
     assert (result.deleted, result.not_found) == (deleted, not_found)
 
 
+def test_a_success_that_deleted_nothing_is_said_so_naming_the_cycle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A platform that answers a delete it could not carry out with success and a count of 0."""
+    from artreport.sandbox import platform as sandbox_platform
+
+    monkeypatch.setattr(sandbox_platform.Platform, "_delete", lambda self, *_: 0)
+    arguments = ["--lang", "en", "delete", "ovum", "--id", "OV1", "--cycleid", "CY9", "--yes"]
+    with Sandbox({ORGID: KEY}) as sandbox:
+        result = runner.invoke(app, arguments, env=env(sandbox))
+    assert result.exit_code == 1, result.output
+    assert "said it deleted 0 records" in result.output and "under cycle CY9" in result.output
+    assert "40006" not in result.output and "0 deleted, 1 not found" in result.output
+
+
 def test_not_found_after_a_refused_first_copy_is_not_found(tmp_path: Path) -> None:
     """A 503 turns a request away, and a 40003 says the platform did not act on it: the copy
     sent again that finds nothing means nothing was there. Only a lost answer (the request
