@@ -22,6 +22,7 @@ import yaml
 
 from artreport import yamlload
 from artreport.errors import ArtreportError, ConfigError
+from artreport.messages import Listing
 from artreport.schema import RecordType, load_schema
 from artreport.schema.model import label_key
 
@@ -139,7 +140,7 @@ def _checked_table(key: str, table: Any) -> dict[int, str]:
         checked[number] = text
     if len(set(map(label_key, checked.values()))) != len(checked):
         # A label naming two codes could not be mapped to either.
-        raise ConfigError("config-bad-value", name=name, value="、".join(checked.values()))
+        raise ConfigError("config-bad-value", name=name, value=Listing(checked.values()))
     return checked
 
 

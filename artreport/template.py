@@ -29,7 +29,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from artreport.dictionaries import Dictionaries, tables_for
 from artreport.errors import InputError, UsageError
-from artreport.messages import translate
+from artreport.messages import Listing, translate
 from artreport.schema import Field, RecordType, Schema
 
 SUFFIXES = (".xlsx", ".csv")
@@ -115,7 +115,7 @@ def write_templates(
     so that a clerk's filled-in template is never replaced by a blank one."""
     existing = [str(path) for _, path in targets if path.exists()]
     if existing and not force:
-        raise UsageError("template-exists", paths="、".join(existing))
+        raise UsageError("template-exists", paths=Listing(existing))
     for record_type, path in targets:
         write_template(record_type, path, dictionaries=dictionaries)
 

@@ -699,7 +699,7 @@ def test_a_hospital_apis_answer_with_grouped_fields_validates_as_its_records(
 
     assert code == 0, output
     assert "read from its array 'data' (3)" in output
-    assert "'plan' in the records is an object; its 2 field(s) (artplan、cycledate)" in output
+    assert "'plan' in the records is an object; its 2 field(s) (artplan, cycledate)" in output
     assert "Read 3 rows: 3 valid" in output
 
 

@@ -179,3 +179,12 @@ def test_a_message_may_have_a_parameter_named_code_or_lang() -> None:
 
     assert translate("input-no-rows", "en", path="x.csv", code=500, lang="zh")
     assert AppState(lang="en").t("input-no-rows", path="x.csv", code=500)
+
+
+def test_names_are_listed_as_each_language_lists_them() -> None:
+    """English messages listed columns as 'code、msg、data'."""
+    from artreport.messages import Listing
+
+    members = Listing(["code", "msg"])
+    assert "（其中有 code、msg）" in translate("input-json-no-records", "zh", members=members)
+    assert "(code, msg)" in translate("input-json-no-records", "en", members=members)

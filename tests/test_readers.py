@@ -1342,9 +1342,11 @@ def test_a_records_object_of_fields_is_read_as_its_columns(tmp_path, name):
     assert notice.code == "json-nested-read"
     assert notice.params == {
         "member": "counts",
-        "columns": "twopnnum、ovumnum、threepnnum",
+        "columns": ("twopnnum", "ovumnum", "threepnnum"),
         "count": 3,
     }
+    assert "twopnnum、ovumnum、threepnnum" in notice.message("zh")
+    assert "twopnnum, ovumnum, threepnnum" in notice.message("en")
 
 
 @pytest.mark.parametrize(
@@ -1416,19 +1418,19 @@ def test_json_lines(tmp_path, encoding, name):
             "a.json",
             '{"code": 40003, "msg": "x", "data": null}',
             "input-json-no-records",
-            {"members": "code、msg、data"},
+            {"members": ("code", "msg", "data")},
         ),
         (
             "a.json",
             '{"cycles": [{"a": 1}], "ovums": [{"a": 1}], "ids": [1]}',
             "input-json-records-ambiguous",
-            {"members": "cycles、ovums"},
+            {"members": ("cycles", "ovums")},
         ),
         (
             "a.json",
             '{"data": [{"a": 1}], "page": {"list": [{"a": 1}]}}',
             "input-json-records-ambiguous",
-            {"members": "data、page.list"},
+            {"members": ("data", "page.list")},
         ),
         ("a.json", '{"a": 1}\n{"a": \n', "input-bad-json", {"row": 2}),
         ("a.json", "[]", "input-empty", None),

@@ -1193,7 +1193,7 @@ def test_a_header_over_two_rows_under_a_merged_label_names_its_columns(tmp_path:
     assert [(r.row, r.valid) for r in results] == [(3, True)]
     assert (results[0].data["wage"], results[0].data["mage"]) == (31, 40)
     [notice] = [n for n in validation.summary.notices if n.code == "header-two-rows"]
-    assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
+    assert notice.params == {"next": 2, "columns": ("女方年龄", "男方年龄")}
 
 
 def cycle_csv_lines(rows: int) -> list[str]:
@@ -1286,7 +1286,7 @@ def test_a_header_over_two_rows_whose_merge_was_lost_names_its_columns(tmp_path:
         assert [(r.row, r.valid) for r in results] == [(3, True)], source
         assert (results[0].data["wage"], results[0].data["mage"]) == (31, 40)
         [notice] = [n for n in validation.summary.notices if n.code == "header-two-rows"]
-        assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
+        assert notice.params == {"next": 2, "columns": ("女方年龄", "男方年龄")}
 
 
 def test_a_header_over_two_rows_of_an_ods_names_its_columns() -> None:
@@ -1296,7 +1296,7 @@ def test_a_header_over_two_rows_of_an_ods_names_its_columns() -> None:
     assert [(r.row, r.valid) for r in results] == [(3, True), (4, True)]
     assert [(r.data["wage"], r.data["mage"]) for r in results] == [(31, 40), (29, 33)]
     [notice] = [n for n in validation.summary.notices if n.code == "header-two-rows"]
-    assert notice.params == {"next": 2, "columns": "女方年龄、男方年龄"}
+    assert notice.params == {"next": 2, "columns": ("女方年龄", "男方年龄")}
 
 
 def test_a_row_under_a_header_with_blank_cells_is_data_unless_it_names_columns(

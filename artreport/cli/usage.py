@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from artreport.config import load_config
 from artreport.errors import ArtreportError
-from artreport.messages import resolve_language, translate
+from artreport.messages import Listing, resolve_language, translate
 
 try:  # Typer 0.2x carries its own copy of Click
     from typer._click import exceptions as click_errors
@@ -115,7 +115,7 @@ def usage_reason(error: Any, lang: str) -> str:
 
 
 def _did_you_mean(names: Any, lang: str) -> str:
-    return translate("usage-did-you-mean", lang, names="、".join(names)) if names else ""
+    return translate("usage-did-you-mean", lang, names=Listing(names)) if names else ""
 
 
 def _bad_value(error: Any, lang: str) -> str:

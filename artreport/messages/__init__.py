@@ -95,7 +95,19 @@ _OS_ERRORS = {
 }
 
 
+class Listing(tuple[str, ...]):
+    """Names for a message (columns, files, members), listed as each language lists them:
+    甲、乙 in Chinese, "a, b" in English."""
+
+    __slots__ = ()
+
+
+_LIST_SEPARATORS = {"zh": "、", "en": ", "}
+
+
 def _in_language(value: Any, lang: str) -> Any:
+    if isinstance(value, Listing):
+        return _LIST_SEPARATORS.get(lang, "、").join(map(str, value))
     if isinstance(value, Phrase):
         return translate(value.code, lang, **value.params)
     if lang != "en" and type(value) is str and value in _OS_ERRORS:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from artreport.errors import InputError
+from artreport.messages import Listing
 from artreport.readers.encoding import MARK, MARK_ERRORS, choose_encoding
 from artreport.readers.table import Notice, Row, Table
 
@@ -147,9 +148,8 @@ def _arrays(
             yield from _arrays(member, inner)
 
 
-def _listed(names: list[str]) -> str:
-    shown = "、".join(names[:_MEMBERS_SHOWN])
-    return shown + ("…" if len(names) > _MEMBERS_SHOWN else "")
+def _listed(names: list[str]) -> Listing:
+    return Listing([*names[:_MEMBERS_SHOWN], *(["…"] if len(names) > _MEMBERS_SHOWN else [])])
 
 
 class _Columns:
@@ -207,7 +207,7 @@ class _Columns:
                 if alone:
                     read.append(name)
             if read:
-                params = {"member": key, "columns": "、".join(read), "count": len(read)}
+                params = {"member": key, "columns": Listing(read), "count": len(read)}
                 notices.append(Notice("json-nested-read", None, params))
         self._nested = bool(groups)
 

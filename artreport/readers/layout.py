@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
+from artreport.messages import Listing
 from artreport.readers.table import Notice, Row
 
 T = TypeVar("T")
@@ -166,7 +167,7 @@ def joined_with_labels_below(
                     break
     if not joined:
         return Header(header.row, header.cells, rest, header.notices)
-    notice = Notice("header-two-rows", header.row, {"next": number, "columns": "、".join(joined)})
+    notice = Notice("header-two-rows", header.row, {"next": number, "columns": Listing(joined)})
     return Header(header.row, names, header.rest, [*header.notices, notice])
 
 

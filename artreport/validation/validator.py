@@ -21,6 +21,7 @@ from typing import Any
 
 from artreport.dictionaries import Dictionaries, tables_for
 from artreport.errors import InputError
+from artreport.messages import Listing
 from artreport.readers import Notice, Table, open_table
 from artreport.readers.table import ANNOTATION_COLUMNS
 from artreport.schema import Field, RecordType, unit_in
@@ -267,7 +268,7 @@ class Validation:
                 Problem(
                     codes.UNKNOWN_COLUMNS,
                     severity="warning",
-                    params={"columns": "、".join(unknown), "count": len(unknown)},
+                    params={"columns": Listing(unknown), "count": len(unknown)},
                 )
             )
         for required in record_type.required_fields:
@@ -615,9 +616,7 @@ def _ambiguous_column(
         params={
             "column": header,
             "number": index + 1,
-            "fields": "、".join(
-                text if text == name else f"{text}({name})" for text, name in shown
-            ),
+            "fields": Listing(text if text == name else f"{text}({name})" for text, name in shown),
         },
     )
 
