@@ -616,3 +616,19 @@ def test_delete_json_tells_which_record_a_masked_key_is(sandbox: Sandbox, tmp_pa
         (2, 3, True),
     ]
     assert key not in from_file.stdout
+
+
+def test_a_delete_waits_for_another_run_as_push_and_sync_do(sandbox: Sandbox) -> None:
+    """Blocked by the lock, delete advised --wait, which it did not have."""
+    from artreport.config import Config
+    from artreport.runs import exclusive
+    from artreport.state import state_dir
+
+    arguments = ["--lang", "en", "delete", "information", "--id", "INF-1", "--yes"]
+    with exclusive(state_dir(Config()), "push cycle cycles.csv", None):
+        blocked = runner.invoke(app, arguments, env=env(sandbox))
+        assert blocked.exit_code == 5 and "--wait" in blocked.output
+        waited = runner.invoke(app, [*arguments, "--wait", "0.2"], env=env(sandbox))
+        assert waited.exit_code == 5 and "after waiting" in waited.output
+    assert sandbox.stats()["requests"] == 0
+    assert runner.invoke(app, [*arguments, "--wait", "5"], env=env(sandbox)).exit_code == 1

@@ -16,6 +16,7 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
+from artreport.cli.push_cmd import WaitOption
 from artreport.cli.render import print_notices
 from artreport.cli.validate_cmd import JsonOption, TypeArgument
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, UsageError
@@ -45,6 +46,7 @@ def delete_command(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: JsonOption = False,
+    wait: WaitOption = None,
 ) -> None:
     """Delete records from the platform. 从平台删除记录。"""
     from artreport.client import PlatformClient, SessionCache
@@ -95,7 +97,7 @@ def delete_command(
                 raise typer.Exit(EXIT_PROBLEMS)
         command = f"delete {chosen.name}"
         with (
-            exclusive(state_dir(config), command, wait=None),
+            exclusive(state_dir(config), command, wait=wait),
             Ledger.open(default_path(config)) as ledger,
             PlatformClient(config, session_cache=SessionCache.for_config(config)) as client,
         ):
