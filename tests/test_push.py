@@ -788,6 +788,21 @@ def test_a_file_wholly_of_another_organisation_is_a_config_error(
     assert len(sandbox.rows("cycle")) == 9
 
 
+def test_validate_says_of_a_file_wholly_of_another_organisation_what_push_says(
+    tmp_path: Path,
+) -> None:
+    """validate, the check before sending, exited 1 with a row table where push exits 2 and
+    names the config's orgid."""
+    path = cycle_file(tmp_path, 10)
+    env = {"ARTREPORT_ORGID": "ZJ9999999"}
+    result = runner.invoke(app, ["--lang", "en", "validate", "cycle", str(path)], env=env)
+    assert result.exit_code == 2, result.output
+    assert "All 10 rows of this file name another organisation" in result.output
+    as_json = runner.invoke(app, ["validate", "cycle", str(path), "--json"], env=env)
+    assert as_json.exit_code == 2
+    assert json.loads(as_json.stdout)["of_another_organisation"] is True
+
+
 def test_cli_closed_port_exits_4_within_a_minute(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

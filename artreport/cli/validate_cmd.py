@@ -124,6 +124,10 @@ def validate_command(
         ]
         if annotator is not None:
             payload["annotated"] = str(annotator.out)
+        if outcome.of_another_organisation:
+            payload["message"] = _another_organisation(
+                state, outcome.summary.rows_read, config.orgid
+            )
         typer.echo(json.dumps(payload, ensure_ascii=False, default=str))
         raise typer.Exit(outcome.exit_code)
 
@@ -161,8 +165,18 @@ def validate_command(
         )
     if annotator is not None:
         print_annotated(state, annotator)
-    console.print(state.t("validate-ok") if outcome.exit_code == 0 else state.t("validate-failed"))
+    if outcome.of_another_organisation:
+        message = _another_organisation(state, outcome.summary.rows_read, config.orgid)
+        stderr_console().print(f"[red]✗[/red] {message}", soft_wrap=True)
+    else:
+        console.print(
+            state.t("validate-ok") if outcome.exit_code == 0 else state.t("validate-failed")
+        )
     raise typer.Exit(outcome.exit_code)
+
+
+def _another_organisation(state: AppState, rows: int, orgid: str) -> str:
+    return state.t("validate-orgid-differs", rows=rows, orgid=orgid)
 
 
 def annotator_for(

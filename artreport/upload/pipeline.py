@@ -47,7 +47,7 @@ from artreport.validation.problems import (
     WORDING,
     Wording,
 )
-from artreport.validation.runner import SHOWN_PROBLEMS
+from artreport.validation.runner import SHOWN_PROBLEMS, all_of_another_organisation
 
 if TYPE_CHECKING:
     from artreport.sync import LedgerReferences
@@ -712,7 +712,13 @@ def push_file(
             summary.warnings += 1
     summary.elapsed = time.monotonic() - started
     stopping: ArtreportError | None = halt.error or unreadable
-    if stopping is None and orgid and _all_of_another_organisation(summary, other_orgids):
+    if (
+        stopping is None
+        and orgid
+        and all_of_another_organisation(
+            summary.rows_read, summary.invalid, summary.problems_by_code, other_orgids
+        )
+    ):
         # Not a row to fix but the config, or the wrong hospital's file: exit 2 tells the
         # operator so, where 1 would send the clerk to correct every row.
         stopping = ConfigError("push-orgid-differs", rows=summary.rows_read, orgid=orgid)
@@ -724,23 +730,6 @@ def push_file(
     if stopping is not None:
         raise PushStopped(summary, stopping)
     return summary
-
-
-#: The fewest rows that, all naming one other organisation, make the file another's: a row or
-#: two may be shifted ones, whose 机构ID column holds some other value.
-OTHER_ORGANISATION_ROWS = 3
-
-
-def _all_of_another_organisation(summary: PushSummary, others: set[str]) -> bool:
-    """Whether every row read was refused for naming one and the same other organisation than
-    the config."""
-    rows = summary.rows_read
-    mismatched = summary.problems_by_code[ORGID_MISMATCH]
-    return (
-        rows >= OTHER_ORGANISATION_ROWS
-        and summary.invalid == rows == mismatched
-        and (len(others) == 1)
-    )
 
 
 def _without_superseded(
