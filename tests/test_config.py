@@ -160,3 +160,17 @@ def test_a_config_holding_the_key_readable_by_others_is_warned_about(tmp_path: P
         assert result.exit_code == 0, result.output
         assert ("chmod 600" in result.stderr) is warned, result.stderr
         assert KEY not in result.output
+
+
+def test_the_example_config_names_every_setting() -> None:
+    """The unknown-setting warning sends the user to config.example.yaml for the list of
+    settings; sync_patterns was missing from it."""
+    import dataclasses
+
+    from artreport.config import Config
+
+    example = (Path(__file__).parent.parent / "config.example.yaml").read_text(encoding="utf-8")
+    internal = {"source", "unknown_settings"}
+    for setting in dataclasses.fields(Config):
+        if setting.name not in internal:
+            assert f"{setting.name}:" in example, setting.name
