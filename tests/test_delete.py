@@ -632,3 +632,10 @@ def test_a_delete_waits_for_another_run_as_push_and_sync_do(sandbox: Sandbox) ->
         assert waited.exit_code == 5 and "after waiting" in waited.output
     assert sandbox.stats()["requests"] == 0
     assert runner.invoke(app, [*arguments, "--wait", "5"], env=env(sandbox)).exit_code == 1
+
+
+def test_the_question_in_english_names_the_type_in_english(sandbox: Sandbox) -> None:
+    """It read 'Delete 1 周期信息 record(s) from the platform?'."""
+    arguments = ["--lang", "en", "delete", "cycle", "--id", "CYC1"]
+    _code, said = at_a_terminal(arguments, b"n\n", env(sandbox))
+    assert "Delete 1 cycle (周期信息) record(s) from the platform?" in said.replace("\r\n", "")

@@ -86,7 +86,9 @@ def delete_command(
         if not yes:
             if not is_interactive():
                 raise UsageError("delete-needs-yes")
-            question = state.t("delete-confirm", count=len(targets), label=chosen.label)
+            question = state.t(
+                "delete-confirm", count=len(targets), label=chosen.label, name=chosen.name
+            )
             try:
                 confirmed = typer.confirm(question, default=False)
             except typer.Abort:  # the input ended (Ctrl-D) without an answer: no is the default
