@@ -739,6 +739,8 @@ def test_cli_wrong_key_exits_3(tmp_path: Path, sandbox_factory: Any) -> None:
     path = cycle_file(tmp_path, 10)
     result = runner.invoke(app, ["push", "cycle", str(path)], env=cli_env(sandbox, key="nope"))
     assert result.exit_code == 3, result.output
+    # The key came from ARTREPORT_KEY: the message must not send the operator to the file only.
+    assert "ARTREPORT_KEY" in result.output
 
 
 @pytest.mark.parametrize("command", ["push", "validate"])
