@@ -1072,3 +1072,24 @@ def test_an_older_exports_valid_row_gives_way_to_the_newer_exports_invalid_one(
     files = {Path(f["file"]).name: f for f in json.loads(result.stdout)["files"]}
     assert (files[older.name]["accepted"], files[older.name]["superseded"]) == (2, 1)
     assert files[newer.name]["invalid"] == 1
+
+
+def test_a_night_without_exports_names_its_log_and_the_configs_warnings_in_the_summary(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The summary file of a night whose export folder was empty said "log": null though the
+    run wrote a log, and left out the config's warnings (a misspelt setting)."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    config = tmp_path / "artreport.yaml"
+    config.write_text("chunksize: 100\n", encoding="utf-8")
+    summary_file = tmp_path / "last.json"
+    result = runner.invoke(
+        app,
+        ["--config", str(config), "sync", str(empty), "--summary-json", str(summary_file)],
+        env=environment(sandbox),
+    )
+    assert result.exit_code == 2, result.output
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    assert summary["log"] is not None and Path(summary["log"]).is_file()
+    assert any("chunksize" in warning for warning in summary["warnings"])

@@ -8,6 +8,7 @@ import errno
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -96,12 +97,14 @@ def sync_command(
 
     state = state_of(ctx)
     console, errors = stdout_console(), stderr_console()
+    early = _EarlyEnd()
     with (
         reporting_errors(state, as_json=as_json),
-        _summary_of_failure(summary_json, directory, state.lang),
+        _summary_of_failure(summary_json, directory, state.lang, early),
     ):
         schema = load_schema()
         config = state.config()
+        early.warnings = _config_warnings(state, config)
         config.require("base_url", "orgid", "key")
         command = (
             f"sync {directory}"
@@ -117,7 +120,7 @@ def sync_command(
             if not exports:
                 raise InputError("sync-nothing-found", path=str(directory))
         except InputError as error:
-            _record_in_history(config, command, directory, wait, error)
+            _record_in_history(config, command, directory, wait, error, early)
         if report_dir is not None and same_path(report_dir, directory):
             raise UsageError("sync-report-dir-is-export-dir", path=str(report_dir))
         if summary_json is not None:
@@ -158,17 +161,7 @@ def sync_command(
             replaced = superseded_keys(checks)
             cross = cross_file_problems(checks, known, strict, schema, replaced)
             # For the summary file too: a script must see a truncated export as a person does.
-            warnings: list[str] = []
-            exposed = state.exposed_key_message(config)
-            if exposed is not None:
-                warnings.append(exposed)
-            unverified = state.unverified_message(config)
-            if unverified is not None:
-                warnings.append(unverified)
-            if config.unknown_settings:
-                # Printed when the config was read; a misspelt setting is silently at its
-                # default, which the morning's reader of the summary must see too.
-                warnings.append(state.unknown_settings_message(config))
+            warnings = list(early.warnings)
             for record_type in ordered:
                 rows = sum(c.rows for c in checks if c.record_type == record_type.name)
                 last = run.ledger.last_row_count(
@@ -432,8 +425,36 @@ def _print_entry(state: AppState, schema: Schema, entry: dict[str, Any], *, sent
         console.print("   " + state.t(wording, path=entry["report"]), soft_wrap=True)
 
 
+def _config_warnings(state: AppState, config: Config) -> list[str]:
+    """What the config's reading warned of, for the summary file too: a script must see it
+    as a person does."""
+    warnings = [
+        message
+        for message in (state.exposed_key_message(config), state.unverified_message(config))
+        if message is not None
+    ]
+    if config.unknown_settings:
+        # Printed when the config was read; a misspelt setting is silently at its default,
+        # which the morning's reader of the summary must see too.
+        warnings.append(state.unknown_settings_message(config))
+    return warnings
+
+
+@dataclass
+class _EarlyEnd:
+    """What a run that ends before it sends knows for its summary file."""
+
+    warnings: list[str] = field(default_factory=list)
+    log: Path | None = None
+
+
 def _record_in_history(
-    config: Config, command: str, directory: Path, wait: float | None, error: InputError
+    config: Config,
+    command: str,
+    directory: Path,
+    wait: float | None,
+    error: InputError,
+    early: _EarlyEnd,
 ) -> NoReturn:
     """Raise ``error``, a folder with no exports to read, as a run in the history: the nights
     the hospital's export failed are the ones the operator looks for there. Another run
@@ -442,14 +463,17 @@ def _record_in_history(
 
     with (
         contextlib.suppress(LockedError),
-        unattended_run(config, command, record_types=[], files=[str(directory)], wait=wait),
+        unattended_run(config, command, record_types=[], files=[str(directory)], wait=wait) as run,
     ):
+        early.log = run.log_path
         raise error
     raise error
 
 
 @contextlib.contextmanager
-def _summary_of_failure(path: Path | None, directory: Path, lang: str | None) -> Iterator[None]:
+def _summary_of_failure(
+    path: Path | None, directory: Path, lang: str | None, early: _EarlyEnd
+) -> Iterator[None]:
     """When the run ends before it starts (another run holds the lock, the state folder or the
     config is unusable), the summary file says so: a monitor must not read last night's."""
     try:
@@ -463,8 +487,8 @@ def _summary_of_failure(path: Path | None, directory: Path, lang: str | None) ->
                 "totals": {},
                 "files": [],
                 "ignored_files": [],
-                "warnings": [],
-                "log": None,
+                "warnings": early.warnings,
+                "log": str(early.log) if early.log else None,
             }
             with contextlib.suppress(OSError):  # the message on screen says what went wrong
                 path.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
