@@ -555,7 +555,9 @@ def test_at_a_terminal_the_hidden_rows_are_named_before_the_question(
         code, said = at_a_terminal(arguments, b"n\n", env(sandbox))
         assert code == 1, said
         said = said.replace("\r\n", "")  # as the terminal's width wrapped it
-        assert said.index("第 2, 4, 5, 7 行") < said.index("确定从平台删除 2 条冷冻信息记录（freeze）吗")
+        assert said.index("第 2, 4, 5, 7 行") < said.index(
+            "确定从平台删除 2 条冷冻信息记录（freeze）吗"
+        )
     assert len(sandbox.rows("freeze")) == 6
 
 

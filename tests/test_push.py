@@ -440,6 +440,65 @@ def test_a_file_that_cannot_be_read_through_fails_alike_in_a_child(
     assert "1502" in problem["message"]
 
 
+@pytest.mark.parametrize("in_child", [False, True])
+def test_a_json_row_with_half_a_character_is_refused_and_the_rest_is_sent(
+    tmp_path: Path, sandbox_factory: Any, in_child: bool
+) -> None:
+    """A lone \\ud800 in a JSON record could not be encoded: the push died mid-file as an
+    internal error, 14,400 rows taken, no summary, no report, the rest listed nowhere."""
+    rows = list(fake_rows(CYCLE, 1500, orgid=ORGID))
+    text = json.dumps(rows, ensure_ascii=False, default=str)
+    text = text.replace(f'"{rows[1200]["cycleid"]}"', f'"{rows[1200]["cycleid"]}\\ud800"', 1)
+    path = tmp_path / "cycles.json"
+    path.write_text(text, encoding="utf-8")
+    sandbox = sandbox_factory()
+    summary = push(sandbox, path, tmp_path / "r.csv", in_child=in_child)
+    assert (summary.accepted, summary.invalid, summary.exit_code) == (1499, 1, 1)
+    [problem] = report_rows(tmp_path / "r.csv")
+    assert (problem["row"], problem["code"]) == ("1201", "json-half-character")
+
+
+def test_an_unforeseen_failure_mid_file_still_ends_with_the_summary_and_the_report(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever breaks while the file is read and checked, rows may be taken already: the push
+    ends as for a file that breaks off, the rest listed, not as an internal error."""
+    from artreport.upload import produce
+
+    original = produce._BatchEncoder.bodies
+    calls = 0
+
+    def failing(self: Any, batch: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
+        return original(self, batch)
+
+    monkeypatch.setattr(produce._BatchEncoder, "bodies", failing)
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 3000)
+    with pytest.raises(PushStopped) as caught:
+        push(sandbox, path, tmp_path / "r.csv", in_child=False)
+    assert caught.value.error.code == "input-reading-failed"
+    summary = caught.value.summary
+    assert summary.accepted == summary.rows_read == len(stored_keys(sandbox)) > 0
+    [problem] = report_rows(tmp_path / "r.csv")
+    assert problem["code"] == "not-read-input-error"
+
+
+def test_a_validating_process_that_fails_is_an_input_error_naming_its_last_words() -> None:
+    """It was a RuntimeError: an internal error, the push's summary and report lost."""
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    trace = "Traceback (most recent call last):\nUnicodeEncodeError: surrogates not allowed\n"
+    sending.send(("crash", trace))
+    source = ChildSource(receiving, None, "cycles.json")
+    with pytest.raises(InputError) as caught:
+        next(source.batches())
+    assert caught.value.code == "input-reading-failed"
+    assert "UnicodeEncodeError: surrogates not allowed" in caught.value.message("en")
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="a pipe's size is set only on Linux")
 def test_the_validating_process_runs_batches_ahead_of_a_busy_sender(tmp_path: Path) -> None:
     # While the sending side is busy (recording a chunk in the ledger, waiting for a request

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,9 @@ def open_json(
     columns = _Columns(lambda: records, lambda: may_nest, is_known_header, notices)
     if not columns.headers:
         raise InputError("input-empty", path=str(path))
-    return JsonTable(path, columns, codec, notices, records)
+    table = JsonTable(path, columns, codec, notices, records)
+    table.may_hold_surrogates = _SURROGATE_ESCAPE.search(text) is not None
+    return table
 
 
 def open_json_lines(
@@ -233,6 +236,30 @@ def _inner(value: Any, name: str) -> Any:
     return value.get(name) if isinstance(value, dict) else None
 
 
+#: A \\uD800–\\uDFFF escape: JSON may write half of a character so, which no UTF-8 can
+#: send; only a file that holds one has its cells looked into.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _refusing_lone_surrogates(table: Table, number: int, cells: list[Any]) -> list[Any]:
+    """The row's cells, with half-characters shown as �, and the row refused: sent, the row
+    would break the push's encoding; kept, no report could be written with it."""
+    bad = [
+        index
+        for index, cell in enumerate(cells)
+        if isinstance(cell, str) and _LONE_SURROGATE.search(cell)
+    ]
+    if not bad:
+        return cells
+    cells = list(cells)
+    for index in bad:
+        cells[index] = _LONE_SURROGATE.sub("\ufffd", cells[index])
+    column = table.headers[bad[0]] if bad[0] < len(table.headers) else ""
+    table.row_problems.setdefault(number, []).append(("json-half-character", {"column": column}))
+    return cells
+
+
 class JsonTable(Table):
     def __init__(
         self,
@@ -245,11 +272,14 @@ class JsonTable(Table):
         super().__init__(path, "json", columns.headers, 0, encoding=codec, notices=notices)
         self._columns = columns
         self._records = records
+        self.may_hold_surrogates = False
 
     def _rows(self) -> Iterator[Row]:
         for number, record in self._records:
             cells = self._columns.cells(record)
             if cells is not None:
+                if self.may_hold_surrogates:
+                    cells = _refusing_lone_surrogates(self, number, cells)
                 yield number, cells
 
     def close(self) -> None:
@@ -267,6 +297,7 @@ class JsonLinesTable(Table):
     ) -> None:
         self._text = text
         self._nested_line = False
+        self._surrogate_line = False
         super().__init__(path, "jsonl", [], 0, encoding=codec, notices=notices)
         self._columns = _Columns(self._records, lambda: self._nested_line, is_known_header, notices)
         self.headers = self._columns.headers
@@ -281,6 +312,7 @@ class JsonLinesTable(Table):
                     continue
                 # One object a line; any more, and this record may hold one.
                 self._nested_line = line.count("{") > 1
+                self._surrogate_line = "\\u" in line and bool(_SURROGATE_ESCAPE.search(line))
                 try:
                     yield number, json.loads(line)
                 except json.JSONDecodeError as error:
@@ -303,6 +335,8 @@ class JsonLinesTable(Table):
         for number, record in self._records():
             cells = self._columns.cells(record)
             if cells is not None:
+                if self._surrogate_line:
+                    cells = _refusing_lone_surrogates(self, number, cells)
                 yield number, cells
 
     def close(self) -> None:

@@ -154,7 +154,14 @@ class _HereSource:
         self.notices: list[Notice] = []
 
     def batches(self) -> Iterator[Encoded]:
-        yield from encoded_batches(self._validation, self._referring)
+        try:
+            yield from encoded_batches(self._validation, self._referring)
+        except (ArtreportError, GeneratorExit):
+            raise
+        except Exception as error:
+            # Rows before it may be sent already: the push must still end with its summary
+            # and list the rest, as for a file that breaks off.
+            raise _failed_reading(self._validation.summary.path, traceback.format_exc()) from error
         self.notices = list(self._validation.summary.notices)
 
 
@@ -197,7 +204,7 @@ class ChildSource:
             error_class, code, params = payload
             raise error_class(code, **params)
         if kind == "crash":
-            raise RuntimeError(f"the validating process failed:\n{payload[0]}")
+            raise _failed_reading(self._path, payload[0]) from RuntimeError(payload[0])
         return kind, payload[0]
 
     def fileno(self) -> int:
@@ -209,6 +216,14 @@ class ChildSource:
         if self._process.is_alive():
             self._process.terminate()
         self._process.join()
+
+
+def _failed_reading(path: str | Path, trace: str) -> InputError:
+    """An unforeseen failure while reading or checking the file, as an input error naming its
+    last words: the push ends on it like on a file that breaks off, its summary and report
+    written. The whole traceback is the cause the caller chains to it, for --debug."""
+    last = trace.strip().splitlines()[-1] if trace.strip() else "?"
+    return InputError("input-reading-failed", path=str(path), reason=last)
 
 
 def _produce(
