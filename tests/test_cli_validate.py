@@ -794,3 +794,20 @@ def test_json_values_are_quoted_as_json_writes_them(tmp_path: Path) -> None:
     assert code == 1, output
     assert '{\\"id\\": \\"CYC6\\"}' in output and "'true'" in output
     assert "'id'" not in output and "True" not in output
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX's")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """The file was opened twice, its head then its rows: on a named pipe the second opening
+    waited for ever, and a nightly job with it."""
+    fifo = tmp_path / "cycles.csv"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "artreport", "--lang", "en", "validate", "cycle", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=os.environ | {"ARTREPORT_HOME": str(tmp_path / "state")},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "is not a regular file" in done.stdout + done.stderr

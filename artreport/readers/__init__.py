@@ -59,6 +59,10 @@ def open_table(
     path = Path(path)
     if path.is_dir():
         raise InputError("input-is-directory", path=str(path))
+    if path.exists() and not path.is_file():
+        # A named pipe or a device: read twice (its head, then its rows), the second opening
+        # would wait for ever for a writer, and a nightly job with it.
+        raise InputError("input-not-a-file", path=str(path))
     try:
         with path.open("rb") as file:
             head = file.read(HEAD_SIZE)
