@@ -811,3 +811,57 @@ def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "is not a regular file" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 20_000 + "]" * 20_000, '[{"取卵信息ID": "OV1", "取卵数": ' + "9" * 5000 + "}]"],
+    ids=["nested-deep", "thousands-of-digits"],
+)
+def test_json_beyond_any_exports_limits_is_an_input_error(tmp_path: Path, text: str) -> None:
+    """It was an internal error (RecursionError, ValueError), with nothing on --json's stdout."""
+    path = tmp_path / "ovum.json"
+    path.write_text(text, encoding="utf-8")
+    code, output = invoke("validate", "ovum", str(path), "--json")
+    assert code == 2
+    assert json.loads(output.splitlines()[-1])["error"] == "input-json-beyond-limits"
+
+
+_SETPRIV = "/usr/bin/setpriv"
+#: Root reads whatever the file's mode: it gives up the capabilities that let it, for a run.
+_AS_AN_ORDINARY_USER = (
+    [_SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-all"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0
+    else []
+)
+
+
+@pytest.mark.skipif(
+    sys.platform == "win32" or (_AS_AN_ORDINARY_USER and not os.path.exists(_SETPRIV)),
+    reason="POSIX modes; as root, setpriv is needed",
+)
+@pytest.mark.parametrize("where", ["file", "folder"])
+def test_a_file_that_may_not_be_read_is_said_so_in_the_users_words(
+    tmp_path: Path, where: str
+) -> None:
+    """Click's 'Path … is not readable.' came as a mistyped command, in English, without the
+    --json object; a folder on the way that may not be entered was an internal error."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    path = folder / "cycles.csv"
+    path.write_text("周期ID\nCYC1\n", encoding="utf-8")
+    locked = path if where == "file" else folder
+    locked.chmod(0)
+    try:
+        done = subprocess.run(
+            [*_AS_AN_ORDINARY_USER,
+             sys.executable, "-m", "artreport", "validate", "cycle", str(path), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=os.environ | {"ARTREPORT_HOME": str(tmp_path / "state")},
+        )  # fmt: skip
+    finally:
+        locked.chmod(0o700)
+    assert done.returncode == 2, done.stderr
+    assert json.loads(done.stdout)["error"] == "input-unreadable"

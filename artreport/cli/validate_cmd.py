@@ -39,7 +39,11 @@ TypeArgument = Annotated[
 FileArgument = Annotated[
     Path,
     typer.Argument(
-        metavar="FILE", help="CSV, XLSX, XLS, ODS, HTML, XML (Excel 2003), JSON or JSONL export."
+        metavar="FILE",
+        help="CSV, XLSX, XLS, ODS, HTML, XML (Excel 2003), JSON or JSONL export.",
+        # Click's own check would answer in its English, as a mistyped command, without the
+        # --json object: the reader says it in the user's language, exit 2.
+        readable=False,
     ),
 ]
 ReportOption = Annotated[

@@ -10,6 +10,7 @@ that stops the reading is an :class:`~artreport.errors.InputError`.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
@@ -57,9 +58,17 @@ def open_table(
     notice). Other XML is refused.
     """
     path = Path(path)
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError("input-not-found", path=str(path)) from None
+    except OSError as error:  # a folder on the way that may not be entered
+        raise InputError(
+            "input-unreadable", path=str(path), reason=error.strerror or str(error)
+        ) from None
+    if stat.S_ISDIR(mode):
         raise InputError("input-is-directory", path=str(path))
-    if path.exists() and not path.is_file():
+    if not stat.S_ISREG(mode):
         # A named pipe or a device: read twice (its head, then its rows), the second opening
         # would wait for ever for a writer, and a nightly job with it.
         raise InputError("input-not-a-file", path=str(path))

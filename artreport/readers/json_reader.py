@@ -56,6 +56,10 @@ def open_json(
                 path, encoding=codec, notices=notices, is_known_header=is_known_header
             )
         raise InputError("input-bad-json", row=error.lineno, reason=error.msg) from None
+    except (RecursionError, ValueError):
+        # Nesting deeper than Python recurses, or a number of thousands of digits: JSON no
+        # export writes, said as such rather than as an internal error.
+        raise InputError("input-json-beyond-limits", path=str(path)) from None
     # The objects around the records: the envelope's, on the way to its array.
     enclosing = 0
     if isinstance(value, dict):
@@ -317,6 +321,8 @@ class JsonLinesTable(Table):
                     yield number, json.loads(line)
                 except json.JSONDecodeError as error:
                     raise InputError("input-bad-json", row=number, reason=error.msg) from None
+                except (RecursionError, ValueError):
+                    raise InputError("input-json-beyond-limits", path=str(self.path)) from None
         except UnicodeDecodeError:
             raise InputError(
                 "input-encoding", row=self._first_bad_line(), encoding=self.encoding
