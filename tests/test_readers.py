@@ -1734,3 +1734,22 @@ def test_records_and_footnotes_below_a_total_told_apart_as_the_records_fill_them
     table, read_rows = read(first)
     assert [number for number, _ in read_rows] == [3]
     assert set(table.row_problems) == {3}
+
+
+def test_blank_lines_are_not_held_while_the_usual_width_is_looked_for(tmp_path: Path) -> None:
+    """An export padded with blank lines after its first row was held whole while the reader
+    looked for 50 filled rows to judge the width by: ~150 bytes a blank line, 1.7 GB for a
+    10 MB file of them."""
+    import tracemalloc
+
+    path = tmp_path / "padded.csv"
+    path.write_text("a,b\n1,2\n" + "\n" * 200_000 + "3,4\n", encoding="utf-8")
+    tracemalloc.start()
+    try:
+        with open_table(path) as table:
+            rows = [(number, cells) for number, cells in table.rows() if any(cells)]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert rows == [(2, ["1", "2"]), (200_003, ["3", "4"])]
+    assert peak < 10_000_000  # it was about 30 MB, growing with every blank line

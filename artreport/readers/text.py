@@ -14,6 +14,8 @@ from artreport.readers.table import HeaderRepeats, Notice, Row, Table, names_col
 #: How many rows from the top the usual width of a row is judged on: enough that a shifted
 #: row or two among them are outvoted, few enough to hold in memory.
 USUAL_WIDTH_ROWS = 50
+#: The most rows, blank ones included, held while those are looked for.
+TOP_ROWS_HELD = 1000
 
 #: The share of those rows that must be wider than the header, all alike, for that width to
 #: be the file's own (a trailing delimiter on every line). Less, and the wider rows may be
@@ -93,7 +95,9 @@ class TextTable(Table):
                     continue
                 filled += 1
             top.append((number, cells))
-            if filled == limit:
+            # Blank lines count too: an export padded with millions of them would otherwise
+            # be held here whole.
+            if filled == limit or len(top) >= TOP_ROWS_HELD:
                 break
         if self._wider_rows_are_shifted:
             self._usual_width = named
