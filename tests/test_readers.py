@@ -1753,3 +1753,15 @@ def test_blank_lines_are_not_held_while_the_usual_width_is_looked_for(tmp_path: 
         tracemalloc.stop()
     assert rows == [(2, ["1", "2"]), (200_003, ["3", "4"])]
     assert peak < 10_000_000  # it was about 30 MB, growing with every blank line
+
+
+def test_a_cell_beyond_the_csv_limit_is_said_without_the_librarys_english(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "ovum.csv"
+    path.write_text("a,b\n1,2\n3," + "A" * 200_000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught, open_table(path) as table:
+        list(table.rows())
+    assert caught.value.code == "input-csv-cell-too-long"
+    assert caught.value.params["row"] == 3
+    assert "field larger" not in caught.value.message("zh")

@@ -174,6 +174,11 @@ class CsvTable(TextTable):
             raise InputError("input-encoding", row=row, encoding=self.encoding) from None
         except csv.Error as error:
             row = self._first_bad_record()
+            if "field larger than field limit" in str(error):
+                # No export writes a cell of 131,072 characters: a runaway quote or a damaged
+                # file; said without the library's English.
+                limit = csv.field_size_limit()
+                raise InputError("input-csv-cell-too-long", row=row, limit=limit) from None
             raise InputError("input-bad-csv", row=row, reason=str(error)) from None
 
     def _first_bad_record(self) -> int:
