@@ -1762,6 +1762,6 @@ def test_a_cell_beyond_the_csv_limit_is_said_without_the_librarys_english(
     path.write_text("a,b\n1,2\n3," + "A" * 200_000 + "\n", encoding="utf-8")
     with pytest.raises(InputError) as caught, open_table(path) as table:
         list(table.rows())
-    assert caught.value.code == "input-csv-cell-too-long"
-    assert caught.value.params["row"] == 3
+    assert (caught.value.code, caught.value.params["row"]) == ("input-bad-csv", 3)
+    assert "有一个单元格超过 131072 个字符" in caught.value.message("zh")
     assert "field larger" not in caught.value.message("zh")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from artreport.errors import InputError
+from artreport.messages import Phrase
 from artreport.readers.encoding import MARK, MARK_ERRORS, choose_encoding
 from artreport.readers.formats import HEAD_SIZE
 from artreport.readers.layout import HEADER_SEARCH_ROWS, find_header
@@ -174,12 +175,12 @@ class CsvTable(TextTable):
             raise InputError("input-encoding", row=row, encoding=self.encoding) from None
         except csv.Error as error:
             row = self._first_bad_record()
-            if "field larger than field limit" in str(error):
-                # No export writes a cell of 131,072 characters: a runaway quote or a damaged
-                # file; said without the library's English.
-                limit = csv.field_size_limit()
-                raise InputError("input-csv-cell-too-long", row=row, limit=limit) from None
-            raise InputError("input-bad-csv", row=row, reason=str(error)) from None
+            reason: str = str(error)
+            if "field larger than field limit" in reason:
+                # No export writes a cell of 131,072 characters: a quote left open, or a
+                # damaged file; said without the library's English.
+                reason = Phrase("csv-cell-too-long", limit=csv.field_size_limit())
+            raise InputError("input-bad-csv", row=row, reason=reason) from None
 
     def _first_bad_record(self) -> int:
         """The number of the first record that cannot be decoded or parsed."""
