@@ -163,11 +163,10 @@ def delete_command(
         elif result.not_found and needs_cycleid(chosen):
             # A wrong cycle ID reads as a record gone: say where it was looked for.
             cycle = mask_key(cycle_kind, result.target.params[CYCLE_PARAM])
-            wording = (
-                "delete-none-deleted-in-cycle"
-                if result.none_deleted
-                else ("delete-not-found-in-cycle")
-            )
+            if result.none_deleted:
+                wording = "delete-none-deleted-in-cycle"
+            else:
+                wording = "delete-not-found-in-cycle"
             console.print(f"[red]✗[/red] {state.t(wording, key=key, cycleid=cycle)}")
         elif result.none_deleted:
             console.print(f"[red]✗[/red] {state.t('delete-none-deleted', key=key)}")
