@@ -36,7 +36,7 @@ from artreport.client import (
     encode_body,
     make_token,
 )
-from artreport.client.answers import read_answer
+from artreport.client.answers import affected_rows, read_answer
 from artreport.config import Config
 from artreport.errors import (
     EXIT_AUTH,
@@ -213,6 +213,33 @@ def test_classify(code, outcome):
 def test_read_answer_accepts_only_the_envelope(body, code):
     answer = read_answer(body)
     assert (answer.code if answer else None) == code
+
+
+@pytest.mark.parametrize(
+    ("data", "count"),
+    [
+        (200, 200),
+        (0, 0),
+        ("200", 200),
+        (" 200 ", 200),
+        ("200.0", 200),
+        (200.0, 200),
+        (-2, None),  # JDBC's SUCCESS_NO_INFO
+        (-2147482646, None),  # MyBatis's batch executor
+        ("-2", None),
+        (2.5, None),
+        (float("nan"), None),
+        ("二百", None),
+        ("１２", None),  # not a count a Java platform writes
+        (True, None),
+        (False, None),
+        (None, None),
+        ([200], None),
+        ({"count": 200}, None),
+    ],
+)
+def test_affected_rows_reads_a_count_in_any_json_type_and_nothing_else(data, count):
+    assert affected_rows(data) == count
 
 
 def gbk_envelope(

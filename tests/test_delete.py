@@ -279,6 +279,32 @@ def test_a_success_that_deleted_nothing_is_not_found(
     assert (result.deleted, result.not_found) == (deleted, not_found)
 
 
+@pytest.mark.parametrize(
+    ("data", "deleted"),
+    [
+        ("0", False),  # a String in Java
+        (0.0, False),  # a Double
+        (False, False),  # MyBatis-Plus's removeById: whether a row went
+        ("1", True),
+        (-2, True),  # JDBC's SUCCESS_NO_INFO: done, count unknown
+        (True, True),
+    ],
+)
+def test_a_count_of_deletions_in_another_json_type_is_read_as_the_count(
+    monkeypatch: pytest.MonkeyPatch, data: Any, deleted: bool
+) -> None:
+    """ "0" and false, "nothing deleted" in a Java platform's words, were said ✓ Deleted."""
+    from artreport.sandbox import platform as sandbox_platform
+
+    monkeypatch.setattr(sandbox_platform.Platform, "_delete", lambda self, *_: data)
+    arguments = ["--lang", "en", "delete", "cycle", "--id", "CYC1", "--yes"]
+    with Sandbox({ORGID: KEY}) as sandbox:
+        result = runner.invoke(app, arguments, env=env(sandbox))
+    said = "1 deleted, 0 not found" if deleted else "0 deleted, 1 not found"
+    assert result.exit_code == (0 if deleted else 1), result.output
+    assert said in result.output
+
+
 def test_a_success_that_deleted_nothing_is_said_so_naming_the_cycle(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

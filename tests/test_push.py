@@ -1133,6 +1133,76 @@ def test_a_resent_chunk_counted_short_is_not_taken_as_stored(tmp_path: Path) -> 
     assert recorded == []
 
 
+def platform_counting(monkeypatch: pytest.MonkeyPatch, count: Any) -> None:
+    """The sandbox stores each batch as ever, and answers with ``count(rows stored)`` as
+    its ``data``: what a Java platform's database layer hands back in its place."""
+    from artreport.sandbox import platform as sandbox_platform
+
+    batch_insert = sandbox_platform.Platform._batch_insert
+
+    def answered(self: Any, rules: Any, request: Any) -> Any:
+        return count(batch_insert(self, rules, request))
+
+    monkeypatch.setattr(sandbox_platform.Platform, "_batch_insert", answered)
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        lambda n: -2147482646,  # MyBatis's batch executor: done, count unknown
+        lambda n: -2,  # JDBC's Statement.SUCCESS_NO_INFO
+        lambda n: True,  # MyBatis-Plus's saveBatch
+        lambda n: None,
+        lambda n: str(n),  # a String in Java
+        lambda n: float(n),  # a Double
+        lambda n: 2 * n,  # MySQL's ON DUPLICATE KEY UPDATE counts an updated row twice
+        lambda n: [1] * n,
+        lambda n: {"count": n},
+    ],
+    ids=["mybatis-batch", "no-info", "true", "null", "text", "double", "twice", "list", "object"],
+)
+def test_a_success_whose_data_is_no_short_count_takes_every_row(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, count: Any
+) -> None:
+    """A negative count was taken for a count of fewer rows than were sent: a whole upload the
+    platform had stored was reported row by row as "stored fewer", kept out of the ledger,
+    and exit 1, every night."""
+    platform_counting(monkeypatch, count)
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 30)
+    result = runner.invoke(
+        app, ["push", "cycle", str(path), "--chunk-size", "10", "--json"], env=cli_env(sandbox)
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["accepted"], summary["stored_fewer"]) == (30, 0)
+    assert summary["platform_affected"] >= 30
+    assert len(stored_keys(sandbox)) == 30
+
+
+@pytest.mark.parametrize(
+    "count", [lambda n: str(n - 1), lambda n: float(n - 1)], ids=["text", "double"]
+)
+def test_a_short_count_in_another_json_type_is_still_short(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch, count: Any
+) -> None:
+    platform_counting(monkeypatch, count)
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 30)
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "push", "cycle", str(path), "--chunk-size", "10", "--json"],
+        env=cli_env(sandbox),
+    )
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["accepted"], summary["stored_fewer"], summary["platform_affected"]) == (
+        0,
+        30,
+        27,
+    )
+
+
 def test_duplicate_data_answered_to_a_resend_after_a_lost_answer_is_taken_as_stored(
     tmp_path: Path,
 ) -> None:

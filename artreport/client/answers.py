@@ -6,6 +6,8 @@ from __future__ import annotations
 import codecs
 import enum
 import json
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +64,32 @@ class Answer:
     #: dropped connection, a gateway's timeout): an earlier copy may already have been applied.
     #: A 40003, a 503 or a 429 says the request was not carried out, and does not count.
     lost_answers: int = 0
+
+
+#: A count written as text, as a Java platform does whose ``data`` is a String: ``"200"``.
+_COUNT_TEXT = re.compile(r"\s*\d+(?:\.0*)?\s*", re.ASCII)
+
+
+def affected_rows(data: Any) -> int | None:
+    """The number of rows a success answer's ``data`` says were stored or deleted, or None when
+    it says none.
+
+    The spec makes ``data`` the rows affected. A Java platform hands back what its database
+    layer returned: JDBC's ``SUCCESS_NO_INFO`` (-2) or MyBatis's batch executor
+    (-2147482646) for "done, count unknown", MyBatis-Plus's ``true``, a String, a Double, null.
+    Those succeeded without a count, and taking them for a count of fewer rows than were sent
+    would report every row of a good upload as not stored. The count in another JSON type
+    (``"200"``, ``200.0``) is still the count.
+    """
+    if isinstance(data, bool):
+        return None
+    if isinstance(data, int):
+        return data if data >= 0 else None
+    if isinstance(data, float):
+        return int(data) if math.isfinite(data) and data >= 0 and data.is_integer() else None
+    if isinstance(data, str) and _COUNT_TEXT.fullmatch(data):
+        return int(float(data))
+    return None
 
 
 class UnreadableAnswer(ValueError):

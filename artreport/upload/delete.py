@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreport.client.answers import Answer, Outcome
+from artreport.client.answers import Answer, Outcome, affected_rows
 from artreport.errors import InputError, UsageError
 from artreport.readers import Notice, open_table
 from artreport.readers.table import row_list
@@ -44,14 +44,11 @@ class DeleteResult:
 
     @property
     def none_deleted(self) -> bool:
-        """Success, with a count of 0 records deleted: a platform that says "not found" so."""
-        count = self.answer.data
-        return (
-            self.answer.outcome is Outcome.SUCCESS
-            and isinstance(count, int)
-            and not isinstance(count, bool)
-            and count == 0
-        )
+        """Success, with a count of 0 records deleted: a platform that says "not found" so.
+        ``false`` is that count too: MyBatis-Plus's ``removeById`` answers whether any row went."""
+        if self.answer.outcome is not Outcome.SUCCESS:
+            return False
+        return self.answer.data is False or affected_rows(self.answer.data) == 0
 
     @property
     def deleted_by_lost_copy(self) -> bool:

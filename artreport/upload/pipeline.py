@@ -20,7 +20,7 @@ from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from artreport.client.answers import Answer, Outcome
+from artreport.client.answers import Answer, Outcome, affected_rows
 from artreport.errors import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -343,12 +343,11 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             any_accepted = True
             halt.progress.set()
             outcome.accepted.append(part)
-            affected = answer.data
-            valid_count = isinstance(affected, int) and not isinstance(affected, bool)
-            outcome.affected += affected if valid_count else len(part)
+            affected = affected_rows(answer.data)
+            outcome.affected += len(part) if affected is None else affected
             # By the spec the count is of rows inserted or updated: a resent part, every row of
             # it stored by the lost copy, still counts each row once.
-            if valid_count and affected < len(part):
+            if affected is not None and affected < len(part):
                 outcome.short.append((part, affected))
             continue
         if answer.code == DUPLICATE_DATA and answer.lost_answers:
