@@ -187,6 +187,8 @@ def make_client(
         (40008, Outcome.DATA),
         (500, Outcome.DATA),
         (40010, Outcome.DATA),  # not in the spec
+        (401, Outcome.AUTH),  # a Java platform's security layer, in the envelope
+        (403, Outcome.AUTH),
         (1, Outcome.DATA),
         (-1, Outcome.DATA),
     ],

@@ -1203,6 +1203,59 @@ def test_a_short_count_in_another_json_type_is_still_short(
     )
 
 
+def platform_answering(
+    monkeypatch: pytest.MonkeyPatch, path_end: str, answer: tuple[int, bytes]
+) -> None:
+    """The sandbox answers requests whose path ends so with ``answer`` (status, body), and
+    every other one as ever."""
+    from artreport.sandbox import platform as sandbox_platform
+
+    handle = sandbox_platform.Platform.handle
+
+    def answered(self: Any, request: Any) -> Any:
+        return answer if request.path.endswith(path_end) else handle(self, request)
+
+    monkeypatch.setattr(sandbox_platform.Platform, "handle", answered)
+
+
+#: What a Java platform built on RuoYi answers, in the spec's own envelope, when its security
+#: layer refuses the caller.
+RUOYI_REFUSALS = {
+    401: "请求访问：/art/aCyclerecord/batchInsert，认证失败，无法访问系统资源",
+    403: "没有权限，请联系管理员授权",
+}
+
+
+@pytest.mark.parametrize("status", [200, 401])
+@pytest.mark.parametrize("code", [401, 403])
+def test_a_platform_refusing_the_caller_in_its_envelope_stops_the_run_as_credentials(
+    tmp_path: Path,
+    sandbox_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    code: int,
+    status: int,
+) -> None:
+    """Code 401 or 403 was taken for a verdict on the rows: the chunk was split down to single
+    rows (119 requests for 60 rows), then the run stopped blaming the platform's database
+    (exit 4), or, for a smaller chunk, every row was reported refused (exit 1)."""
+    body = json.dumps({"msg": RUOYI_REFUSALS[code], "code": code}, ensure_ascii=False)
+    platform_answering(monkeypatch, "/batchInsert", (status, body.encode()))
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 60)
+    for lang, said in (("en", "refused the request as not authorised"), ("zh", "未授权")):
+        result = runner.invoke(
+            app,
+            ["--lang", lang, "push", "cycle", str(path), "--chunk-size", "30"],
+            env=cli_env(sandbox),
+        )
+        assert result.exit_code == 3, result.output
+        assert said in result.output and f"{code}" in result.output
+        assert "Traceback" not in result.output
+    endpoints = sandbox.stats()["endpoints"]
+    assert endpoints[f"/art/{CYCLE.resource}/batchInsert"] == 2  # one per run, none split
+    assert stored_keys(sandbox) == []
+
+
 def test_duplicate_data_answered_to_a_resend_after_a_lost_answer_is_taken_as_stored(
     tmp_path: Path,
 ) -> None:

@@ -32,6 +32,12 @@ _OUTCOMES: Mapping[int, Outcome] = {
     40002: Outcome.AUTH,  # token check failed: wrong key
     40004: Outcome.AUTH,  # organisation unknown or disabled
     40009: Outcome.AUTH,  # verification field does not match the organisation
+    # Not in the spec: the codes a Java platform's security layer puts in this same envelope
+    # (RuoYi's AjaxResult: 401 "认证失败，无法访问系统资源", 403 "没有权限"). They refuse the
+    # caller, not the rows: splitting the batch to find a bad row would send the whole file a
+    # row at a time and blame each row for it.
+    401: Outcome.AUTH,
+    403: Outcome.AUTH,
     40003: Outcome.EXPIRED,  # login expired or not logged in
     40000: Outcome.DATA,  # other error
     40005: Outcome.DATA,  # duplicate data

@@ -59,6 +59,8 @@ _AUTH_MESSAGES = {
     40002: "client-auth-bad-key",
     40004: "client-auth-unknown-org",
     40009: "client-auth-org-mismatch",
+    401: "client-auth-not-authorised",
+    403: "client-auth-not-authorised",
 }
 
 
