@@ -189,6 +189,58 @@ def test_a_row_the_servers_framework_fails_on_is_isolated_not_the_run_stopped(
     assert len(stored_keys(sandbox)) == 499
 
 
+def test_springs_error_under_http_200_is_the_framework_failing_on_a_row(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spring's error attributes, status 500 in the body, sent with HTTP 200 by an exception
+    handler that sets no status. Taken for a page of something in the platform's place, the
+    run stopped at the first chunk holding such a row (exit 4, "check base_url")."""
+    from artreport.sandbox import platform as sandbox_platform
+
+    handle = sandbox_platform.Platform.handle
+
+    def with_status_200(self: Any, request: Any) -> Any:
+        _, body = handle(self, request)
+        return 200, body
+
+    monkeypatch.setattr(sandbox_platform.Platform, "handle", with_status_200)
+    sandbox = sandbox_factory(Faults(crash_prefix="LONG"))
+    rows = list(fake_rows(CYCLE, 100, orgid=ORGID))
+    rows[12]["cycleid"] = "LONG12"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    report = tmp_path / "report.csv"
+    summary = push(sandbox, path, report, chunk_size=50)
+    assert (summary.accepted, summary.rejected, summary.not_sent) == (99, 1, 0)
+    [entry] = report_rows(report)
+    assert (entry["row"], entry["primary_key"]) == ("14", "LONG12")
+    assert "(status 500)" in entry["message"] and "Data too long" in entry["message"]
+    assert len(stored_keys(sandbox)) == 99
+
+
+def test_spring_security_refusing_a_data_call_is_no_wrong_address(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP 401 with Spring Security's JSON, after the login at the same address was
+    accepted, was said to be "not the platform: check base_url" (exit 4)."""
+    body = {
+        "timestamp": "2024-05-06T02:00:00.000+00:00",
+        "status": 401,
+        "error": "Unauthorized",
+        "message": "Full authentication is required to access this resource",
+        "path": f"/art/{CYCLE.resource}/batchInsert",
+    }
+    platform_answering(monkeypatch, "/batchInsert", (401, json.dumps(body).encode()))
+    sandbox = sandbox_factory()
+    path = cycle_file(tmp_path, 30)
+    result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path)], env=cli_env(sandbox))
+    assert result.exit_code == 3, result.output
+    assert "not authorised (code 401: HTTP 401 Unauthorized" in result.output
+    assert "Full authentication is required" in result.output
+    assert "base_url" not in result.output
+    assert sandbox.stats()["logins"] == 1
+
+
 def test_a_platform_failing_on_every_row_stops_the_run_without_bisecting_it_all(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

@@ -49,6 +49,8 @@ _COME_BACK_LATER = frozenset({429, 502, 503, 504})
 _TURNED_AWAY = frozenset({429, 503})
 _SERVER_FAILED = frozenset({400, 422, 500})
 _NOT_THE_PLATFORM = frozenset({401, 403, 404, 405, 407, 410})
+_REFUSED_CALLER = frozenset({401, 403})
+LOGIN_PATH = "/art/login"
 _LOGIN_RETRY_CODES = frozenset({500})
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _PASSWORD_FIELD = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.IGNORECASE)
@@ -258,12 +260,12 @@ class PlatformClient:
             cached = self._cache.load(self._base_url, self._orgid, self._token)
             if cached is not None and cached.usable(now):
                 return self._adopt(cached)
-        self._on_event(ClientEvent(kind, self._base_url + "/art/login", reason=reason))
+        self._on_event(ClientEvent(kind, self._base_url + LOGIN_PATH, reason=reason))
         body = encode_body({"key": self._key, "orgid": self._orgid, "token": self._token})
         try:
             answer = self._exchange(
                 "POST",
-                "/art/login",
+                LOGIN_PATH,
                 content=body,
                 headers={"content-type": "application/json"},
                 # A business error at login is the platform failing for a moment as often as
@@ -387,6 +389,13 @@ class PlatformClient:
             # error) is the platform's application answering about this request: its code,
             # not the HTTP status, says what happened.
             return answer
+        framework = _framework_status(response) if answer is None else None
+        if framework is not None and 200 <= status < 300:
+            # Spring's error attributes under a success status (an exception handler that
+            # returns them without setting one): the status they carry is what happened. Taken
+            # for a page in the platform's place, a row the platform's code fails on stopped
+            # the run as if the address were wrong.
+            status = framework
         if status == _TOO_LARGE:
             # A gateway's limit on the size of a request (nginx allows 1 MB unless told
             # otherwise). Resending the same body cannot pass; the caller sends halves of the
@@ -403,6 +412,17 @@ class PlatformClient:
             # A forward proxy (for an http:// platform) answers for itself, not in a tunnel.
             status_line = f"{status} {response.reason_phrase}".strip()
             raise self._proxy_login_error(self._proxy, status_line)
+        if framework is not None and status in _REFUSED_CALLER and not url.endswith(LOGIN_PATH):
+            # Spring Security refusing a data call after the login at the same address was
+            # accepted: the platform's own framework answers, so the address is right, and
+            # no row causes it.
+            raise AuthError(
+                "client-auth-not-authorised",
+                platform_code=status,
+                platform_msg=self._scrub(_framework_message(response)),
+                orgid=self._orgid,
+                url=self._base_url,
+            )
         if answer is None and (300 <= status < 400 or status in _NOT_THE_PLATFORM):
             # A redirect (to a portal's login page), "unauthorised", "forbidden", "no such
             # address": the same on every attempt, and about the address or the network in
@@ -561,6 +581,21 @@ _PROXY_CONNECT_FAILURES = {
 }
 
 
+def _framework_status(response: httpx.Response) -> int | None:
+    """The HTTP status a web framework's own error answer gives in its body (Spring's
+    ``{"timestamp", "status", "error", "path"}``), or None for any other body."""
+    try:
+        body = json.loads(response.content)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict) or "path" not in body or not isinstance(body.get("error"), str):
+        return None
+    status = body.get("status")
+    if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status < 600:
+        return None
+    return status
+
+
 def _framework_message(response: httpx.Response) -> str:
     """What a web framework's own error answer says (Spring's ``{"status", "error",
     "message"}``, an error page's title), for the failure report: the platform's words on the
@@ -578,6 +613,9 @@ def _framework_message(response: httpx.Response) -> str:
         said = title.group(1) if title else response.text
     said = " ".join(said.split())[:200]
     heading = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    framework = _framework_status(response)
+    if framework is not None and framework != response.status_code:
+        heading += f" (status {framework})"
     return f"{heading}: {said}" if said else heading
 
 
