@@ -1308,6 +1308,37 @@ def test_a_platform_refusing_the_caller_in_its_envelope_stops_the_run_as_credent
     assert stored_keys(sandbox) == []
 
 
+def test_an_envelope_whose_numbers_are_all_doubles_is_the_platforms_answer(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Java gateway relaying the platform's answers through Gson writes ``"code": 0.0``.
+    That was no envelope: every answer was "not the platform's", retried, and the run stopped
+    (exit 4) with the rows it had stored reported as not confirmed."""
+    from artreport.sandbox import platform as sandbox_platform
+
+    def as_gson_writes_it(code: int, msg: str, data: Any = None) -> bytes:
+        number = float(data) if isinstance(data, int) else data
+        answer = {"msg": msg, "code": float(code), "data": number}
+        return json.dumps(answer, ensure_ascii=False).encode()
+
+    monkeypatch.setattr(sandbox_platform, "envelope", as_gson_writes_it)
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD", expire_after=2))
+    rows = list(fake_rows(CYCLE, 40, orgid=ORGID))
+    rows[5]["cycleid"] = "BAD5"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "push", "cycle", str(path), "--chunk-size", "10", "--json"],
+        env=cli_env(sandbox),
+    )
+    assert result.exit_code == 1, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["accepted"], summary["rejected"], summary["stored_fewer"]) == (39, 1, 0)
+    assert len(stored_keys(sandbox)) == 39
+    assert sandbox.stats()["logins"] > 1  # 40003.0 is the login expiring
+
+
 def test_duplicate_data_answered_to_a_resend_after_a_lost_answer_is_taken_as_stored(
     tmp_path: Path,
 ) -> None:

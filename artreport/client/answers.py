@@ -160,6 +160,10 @@ def _envelope(text: str) -> Answer | None:
     if not isinstance(parsed, dict) or "code" not in parsed:
         return None
     raw_code = parsed["code"]
+    if isinstance(raw_code, float) and raw_code.is_integer():
+        # A Java gateway that parses the platform's answer into a Map with Gson and writes it
+        # out again turns every number into a Double: 0.0, 40003.0.
+        raw_code = int(raw_code)
     if isinstance(raw_code, bool) or not isinstance(raw_code, (int, str)):
         return None
     try:
