@@ -1339,6 +1339,27 @@ def test_an_envelope_whose_numbers_are_all_doubles_is_the_platforms_answer(
     assert sandbox.stats()["logins"] > 1  # 40003.0 is the login expiring
 
 
+def test_a_utf8_answer_declared_latin1_as_spring_declares_it_is_read_in_utf8(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spring's StringHttpMessageConverter labels the JSON it writes ISO-8859-1 by default.
+    Read so, the platform's Chinese reason for a refused row reached the screen and the
+    report as mojibake."""
+    from artreport.sandbox import server as sandbox_server
+
+    monkeypatch.setattr(sandbox_server, "_JSON", "application/json;charset=ISO-8859-1")
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD"))
+    rows = list(fake_rows(CYCLE, 5, orgid=ORGID))
+    rows[2]["cycleid"] = "BAD2"
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    report = tmp_path / "report.csv"
+    summary = push(sandbox, path, report)
+    assert (summary.accepted, summary.rejected) == (4, 1)
+    [entry] = report_rows(report)
+    assert "数据未通过平台业务规则校验" in entry["message"]  # the sandbox's words for it
+
+
 def test_duplicate_data_answered_to_a_resend_after_a_lost_answer_is_taken_as_stored(
     tmp_path: Path,
 ) -> None:

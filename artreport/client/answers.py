@@ -117,6 +117,11 @@ _BOMS = (
 #: Labels that browsers read as GBK, which GB18030 extends: a platform declaring gb2312 still
 #: sends the characters GBK added (生僻字 in names), and those must not make its answer unreadable.
 _READ_AS_GB18030 = frozenset({"gb2312", "gbk"})
+#: Labels under which the spec's UTF-8 comes all the same: Spring's StringHttpMessageConverter
+#: declares ISO-8859-1 unless told otherwise, whatever bytes the JSON is in. These charsets
+#: hold no Chinese at all, and read any bytes without an error, so read as declared, a
+#: platform's Chinese message reached the report as mojibake (å¨æID…).
+_UTF8_FIRST = frozenset({"iso8859-1", "cp1252"})
 
 
 def read_answer(body: bytes, charset: str | None = None) -> Answer | None:
@@ -140,6 +145,11 @@ def _decoded(body: bytes, charset: str | None) -> str | None:
             name = codecs.lookup(charset).name
         except LookupError:
             name = None  # a label Python does not know: perhaps it is UTF-8 all the same
+        if name in _UTF8_FIRST:
+            try:
+                return body.decode("utf-8")
+            except UnicodeDecodeError:
+                pass  # Latin-1 after all
         if name is not None:
             try:
                 return body.decode("gb18030" if name in _READ_AS_GB18030 else name)
