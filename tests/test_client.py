@@ -267,6 +267,27 @@ def test_an_answer_in_the_charset_it_declares_is_read():
     assert (accepted.code, accepted.data, accepted.attempts) == (0, 2, 1)
 
 
+@pytest.mark.parametrize(
+    ("charset", "body", "msg"),
+    [
+        # Jackson, told to produce GBK, says so and writes UTF-8.
+        ("GBK", "周期ID已存在于其他机构".encode(), "周期ID已存在于其他机构"),
+        ("gb2312", "验签已过期或未登录".encode(), "验签已过期或未登录"),
+        # Spring's StringHttpMessageConverter labels everything ISO-8859-1.
+        ("ISO-8859-1", "周期ID已存在于其他机构".encode(), "周期ID已存在于其他机构"),
+        # Really GBK, and valid UTF-8 too ('ȱʧ', 'δ֪'): read as declared.
+        ("GBK", "缺失".encode("gbk"), "缺失"),
+        ("GBK", "未知".encode("gbk"), "未知"),
+        ("GBK", "必填参数缺失".encode("gbk"), "必填参数缺失"),
+        ("ISO-8859-1", "Donn\u00e9es".encode("latin-1"), "Donn\u00e9es"),
+    ],
+)
+def test_utf8_under_a_legacy_label_is_read_as_utf8_and_the_label_otherwise(charset, body, msg):
+    envelope_bytes = b'{"msg":"' + body + b'","code":500,"data":null}'
+    answer = read_answer(envelope_bytes, charset)
+    assert answer is not None and answer.msg == msg
+
+
 @pytest.mark.parametrize("charset", [None, "UTF-8"])
 def test_an_envelope_in_bytes_of_another_charset_is_said_unreadable_at_once(charset):
     """Retried until the budget ran out and then called a network failure, it sent IT after

@@ -1360,6 +1360,24 @@ def test_a_utf8_answer_declared_latin1_as_spring_declares_it_is_read_in_utf8(
     assert "数据未通过平台业务规则校验" in entry["message"]  # the sandbox's words for it
 
 
+def test_a_utf8_answer_labelled_gbk_as_jackson_labels_it_is_read_in_utf8(
+    tmp_path: Path, sandbox_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spring's Jackson converter, told to produce ``charset=GBK``, says so and writes UTF-8.
+    GB18030 reads most UTF-8 without an error: the reason reached the report as 鍛ㄦ湡ID…"""
+    from artreport.sandbox import server as sandbox_server
+
+    monkeypatch.setattr(sandbox_server, "_JSON", "application/json;charset=GBK")
+    refusal = {"msg": "周期ID已存在于其他机构", "code": 500, "data": None}
+    body = json.dumps(refusal, ensure_ascii=False).encode()
+    platform_answering(monkeypatch, "/batchInsert", (200, body))
+    sandbox = sandbox_factory()
+    report = tmp_path / "report.csv"
+    summary = push(sandbox, cycle_file(tmp_path, 3), report)
+    assert summary.rejected == 3
+    assert all("周期ID已存在于其他机构" in entry["message"] for entry in report_rows(report))
+
+
 def test_duplicate_data_answered_to_a_resend_after_a_lost_answer_is_taken_as_stored(
     tmp_path: Path,
 ) -> None:

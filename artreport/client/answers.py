@@ -116,12 +116,19 @@ _BOMS = (
 )
 #: Labels that browsers read as GBK, which GB18030 extends: a platform declaring gb2312 still
 #: sends the characters GBK added (生僻字 in names), and those must not make its answer unreadable.
-_READ_AS_GB18030 = frozenset({"gb2312", "gbk"})
-#: Labels under which the spec's UTF-8 comes all the same: Spring's StringHttpMessageConverter
-#: declares ISO-8859-1 unless told otherwise, whatever bytes the JSON is in. These charsets
-#: hold no Chinese at all, and read any bytes without an error, so read as declared, a
-#: platform's Chinese message reached the report as mojibake (å¨æID…).
-_UTF8_FIRST = frozenset({"iso8859-1", "cp1252"})
+_READ_AS_GB18030 = frozenset({"gb2312", "gbk", "gb18030"})
+#: Labels under which the spec's UTF-8 comes all the same. Spring's StringHttpMessageConverter
+#: declares ISO-8859-1 unless told otherwise, whatever bytes the JSON is in; its Jackson
+#: converter, told to produce ``charset=GBK``, says so and writes UTF-8, which Jackson falls
+#: back to for any charset but UTF-8/16/32. These charsets read most UTF-8 without an error,
+#: so a platform's Chinese message reached the report as mojibake (å¨æID…, 鍛ㄦ湡ID…).
+_UTF8_FIRST = frozenset({"iso8859-1", "cp1252", "gbk", "gb2312", "gb18030"})
+#: What UTF-8 from a Chinese platform holds beyond ASCII: Chinese characters and punctuation.
+#: A short message really in GBK may also be valid UTF-8 (one character in five is), but
+#: then reads as Latin, Cyrillic or rare characters, not as these, so it is read as GBK.
+_CHINESE_TEXT = re.compile(
+    r"[\x00-\x7f\u2000-\u206f\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]*"
+)
 
 
 def read_answer(body: bytes, charset: str | None = None) -> Answer | None:
@@ -147,9 +154,11 @@ def _decoded(body: bytes, charset: str | None) -> str | None:
             name = None  # a label Python does not know: perhaps it is UTF-8 all the same
         if name in _UTF8_FIRST:
             try:
-                return body.decode("utf-8")
+                text = body.decode("utf-8")
             except UnicodeDecodeError:
-                pass  # Latin-1 after all
+                text = None  # in the charset declared after all
+            if text is not None and (name not in _READ_AS_GB18030 or _CHINESE_TEXT.fullmatch(text)):
+                return text
         if name is not None:
             try:
                 return body.decode("gb18030" if name in _READ_AS_GB18030 else name)
