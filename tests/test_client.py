@@ -244,6 +244,21 @@ def test_affected_rows_reads_a_count_in_any_json_type_and_nothing_else(data, cou
     assert affected_rows(data) == count
 
 
+@pytest.mark.parametrize(
+    ("msg", "said"),
+    [
+        ({"cycleid": "不能为空"}, '{"cycleid": "不能为空"}'),
+        (["周期ID不能为空", "日期格式错误"], '["周期ID不能为空", "日期格式错误"]'),
+        (None, ""),
+        (12, "12"),
+    ],
+)
+def test_a_message_that_is_no_text_is_said_as_json(msg, said):
+    body = json.dumps({"code": 500, "msg": msg, "data": None}, ensure_ascii=False).encode()
+    answer = read_answer(body)
+    assert answer is not None and answer.msg == said
+
+
 def gbk_envelope(
     code: int, msg: str, data: Any = None, charset: str | None = "GBK"
 ) -> httpx.Response:

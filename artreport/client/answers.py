@@ -190,6 +190,10 @@ def _envelope(text: str) -> Answer | None:
     except ValueError:
         return None
     msg = parsed.get("msg")
+    if isinstance(msg, (dict, list)):
+        # A Java platform putting its validator's findings there ({"cycleid": "不能为空"}):
+        # said as JSON, not in Python's notation.
+        msg = json.dumps(msg, ensure_ascii=False)
     return Answer(
         code=code,
         msg="" if msg is None else str(msg),
