@@ -73,7 +73,9 @@ class Answer:
 
 
 #: A count written as text, as a Java platform does whose ``data`` is a String: ``"200"``.
-_COUNT_TEXT = re.compile(r"\s*\d+(?:\.0*)?\s*", re.ASCII)
+#: Beyond any count of rows, and beyond what a Double holds exactly.
+_MAX_COUNT = 2**53
+_COUNT_TEXT = re.compile(r"\s*(\d{1,18})(?:\.0*)?\s*", re.ASCII)
 
 
 def affected_rows(data: Any) -> int | None:
@@ -90,12 +92,12 @@ def affected_rows(data: Any) -> int | None:
     if isinstance(data, bool):
         return None
     if isinstance(data, int):
-        return data if data >= 0 else None
+        return data if 0 <= data <= _MAX_COUNT else None
     if isinstance(data, float):
-        return int(data) if math.isfinite(data) and data >= 0 and data.is_integer() else None
-    if isinstance(data, str) and _COUNT_TEXT.fullmatch(data):
-        return int(float(data))
-    return None
+        whole = math.isfinite(data) and data.is_integer()
+        return int(data) if whole and 0 <= data <= _MAX_COUNT else None
+    found = _COUNT_TEXT.fullmatch(data) if isinstance(data, str) else None
+    return int(found.group(1)) if found else None
 
 
 class UnreadableAnswer(ValueError):
