@@ -7,6 +7,7 @@ here are for conditions that stop the whole command::
     ArtreportError            exit 2 unless a subclass says otherwise
      ├── UsageError           unknown record type, contradictory options
      ├── ConfigError          config file missing, unreadable or incomplete
+     │    └── LedgerError     the ledger cannot be opened, read or written
      ├── InputError           input file missing, unreadable, empty or of an unknown format
      ├── AuthError            exit 3: the platform rejected our credentials
      ├── UnreachableError     exit 4: the platform could not be reached after retries, or
@@ -55,6 +56,11 @@ class UsageError(ArtreportError):
 
 class ConfigError(ArtreportError):
     pass
+
+
+class LedgerError(ConfigError):
+    """The ledger cannot be used (damaged, another account's, its disk full). Told apart
+    from other config errors so that a push it stops lists the rows it did not send for it."""
 
 
 class InputError(ArtreportError):

@@ -30,7 +30,14 @@ from typing import Any
 import filelock
 
 from artreport.config import Config
-from artreport.errors import EXIT_SIGINT, EXIT_SIGTERM, ArtreportError, ConfigError, LockedError
+from artreport.errors import (
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    ArtreportError,
+    ConfigError,
+    LedgerError,
+    LockedError,
+)
 from artreport.ledger import Ledger, default_path
 from artreport.messages import Phrase
 from artreport.state import folder_failure, state_dir
@@ -242,9 +249,17 @@ def unattended_run(
             log.removeHandler(handler)
 
 
-def finish(run: Run, *, exit_code: int, counts: dict[str, Any]) -> None:
+def finish(run: Run, *, exit_code: int, counts: dict[str, Any]) -> LedgerError | None:
+    """Record the run's end; the ledger's error if it could not be recorded (its disk full),
+    for the caller to tell after the summary, which it still prints."""
     status = "interrupted" if run.signal_number is not None else "finished"
-    run.ledger.finish_run(run.run_id, exit_code=exit_code, counts=counts, status=status)
+    failed: LedgerError | None = None
+    try:
+        run.ledger.finish_run(run.run_id, exit_code=exit_code, counts=counts, status=status)
+    except LedgerError as error:
+        # Left "running", the run shows as interrupted once the next one starts.
+        failed = error
+        run.log.error("%s", error.message("en"))
     run.log.info(
         "run %s %s, exit code %s, counts %s",
         run.run_id,
@@ -253,3 +268,4 @@ def finish(run: Run, *, exit_code: int, counts: dict[str, Any]) -> None:
         json.dumps(counts, ensure_ascii=False),
     )
     run.finished = True
+    return failed

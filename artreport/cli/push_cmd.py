@@ -282,7 +282,11 @@ def push_command(
             exit_code = outcome.exit_code
             if run is not None:
                 exit_code = run.interrupted_exit_code or exit_code
-                finish(run, exit_code=exit_code, counts=summary.to_dict())
+                unrecorded = finish(run, exit_code=exit_code, counts=summary.to_dict())
+                if unrecorded is not None and outcome.error is None:
+                    # Everything sent is summed up; the ledger's problem is said after it.
+                    outcome.error = unrecorded
+                    exit_code = max(exit_code, unrecorded.exit_code)
         if annotator is not None:
             annotator.write()
     if as_json:

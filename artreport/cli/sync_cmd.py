@@ -37,6 +37,7 @@ from artreport.errors import (
     ArtreportError,
     AuthError,
     InputError,
+    LedgerError,
     LockedError,
     UnreachableError,
     UsageError,
@@ -93,7 +94,7 @@ def sync_command(
     )
     from artreport.upload import PushOptions
     from artreport.upload.job import push_one
-    from artreport.upload.pipeline import PushSummary, not_sent_code
+    from artreport.upload.pipeline import PushSummary, not_sent_code, not_sent_params
 
     state = state_of(ctx)
     console, errors = stdout_console(), stderr_console()
@@ -223,7 +224,7 @@ def sync_command(
                         elif blocked:
                             why = _strict_reason(len(file_cross), blocking)
                         else:
-                            why = Problem(not_sent_code(stopped))
+                            why = Problem(not_sent_code(stopped), params=not_sent_params(stopped))
                         # The same keys as a sent file's, for a script that reads them all.
                         unsent = PushSummary(check.record_type, str(check.path))
                         with reports.writer(report_path, state.lang) as writer:
@@ -304,8 +305,11 @@ def sync_command(
                         entry["exit_code"] = outcome.exit_code
                         if outcome.error is not None:
                             entry["error"] = outcome.error.message(state.lang)
-                            if isinstance(outcome.error, (AuthError, UnreachableError)):
-                                # The platform refuses or is gone: nothing more gets through.
+                            if isinstance(
+                                outcome.error, (AuthError, UnreachableError, LedgerError)
+                            ):
+                                # The platform refuses or is gone: nothing more gets through;
+                                # or the ledger can record nothing more (its disk full).
                                 # A file's own error (cut short, every row of another
                                 # organisation) leaves the others to be sent.
                                 stopped = outcome.error
@@ -357,7 +361,12 @@ def sync_command(
                     errors.print(f"[red]✗[/red] {error.message(state.lang)}", soft_wrap=True)
                     exit_code = worst_exit_code([exit_code, error.exit_code])
                     summary["exit_code"] = exit_code
-            finish(run, exit_code=exit_code, counts=counts)
+            unrecorded = finish(run, exit_code=exit_code, counts=counts)
+            if unrecorded is not None:
+                # The rows are sent and summed up; only the run's end is not in the ledger.
+                errors.print(f"[red]✗[/red] {unrecorded.message(state.lang)}", soft_wrap=True)
+                exit_code = worst_exit_code([exit_code, unrecorded.exit_code])
+                summary["exit_code"] = exit_code
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
         raise typer.Exit(exit_code)

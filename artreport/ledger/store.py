@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from artreport.config import Config
-from artreport.errors import ConfigError
+from artreport.errors import LedgerError
 from artreport.ledger.migrations import is_current, migrate
 from artreport.state import state_dir
 
@@ -438,14 +438,14 @@ def _create_private(path: Path) -> None:
 @contextlib.contextmanager
 def _translated(path: Path) -> Iterator[None]:
     """SQLite errors (not a database, disk full, locked past the busy timeout) → a
-    ConfigError naming the ledger file, for the CLI to print."""
+    LedgerError naming the ledger file, for the CLI to print."""
     try:
         yield
     except sqlite3.Error as exc:
         raise _failure(path, exc) from exc
 
 
-def _failure(path: Path, exc: OSError | sqlite3.Error) -> ConfigError:
+def _failure(path: Path, exc: OSError | sqlite3.Error) -> LedgerError:
     """What stops us using the ledger, said so that the user does the right thing: moving the
     file aside forgets every row sent (the next upload sends them all again), which is only
     worth it for a file that is damaged, never for a folder that refuses writes."""
@@ -453,7 +453,7 @@ def _failure(path: Path, exc: OSError | sqlite3.Error) -> ConfigError:
     if isinstance(exc, sqlite3.Error):
         code = _sqlite_code(exc)
         if code in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
-            return ConfigError("ledger-damaged", path=str(path), reason=str(exc))
+            return LedgerError("ledger-damaged", path=str(path), reason=str(exc))
         refused = code in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_AUTH)
         reason = str(exc)
     else:
@@ -461,12 +461,12 @@ def _failure(path: Path, exc: OSError | sqlite3.Error) -> ConfigError:
         reason = exc.strerror or str(exc)
     if refused and _gone(path):
         # SQLite says "unable to open" for a ledger gone too (moved away after the look for it).
-        return ConfigError("ledger-unusable", path=str(path), reason=os.strerror(errno.ENOENT))
+        return LedgerError("ledger-unusable", path=str(path), reason=os.strerror(errno.ENOENT))
     if refused and _on_read_only_file_system(path):
-        return ConfigError("ledger-read-only", path=str(path), folder=folder)
+        return LedgerError("ledger-read-only", path=str(path), folder=folder)
     if refused:
-        return ConfigError("ledger-no-access", path=str(path), folder=folder, reason=reason)
-    return ConfigError("ledger-unusable", path=str(path), reason=reason)
+        return LedgerError("ledger-no-access", path=str(path), folder=folder, reason=reason)
+    return LedgerError("ledger-unusable", path=str(path), reason=reason)
 
 
 def _gone(path: Path) -> bool:

@@ -28,6 +28,7 @@ from artreport.errors import (
     AuthError,
     ConfigError,
     InputError,
+    LedgerError,
     StoppedError,
     UnreachableError,
 )
@@ -244,6 +245,14 @@ def not_sent_code(stopped_by: ArtreportError | None) -> str:
     if isinstance(stopped_by, UnreachableError):
         return NOT_SENT_UNREACHABLE
     return NOT_SENT_INTERRUPTED
+
+
+def not_sent_params(stopped_by: ArtreportError | None) -> dict[str, Any]:
+    """The params of the problem for rows left unsent by ``stopped_by``: the wording that
+    says why, where the code alone does not."""
+    if isinstance(stopped_by, LedgerError):
+        return {WORDING: Wording.NOT_SENT_LEDGER}
+    return {}
 
 
 class Halt:
@@ -563,11 +572,15 @@ def push_file(
         def not_sent(chunk: Chunk, unconfirmed: bool = False) -> None:
             summary.not_sent += len(chunk)
             code = not_sent_code(halt.error)
-            params = {WORDING: Wording.NOT_SENT_UNCONFIRMED} if unconfirmed else {}
+            params = not_sent_params(halt.error)
+            if unconfirmed:
+                params = {WORDING: Wording.NOT_SENT_UNCONFIRMED}
             for row, key in zip(chunk.rows, chunk.keys, strict=True):
                 report.add(Problem(code, row=row, primary_key=key, params=params))
 
         chunker = _Chunker(options.chunk_size, options.chunk_bytes)
+        #: The ledger's failure to record an accepted chunk, once met: no later chunk is tried.
+        ledger_failed: list[LedgerError] = []
 
         def settle(outcome: ChunkOutcome) -> None:
             summary.requests += outcome.requests
@@ -578,12 +591,22 @@ def push_file(
             summary.platform_affected += outcome.affected
             summary.stored_fewer += sum(map(len, shorts))
             summary.duplicates_after_loss += sum(map(len, outcome.duplicates_after_loss))
-            if on_accepted is not None:
+            if on_accepted is not None and not ledger_failed:
                 # The ledger records only what the platform owned up to: the rows of a part it
                 # counted short may not be stored, and --changed-only must send them again.
                 for chunk in outcome.accepted:
-                    if not any(chunk is short for short in shorts):
+                    if any(chunk is short for short in shorts):
+                        continue
+                    try:
                         on_accepted(chunk)
+                    except LedgerError as error:
+                        # Its disk full, say: as for a report that cannot be written, nothing
+                        # more is sent, and the rest is listed. The platform has what it took;
+                        # the ledger is short of it, never ahead, so a --changed-only run
+                        # only sends those rows again.
+                        ledger_failed.append(error)
+                        halt.set(error)
+                        break
             for part, stored in outcome.short:
                 # Neither accepted nor refused: listed, so that no row is in neither place.
                 params = {"sent": len(part), "stored": stored}

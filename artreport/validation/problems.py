@@ -84,6 +84,9 @@ class Wording:
     #: NOT_SENT_UNREACHABLE of rows sent whose every answer was lost (a connection closed
     #: mid-answer, a timeout): the platform may have stored them.
     NOT_SENT_UNCONFIRMED = "not-sent-unconfirmed"
+    #: NOT_SENT_INTERRUPTED of rows left unsent because the ledger could not record what the
+    #: platform accepted (its disk full): the state folder is what to fix, not the rows.
+    NOT_SENT_LEDGER = "not-sent-ledger"
     #: DUPLICATE_KEY on the annotated copy's failed-rows sheet, where a row's number is not
     #: the one it had: the earlier row is named by its number in the original file.
     DUPLICATE_KEY_ORIGINAL_ROW = "duplicate-key-original-row"

@@ -1,0 +1,99 @@
+"""A push or sync on a machine that misbehaves: the state folder's disk fills up (the ledger,
+the log), a folder belongs to another account. Every row still ends up accepted or listed in
+the report, and the user reads a message, not a traceback."""
+
+from __future__ import annotations
+
+import csv
+import os
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from artreport.config import Config
+from artreport.fakedata import fake_rows, write_rows
+from artreport.ledger import Ledger, default_path
+from artreport.sandbox import Sandbox
+from artreport.schema import load_schema
+
+ORGID = "ZJ3301001"
+KEY = "machine-faults-key"
+CYCLE = load_schema().get("cycle")
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox({ORGID: KEY}) as running:
+        yield running
+
+
+def _limited_files(size: int) -> None:
+    """In the child: no file may grow beyond ``size`` bytes, as on a disk that is full; the
+    write fails (EFBIG) instead of the signal killing the process."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+def _run(
+    sandbox: Sandbox, *arguments: str, file_limit: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ARTREPORT_BASE_URL": sandbox.base_url,
+        "ARTREPORT_ORGID": ORGID,
+        "ARTREPORT_KEY": KEY,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "artreport", "--lang", "en", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=None if file_limit is None else (lambda: _limited_files(file_limit)),
+    )
+
+
+def _report_rows(report: Path) -> dict[int, str]:
+    with report.open(encoding="utf-8-sig", newline="") as handle:
+        return {int(r["row"]): r["code"] for r in csv.DictReader(handle) if r["row"]}
+
+
+def test_a_ledger_that_fills_the_disk_mid_push_stops_it_with_every_row_accounted_for(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The ledger's disk fills while a push records its chunks. The push ended on the
+    ledger's error alone: no summary, and the rows not sent were listed nowhere (the report
+    held its header only), while the chunks in flight went on being sent. Now the push stops
+    as for an unwritable report: what the platform took is counted, the rest is listed as not
+    sent, with why, and the exit code is 2."""
+    export = tmp_path / "cycles.csv"
+    write_rows(export, CYCLE, fake_rows(CYCLE, 300, orgid=ORGID))
+    report = tmp_path / "report.csv"
+
+    result = _run(
+        sandbox,
+        *("push", "cycle", str(export), "--chunk-size", "1", "--report", str(report)),
+        file_limit=128 * 1024,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ledger" in result.stderr and "Read 300 rows" in result.stdout
+    stored = {row["cycleid"] for row in sandbox.rows("cycle")}
+    assert 0 < len(stored) < 300
+    listed = _report_rows(report)
+    # Every row is on the platform or in the report, and none listed that the platform has.
+    rows_of = {f"CYC{n:08d}": n + 1 for n in range(1, 301)}
+    assert {rows_of[key] for key in stored} | set(listed) == set(range(2, 302))
+    assert not {rows_of[key] for key in stored} & set(listed)
+    assert set(listed.values()) == {"not-sent-interrupted"}
+    with report.open(encoding="utf-8-sig") as handle:
+        assert "ledger" in handle.read()
+    with Ledger.open(default_path(Config())) as ledger:
+        recorded = ledger.accepted_keys("cycle", sandbox.base_url, ORGID)
+    assert recorded <= stored  # never ahead of the platform
