@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from artreport.errors import (
     LockedError,
 )
 from artreport.ledger import Ledger, default_path
-from artreport.messages import Phrase
+from artreport.messages import Phrase, translate
 from artreport.state import folder_failure, state_dir
 from artreport.upload import Chunk
 
@@ -71,6 +72,16 @@ class Run:
     #: The signal that stopped the run, if one did.
     signal_number: int | None = None
     finished: bool = False
+    #: Why the log file could not be written, if it could not (its disk full); known once
+    #: the run's block has been left.
+    log_failure: OSError | None = None
+
+    def log_failure_message(self, lang: str) -> str | None:
+        """The warning to print after the summary when the log could not be written."""
+        if self.log_failure is None:
+            return None
+        reason = self.log_failure.strerror or str(self.log_failure)
+        return translate("run-log-unwritable", lang, path=str(self.log_path), reason=reason)
 
     @property
     def platform(self) -> str:
@@ -184,10 +195,33 @@ def _logs_dir(directory: Path) -> Path:
     return logs
 
 
-def _open_log(logs: Path, run_id: int) -> tuple[logging.Logger, Path, logging.Handler]:
+class _LogFile(logging.FileHandler):
+    """The run's log file, which a full disk must not turn into the run's failure: logging's
+    own handling prints a traceback to stderr for every line that cannot be written, and
+    closing the file raises. The first failure is kept (:attr:`failure`), for the command to
+    tell once after its summary; the run goes on without its log."""
+
+    failure: OSError | None = None
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        error = sys.exc_info()[1]
+        if self.failure is None and isinstance(error, OSError):
+            self.failure = error
+        elif not isinstance(error, OSError):
+            super().handleError(record)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError as error:  # the last lines, flushed on closing
+            if self.failure is None:
+                self.failure = error
+
+
+def _open_log(logs: Path, run_id: int) -> tuple[logging.Logger, Path, _LogFile]:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     path = logs / f"run-{stamp}-{run_id}.log"
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _LogFile(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     handler.addFilter(_MaskingFilter())
     log = logging.getLogger(f"artreport.run.{run_id}")
@@ -247,6 +281,7 @@ def unattended_run(
                 log.error("run %s ended without finishing", run_id)
             handler.close()
             log.removeHandler(handler)
+            run.log_failure = handler.failure
 
 
 def finish(run: Run, *, exit_code: int, counts: dict[str, Any]) -> LedgerError | None:

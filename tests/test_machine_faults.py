@@ -5,6 +5,7 @@ the report, and the user reads a message, not a traceback."""
 from __future__ import annotations
 
 import csv
+import datetime
 import os
 import resource
 import signal
@@ -97,3 +98,32 @@ def test_a_ledger_that_fills_the_disk_mid_push_stops_it_with_every_row_accounted
     with Ledger.open(default_path(Config())) as ledger:
         recorded = ledger.accepted_keys("cycle", sandbox.base_url, ORGID)
     assert recorded <= stored  # never ahead of the platform
+
+
+def test_a_log_on_a_full_disk_leaves_the_push_its_summary_and_exit_code(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The state folder's disk is full when the run's log is written (its file is created,
+    not one line fits). Each log line printed a "--- Logging error ---" traceback, and
+    closing the log ended the push in "Internal error (OSError)", exit 2 and no summary,
+    though every row was accepted and history said exit 0. Now the push ends as it went,
+    with one warning that its log could not be written."""
+    export = tmp_path / "cycles.csv"
+    write_rows(export, CYCLE, fake_rows(CYCLE, 50, orgid=ORGID))
+    logs = Path(os.environ["ARTREPORT_HOME"]) / "logs"
+    logs.mkdir()
+    now = datetime.datetime.now()
+    for second in range(60):  # the log of run 1, started within the next minute
+        stamp = (now + datetime.timedelta(seconds=second)).strftime("%Y%m%d-%H%M%S")
+        (logs / f"run-{stamp}-1.log").symlink_to("/dev/full")
+
+    result = _run(sandbox, "push", "cycle", str(export))
+
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "Logging error" not in result.stderr
+    assert "All 50 rows accepted" in result.stdout
+    assert result.stderr.count("log file") == 1 and "No space left on device" in result.stderr
+    with Ledger.open(default_path(Config())) as ledger:
+        [run] = ledger.history(1)
+    assert (run.status, run.exit_code) == ("finished", 0)
+

@@ -297,6 +297,7 @@ def push_command(
         if outcome.error:
             payload["stopped_message"] = outcome.error.message(state.lang)
         typer.echo(json.dumps(payload, ensure_ascii=False))
+        warn_of_unwritten_log(state, run)
         raise typer.Exit(exit_code)
     print_push_summary(state, chosen, file, summary, config.dictionaries)
     if annotator is not None:
@@ -305,7 +306,15 @@ def push_command(
         stderr_console().print(f"[red]✗[/red] {outcome.error.message(state.lang)}", soft_wrap=True)
     elif summary.stopped_by is not None:  # no error stopped the push, so a signal did
         _print_stopped_by_signal(state, summary)
+    warn_of_unwritten_log(state, run)
     raise typer.Exit(exit_code)
+
+
+def warn_of_unwritten_log(state: AppState, run: Run | None) -> None:
+    """Said last, once: a log the disk had no room for does not change what the run did."""
+    message = run.log_failure_message(state.lang) if run is not None else None
+    if message is not None:
+        stderr_console().print(f"[yellow]![/yellow] {message}", soft_wrap=True)
 
 
 def _print_stopped_by_signal(state: AppState, summary: PushSummary) -> None:

@@ -28,6 +28,7 @@ from artreport.cli.push_cmd import (
     WaitOption,
     _client_events,
     progress_display,
+    warn_of_unwritten_log,
 )
 from artreport.cli.render import masked
 from artreport.cli.validate_cmd import BlankClearsOption
@@ -369,8 +370,10 @@ def sync_command(
                 summary["exit_code"] = exit_code
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
+        warn_of_unwritten_log(state, run)
         raise typer.Exit(exit_code)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))
+    warn_of_unwritten_log(state, run)
     raise typer.Exit(exit_code)
 
 
