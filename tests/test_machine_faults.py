@@ -8,9 +8,11 @@ import csv
 import datetime
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,4 +128,59 @@ def test_a_log_on_a_full_disk_leaves_the_push_its_summary_and_exit_code(
     with Ledger.open(default_path(Config())) as ledger:
         [run] = ledger.history(1)
     assert (run.status, run.exit_code) == ("finished", 0)
+
+
+def _as_another_account() -> list[str] | None:
+    """The command prefix that runs a command as an account other than the test's (root runs
+    through permissions, so it drops to nobody), or None when there is none to be."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv") is None:
+        return None
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.mark.parametrize("command", ["history", "status"])
+def test_history_in_a_state_folder_another_account_keeps_closed_says_so(command: str) -> None:
+    """cron runs as root, whose state folder is its own (0700); a clerk runs history or
+    status on it. That was "Internal error (PermissionError)": the look for the ledger failed
+    before the ledger's own message could say whose it is."""
+    prefix = _as_another_account()
+    if prefix is None:
+        pytest.skip("no other account to run as")
+    outer = Path(tempfile.mkdtemp(prefix="artreport-other-"))
+    try:
+        outer.chmod(0o755)  # the way in is open; the state folder is not
+        state = outer / "state"
+        with Ledger.open(state_dir_ledger(state)):
+            pass
+        state.chmod(0o700 if prefix else 0o000)
+        env = {
+            **os.environ,
+            "ARTREPORT_HOME": str(state),
+            "ARTREPORT_BASE_URL": "http://127.0.0.1:9",
+            "ARTREPORT_ORGID": ORGID,
+            "HOME": str(outer),
+        }
+        result = subprocess.run(
+            [*prefix, sys.executable, "-m", "artreport", "--lang", "en", command],
+            env=env,
+            cwd=outer,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        state.chmod(0o700)
+        shutil.rmtree(outer)
+
+    assert result.returncode == 2, result.stderr
+    assert "Internal error" not in result.stderr
+    assert "may not use the upload ledger" in result.stderr
+    assert "Permission denied" in result.stderr
+
+
+def state_dir_ledger(state: Path) -> Path:
+    state.mkdir(mode=0o700)
+    return state / "ledger.sqlite3"
 

@@ -60,7 +60,7 @@ def history_command(
         path = default_path(state.config())
         runs: list[RunRecord] = []
         # No ledger is no error, only nothing sent yet, and a look must not create one.
-        if path.exists():
+        if Ledger.exists(path):
             with Ledger.open(path, read_only=True) as ledger:
                 runs = ledger.history(last)
         if as_json:
@@ -90,7 +90,7 @@ def status_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
         path = default_path(config)
         accepted: dict[str, TypeStatus] = {}
-        if path.exists():
+        if Ledger.exists(path):
             with Ledger.open(path, read_only=True) as ledger:
                 accepted = {s.record_type: s for s in ledger.status(config.base_url, config.orgid)}
         rows = _status_rows(accepted)

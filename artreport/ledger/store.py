@@ -158,6 +158,19 @@ class Ledger:
                 raise
         return cls(db, path)
 
+    @staticmethod
+    def exists(path: str | os.PathLike[str]) -> bool:
+        """Whether there is a ledger at ``path``: false when there is none yet, the
+        :class:`LedgerError` of a folder this account may not look into (a state folder cron
+        made as another account), which is no "nothing sent yet"."""
+        try:
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise _failure(Path(path), exc) from None
+        return True
+
     def close(self) -> None:
         self._db.close()
 
