@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import json
 import os
 import resource
 import shutil
@@ -27,6 +28,7 @@ from artreport.schema import load_schema
 ORGID = "ZJ3301001"
 KEY = "machine-faults-key"
 CYCLE = load_schema().get("cycle")
+INFORMATION = load_schema().get("information")
 
 
 @pytest.fixture
@@ -184,3 +186,34 @@ def state_dir_ledger(state: Path) -> Path:
     state.mkdir(mode=0o700)
     return state / "ledger.sqlite3"
 
+
+def test_a_sync_whose_disk_fills_keeps_the_files_it_sent_in_its_summary(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The disk fills while a sync lists a later file's problems (here its references to
+    records never sent). The sync ended on that error: its summary file said no file was
+    sent ("files": [], no totals), though the first file's rows were on the platform. Now that
+    file's line says its report could not be written, the others keep theirs, exit 2."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_rows(exports / "information.csv", INFORMATION, fake_rows(INFORMATION, 50, orgid=ORGID))
+    write_rows(exports / "cycle.csv", CYCLE, fake_rows(CYCLE, 3000, orgid=ORGID))
+    summary_file = tmp_path / "summary.json"
+
+    result = _run(
+        sandbox, "sync", str(exports), "--summary-json", str(summary_file), file_limit=200_000
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    files = {Path(entry["file"]).name: entry for entry in summary["files"]}
+    assert files["information.csv"]["accepted"] == 50
+    assert files["cycle.csv"]["exit_code"] == 2
+    assert "Cannot write the report file" in files["cycle.csv"]["error"]
+    assert summary["totals"]["accepted"] == 50 == len(sandbox.rows("information"))
+    assert summary["totals"]["rows_read"] == 3050
+    assert "Total: " in result.stdout
+    with Ledger.open(default_path(Config())) as ledger:
+        [run] = ledger.history(1)
+    assert (run.exit_code, run.counts["accepted"] if run.counts else None) == (2, 50)

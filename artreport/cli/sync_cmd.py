@@ -94,7 +94,7 @@ def sync_command(
         worst_exit_code,
     )
     from artreport.upload import PushOptions
-    from artreport.upload.job import push_one
+    from artreport.upload.job import PushOutcome, push_one
     from artreport.upload.pipeline import PushSummary, not_sent_code, not_sent_params
 
     state = state_of(ctx)
@@ -213,108 +213,137 @@ def sync_command(
                     file_cross = cross.get((check.record_type, check.path), [])
                     superseded = replaced.get(check.path)
                     sent = False
-                    if check.error is not None:
-                        entry |= {
-                            "exit_code": check.error.exit_code,
-                            "error": check.error.message(state.lang),
-                        }
-                    elif blocked or stopped is not None or run.stop.is_set():
-                        signalled = run.stop.is_set() and not blocked
-                        if signalled:
-                            why = Problem(NOT_SENT_SIGNAL, params={"signal": run.stopped_by or "?"})
-                        elif blocked:
-                            why = _strict_reason(len(file_cross), blocking)
-                        else:
-                            why = Problem(not_sent_code(stopped), params=not_sent_params(stopped))
-                        # The same keys as a sent file's, for a script that reads them all.
-                        unsent = PushSummary(check.record_type, str(check.path))
-                        with reports.writer(report_path, state.lang) as writer:
-                            writer.add_all(file_cross)
+                    outcome: PushOutcome | None = None
+                    try:
+                        if check.error is not None:
+                            entry |= {
+                                "exit_code": check.error.exit_code,
+                                "error": check.error.message(state.lang),
+                            }
+                        elif blocked or stopped is not None or run.stop.is_set():
+                            signalled = run.stop.is_set() and not blocked
                             if signalled:
-                                # A signal asks to stop, not to read on: the file is listed
-                                # as not sent in one line, unread.
-                                writer.add(why)
-                                unsent.rows_read, unsent.invalid = check.rows, check.invalid
-                                unsent.not_sent = check.rows - check.invalid
+                                why = Problem(
+                                    NOT_SENT_SIGNAL, params={"signal": run.stopped_by or "?"}
+                                )
+                            elif blocked:
+                                why = _strict_reason(len(file_cross), blocking)
                             else:
-                                counts = report_unsent(
+                                why = Problem(
+                                    not_sent_code(stopped), params=not_sent_params(stopped)
+                                )
+                            # The same keys as a sent file's, for a script that reads them all.
+                            unsent = PushSummary(check.record_type, str(check.path))
+                            with reports.writer(report_path, state.lang) as writer:
+                                writer.add_all(file_cross)
+                                if signalled:
+                                    # A signal asks to stop, not to read on: the file is listed
+                                    # as not sent in one line, unread.
+                                    writer.add(why)
+                                    unsent.rows_read, unsent.invalid = check.rows, check.invalid
+                                    unsent.not_sent = check.rows - check.invalid
+                                else:
+                                    counts = report_unsent(
+                                        record_type,
+                                        check.path,
+                                        config.orgid,
+                                        validate,
+                                        why,
+                                        writer,
+                                        superseded=superseded.keys if superseded else frozenset(),
+                                    )
+                                    unsent.rows_read, unsent.invalid = counts.rows, counts.invalid
+                                    unsent.superseded = counts.superseded
+                                    unsent.not_sent = counts.not_sent
+                            if signalled or blocked:
+                                reason = why.message(state.lang)
+                            else:
+                                reason = state.t("sync-not-sent-stopped")
+                            entry |= unsent.to_dict() | {"notices": []}
+                            if superseded is not None and unsent.superseded:
+                                entry["notices"].append(
+                                    _superseded_notice(state, unsent.superseded, superseded)
+                                )
+                            if signalled:
+                                code = run.interrupted_exit_code or EXIT_PROBLEMS
+                            else:
+                                code = stopped.exit_code if stopped is not None else EXIT_PROBLEMS
+                            entry |= {
+                                "exit_code": code,
+                                "error": reason,
+                                "report": writer.written_path if writer.written else None,
+                            }
+                        else:
+                            sent = True
+                            with (
+                                reports.writer(report_path, state.lang) as writer,
+                                progress_display(
+                                    state, check.path, enabled=not as_json
+                                ) as progress,
+                            ):
+                                writer.add_all(file_cross)
+                                outcome = push_one(
                                     record_type,
                                     check.path,
-                                    config.orgid,
-                                    validate,
-                                    why,
-                                    writer,
+                                    client=client,
+                                    report=writer,
+                                    orgid=config.orgid,
+                                    options=options,
+                                    run=run,
+                                    changed_only=changed_only,
                                     superseded=superseded.keys if superseded else frozenset(),
+                                    on_progress=progress,
                                 )
-                                unsent.rows_read, unsent.invalid = counts.rows, counts.invalid
-                                unsent.superseded = counts.superseded
-                                unsent.not_sent = counts.not_sent
-                        if signalled or blocked:
-                            reason = why.message(state.lang)
-                        else:
-                            reason = state.t("sync-not-sent-stopped")
-                        entry |= unsent.to_dict() | {"notices": []}
-                        if superseded is not None and unsent.superseded:
-                            entry["notices"].append(
-                                _superseded_notice(state, unsent.superseded, superseded)
-                            )
-                        if signalled:
-                            code = run.interrupted_exit_code or EXIT_PROBLEMS
-                        else:
-                            code = stopped.exit_code if stopped is not None else EXIT_PROBLEMS
-                        entry |= {
-                            "exit_code": code,
-                            "error": reason,
-                            "report": writer.written_path if writer.written else None,
+                            entry |= outcome.summary.to_dict()
+                            # What the reader did for the file (the sheet it read, rows it skipped),
+                            # for the person reading the night's output.
+                            entry["notices"] = [
+                                {
+                                    "code": notice.code,
+                                    "row": notice.row,
+                                    "message": notice.message(state.lang),
+                                }
+                                for notice in outcome.summary.notices
+                            ]
+                            if superseded is not None and outcome.summary.superseded:
+                                notice = _superseded_notice(
+                                    state, outcome.summary.superseded, superseded
+                                )
+                                entry["notices"].append(notice)
+                                run.log.info("%s: %s", check.path, notice["message"])
+                            entry["exit_code"] = outcome.exit_code
+                            if outcome.error is not None:
+                                entry["error"] = outcome.error.message(state.lang)
+                                if isinstance(
+                                    outcome.error, (AuthError, UnreachableError, LedgerError)
+                                ):
+                                    # The platform refuses or is gone: nothing more gets through;
+                                    # or the ledger can record nothing more (its disk full).
+                                    # A file's own error (cut short, every row of another
+                                    # organisation) leaves the others to be sent.
+                                    stopped = outcome.error
+                        reports.settle(report_path, written=writer is not None and writer.written)
+                    except InputError as error:
+                        if error.code != "report-unwritable":
+                            raise
+                        # The disk full, say, while the file's problems were listed outside
+                        # its push (its references, its rows not sent): its line says so, and
+                        # the files done before keep theirs in the summary, rather than the
+                        # sync ending with none.
+                        sent = outcome is not None
+                        if outcome is not None:
+                            done = outcome.summary
+                        else:  # not sent: its rows are counted as its check counted them
+                            done = PushSummary(check.record_type, str(check.path))
+                            done.rows_read, done.invalid = check.rows, check.invalid
+                            done.not_sent = check.rows - check.invalid
+                        entry |= done.to_dict() | {
+                            "notices": [],
+                            "exit_code": error.exit_code,
+                            "error": error.message(state.lang),
+                            "report": writer.written_path if writer is not None else None,
                         }
-                    else:
-                        sent = True
-                        with (
-                            reports.writer(report_path, state.lang) as writer,
-                            progress_display(state, check.path, enabled=not as_json) as progress,
-                        ):
-                            writer.add_all(file_cross)
-                            outcome = push_one(
-                                record_type,
-                                check.path,
-                                client=client,
-                                report=writer,
-                                orgid=config.orgid,
-                                options=options,
-                                run=run,
-                                changed_only=changed_only,
-                                superseded=superseded.keys if superseded else frozenset(),
-                                on_progress=progress,
-                            )
-                        entry |= outcome.summary.to_dict()
-                        # What the reader did for the file (the sheet it read, rows it skipped),
-                        # for the person reading the night's output.
-                        entry["notices"] = [
-                            {
-                                "code": notice.code,
-                                "row": notice.row,
-                                "message": notice.message(state.lang),
-                            }
-                            for notice in outcome.summary.notices
-                        ]
-                        if superseded is not None and outcome.summary.superseded:
-                            notice = _superseded_notice(
-                                state, outcome.summary.superseded, superseded
-                            )
-                            entry["notices"].append(notice)
-                            run.log.info("%s: %s", check.path, notice["message"])
-                        entry["exit_code"] = outcome.exit_code
-                        if outcome.error is not None:
-                            entry["error"] = outcome.error.message(state.lang)
-                            if isinstance(
-                                outcome.error, (AuthError, UnreachableError, LedgerError)
-                            ):
-                                # The platform refuses or is gone: nothing more gets through;
-                                # or the ledger can record nothing more (its disk full).
-                                # A file's own error (cut short, every row of another
-                                # organisation) leaves the others to be sent.
-                                stopped = outcome.error
-                    reports.settle(report_path, written=writer is not None and writer.written)
+                        run.log.error("%s: %s", check.path, error.message("en"))
                     results.append(entry)
                     if not as_json:
                         # As each file is done: a cron log shows how far a run killed on a
