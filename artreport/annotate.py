@@ -15,8 +15,11 @@ workbook, and a fixed name is what the README and ``--sheet 待修改`` can rely
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import gc
+import sys
 import zipfile
 from collections.abc import Callable, Collection, Iterable, Iterator
 from copy import copy
@@ -125,21 +128,26 @@ class Annotator:
 
     def write(self) -> Path:
         """Write the annotated copy (owner-only: it holds patient data) and return its path."""
-        with open_export(
-            self.record_type, self.source, sheet=self.sheet, encoding=self.encoding
-        ) as table:
-            if table.format == "xlsx":
-                workbook = self._annotated_xlsx(table)
-            else:
-                workbook = self._rebuilt(table)
-        try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            with open_private(self.out, "wb") as handle:
-                workbook.save(handle)
-        except OSError as error:
-            raise InputError(
-                "annotate-unwritable", path=str(self.out), reason=error.strerror or str(error)
-            ) from None
+        failure: str | None = None
+        with _unraisable_silenced():
+            try:
+                with open_export(
+                    self.record_type, self.source, sheet=self.sheet, encoding=self.encoding
+                ) as table:
+                    if table.format == "xlsx":
+                        workbook = self._annotated_xlsx(table)
+                    else:
+                        # Its sheets are streamed to temporary files: a full disk may stop
+                        # them already.
+                        workbook = self._rebuilt(table)
+                self.out.parent.mkdir(parents=True, exist_ok=True)
+                with open_private(self.out, "wb") as handle:
+                    workbook.save(handle)
+            except OSError as error:
+                failure = error.strerror or str(error)
+                workbook = None
+        if failure is not None:
+            raise InputError("annotate-unwritable", path=str(self.out), reason=failure)
         return self.out
 
     # -- marks ------------------------------------------------------------------------------
@@ -586,3 +594,18 @@ class _RowCopier:
                 cell.comment = copy(original.comment)
             if column in self.text_columns or isinstance(value, str):
                 cell.number_format = TEXT_FORMAT
+
+
+@contextlib.contextmanager
+def _unraisable_silenced() -> Iterator[None]:
+    """While a workbook that failed half-way (a full disk) is let go: openpyxl's streams and
+    zip file try to finish writing to files already closed as they are collected, and Python
+    prints each failure, traceback and all, after artreport's own message has said what
+    went wrong."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        yield
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook

@@ -217,3 +217,26 @@ def test_a_sync_whose_disk_fills_keeps_the_files_it_sent_in_its_summary(
     with Ledger.open(default_path(Config())) as ledger:
         [run] = ledger.history(1)
     assert (run.exit_code, run.counts["accepted"] if run.counts else None) == (2, 50)
+
+
+def test_an_annotated_copy_the_disk_has_no_room_for_is_said_without_a_traceback(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The annotated copy does not fit on the disk: the message said so, and then Python
+    printed "Exception ignored in ZipFile.__del__" with a traceback, the half-made workbook
+    failing again on its way out."""
+    rows = list(fake_rows(CYCLE, 3000, orgid=ORGID))
+    rows[5]["ordernumber"] = "abc"
+    export = tmp_path / "cycles.csv"
+    write_rows(export, CYCLE, rows)
+    annotated = tmp_path / "annotated.xlsx"
+
+    result = _run(
+        sandbox, "validate", "cycle", str(export), "--annotate", str(annotated), file_limit=100_000
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "Cannot write the annotated copy" in result.stderr
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert not annotated.exists()
+    assert not list(tmp_path.glob(".annotated.xlsx.*"))
