@@ -240,3 +240,30 @@ def test_an_annotated_copy_the_disk_has_no_room_for_is_said_without_a_traceback(
     assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
     assert not annotated.exists()
     assert not list(tmp_path.glob(".annotated.xlsx.*"))
+
+
+def test_a_push_whose_annotated_copy_does_not_fit_still_says_what_it_sent(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The rows were sent, then the annotated copy did not fit on the disk: the push printed
+    only that, not its summary, and history recorded exit 0 for a command that exited 2."""
+    rows = list(fake_rows(CYCLE, 1000, orgid=ORGID))
+    rows[5]["ordernumber"] = "abc"
+    export = tmp_path / "cycles.csv"
+    write_rows(export, CYCLE, rows)
+    annotated = tmp_path / "annotated.xlsx"
+
+    result = _run(
+        sandbox,
+        *("push", "cycle", str(export), "--chunk-size", "1000", "--annotate", str(annotated)),
+        file_limit=100_000,
+    )
+
+    assert result.returncode == 2, result.stderr
+    assert "Read 1000 rows: 1 invalid, 999 sent, 999 accepted" in result.stdout
+    assert "Cannot write the annotated copy" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(sandbox.rows("cycle")) == 999
+    with Ledger.open(default_path(Config())) as ledger:
+        [run] = ledger.history(1)
+    assert run.exit_code == 2

@@ -44,6 +44,7 @@ from artreport.cli.validate_cmd import (
 )
 from artreport.config import Config
 from artreport.dictionaries import Dictionaries
+from artreport.errors import ArtreportError, InputError
 from artreport.report import ReportWriter, default_report_path, refuse_overwriting
 from artreport.schema import RecordType, load_schema
 from artreport.state import state_dir
@@ -280,6 +281,15 @@ def push_command(
             )
             summary = outcome.summary
             exit_code = outcome.exit_code
+            annotate_failure: ArtreportError | None = None
+            if annotator is not None:
+                try:
+                    annotator.write()
+                except InputError as error:
+                    # The rows are sent: the summary still says so, this is said after it, and
+                    # the run's exit code in history is the command's.
+                    annotate_failure = error
+                    exit_code = max(exit_code, error.exit_code)
             if run is not None:
                 exit_code = run.interrupted_exit_code or exit_code
                 unrecorded = finish(run, exit_code=exit_code, counts=summary.to_dict())
@@ -287,20 +297,24 @@ def push_command(
                     # Everything sent is summed up; the ledger's problem is said after it.
                     outcome.error = unrecorded
                     exit_code = max(exit_code, unrecorded.exit_code)
-        if annotator is not None:
-            annotator.write()
     if as_json:
         payload = summary.to_dict()
         payload["exit_code"] = exit_code
-        if annotator is not None:
+        if annotator is not None and annotate_failure is None:
             payload["annotated"] = str(annotator.out)
+        if annotate_failure is not None:
+            payload["annotate_error"] = annotate_failure.message(state.lang)
         if outcome.error:
             payload["stopped_message"] = outcome.error.message(state.lang)
         typer.echo(json.dumps(payload, ensure_ascii=False))
         warn_of_unwritten_log(state, run)
         raise typer.Exit(exit_code)
     print_push_summary(state, chosen, file, summary, config.dictionaries)
-    if annotator is not None:
+    if annotate_failure is not None:
+        stderr_console().print(
+            f"[red]✗[/red] {annotate_failure.message(state.lang)}", soft_wrap=True
+        )
+    elif annotator is not None:
         print_annotated(state, annotator)
     if outcome.error:
         stderr_console().print(f"[red]✗[/red] {outcome.error.message(state.lang)}", soft_wrap=True)
