@@ -424,6 +424,18 @@ def test_what_lands_is_exactly_what_validation_made_of_each_row(
     assert all(row["orgid"] == ORGID for row in expected.values())
 
 
+def test_an_xls_formula_s_text_result_saved_as_0_never_lands_as_0(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """LibreOffice keeps a formula's text result (周期ID ="CYC"&TEXT(…)) in an xls as 0: the
+    first row landed as cycle "0", which the sheet does not show anywhere."""
+    sandbox = sandbox_factory()
+    path = Path(__file__).parent / "files" / "cycles_text_formulas.xls"
+    summary = push(sandbox, path, tmp_path / "r.csv")
+    assert (summary.accepted, stored_keys(sandbox)) == (0, [])
+    assert {row["field"] for row in report_rows(tmp_path / "r.csv")} == {"cycleid", "ppap"}
+
+
 def test_validating_in_a_child_process_changes_nothing_but_the_process(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

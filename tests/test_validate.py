@@ -1172,6 +1172,21 @@ def test_an_xls_formula_s_empty_result_in_a_date_column_is_blank_not_midnight() 
     ]
 
 
+def test_an_xls_formula_s_text_result_saved_as_0_is_refused_not_sent_as_0() -> None:
+    """周期ID ="CYC"&TEXT(ROW(),"00000") copied down (a shared formula) and 拟行助孕方案
+    ="IVF"&"-ET": LibreOffice keeps a text result in an xls as the number 0, and every row was
+    sent with the cycle ID "0" (the later ones refused as duplicates of the first) while the
+    sheet shows CYC00002…. 周期次数 =ROW()-ROW() is a number: its 0 is the value."""
+    _, results = run(CYCLE, Path(__file__).parent / "files" / "cycles_text_formulas.xls")
+    assert [codes(r.problems) for r in results] == [
+        [(2, "cycleid", "formula-without-value"), (2, "ppap", "formula-without-value")],
+        [(3, "cycleid", "formula-without-value")],
+        [(4, "cycleid", "formula-without-value")],
+    ]
+    assert [r.data.get("ordernumber") for r in results] == [0, 0, 0]
+    assert "0" not in [r.data.get("ppap") for r in results]
+
+
 def test_a_header_over_two_rows_under_a_merged_label_names_its_columns(tmp_path: Path) -> None:
     """年龄 merged over two columns, 女方 and 男方 below it, the other labels merged down over
     both rows: read as one row, the ages were never sent (no column name) and the row of

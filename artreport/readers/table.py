@@ -32,6 +32,9 @@ ANNOTATION_COLUMNS = frozenset({REASON_COLUMN, ORIGINAL_ROW_COLUMN, SPILL_COLUMN
 #: checks refuse it, where an empty cell would be sent as "leave unchanged". It starts with
 #: "#", like the spreadsheet error values that the checks already look out for.
 UNSAVED_FORMULA = "#FORMULA?"
+#: What a reader puts in a cell whose formula gives text that the file keeps as the number 0
+#: (a legacy xls written by LibreOffice: see ``xls_scan``), refused like UNSAVED_FORMULA.
+TEXT_RESULT_LOST = "#FORMULA0?"
 #: A footnote's label: words and a colon (制表人：, 审核:), not a time's 08:30; or the words
 #: alone, in a cell of their own (制表人 | 李四), or a page number (第 1 页, 共1页).
 _LABEL = re.compile(r"[^\W\d_]\s*[:：]")

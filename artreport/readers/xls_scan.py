@@ -13,6 +13,12 @@
   (1899-12-30), never a date a clinic records: a formula's 0 in a date-formatted cell is read
   as the empty result it stands for (so is a clerk's ``=IF(D5="";0;D5+12)``). The empty result
   the file does mark as such (a cached result of type 3) calamine reads as "" already.
+- A formula's text result (``="CYC"&TEXT(A2;"0000")``, ``=TEXT(B2;"000")``). LibreOffice saves
+  it in an xls as the number 0, whatever the text, and Excel and LibreOffice show the text
+  again only because they recalculate on opening: calamine reads 0, which would be sent as
+  the value (every ID of a column built so as "0"). A cached 0 of a formula whose last
+  operation gives text is read as :data:`TEXT_RESULT_LOST`, which the checks refuse. (A
+  formula that gives text only on some branches, an ``IF``, is not told from a number.)
 - Its hidden rows (a ROW record whose flags say so): read like any other, but named in a
   notice, as in an xlsx (see ``xlsx_scan``).
 
@@ -33,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artreport.readers.number_formats import zero_padding
+from artreport.readers.table import TEXT_RESULT_LOST
 from artreport.readers.xlsx_scan import SheetScan
 
 # BIFF records, little-endian: a BOOLERR (0x0205, 8 bytes) whose flag says error; a FORMULA
@@ -51,6 +58,24 @@ _ERROR_RECORD = re.compile(
 # format's number; the XF records follow one another, and a cell names its XF by position.
 _ZERO_FORMULA = re.compile(rb"\x06\x00(..)(..)(..)(..)\x00{8}", re.DOTALL)
 _FORMULA_MIN_LENGTH = 22  # row, column, XF, result, flags, cache and the tokens' length
+# A SHRFMLA record (0x04BC): the tokens of a formula copied over a range, which each of its
+# FORMULA records names by the range's first cell (a ptgExp token) instead of holding them.
+_SHARED_FORMULA = re.compile(rb"\xbc\x04(..)(..)..(.)...(..)", re.DOTALL)
+_SHARED_FORMULA_MIN_LENGTH = 10
+#: BIFF8 built-in functions whose result is text: DOLLAR, FIXED, REPT, MID, TEXT, CHAR, LOWER,
+#: UPPER, PROPER, LEFT, RIGHT, TRIM, REPLACE, SUBSTITUTE, T, CLEAN, REPLACEB, LEFTB, RIGHTB,
+#: MIDB, CONCATENATE.
+_TEXT_FUNCTIONS = frozenset(
+    {13, 14, 30, 31, 48, 111, 112, 113, 114, 115, 116, 118, 119, 120, 130, 162}
+    | {207, 208, 209, 210, 336}
+)
+#: Bytes each operand token takes, its own included, by its class-free number (0x20–0x3D).
+_OPERAND_SIZES = {
+    0x20: 8, 0x21: 3, 0x22: 4, 0x23: 5, 0x24: 5, 0x25: 9, 0x26: 7, 0x27: 7, 0x28: 7,
+    0x29: 3, 0x2A: 5, 0x2B: 9, 0x2C: 5, 0x2D: 9, 0x39: 7, 0x3A: 7, 0x3B: 11, 0x3C: 7,
+    0x3D: 11,
+}  # fmt: skip
+_FIXED_SIZES = {0x01: 5, 0x02: 5, 0x1C: 2, 0x1D: 2, 0x1E: 3, 0x1F: 9}
 _FORMAT_RECORD = re.compile(rb"\x1e\x04(..)(..)(..)([\x00\x01])", re.DOTALL)
 _XF_RECORD = re.compile(rb"\xe0\x00\x14\x00..(..)", re.DOTALL)
 _XF_SIZE = 24
@@ -69,12 +94,18 @@ class _Suspects:
     errors: int = 0
     #: (row, column) from 0 of the formulas giving 0, in any sheet.
     empty_results: set[tuple[int, int]] = field(default_factory=set)
+    #: (row, column) from 0 of the formulas giving text saved as 0, in any sheet.
+    text_results: set[tuple[int, int]] = field(default_factory=set)
     padded_formats: bool = False
     hidden_rows: bool = False
 
     def __bool__(self) -> bool:
         return (
-            self.errors > 0 or bool(self.empty_results) or self.padded_formats or self.hidden_rows
+            self.errors > 0
+            or bool(self.empty_results)
+            or bool(self.text_results)
+            or self.padded_formats
+            or self.hidden_rows
         )
 
 
@@ -105,15 +136,91 @@ def _suspects(path: Path) -> _Suspects:
             number for number, code in formats.items() if _is_date_format(code)
         }
         date_styles = {index for index, number in enumerate(_xf_formats(data)) if number in dates}
-        if date_styles:
-            for length, row, column, style in _ZERO_FORMULA.findall(data):
-                if (
-                    int.from_bytes(length, "little") >= _FORMULA_MIN_LENGTH
-                    and int.from_bytes(style, "little") in date_styles
-                ):
-                    position = (int.from_bytes(row, "little"), int.from_bytes(column, "little"))
-                    suspects.empty_results.add(position)
+        shared: dict[tuple[int, int], bytes] | None = None
+        for match in _ZERO_FORMULA.finditer(data):
+            length, row, column, style = (int.from_bytes(part, "little") for part in match.groups())
+            if length < _FORMULA_MIN_LENGTH:
+                continue
+            position = (row, column)
+            tokens = _formula_tokens(data, match.end(), match.start() + 4 + length)
+            if tokens[:1] == b"\x01" and len(tokens) == 5:
+                if shared is None:
+                    shared = _shared_formulas(data)
+                tokens = shared.get(
+                    (int.from_bytes(tokens[1:3], "little"), int.from_bytes(tokens[3:5], "little")),
+                    b"",
+                )
+            if _gives_text(tokens):
+                suspects.text_results.add(position)
+            elif style in date_styles:
+                suspects.empty_results.add(position)
     return suspects
+
+
+def _formula_tokens(data: mmap.mmap, start: int, end: int) -> bytes:
+    """A FORMULA record's tokens: *start* is where its flags follow its cached result, *end*
+    where the record ends."""
+    size = int.from_bytes(data[start + 6 : start + 8], "little")
+    return bytes(data[start + 8 : min(start + 8 + size, end)])
+
+
+def _shared_formulas(data: mmap.mmap) -> dict[tuple[int, int], bytes]:
+    """The tokens of each shared formula (SHRFMLA), by the (row, column) of its range's
+    first cell."""
+    formulas: dict[tuple[int, int], bytes] = {}
+    for match in _SHARED_FORMULA.finditer(data):
+        length, row, column, size = (int.from_bytes(part, "little") for part in match.groups())
+        if length < _SHARED_FORMULA_MIN_LENGTH + size:
+            continue  # not a SHRFMLA record: bytes that look like its start
+        formulas.setdefault((row, column), bytes(data[match.end() : match.end() + size]))
+    return formulas
+
+
+def _gives_text(tokens: bytes) -> bool:
+    """Whether a formula's tokens (BIFF8, in reverse Polish order) end in an operation whose
+    result is text: ``&``, a string constant or a text function. Tokens it does not know
+    (or a cut record) say no: such a formula's 0 is read as the number it may be."""
+    index, text = 0, False
+    while index < len(tokens):
+        token = tokens[index]
+        if token == 0x17:  # a string constant: its length, then whether two bytes a character
+            if index + 2 >= len(tokens):
+                return False
+            characters, wide = tokens[index + 1], tokens[index + 2] & 1
+            index += 3 + characters * (2 if wide else 1)
+            text = True
+        elif token == 0x19:  # an attribute: spaces, jumps of IF/CHOOSE, or SUM of one range
+            if index + 3 >= len(tokens):
+                return False
+            flags = tokens[index + 1]
+            size = 4
+            if flags & 0x04:  # CHOOSE: its table of jumps follows
+                size += 2 * (int.from_bytes(tokens[index + 2 : index + 4], "little") + 1)
+            if flags & 0x10:
+                text = False  # SUM
+            index += size
+        elif 0x03 <= token <= 0x16:  # an operator, a bracket or a missing argument
+            text = token == 0x08  # & joins text
+            index += 1
+        elif token in _FIXED_SIZES:
+            text = False
+            index += _FIXED_SIZES[token]
+        elif 0x20 <= token <= 0x7F:
+            operand = (token & 0x1F) | 0x20
+            size = _OPERAND_SIZES.get(operand)
+            if size is None or index + size > len(tokens):
+                return False
+            if operand == 0x21:  # a function of fixed arguments: its number
+                text = int.from_bytes(tokens[index + 1 : index + 3], "little") in _TEXT_FUNCTIONS
+            elif operand == 0x22:  # a function of variable arguments: their count, its number
+                number = int.from_bytes(tokens[index + 2 : index + 4], "little") & 0x7FFF
+                text = number in _TEXT_FUNCTIONS
+            else:
+                text = False
+            index += size
+        else:
+            return False
+    return text
 
 
 def _formats(data: mmap.mmap) -> dict[int, str]:
@@ -171,6 +278,7 @@ def _place(path: Path, sheet: str, suspects: _Suspects, found: SheetScan) -> Non
                     if padding:
                         paddings[index] = padding
             empty_results = suspects.empty_results
+            text_results = suspects.text_results
             for row in range(cells.nrows):
                 types = cells.row_types(row)
                 if suspects.errors and xlrd.XL_CELL_ERROR in types:
@@ -179,6 +287,15 @@ def _place(path: Path, sheet: str, suspects: _Suspects, found: SheetScan) -> Non
                         if kind == xlrd.XL_CELL_ERROR:
                             text = xlrd.error_text_from_code.get(values[column], "#VALUE!")
                             found.place(row + 1, column, text)
+                # A formula giving text that the file keeps as 0, whatever the cell's format.
+                if text_results:
+                    for column in range(len(types)):
+                        if (
+                            (row, column) in text_results
+                            and types[column] in (xlrd.XL_CELL_NUMBER, xlrd.XL_CELL_DATE)
+                            and cells.cell_value(row, column) == 0
+                        ):
+                            found.show(row + 1, column, TEXT_RESULT_LOST)
                 # A date-formatted cell (xlrd tells the format's kind) whose formula gave 0.
                 if empty_results and xlrd.XL_CELL_DATE in types:
                     for column, kind in enumerate(types):

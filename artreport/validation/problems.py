@@ -101,6 +101,9 @@ class Wording:
     #: NOT_INTEGER of a word in a coded field (字典项) the config gives no table for: the
     #: hospital's label for a code, which a table maps.
     NOT_INTEGER_WORD_IN_CODED = "not-integer-word-in-coded"
+    #: UNSAVED_FORMULA_VALUE of a formula giving text that a legacy xls keeps as 0: the file
+    #: holds a number in its place, not nothing, and saving it again in LibreOffice keeps it so.
+    FORMULA_TEXT_SAVED_AS_ZERO = "formula-text-saved-as-zero"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from artreport.dictionaries import label_key
-from artreport.readers.table import UNSAVED_FORMULA
+from artreport.readers.table import TEXT_RESULT_LOST, UNSAVED_FORMULA
 from artreport.schema import Field
 from artreport.validation.idcard import looks_like_resident_id
 from artreport.validation.problems import (
@@ -238,6 +238,8 @@ def _unmarked(text: str) -> str:
             raise CellError(SPREADSHEET_ERROR)
         if text == UNSAVED_FORMULA:
             raise CellError(UNSAVED_FORMULA_VALUE)
+        if text == TEXT_RESULT_LOST:
+            raise CellError(UNSAVED_FORMULA_VALUE, **{WORDING: Wording.FORMULA_TEXT_SAVED_AS_ZERO})
     elif first == "E":
         if _LIBREOFFICE_ERROR.fullmatch(text):
             raise CellError(SPREADSHEET_ERROR)
