@@ -436,6 +436,22 @@ def test_an_xls_formula_s_text_result_saved_as_0_never_lands_as_0(
     assert {row["field"] for row in report_rows(tmp_path / "r.csv")} == {"cycleid", "ppap"}
 
 
+def test_a_spreadsheet_s_arithmetic_noise_lands_as_the_number_the_sheet_shows(
+    tmp_path: Path, sandbox_factory: Any
+) -> None:
+    """Formula results as LibreOffice's xls (and Excel's xlsx) keep them, to the last of a
+    double's digits: 不孕年龄 =0.1*3 and 周期号 =1.1*3 landed as 0.30000000000000004 and
+    "3.3000000000000003" where the sheet shows 0.3 and 3.3."""
+    sandbox = sandbox_factory()
+    path = Path(__file__).parent / "files" / "cycles_formula_noise.xls"
+    assert push(sandbox, path, tmp_path / "r.csv").accepted == 2
+    stored = {row["cycleid"]: row for row in sandbox.rows("cycle")}
+    first, second = stored["CYC00001"], stored["CYC00002"]
+    assert (first["wInfertilityyear"], first["wage"], first["cycleno"]) == (0.3, 36.3, "3.3")
+    assert (second["wInfertilityyear"], second["cycleno"]) == (2.5, "12.35")
+    assert second["wage"] == 33.3333333333333  # =100/3, to the 15 digits a spreadsheet shows
+
+
 def test_validating_in_a_child_process_changes_nothing_but_the_process(
     tmp_path: Path, sandbox_factory: Any
 ) -> None:

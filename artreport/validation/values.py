@@ -53,6 +53,9 @@ BLANK: Final = _Blank()
 
 #: Relative difference below which a double is taken for the whole number next to it.
 _FLOAT_NOISE = 1e-9
+#: Significant digits a spreadsheet works to and shows: its arithmetic leaves 0.1+0.2 in the
+#: file as 0.30000000000000004 (LibreOffice's xls, Excel's xlsx), the clerk sees 0.3.
+_SHOWN_DIGITS = 15
 
 INT32_MIN = -(2**31)
 INT32_MAX = 2**31 - 1
@@ -173,7 +176,7 @@ def _text_from_number(
         if not math.isfinite(value):
             raise CellError(NOT_TEXT)
         if not value.is_integer():
-            return repr(value)
+            return repr(_as_shown(value) if numbers_are_doubles else value)
         value = int(value)
         if abs(value) >= _EXACT_DIGITS_LIMIT:
             raise CellError(PRECISION_LOST)
@@ -459,6 +462,19 @@ def read_number(value: Any) -> Any:
     raise CellError(NOT_NUMBER)
 
 
+def _as_shown(value: float) -> float:
+    """A spreadsheet's double to the digits the sheet shows of it."""
+    return float(f"{value:.{_SHOWN_DIGITS}g}")
+
+
+def read_spreadsheet_number(value: Any) -> Any:
+    """:func:`read_number` of a spreadsheet's cell, without the noise its arithmetic leaves
+    in the last of a double's digits."""
+    if value.__class__ is float and not value.is_integer() and math.isfinite(value):
+        return _as_shown(value)
+    return read_number(value)
+
+
 # --- dates and date-times -------------------------------------------------------------------
 
 
@@ -610,7 +626,7 @@ def value_reader(
     if field.type == "integer":
         return _coded_field_reader if field.dict else read_integer
     if field.type == "number":
-        return read_number
+        return read_spreadsheet_number if numbers_are_doubles else read_number
     if field.type == "date":
         return _calendar_reader(
             numbers_are_doubles, _CANONICAL_DATE, dt.date.fromisoformat, BAD_DATE, "%Y-%m-%d"
