@@ -1187,6 +1187,19 @@ def test_an_xls_formula_s_text_result_saved_as_0_is_refused_not_sent_as_0() -> N
     assert "0" not in [r.data.get("ppap") for r in results]
 
 
+def test_an_ods_true_or_false_is_read_as_the_boolean_the_sheet_shows_not_as_1_or_0() -> None:
+    """是否供精 TRUE / FALSE, an xlsx's booleans saved as ods by LibreOffice (=TRUE(), =FALSE(),
+    kept as the numbers 1 and 0): FALSE was refused as the code 0, which the sheet does not
+    show, where the same cells of the xlsx are sent as 1 (是) and 2 (否)."""
+    _, results = run(
+        SCHEMA.get("transplant"), Path(__file__).parent / "files" / "transplant_booleans.ods"
+    )
+    assert [(r.row, r.valid, r.data.get("spermdonation")) for r in results] == [
+        (2, True, 1),
+        (3, True, 2),
+    ]
+
+
 def test_a_header_over_two_rows_under_a_merged_label_names_its_columns(tmp_path: Path) -> None:
     """年龄 merged over two columns, 女方 and 男方 below it, the other labels merged down over
     both rows: read as one row, the ages were never sent (no column name) and the row of

@@ -1,5 +1,5 @@
 """What calamine does not tell of an ods sheet: its error cells, hidden rows, cells merged
-over several rows and numbers shown with leading zeros.
+over several rows, numbers shown with leading zeros, and which cells are TRUE or FALSE.
 
 LibreOffice saves a failed formula's cell with its error text (``#DIV/0!``, ``Err:502``) and
 marks it ``calcext:value-type="error"``; python-calamine reads such a cell as empty, so an
@@ -10,7 +10,10 @@ python-calamine 0.9 gives no merged ranges for an ods: a cell merged over severa
 (``table:number-rows-spanned``) is found here, so that its value fills the rows it covers as
 it does in an xlsx. A number whose style shows it with leading zeros (``000000``: a
 ``number:number`` with ``number:min-integer-digits`` of 2 or more, between literal
-``number:text``; see ``number_formats``) is read as the text shown.
+``number:text``; see ``number_formats``) is read as the text shown. A boolean cell (TRUE,
+FALSE), which calamine reads as the number 1 or 0, is read as the boolean it is, as in an
+xlsx: FALSE in a 1是2否 field is 否 (2), not the code 0, and in a field whose codes the spec
+does not give it is refused, not sent as 0.
 
 ``content.xml`` is first searched a megabyte at a time for any of these marks (and
 ``styles.xml``, where the number styles are, for the last); only a sheet that has one is
@@ -49,7 +52,10 @@ _ROWS_SPANNED = f"{_TABLE}number-rows-spanned"
 _STYLE_NAME = f"{_TABLE}style-name"
 _DEFAULT_STYLE = f"{_TABLE}default-cell-style-name"
 _HIDDEN = frozenset({"collapse", "filter"})
-_MARKS = (b'value-type="error"',)
+_MARKS = (b'value-type="error"', b'value-type="boolean"', b'"of:=TRUE()"', b'"of:=FALSE()"')
+#: The formulas LibreOffice saves a boolean cell as (an xlsx's TRUE once saved as ods): a
+#: number 1 or 0 that the sheet shows as TRUE or FALSE.
+_BOOLEAN_FORMULAS = {"of:=TRUE()": True, "of:=FALSE()": False}
 _HIDDEN_MARKS = (b'visibility="collapse"', b'visibility="filter"')
 #: A merge more than one row tall; a number style of two digits or more.
 _MERGED_DOWN = re.compile(rb'number-rows-spanned="0*(?:[2-9]|[1-9][0-9])')
@@ -203,6 +209,7 @@ def _walk(stream: IO[bytes], sheet: str, found: SheetScan, styles: _Styles | Non
     row = 1  # as the spreadsheet numbers it
     column = 0
     errors: list[tuple[int, str]] = []
+    booleans: list[tuple[int, bool]] = []
     filled = False
     column_styles: list[str | None] = []
     row_style: str | None = None
@@ -210,7 +217,7 @@ def _walk(stream: IO[bytes], sheet: str, found: SheetScan, styles: _Styles | Non
         tag = element.tag
         if event == "start":
             if tag == _ROW:
-                column, errors, filled = 0, [], False
+                column, errors, booleans, filled = 0, [], [], False
                 row_style = element.get(_DEFAULT_STYLE)
             elif tag == _SHEET:
                 in_sheet = element.get(f"{_TABLE}name") == sheet
@@ -226,6 +233,16 @@ def _walk(stream: IO[bytes], sheet: str, found: SheetScan, styles: _Styles | Non
                 if element.get(_CALCEXT_VALUE_TYPE) == "error":
                     text = "".join(element.itertext()).strip()
                     errors.extend((column + offset, text) for offset in range(min(repeat, 256)))
+                elif value_type == "boolean" or f"{_TABLE}formula" in element.attrib:
+                    truth = (
+                        element.get(f"{_OFFICE}boolean-value") == "true"
+                        if value_type == "boolean"
+                        else _BOOLEAN_FORMULAS.get(element.get(f"{_TABLE}formula", ""))
+                    )
+                    if truth is not None:
+                        booleans.extend(
+                            (column + offset, truth) for offset in range(min(repeat, 256))
+                        )
                 spanned = element.get(_ROWS_SPANNED)
                 if spanned is not None and int(spanned) > 1:
                     found.merged_down.append((row, column, row + int(spanned) - 1))
@@ -242,6 +259,8 @@ def _walk(stream: IO[bytes], sheet: str, found: SheetScan, styles: _Styles | Non
                 for offset in range(min(repeat, _MOST_REPEATS) if filled else 0):
                     for error_column, text in errors:
                         found.place(row + offset, error_column, text)
+                    for boolean_column, truth in booleans:
+                        found.show(row + offset, boolean_column, truth)
                     if hidden:
                         found.hidden_rows.append(row + offset)
                 row += repeat

@@ -87,7 +87,7 @@ class SheetScan:
         #: Numbers shown with leading zeros in cells that name no place.
         self.unplaced_shown = 0
         self.hidden_rows: list[int] = []
-        self.shown: dict[int, dict[int, str]] = {}
+        self.shown: dict[int, dict[int, str | bool]] = {}
         #: (top row, column, last row) of each cell merged over several rows.
         self.merged_down: list[tuple[int, int, int]] = []
 
@@ -105,7 +105,7 @@ class SheetScan:
         """``instead`` at ``row`` (1 for the first) and ``column`` (0 for A)."""
         self.cells.setdefault(row, {})[column] = instead
 
-    def show(self, row: int, column: int, text: str) -> None:
+    def show(self, row: int, column: int, text: str | bool) -> None:
         """``text`` at ``row`` (1 for the first) and ``column`` (0 for A), whatever calamine
         read there."""
         self.shown.setdefault(row, {})[column] = text
