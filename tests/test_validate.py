@@ -1200,6 +1200,18 @@ def test_an_ods_true_or_false_is_read_as_the_boolean_the_sheet_shows_not_as_1_or
     ]
 
 
+def test_an_ods_date_time_shown_as_a_time_of_day_is_read_as_the_moment_it_holds() -> None:
+    """操作时间 2023-07-01 07:05:09 in a cell formatted HH:MM:SS: an ods keeps it as a time
+    (PT1082599H05M08.999999519S), which was refused as no date-time, where the same cell of
+    the xlsx is sent. A time of day alone (row 3) holds no date: still refused."""
+    _, results = run(CYCLE, Path(__file__).parent / "files" / "cycles_time_format.ods")
+    assert [(r.row, r.data.get("opertiondate")) for r in results] == [
+        (2, "2023-07-01 07:05:09"),
+        (3, None),
+    ]
+    assert codes(results[1].problems) == [(3, "opertiondate", "bad-datetime")]
+
+
 def test_a_header_over_two_rows_under_a_merged_label_names_its_columns(tmp_path: Path) -> None:
     """年龄 merged over two columns, 女方 and 男方 below it, the other labels merged down over
     both rows: read as one row, the ages were never sent (no column name) and the row of

@@ -127,6 +127,10 @@ _ISO_WITH_OFFSET = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
     r"\s*(?:[Zz]|([+-])(\d{2})(?::?(\d{2}))?)$"
 )
+#: What python-calamine hands over for an ods cell of time type (a date-time cell whose format
+#: shows only the time, 07:05:09): the time since 1899-12-30 as an ISO 8601 duration,
+#: PT1082599H05M08.999999519S.
+_ODS_DURATION = re.compile(r"^PT([0-9]+)H([0-9]+)M([0-9]+(?:\.[0-9]+)?)S$")
 #: The platform's times are China's local time, which has been UTC+8 all year since 1991.
 _CHINA_TIME = dt.timezone(dt.timedelta(hours=8))
 
@@ -257,6 +261,8 @@ def _text_reader(numbers_are_doubles: bool, codes: TypicalCodes | None) -> Calla
             text = cell_text(value)
             if not text:
                 return BLANK
+            if numbers_are_doubles and text[0] == "P" and _ODS_DURATION.match(text):
+                raise CellError(DATE_IN_TEXT_FIELD)  # a time cell, as a date cell of an xlsx
             if text[0] in "0123456789+-":
                 if ("E" in text or "e" in text) and _SCIENTIFIC.match(text):
                     raise CellError(PRECISION_LOST)
@@ -599,6 +605,12 @@ def _calendar_reader(
     def read_calendar(value: Any) -> Any:
         if value.__class__ is str:
             text = cell_text(value)
+            if numbers_are_doubles and text[:1] == "P":
+                duration = _ODS_DURATION.match(text)
+                if duration is not None:
+                    hours, minutes, seconds = duration.groups()
+                    days = (int(hours) * 3600 + int(minutes) * 60 + float(seconds)) / 86400
+                    return _from_serial(days, code).strftime(form)
             return parse(text) if text else BLANK
         if value is None:
             return BLANK
