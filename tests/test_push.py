@@ -1163,6 +1163,15 @@ def test_chunks_keep_file_order_and_both_limits(
         assert len(chunk) == chunk_size or next_size > chunk_bytes
 
 
+def push_in_tens(path: Path, sandbox: Any) -> Any:
+    """``push --json`` of a cycle export in chunks of 10 rows, in English."""
+    return runner.invoke(
+        app,
+        ["--lang", "en", "push", "cycle", str(path), "--chunk-size", "10", "--json"],
+        env=cli_env(sandbox),
+    )
+
+
 def push_recording(tmp_path: Path, path: Path, send: Any, recorded: list[int]) -> Any:
     """Push through ``send``, the rows the ledger would record put in ``recorded``."""
     with ReportWriter(tmp_path / "r.csv") as report:
@@ -1269,11 +1278,7 @@ def test_a_short_count_in_another_json_type_is_still_short(
     platform_counting(monkeypatch, count)
     sandbox = sandbox_factory()
     path = cycle_file(tmp_path, 30)
-    result = runner.invoke(
-        app,
-        ["--lang", "en", "push", "cycle", str(path), "--chunk-size", "10", "--json"],
-        env=cli_env(sandbox),
-    )
+    result = push_in_tens(path, sandbox)
     assert result.exit_code == 1, result.output
     summary = json.loads(result.stdout)
     assert (summary["accepted"], summary["stored_fewer"], summary["platform_affected"]) == (
@@ -1355,11 +1360,7 @@ def test_an_envelope_whose_numbers_are_all_doubles_is_the_platforms_answer(
     rows[5]["cycleid"] = "BAD5"
     path = tmp_path / "cycles.csv"
     write_rows(path, CYCLE, rows)
-    result = runner.invoke(
-        app,
-        ["--lang", "en", "push", "cycle", str(path), "--chunk-size", "10", "--json"],
-        env=cli_env(sandbox),
-    )
+    result = push_in_tens(path, sandbox)
     assert result.exit_code == 1, result.output
     summary = json.loads(result.stdout)
     assert (summary["accepted"], summary["rejected"], summary["stored_fewer"]) == (39, 1, 0)
