@@ -8,6 +8,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import signal
 import socket
 import sys
 import time
@@ -614,7 +615,6 @@ with open_source(load_schema().get("cycle"), sys.argv[1], orgid=None,
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 def test_the_validating_process_ends_when_the_push_is_killed_outright(tmp_path: Path) -> None:
-    import signal
     import subprocess
 
     path = cycle_file(tmp_path, 20_000)  # more than the pipe holds
@@ -653,6 +653,22 @@ def test_a_validating_process_that_dies_is_an_input_error_naming_the_file() -> N
     source.close()
     assert caught.value.code == "input-reader-crashed"
     assert caught.value.params == {"path": "damaged.xls", "exit_code": 3}
+
+
+def test_a_validating_process_killed_outright_is_not_blamed_on_the_file() -> None:
+    """The out-of-memory killer's SIGKILL had been worded "the file may be damaged": the
+    clerk would export it again in vain."""
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=lambda: os.kill(os.getpid(), signal.SIGKILL))
+    process.start()
+    sending.close()
+    source = ChildSource(receiving, process, "cycles.csv")
+    with pytest.raises(InputError) as caught:
+        source.open()
+    source.close()
+    assert caught.value.code == "input-reader-killed"
+    assert "内存" in caught.value.message("zh") and "memory" in caught.value.message("en")
 
 
 @pytest.mark.parametrize("count", [450, 4000])

@@ -197,6 +197,10 @@ class ChildSource:
             # The process died without a word: killed, or a reader library crashed on a
             # damaged file. Either way the file could not be read through.
             self._process.join()
+            if self._process.exitcode == -signal.SIGKILL:
+                # Killed outright: by the kernel's out-of-memory killer or a person, not by
+                # anything in the file, which the clerk would otherwise export again in vain.
+                raise InputError("input-reader-killed", path=self._path) from None
             raise InputError(
                 "input-reader-crashed", path=self._path, exit_code=self._process.exitcode
             ) from None
