@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import itertools
 import json
 import multiprocessing
@@ -641,34 +642,34 @@ def test_the_validating_process_ends_when_the_push_is_killed_outright(tmp_path: 
             os.kill(child, signal.SIGKILL)
 
 
-def test_a_validating_process_that_dies_is_an_input_error_naming_the_file() -> None:
-    context = multiprocessing.get_context("spawn")
+def error_of_validating_process(method: str, target: Any, path: str) -> InputError:
+    """The error of a push whose validating process runs ``target`` and dies."""
+    context = multiprocessing.get_context(method)
     receiving, sending = context.Pipe(duplex=False)
-    process = context.Process(target=os._exit, args=(3,))
+    process = context.Process(target=target)
     process.start()
     sending.close()
-    source = ChildSource(receiving, process, "damaged.xls")
+    source = ChildSource(receiving, process, path)
     with pytest.raises(InputError) as caught:
         source.open()
     source.close()
-    assert caught.value.code == "input-reader-crashed"
-    assert caught.value.params == {"path": "damaged.xls", "exit_code": 3}
+    return caught.value
+
+
+def test_a_validating_process_that_dies_is_an_input_error_naming_the_file() -> None:
+    error = error_of_validating_process("spawn", functools.partial(os._exit, 3), "damaged.xls")
+    assert error.code == "input-reader-crashed"
+    assert error.params == {"path": "damaged.xls", "exit_code": 3}
 
 
 def test_a_validating_process_killed_outright_is_not_blamed_on_the_file() -> None:
     """The out-of-memory killer's SIGKILL had been worded "the file may be damaged": the
     clerk would export it again in vain."""
-    context = multiprocessing.get_context("fork")
-    receiving, sending = context.Pipe(duplex=False)
-    process = context.Process(target=lambda: os.kill(os.getpid(), signal.SIGKILL))
-    process.start()
-    sending.close()
-    source = ChildSource(receiving, process, "cycles.csv")
-    with pytest.raises(InputError) as caught:
-        source.open()
-    source.close()
-    assert caught.value.code == "input-reader-killed"
-    assert "内存" in caught.value.message("zh") and "memory" in caught.value.message("en")
+    killed = error_of_validating_process(
+        "fork", lambda: os.kill(os.getpid(), signal.SIGKILL), "cycles.csv"
+    )
+    assert killed.code == "input-reader-killed"
+    assert "内存" in killed.message("zh") and "memory" in killed.message("en")
 
 
 @pytest.mark.parametrize("count", [450, 4000])
