@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+import artreport
 from artreport.config import Config
 from artreport.fakedata import fake_rows, write_rows
 from artreport.ledger import Ledger, default_path
@@ -159,6 +160,7 @@ def test_history_in_a_state_folder_another_account_keeps_closed_says_so(command:
         state.chmod(0o700 if prefix else 0o000)
         env = {
             **os.environ,
+            "PYTHONPATH": _code_the_other_account_can_read(outer),
             "ARTREPORT_HOME": str(state),
             "ARTREPORT_BASE_URL": "http://127.0.0.1:9",
             "ARTREPORT_ORGID": ORGID,
@@ -180,6 +182,23 @@ def test_history_in_a_state_folder_another_account_keeps_closed_says_so(command:
     assert "Internal error" not in result.stderr
     assert "may not use the upload ledger" in result.stderr
     assert "Permission denied" in result.stderr
+
+
+def _code_the_other_account_can_read(outer: Path) -> str:
+    """A copy of the package in the open folder: the checkout itself may lie where only this
+    account can reach (CI keeps it under a closed folder), and then the other account's Python
+    would stop at "No module named artreport" before artreport could say anything."""
+    code = outer / "code"
+    shutil.copytree(
+        Path(artreport.__file__).parent,
+        code / "artreport",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    for folder, _, files in os.walk(code):
+        Path(folder).chmod(0o755)
+        for name in files:
+            (Path(folder) / name).chmod(0o644)
+    return str(code)
 
 
 def state_dir_ledger(state: Path) -> Path:
