@@ -14,6 +14,7 @@ import stat
 from collections.abc import Callable
 from os import PathLike
 from pathlib import Path
+from typing import BinaryIO
 
 from artreport.errors import InputError
 from artreport.readers.csv_reader import open_csv
@@ -29,7 +30,7 @@ from artreport.readers.html_reader import is_html, open_html
 from artreport.readers.json_reader import open_json, open_json_lines
 from artreport.readers.layout import MissingColumns
 from artreport.readers.spreadsheet import open_spreadsheet
-from artreport.readers.table import Notice, Row, Table
+from artreport.readers.table import FileWatch, Notice, Row, Table
 from artreport.readers.xml_reader import SPREADSHEET_MARK, open_spreadsheet_xml
 
 __all__ = ["EXTENSIONS", "Notice", "Row", "Table", "open_table"]
@@ -73,10 +74,44 @@ def open_table(
         # would wait for ever for a writer, and a nightly job with it.
         raise InputError("input-not-a-file", path=str(path))
     try:
-        with path.open("rb") as file:
-            head = file.read(HEAD_SIZE)
+        file = path.open("rb")
     except FileNotFoundError:
         raise InputError("input-not-found", path=str(path)) from None
+    except OSError as error:
+        raise InputError(
+            "input-unreadable", path=str(path), reason=error.strerror or str(error)
+        ) from None
+    watch = FileWatch(path, file)
+    try:
+        table = _open_reader(
+            path,
+            file,
+            sheet=sheet,
+            encoding=encoding,
+            is_known_header=is_known_header,
+            missing_columns=missing_columns,
+        )
+    except BaseException as error:
+        changed = isinstance(error, Exception) and watch.changed()
+        watch.close()
+        if changed:
+            raise watch.error() from error
+        raise
+    table.watch(watch)
+    return table
+
+
+def _open_reader(
+    path: Path,
+    file: BinaryIO,
+    *,
+    sheet: str | None,
+    encoding: str | None,
+    is_known_header: Callable[[str], bool] | None,
+    missing_columns: MissingColumns | None,
+) -> Table:
+    try:
+        head = file.read(HEAD_SIZE)
     except OSError as error:
         raise InputError(
             "input-unreadable", path=str(path), reason=error.strerror or str(error)

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from artreport.errors import InputError
 from artreport.messages import translate
@@ -153,6 +154,36 @@ def names_columns(texts: list[str], is_known_header: Callable[[str], bool] | Non
     return len(filled) >= 2 and all(is_known_header(text) for text in filled)
 
 
+class FileWatch:
+    """The export as it was when reading began, to tell whether it changed before the end.
+
+    A nightly job may start while the hospital system is still writing its export: read then,
+    the file ends inside its last row (a cut ID or date that passes every check) or grows while
+    it is read. Its size or modification time then differ between the start and the end of the
+    reading. The watch holds the file open and asks the open file, not its name: an exporter
+    that writes a new file and renames it over the old (``os.replace``) leaves the old one,
+    read whole, unchanged.
+    """
+
+    def __init__(self, path: Path, file: BinaryIO) -> None:
+        self.path = path
+        self._file = file
+        self._state = self._now()
+
+    def _now(self) -> tuple[int, int]:
+        status = os.fstat(self._file.fileno())
+        return status.st_size, status.st_mtime_ns
+
+    def changed(self) -> bool:
+        return self._now() != self._state
+
+    def error(self) -> InputError:
+        return InputError("input-changed-while-read", path=str(self.path))
+
+    def close(self) -> None:
+        self._file.close()
+
+
 class Table(ABC):
     """The header and the rows of one input file, read lazily.
 
@@ -163,6 +194,8 @@ class Table(ABC):
     #: Whether a text is a column header the caller knows (see ``open_table``), for the
     #: readers that look for a header row repeated below the first.
     _is_known_header: Callable[[str], bool] | None = None
+    #: The file as ``open_table`` found it, checked when the rows end.
+    _watch: FileWatch | None = None
 
     def __init__(
         self,
@@ -204,8 +237,34 @@ class Table(ABC):
         if self._started:
             raise RuntimeError("Table.rows() can be called only once")
         self._started = True
+        rows = self._rows() if self._watch is None else self._unchanged(self._rows(), self._watch)
         spilled = [index for index, name in enumerate(self.headers) if name == SPILL_COLUMN]
-        return self._refusing_spilled(self._rows(), spilled) if spilled else self._rows()
+        return self._refusing_spilled(rows, spilled) if spilled else rows
+
+    def watch(self, watch: FileWatch) -> None:
+        """Check at the end of :meth:`rows` that the file is as *watch* found it; the table
+        closes *watch* with itself."""
+        self._watch = watch
+
+    @staticmethod
+    def _unchanged(rows: Iterator[Row], watch: FileWatch) -> Iterator[Row]:
+        """*rows*, the last one handed on only once the file is found unchanged: a file still
+        being written ends inside that row. A reader's error on a file that changed (a cut
+        zip, JSON or quote) is that change, told as such."""
+        last: Row | None = None
+        try:
+            for row in rows:
+                if last is not None:
+                    yield last
+                last = row
+        except Exception as error:
+            if watch.changed():
+                raise watch.error() from error
+            raise
+        if watch.changed():
+            raise watch.error()
+        if last is not None:
+            yield last
 
     def _refusing_spilled(self, rows: Iterator[Row], columns: list[int]) -> Iterator[Row]:
         """A failed-rows sheet's shifted rows hold their extra cells under SPILL_COLUMN: until
@@ -297,6 +356,8 @@ class Table(ABC):
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+        if self._watch is not None:
+            self._watch.close()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.format} {str(self.path)!r}>"
