@@ -865,3 +865,22 @@ def test_a_file_that_may_not_be_read_is_said_so_in_the_users_words(
         locked.chmod(0o700)
     assert done.returncode == 2, done.stderr
     assert json.loads(done.stdout)["error"] == "input-unreadable"
+
+
+@pytest.mark.parametrize("command", ["validate", "push"])
+@pytest.mark.parametrize(
+    ("lang", "said"), [("en", "is a PDF document, not data in xlsx"), ("zh", "实际是一个 PDF 文档")]
+)
+def test_a_pdf_named_xlsx_is_called_a_pdf_not_read_as_csv(
+    tmp_path: Path, command: str, lang: str, said: str
+) -> None:
+    """A report "printed" to PDF and saved under the export's name: its first line had been
+    taken for a CSV header, and the file reported as lacking every required column."""
+    path = tmp_path / "cycles.xlsx"
+    path.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n")
+    extra = ["--sandbox"] if command == "push" else []
+    result = runner.invoke(app, ["--lang", lang, command, "cycle", str(path), *extra])
+    assert result.exit_code == 2, result.output
+    assert said in " ".join(result.output.split())
+    assert "csv" not in result.output
+    assert "Traceback" not in result.output

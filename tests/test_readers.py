@@ -1255,6 +1255,64 @@ def test_damaged_xlsx(tmp_path):
     assert error.params["format"] == "xlsx"
 
 
+def zipped(path: Path, *names: str) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in names:
+            archive.writestr(name, "<x/>")
+    return path
+
+
+OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# A PDF whose text is all ASCII (no compressed stream): it used to be read as a CSV, its first
+# line taken for the header.
+TEXT_PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "code", "kind"),
+    [
+        ("cycles.xlsx", TEXT_PDF, "input-is-document", "a PDF document"),
+        ("cycles.xls", TEXT_PDF, "input-is-document", "a PDF document"),
+        ("cycles.csv", TEXT_PDF, "input-is-document", "a PDF document"),
+        ("cycles.csv", "{\\rtf1\\ansi 周期ID}".encode(), "input-is-document", "an RTF document"),
+        ("cycles.xlsx", b"\x89PNG\r\n\x1a\n" + bytes(64), "input-is-document", "an image"),
+        ("cycles.xlsx", ["[Content_Types].xml", "word/document.xml"], "input-is-document",
+         "a Word document"),
+        ("cycles.xls", OLE.ljust(1024, b"\x00") + "WordDocument".encode("utf-16-le"),
+         "input-is-document", "a Word document"),
+        ("cycles.ods", ["mimetype", "content.xml"], "input-is-document", "an OpenDocument text"),
+        ("cycles.xlsx", ["cycles.csv"], "input-is-archive", "zip"),
+        ("cycles.xls", ["cycles.csv", "ovum.csv"], "input-is-archive", "zip"),
+        ("cycles.csv", b"\x1f\x8b\x08\x00" + bytes(64), "input-is-archive", "gzip"),
+    ],
+)  # fmt: skip
+def test_a_file_that_is_no_table_is_named_for_what_it_is(
+    tmp_path: Path, name: str, content: bytes | list[str], code: str, kind: str
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, list):
+        zipped(path, *content)
+    else:
+        path.write_bytes(content)
+
+    error = input_error(path)
+
+    assert error.code == code
+    assert kind in error.message("en")
+    assert error.params["format"] == name.rsplit(".", 1)[1]
+
+
+def test_a_workbook_whose_zip_does_not_list_the_workbook_first_is_still_read(tmp_path):
+    """Only a zip without any xl/ part is called an archive: the order of the parts varies
+    with the writer."""
+    path = tmp_path / "cycles.xlsx"
+    shutil.copy(Path(__file__).resolve().parents[1] / "samples" / "cycles.xlsx", path)
+    with open_table(path) as table:
+        assert len(list(table.rows())) == 40
+
+
 # --- JSON ----------------------------------------------------------------------------------
 
 

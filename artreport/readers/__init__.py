@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from artreport.errors import InputError
+from artreport.messages import Phrase
 from artreport.readers.csv_reader import open_csv
 from artreport.readers.formats import (
     EXTENSIONS,
@@ -25,6 +26,7 @@ from artreport.readers.formats import (
     as_utf8,
     content_format,
     declared_format,
+    what_else,
 )
 from artreport.readers.html_reader import is_html, open_html
 from artreport.readers.json_reader import open_json, open_json_lines
@@ -119,6 +121,11 @@ def _open_reader(
     declared = declared_format(path)
     if not head:
         raise InputError("input-empty", path=str(path))
+    disguised = what_else(head, file)
+    if disguised is not None:
+        code, kind = disguised
+        what = Phrase(kind) if kind.startswith("kind-") else kind
+        raise InputError(code, path=str(path), format=declared, kind=what)
     actual = content_format(head)
     if actual == "binary":
         if path.name.startswith(_LOCK_FILE_MARK):

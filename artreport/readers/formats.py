@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import codecs
 import re
+import zipfile
 from pathlib import Path
+from typing import BinaryIO
 
 from artreport.errors import InputError
 
@@ -87,3 +89,68 @@ def content_format(head: bytes) -> str:
     if head.removeprefix(codecs.BOM_UTF8).lstrip().startswith(b"<"):
         return "markup"
     return "text"
+
+
+#: Files that hold no table, by their first bytes, and the words for what they are: a report
+#: printed to PDF, or a screenshot, saved under the name the export should have had.
+_DOCUMENTS = (
+    (b"%PDF-", "kind-pdf"),
+    (b"{\\rtf", "kind-rtf"),
+    (b"\x89PNG\r\n\x1a\n", "kind-image"),
+    (b"\xff\xd8\xff", "kind-image"),
+    (b"GIF87a", "kind-image"),
+    (b"GIF89a", "kind-image"),
+)
+_ARCHIVES = ((b"\x1f\x8b", "gzip"), (b"Rar!\x1a\x07", "RAR"), (b"7z\xbc\xaf\x27\x1c", "7z"))
+# The names of the streams of a legacy Word or PowerPoint file, in its directory.
+_OLE_DOCUMENTS = (
+    ("WordDocument".encode("utf-16-le"), "kind-word"),
+    ("PowerPoint Document".encode("utf-16-le"), "kind-powerpoint"),
+)
+_WORKBOOK_STREAMS = ("Workbook".encode("utf-16-le"), "Book".encode("utf-16-le"))
+# Where an Office Open XML file keeps its parts: a workbook's under xl/.
+_ZIP_DOCUMENTS = (("word/", "kind-word"), ("ppt/", "kind-powerpoint"))
+
+
+def what_else(head: bytes, file: BinaryIO) -> tuple[str, str] | None:
+    """What a file that is no table is, when its first bytes (or, for a zip, its list of
+    members, read from *file*) say so: ``("input-is-document", phrase code)`` or
+    ``("input-is-archive", the archive's kind)``; None for anything that may be a table.
+
+    Without it, a PDF of plain text is read as CSV (its first line taken for the header), and
+    a zip or a Word file is called a damaged workbook, which sends the clerk to export the
+    same thing again.
+    """
+    for mark, kind in _DOCUMENTS:
+        if head.startswith(mark):
+            return "input-is-document", kind
+    for mark, kind in _ARCHIVES:
+        if head.startswith(mark):
+            return "input-is-archive", kind
+    if head.startswith(_OLE):
+        if not any(stream in head for stream in _WORKBOOK_STREAMS):
+            for stream, kind in _OLE_DOCUMENTS:
+                if stream in head:
+                    return "input-is-document", kind
+        return None
+    if head.startswith(_ZIP) and not head[_ODS_MIMETYPE_AT:].startswith(_ODS_MIMETYPE):
+        return _zip_kind(file)
+    return None
+
+
+def _zip_kind(file: BinaryIO) -> tuple[str, str] | None:
+    try:
+        with zipfile.ZipFile(file) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None  # cut short or damaged: the workbook reader says so
+    finally:
+        file.seek(0)
+    if any(name.startswith("xl/") for name in names):
+        return None
+    for folder, kind in _ZIP_DOCUMENTS:
+        if any(name.startswith(folder) for name in names):
+            return "input-is-document", kind
+    if "mimetype" in names and "content.xml" in names:
+        return "input-is-document", "kind-opendocument"
+    return "input-is-archive", "zip"
