@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 import artreport.readers
 import artreport.upload.pipeline
+import artreport.upload.produce
 from artreport.cli import app
 from artreport.errors import InputError
 from artreport.fakedata import fake_rows, write_rows
@@ -26,6 +27,8 @@ from artreport.readers import open_table
 from artreport.readers.csv_reader import CsvTable
 from artreport.sandbox import Sandbox
 from artreport.schema import load_schema
+from artreport.upload.produce import open_source
+from artreport.validation import ValidateOptions
 from tests.conftest import REPO, SAMPLES
 
 ORGID = "ZJ3301001"
@@ -260,3 +263,21 @@ def test_sync_sends_the_other_files_when_one_is_being_written(
     assert "still being written" in files["cycle_2024.csv"]["error"]
     assert files["information_2024.csv"]["accepted"] == 5
     assert sandbox.rows("cycle") == []
+
+
+def test_a_push_validating_in_a_second_process_is_told_of_the_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large export is read by a second process: the error comes back through the pipe."""
+    path = tmp_path / "cycles.csv"
+    cycles(path, 5)
+    change_once_when_header_read(monkeypatch, path, b"CYC0000")
+    # Forked, the second process reads the file through the patched reader.
+    monkeypatch.setattr(artreport.upload.produce, "_start_method", lambda: "fork")
+    options = ValidateOptions()
+    with (
+        open_source(CYCLE, path, orgid=ORGID, options=options, in_child=True) as source,
+        pytest.raises(InputError) as raised,
+    ):
+        list(source.batches())
+    assert raised.value.code == "input-changed-while-read"
