@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from artreport.errors import ArtreportError
+from artreport.errors import ArtreportError, InputError
 from artreport.readers import EXTENSIONS, Notice
 from artreport.schema import RecordType, Schema
 from artreport.validation import Problem, ValidateOptions, open_validation
@@ -117,6 +117,25 @@ class FileCheck:
     #: field → id → the rows that refer to it, with their own record IDs.
     references: dict[str, dict[str, list[tuple[int, str | None]]]] = field(default_factory=dict)
     error: ArtreportError | None = None
+    #: The file's size and modification time once checked, None if it could not be read.
+    checked_state: tuple[int, int] | None = None
+
+    def changed_since(self) -> InputError | None:
+        """The error for a file that changed between its check and its push: one still being
+        written, read in two pauses of its writer, each whole and unchanged while read, but
+        neither the finished export. Sent, its last row may be cut; and what the run checked
+        across files is not what it would send."""
+        if self.checked_state is None or _state(self.path) == self.checked_state:
+            return None
+        return InputError("input-changed-while-read", path=str(self.path))
+
+
+def _state(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None  # gone: its push says so
+    return status.st_size, status.st_mtime_ns
 
 
 def check_file(
@@ -149,6 +168,8 @@ def check_file(
                         )
     except ArtreportError as error:
         found.error = error
+    else:
+        found.checked_state = _state(path)
     return found
 
 

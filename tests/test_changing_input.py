@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import artreport.readers
+import artreport.sync
 import artreport.upload.pipeline
 import artreport.upload.produce
 from artreport.cli import app
@@ -281,3 +282,34 @@ def test_a_push_validating_in_a_second_process_is_told_of_the_change(
     ):
         list(source.batches())
     assert raised.value.code == "input-changed-while-read"
+
+
+def test_sync_does_not_send_a_file_that_changed_after_it_was_checked(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each read whole and unchanged, but the file grew between its check and its push: its
+    writer was still at work, pausing, and what was checked across files is not what would
+    be sent."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    information = SCHEMA.get("information")
+    write_rows(folder / "information_2024.csv", information, fake_rows(information, 5))
+    writing = folder / "cycle_2024.csv"
+    cycles(writing, 5)
+    checking = artreport.sync.check_file
+
+    def check_file(record_type: Any, path: Path, *args: Any) -> Any:
+        found = checking(record_type, path, *args)
+        if path == writing:
+            appending(writing, b"CYC0000")()
+        return found
+
+    monkeypatch.setattr(artreport.sync, "check_file", check_file)
+    summary_path = tmp_path / "last.json"
+    command = ["--lang", "en", "sync", str(folder), "--summary-json", str(summary_path)]
+    result = runner.invoke(app, command, env=environment(sandbox))
+    assert result.exit_code == 2, result.output
+    files = {Path(f["file"]).name: f for f in json.loads(summary_path.read_text())["files"]}
+    assert "still being written" in files["cycle_2024.csv"]["error"]
+    assert files["information_2024.csv"]["accepted"] == 5
+    assert sandbox.rows("cycle") == []

@@ -215,10 +215,11 @@ def sync_command(
                     sent = False
                     outcome: PushOutcome | None = None
                     try:
-                        if check.error is not None:
+                        unreadable = check.error or check.changed_since()
+                        if unreadable is not None:
                             entry |= {
-                                "exit_code": check.error.exit_code,
-                                "error": check.error.message(state.lang),
+                                "exit_code": unreadable.exit_code,
+                                "error": unreadable.message(state.lang),
                             }
                         elif blocked or stopped is not None or run.stop.is_set():
                             signalled = run.stop.is_set() and not blocked
