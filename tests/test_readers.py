@@ -1304,6 +1304,14 @@ def test_a_file_that_is_no_table_is_named_for_what_it_is(
     assert error.params["format"] == name.rsplit(".", 1)[1]
 
 
+@pytest.mark.parametrize("names", [["[Content_Types].xml", "custom/part.xml"], ["XL\\x.xml"]])
+def test_an_office_zip_of_another_layout_is_left_to_the_workbook_reader(tmp_path, names):
+    """Not called an archive: its parts may be spelled otherwise than Excel spells them."""
+    error = input_error(zipped(tmp_path / "cycles.xlsx", *names))
+
+    assert error.code == "input-corrupt"
+
+
 def test_a_workbook_whose_zip_does_not_list_the_workbook_first_is_still_read(tmp_path):
     """Only a zip without any xl/ part is called an archive: the order of the parts varies
     with the writer."""

@@ -146,11 +146,15 @@ def _zip_kind(file: BinaryIO) -> tuple[str, str] | None:
         return None  # cut short or damaged: the workbook reader says so
     finally:
         file.seek(0)
-    if any(name.startswith("xl/") for name in names):
+    # Some writers spell the parts with a leading slash, a backslash or in capitals.
+    parts = [name.lstrip("/\\").replace("\\", "/").casefold() for name in names]
+    if any(part.startswith("xl/") for part in parts):
         return None
     for folder, kind in _ZIP_DOCUMENTS:
-        if any(name.startswith(folder) for name in names):
+        if any(part.startswith(folder) for part in parts):
             return "input-is-document", kind
-    if "mimetype" in names and "content.xml" in names:
+    if "mimetype" in parts and "content.xml" in parts:
         return "input-is-document", "kind-opendocument"
+    if "[content_types].xml" in parts:
+        return None  # an Office file of some other layout: the workbook reader decides
     return "input-is-archive", "zip"
