@@ -15,9 +15,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from artreport import __version__
 from artreport.config import Config
 from artreport.errors import LedgerError
-from artreport.ledger.migrations import is_current, migrate
+from artreport.ledger.migrations import NewerLedger, is_current, migrate, refuse_newer
 from artreport.state import state_dir
 
 LEDGER_FILE = "ledger.sqlite3"
@@ -146,6 +147,9 @@ class Ledger:
             db = sqlite3.connect(path, isolation_level=None)
             try:
                 db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                # Before the first write (setting the journal mode is one): a ledger of a
+                # newer artreport is left exactly as it is.
+                refuse_newer(db)
                 db.execute("PRAGMA journal_mode = WAL")
                 # In WAL mode, NORMAL survives a killed process; a power cut may lose the last
                 # commits, which only means those rows are sent again (batchInsert upserts).
@@ -451,11 +455,24 @@ def _create_private(path: Path) -> None:
 @contextlib.contextmanager
 def _translated(path: Path) -> Iterator[None]:
     """SQLite errors (not a database, disk full, locked past the busy timeout) → a
-    LedgerError naming the ledger file, for the CLI to print."""
+    LedgerError naming the ledger file, for the CLI to print; so is a ledger of a newer
+    artreport."""
     try:
         yield
     except sqlite3.Error as exc:
         raise _failure(path, exc) from exc
+    except NewerLedger as newer:
+        if newer.versions:
+            raise LedgerError(
+                "ledger-newer",
+                path=str(path),
+                ours=__version__,
+                needed=newer.versions[-1],
+                changes=", ".join(newer.names),
+            ) from None
+        raise LedgerError(
+            "ledger-newer-unknown", path=str(path), ours=__version__, changes=", ".join(newer.names)
+        ) from None
 
 
 def _failure(path: Path, exc: OSError | sqlite3.Error) -> LedgerError:

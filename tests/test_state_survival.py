@@ -1,0 +1,126 @@
+"""What artreport keeps between runs survives a rollback of artreport itself, a write cut
+short and two runs at once: the next run reads it or says plainly what to do, never tracebacks
+on it, misreads it or writes into what it does not understand."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from artreport.cli import app
+from artreport.config import Config
+from artreport.fakedata import fake_rows, write_rows
+from artreport.ledger import Ledger, default_path
+from artreport.sandbox import Sandbox
+from artreport.schema import load_schema
+
+ORGID = "ZJ3301001"
+KEY = "state-survival-key"
+CYCLE = load_schema().get("cycle")
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox({ORGID: KEY}) as running:
+        yield running
+
+
+def invoke(sandbox: Sandbox, *args: str) -> tuple[int, str]:
+    env = {"ARTREPORT_BASE_URL": sandbox.base_url, "ARTREPORT_ORGID": ORGID, "ARTREPORT_KEY": KEY}
+    result = runner.invoke(app, ["--lang", "en", *args], env=env)
+    return result.exit_code, result.output
+
+
+def folder_contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.fixture
+def newer_ledger(isolated_environment: Path, sandbox: Sandbox) -> Path:
+    """A ledger this version made, then migrated by a newer artreport (9.0.0) that IT has
+    since rolled back from."""
+    path = default_path(Config())
+    with Ledger.open(path) as ledger:
+        run = ledger.start_run("artreport push cycle c.xlsx", sandbox.base_url, ORGID)
+        ledger.record_accepted(run, "cycle", [("C1", b"{}")])
+        ledger.finish_run(run, exit_code=0, counts={})
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE accepted ADD COLUMN body_version INTEGER")
+        columns = {column for (_, column, *_) in db.execute("PRAGMA table_info(_migrations)")}
+        if "artreport_version" not in columns:  # as the newer version's m002 adds it
+            db.execute("ALTER TABLE _migrations ADD COLUMN artreport_version TEXT")
+        db.execute(
+            "INSERT INTO _migrations (name, applied_at, artreport_version)"
+            " VALUES ('m003_body_versions', '2027-01-01T00:00:00+00:00', '9.0.0')"
+        )
+    db.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("push", "cycle", "{export}"),
+        ("push", "cycle", "{export}", "--changed-only"),
+        ("sync", "{folder}"),
+        ("delete", "cycle", "--id", "C1", "--yes"),
+        ("history",),
+        ("status",),
+    ],
+)
+def test_a_ledger_of_a_newer_artreport_is_refused_and_left_as_it_is(
+    newer_ledger: Path, sandbox: Sandbox, tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """An older artreport wrote into it (and answered --changed-only from a schema it does
+    not know); history and status read it as if they knew what it meant."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    export = folder / "cycle.csv"
+    write_rows(export, CYCLE, fake_rows(CYCLE, 3, seed=7, orgid=ORGID))
+    before = folder_contents(newer_ledger.parent)
+
+    args = [part.format(export=export, folder=folder) for part in command]
+    code, output = invoke(sandbox, *args)
+
+    assert code == 2, output
+    assert f"The upload ledger {newer_ledger} was upgraded by a newer artreport, 9.0.0" in output
+    assert "Install artreport 9.0.0 or later again" in output
+    assert "Traceback" not in output
+    assert sandbox.stats()["endpoints"] == {}
+    after = folder_contents(newer_ledger.parent)
+    assert {name: after.get(name) for name in before} == before
+    assert not any(name.endswith("-wal") and after[name] for name in after)
+
+
+def test_a_ledger_of_a_newer_artreport_that_did_not_say_its_version(
+    isolated_environment: Path, sandbox: Sandbox
+) -> None:
+    """A ledger whose unknown migration names no version: the message still says to install
+    the newer artreport again, in both languages."""
+    path = default_path(Config())
+    Ledger.open(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m900_x', '2027-01-01')")
+    db.close()
+    code, output = invoke(sandbox, "history")
+    assert code == 2
+    assert "was upgraded by a newer version of artreport (m900_x)" in output
+    assert "Install the newer artreport you had upgraded to again" in output
+
+
+def test_each_migration_records_the_version_that_applied_it(isolated_environment: Path) -> None:
+    """What an older version refusing the ledger names as the version to install again."""
+    import artreport
+
+    path = default_path(Config())
+    Ledger.open(path).close()
+    with sqlite3.connect(path) as db:
+        versions = {v for (v,) in db.execute("SELECT artreport_version FROM _migrations")}
+    db.close()
+    assert versions == {artreport.__version__}
