@@ -14,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +76,53 @@ def open_private(
     target = Path(path)
     # mkstemp creates the file 0600 on POSIX, so the data is private from the first byte.
     fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    with _replacing(fd, Path(temporary), target, mode, encoding, newline) as handle:
+        yield handle
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> None:
+    with open_private(path, "wb") as handle:
+        handle.write(data)
+
+
+def replace_file(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``path`` whole and atomically, as :func:`open_private` does, for a file that
+    others may have to read (the summary a monitor reads): a new file gets the permissions any
+    new file gets (the umask's), an existing one keeps its own. A link is followed, so the
+    file it names is replaced, not the link."""
+    target = Path(os.path.realpath(path))
+    try:
+        kept: int | None = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        kept = None
+    temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except PermissionError:
+        if kept is None:
+            raise
+        # A file this account may write in a folder it may not (made so by IT): written in
+        # place, as before, rather than not at all.
+        target.write_bytes(data)
+        return
+    with _replacing(fd, temporary, target, "wb") as handle:
+        if kept is not None and hasattr(os, "fchmod"):
+            os.fchmod(handle.fileno(), kept)
+        handle.write(data)
+
+
+@contextlib.contextmanager
+def _replacing(
+    fd: int,
+    temporary: Path,
+    target: Path,
+    mode: str,
+    encoding: str | None = None,
+    newline: str | None = None,
+) -> Iterator[IO[Any]]:
+    """The temporary file ``fd`` for writing; synced to disk, then renamed over ``target``
+    when the block ends without an exception, else removed. A power cut or a kill leaves
+    either the old file or the new one whole, never a part of one."""
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
             yield handle
@@ -84,8 +133,3 @@ def open_private(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
-
-
-def write_private(path: str | os.PathLike[str], data: bytes) -> None:
-    with open_private(path, "wb") as handle:
-        handle.write(data)

@@ -4,7 +4,14 @@ on it, misreads it or writes into what it does not understand."""
 
 from __future__ import annotations
 
+import json
+import os
+import resource
+import signal
 import sqlite3
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,3 +131,84 @@ def test_each_migration_records_the_version_that_applied_it(isolated_environment
         versions = {v for (v,) in db.execute("SELECT artreport_version FROM _migrations")}
     db.close()
     assert versions == {artreport.__version__}
+
+
+def _limited_files(size: int) -> None:
+    """In the child: no file may grow beyond ``size`` bytes, as on a disk that is full."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+
+def _sync(
+    sandbox: Sandbox, state: Path, *arguments: str, file_limit: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "ARTREPORT_HOME": str(state),
+        "ARTREPORT_BASE_URL": sandbox.base_url,
+        "ARTREPORT_ORGID": ORGID,
+        "ARTREPORT_KEY": KEY,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "artreport", "--lang", "en", "sync", *arguments],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=None if file_limit is None else (lambda: _limited_files(file_limit)),
+    )
+
+
+def test_a_summary_the_disk_cannot_hold_leaves_no_half_file(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The summary was written in place: a full disk left the first part of it, which a
+    monitor could not read as JSON, in place of the night before's. Now it is written whole or
+    not at all, and the night before's is gone, so that it is not read as tonight's."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_rows(exports / "cycle.csv", CYCLE, fake_rows(CYCLE, 3, seed=7, orgid=ORGID))
+    # Files of no record type, each named in the summary: a summary far larger than the
+    # ledger, so that the disk has room for the one and not the other.
+    for number in range(1500):
+        (exports / f"unrelated-{number:05d}-{'x' * 120}.csv").write_text("a,b\n1,2\n")
+    summary = tmp_path / "monitor" / "last.json"
+    state = tmp_path / "state"
+    first = _sync(sandbox, state, str(exports), "--summary-json", str(summary))
+    assert first.returncode == 0, first.stderr
+    assert len(summary.read_bytes()) > 200_000
+    summary.chmod(0o640)  # as IT set it for the monitor's group
+
+    cut = _sync(sandbox, state, str(exports), "--summary-json", str(summary), file_limit=150_000)
+
+    assert cut.returncode == 2, cut.stdout + cut.stderr
+    assert f"Cannot write the sync summary {summary}" in cut.stdout + cut.stderr
+    assert "Traceback" not in cut.stderr
+    assert not summary.exists()
+    assert list(summary.parent.iterdir()) == []  # no temporary file left either
+
+    again = _sync(sandbox, state, str(exports), "--summary-json", str(summary))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(summary.read_bytes())["exit_code"] == 0
+
+
+def test_a_summary_keeps_its_permissions_and_its_link(tmp_path: Path, sandbox: Sandbox) -> None:
+    """Written whole through a temporary file, the summary keeps what IT set on it: its mode
+    (a monitor's group reads it) and the link naming it stays a link."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_rows(exports / "cycle.csv", CYCLE, fake_rows(CYCLE, 3, seed=7, orgid=ORGID))
+    kept = tmp_path / "kept" / "last.json"
+    kept.parent.mkdir()
+    kept.write_text("{}")
+    kept.chmod(0o640)
+    link = tmp_path / "last.json"
+    link.symlink_to(kept)
+
+    result = _sync(sandbox, tmp_path / "state", str(exports), "--summary-json", str(link))
+
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink()
+    assert json.loads(kept.read_bytes())["exit_code"] == 0
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o640
+    assert sorted(p.name for p in kept.parent.iterdir()) == ["last.json"]

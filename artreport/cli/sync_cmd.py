@@ -45,7 +45,7 @@ from artreport.errors import (
 )
 from artreport.report import ReportWriter, SyncReports, same_path, unused_path
 from artreport.schema import Schema, load_schema
-from artreport.state import private_dir, state_dir
+from artreport.state import private_dir, replace_file, state_dir
 from artreport.validation import ValidateOptions
 from artreport.validation.problems import (
     NOT_SENT_SIGNAL,
@@ -378,9 +378,7 @@ def sync_command(
             }
             if summary_json:
                 try:
-                    summary_json.write_text(
-                        json.dumps(summary, ensure_ascii=False, indent=1), "utf-8"
-                    )
+                    _write_summary(summary_json, summary)
                 except OSError as exc:
                     # The rows are sent and the summary still goes to the screen; the exit
                     # code (the history's too) says that what a monitor reads was not written.
@@ -533,7 +531,19 @@ def _summary_of_failure(
                 "log": str(early.log) if early.log else None,
             }
             with contextlib.suppress(OSError):  # the message on screen says what went wrong
-                path.write_text(json.dumps(summary, ensure_ascii=False, indent=1), "utf-8")
+                _write_summary(path, summary)
+        raise
+
+
+def _write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """Write the summary file whole or not at all: a run killed or a disk full mid-write must
+    not leave a half file that a monitor fails to read. When it cannot be written, last
+    night's is removed, so that a monitor finds none rather than reading it as tonight's."""
+    try:
+        replace_file(path, json.dumps(summary, ensure_ascii=False, indent=1).encode())
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.realpath(path))  # the file replace_file would have replaced
         raise
 
 
