@@ -31,7 +31,8 @@ from artreport.client.platform import checked_base_url, is_loopback, tls_context
 from artreport.client.proxy import Proxy, asks_for_login, proxy_for
 from artreport.client.tls import cause, certificate_problem
 from artreport.config import Config, holds_key
-from artreport.errors import ArtreportError, ConfigError
+from artreport.errors import ArtreportError, ConfigError, LedgerError
+from artreport.ledger import LEDGER_FILE, Ledger
 from artreport.state import state_dir
 
 #: The longest any one network step may take, whatever the config's ``timeout`` says: doctor
@@ -391,4 +392,10 @@ def _check_state_dir(config: Config) -> Check:
                 "state-dir-unusable",
                 {"path": str(folder), "reason": exc.strerror or type(exc).__name__},
             )
+    # The ledger in it too: after IT rolls artreport back, every run stops on a ledger the
+    # newer version upgraded, which is what doctor is asked about.
+    try:
+        Ledger.check(directory / LEDGER_FILE)
+    except LedgerError as error:
+        return _failed("state-dir", error)
     return Check("state-dir", Status.OK, "doctor-state-dir-ok", {"path": str(directory)})

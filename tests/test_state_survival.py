@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import artreport
 from artreport.cli import app
 from artreport.config import Config
 from artreport.fakedata import fake_rows, write_rows
 from artreport.ledger import Ledger, default_path
+from artreport.ledger.migrations import m001_initial
 from artreport.sandbox import Sandbox
 from artreport.schema import load_schema
 
@@ -123,8 +125,6 @@ def test_a_ledger_of_a_newer_artreport_that_did_not_say_its_version(
 
 def test_each_migration_records_the_version_that_applied_it(isolated_environment: Path) -> None:
     """What an older version refusing the ledger names as the version to install again."""
-    import artreport
-
     path = default_path(Config())
     Ledger.open(path).close()
     with sqlite3.connect(path) as db:
@@ -212,3 +212,47 @@ def test_a_summary_keeps_its_permissions_and_its_link(tmp_path: Path, sandbox: S
     assert json.loads(kept.read_bytes())["exit_code"] == 0
     assert stat.S_IMODE(kept.stat().st_mode) == 0o640
     assert sorted(p.name for p in kept.parent.iterdir()) == ["last.json"]
+
+
+def test_doctor_names_a_ledger_of_a_newer_artreport(newer_ledger: Path, tmp_path: Path) -> None:
+    """Every run stopped on it while doctor said the state folder was fine."""
+    config = tmp_path / "artreport.yaml"
+    config.write_text(f"base_url: http://127.0.0.1:9\norgid: {ORGID}\n", encoding="utf-8")
+    config.chmod(0o600)
+    before = folder_contents(newer_ledger.parent)
+    result = runner.invoke(app, ["--lang", "en", "--config", str(config), "doctor", "--json"])
+    [check] = [c for c in json.loads(result.output)["checks"] if c["name"] == "state-dir"]
+    assert check["status"] == "failed"
+    assert check["code"] == "ledger-newer" and check["params"]["needed"] == "9.0.0"
+    assert result.exit_code == 1
+    after = folder_contents(newer_ledger.parent)
+    assert {name: after.get(name) for name in before} == before
+
+
+def test_doctor_leaves_an_older_ledger_to_the_next_run(
+    isolated_environment: Path, tmp_path: Path
+) -> None:
+    """doctor holds no run lock, so it must not bring a ledger up to date (write to it)."""
+    path = default_path(Config())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as db:  # as the version before m002 left it
+        db.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        m001_initial(db)
+        db.execute("INSERT INTO _migrations VALUES ('m001_initial', '2025-01-01T00:00:00+00:00')")
+    db.close()
+    before = folder_contents(path.parent)
+    config = tmp_path / "artreport.yaml"
+    config.write_text(f"base_url: http://127.0.0.1:9\norgid: {ORGID}\n", encoding="utf-8")
+    config.chmod(0o600)
+    result = runner.invoke(app, ["--lang", "en", "--config", str(config), "doctor", "--json"])
+    [check] = [c for c in json.loads(result.output)["checks"] if c["name"] == "state-dir"]
+    assert check["status"] == "ok"
+    after = folder_contents(path.parent)
+    assert {name: after.get(name) for name in before} == before
+
+    # The next run brings it up to date, marking only what it applied with its version.
+    Ledger.open(path).close()
+    with sqlite3.connect(path) as db:
+        marked = dict(db.execute("SELECT name, artreport_version FROM _migrations"))
+    db.close()
+    assert marked == {"m001_initial": None, "m002_migration_versions": artreport.__version__}

@@ -175,6 +175,16 @@ class Ledger:
             raise _failure(Path(path), exc) from None
         return True
 
+    @staticmethod
+    def check(path: str | os.PathLike[str]) -> None:
+        """Raise the :class:`LedgerError` that would stop a run at the ledger at ``path`` (damaged,
+        upgraded by a newer artreport), reading only: for ``doctor``, which must not bring an
+        old ledger up to date without the run lock. No ledger yet is fine."""
+        if Ledger.exists(path):
+            db = _open_read_only(Path(path))
+            if db is not None:
+                db.close()
+
     def close(self) -> None:
         self._db.close()
 
