@@ -4,6 +4,7 @@ on it, misreads it or writes into what it does not understand."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import resource
@@ -26,6 +27,7 @@ from artreport.ledger import Ledger, default_path
 from artreport.ledger.migrations import m001_initial
 from artreport.sandbox import Sandbox
 from artreport.schema import load_schema
+from artreport.state import replace_file
 
 ORGID = "ZJ3301001"
 KEY = "state-survival-key"
@@ -256,3 +258,27 @@ def test_doctor_leaves_an_older_ledger_to_the_next_run(
         marked = dict(db.execute("SELECT name, artreport_version FROM _migrations"))
     db.close()
     assert marked == {"m001_initial": None, "m002_migration_versions": artreport.__version__}
+
+
+def test_a_summary_in_a_folder_this_account_may_not_write_in_is_written_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IT made the file writable for the cron account in a folder it may not write in
+    (/var/log): no temporary file can be made beside it, and it is written in place, as
+    before, rather than not at all. Root writes through permissions, so the folder's refusal
+    is played by os.open."""
+    summary = tmp_path / "last.json"
+    summary.write_text('{"night": 1}', encoding="utf-8")
+    opened = os.open
+
+    def refusing_new_files(path: str, flags: int, mode: int = 0o777) -> int:
+        if flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return opened(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", refusing_new_files)
+    replace_file(summary, b'{"night": 2}')
+    assert json.loads(summary.read_bytes()) == {"night": 2}
+    with pytest.raises(PermissionError):
+        replace_file(tmp_path / "new.json", b"{}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.json"]
