@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 import artreport
 from artreport.cli import app
+from artreport.client.session import SessionCache, make_token
 from artreport.config import Config
 from artreport.fakedata import fake_rows, write_rows
 from artreport.ledger import Ledger, default_path
@@ -282,3 +283,23 @@ def test_a_summary_in_a_folder_this_account_may_not_write_in_is_written_in_place
     with pytest.raises(PermissionError):
         replace_file(tmp_path / "new.json", b"{}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.json"]
+
+
+@pytest.mark.parametrize("left", [b"", b'{"format": 1, "base_url": "http', b"\0" * 286])
+def test_a_login_cache_cut_short_means_logging_in_again(
+    isolated_environment: Path, sandbox: Sandbox, left: bytes
+) -> None:
+    """A cache file a power cut left empty, cut short or full of zeros is no login: the next
+    command logs in again and writes it whole, owner-only, whatever mode the old one had."""
+    assert invoke(sandbox, "login")[0] == 0
+    [cached] = (isolated_environment / "sessions").iterdir()
+    cached.write_bytes(left)
+    cached.chmod(0o644)
+
+    code, output = invoke(sandbox, "login")
+
+    assert code == 0, output
+    assert sandbox.stats()["logins"] == 2
+    assert stat.S_IMODE(cached.stat().st_mode) == 0o600
+    cache = SessionCache(cached.parent)
+    assert cache.load(sandbox.base_url, ORGID, make_token(ORGID, KEY)) is not None
