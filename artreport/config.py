@@ -50,7 +50,7 @@ class Config:
     ca_bundle: str | None = None
     state_dir: str | None = None
     lang: str | None = None
-    #: For ``sync``: file name patterns per record type, replacing the defaults.
+    #: For ``sync``: file name patterns per record type, beside the type's own names.
     sync_patterns: dict[str, list[str]] | None = field(default=None, hash=False)
     #: Code tables for coded fields, by ``field`` or ``type.field`` (see ``dictionaries``).
     dictionaries: dict[str, dict[int, str]] | None = field(default=None, hash=False)

@@ -59,13 +59,15 @@ def find_exports(
     for type_name, type_patterns in (patterns or {}).items():
         found = schema.find(type_name)
         if found is not None:
-            configured[found.name] = type_patterns
+            configured.setdefault(found.name, []).extend(type_patterns)
     chosen: dict[str, list[Path]] = {}
     for path in data_files(directory):
         name = path.name
         best: tuple[int, str] | None = None
         for record_type in schema:
-            for pattern in configured.get(record_type.name) or default_patterns(record_type):
+            # Beside the type's own names, not instead: a hand export named cycle_….xlsx
+            # dropped into a folder of HIS_zq_… files must not be ignored for the night.
+            for pattern in default_patterns(record_type) + configured.get(record_type.name, []):
                 if fnmatch.fnmatch(name.casefold(), pattern.casefold()):
                     candidate = (_literal_length(pattern), record_type.name)
                     if best is None or candidate[0] > best[0]:

@@ -532,6 +532,20 @@ def test_sync_knows_a_file_by_the_clerks_name_for_its_type(tmp_path: Path) -> No
     }
 
 
+def test_sync_patterns_add_to_a_types_own_names(tmp_path: Path) -> None:
+    # config.example.yaml promises patterns "beside its own names": the night the clerk
+    # drops a hand export among the HIS files, it is sent, not ignored.
+    for name in ["HIS_zq_0630.csv", "cycle_manual.xlsx", "HIS_yz_0630.xlsx"]:
+        (tmp_path / name).write_bytes(b"")
+
+    found = find_exports(tmp_path, SCHEMA, {"cycle": ["HIS_zq_*.csv"], "移植": ["HIS_yz_*"]})
+
+    assert {t: [p.name for p in paths] for t, paths in found.items()} == {
+        "cycle": ["HIS_zq_0630.csv", "cycle_manual.xlsx"],
+        "transplant": ["HIS_yz_0630.xlsx"],
+    }
+
+
 def test_sync_refuses_outputs_it_cannot_write_before_sending_anything(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
