@@ -137,8 +137,15 @@ def _check_config(load: Callable[[], Config]) -> tuple[Config | None, Check]:
     if missing:
         names = ", ".join(missing)
         if source is None:
+            # Without a file the environment is what lacks them, and there they are spelt
+            # ARTREPORT_KEY: `export key=…` would set nothing artreport reads.
+            variables = ", ".join(f"ARTREPORT_{name.upper()}" for name in missing)
             return config, Check(
-                "config", Status.FAILED, "doctor-config-none", {"names": names}, "doctor-hint-new"
+                "config",
+                Status.FAILED,
+                "doctor-config-none",
+                {"names": variables},
+                "doctor-hint-new",
             )
         return config, Check(
             "config",

@@ -304,6 +304,18 @@ def test_config_file_not_found_skips_everything_else(tmp_path: Path) -> None:
     assert {checks[name]["status"] for name in doctor.CHECKS[1:]} == {"skipped"}
 
 
+def test_no_config_at_all_names_the_environment_variables_to_set(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ARTREPORT_ORGID", ORGID)
+    result = CliRunner().invoke(app, ["--lang", "en", "doctor"])
+    assert result.exit_code == 1
+    first = result.output.splitlines()[0]
+    assert first.startswith("✗ Config: No config file found")
+    assert "the environment lacks: ARTREPORT_BASE_URL, ARTREPORT_KEY." in first
+
+
 def test_environment_only_settings_are_reported_as_such(
     monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox
 ) -> None:
