@@ -40,6 +40,9 @@ _EXTRA_ARGUMENTS = re.compile(
 _MISSING_COMMAND = re.compile(r"^Missing command\.$")
 _NEEDS_VALUE = re.compile(r"^Option '(?P<name>.+?)' requires (?:an argument|\d+ arguments)\.$")
 _TAKES_NO_VALUE = re.compile(r"^Option '(?P<name>.+?)' does not take a value\.$")
+#: What Click raises for ``artreport`` typed alone (``no_args_is_help``): its "message" is the
+#: whole help, the list of commands the clerk was after, not a mistake to word.
+_HELP_ASKED = getattr(click_errors, "NoArgsIsHelpError", ())
 
 
 class WordedGroup(TyperGroup):
@@ -59,6 +62,8 @@ class WordedGroup(TyperGroup):
 def _worded() -> Iterator[None]:
     try:
         yield
+    except _HELP_ASKED:
+        raise
     except click_errors.UsageError as error:
         # Typer calls show(file=None) for a usage error; the error's own words are kept.
         error.show = functools.partial(_show, error)  # type: ignore[method-assign]
