@@ -27,6 +27,9 @@ DEFAULT_RETRY_MAX_SECONDS = 120.0
 DEFAULT_CHUNK_SIZE = 200
 DEFAULT_CHUNK_BYTES = 2_000_000
 DEFAULT_CONCURRENCY = 1
+#: The most requests in parallel, from the config as from ``push --concurrency``: ``sync`` has
+#: only the config, and a hundred at once against the province's platform is an attack.
+MAX_CONCURRENCY = 32
 
 _ENV_OVERRIDES = {
     "ARTREPORT_BASE_URL": "base_url",
@@ -119,6 +122,8 @@ def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
                 raise ConfigError("config-bad-value", name=name, value=value) from None
             if value <= 0 and name not in ("retries",):
                 raise ConfigError("config-bad-value", name=name, value=value)
+            if name == "concurrency" and value > MAX_CONCURRENCY:
+                raise ConfigError("config-too-large", name=name, value=value, limit=MAX_CONCURRENCY)
         elif name == "verify":
             value = _switch(name, value)
         elif name == "lang":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -86,6 +87,27 @@ def test_verify_that_is_no_yes_or_no_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert caught.value.code == "config-bad-value"
+
+
+def test_concurrency_above_what_push_allows_is_refused_from_the_config_too(
+    tmp_path: Path,
+) -> None:
+    # sync takes it from the config alone: push --concurrency 99 is a usage error, and the
+    # same number in the file must not open 99 connections to the platform every night.
+    path = tmp_path / "artreport.yaml"
+    path.write_text("base_url: http://127.0.0.1:9\norgid: ZJ3301001\nkey: k\nconcurrency: 33\n")
+    path.chmod(0o600)
+    result = CliRunner().invoke(
+        app, ["--lang", "en", "--config", str(path), "sync", str(tmp_path), "--json"]
+    )
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout) == {
+        "error": "config-too-large",
+        "message": "Config setting concurrency is 33, more than the 32 allowed.",
+        "exit_code": 2,
+    }
+    path.write_text("concurrency: 32\n")
+    assert load_config(path).concurrency == 32
 
 
 @pytest.mark.parametrize(

@@ -42,7 +42,7 @@ from artreport.cli.validate_cmd import (
     annotator_for,
     print_annotated,
 )
-from artreport.config import Config
+from artreport.config import MAX_CONCURRENCY, Config
 from artreport.dictionaries import Dictionaries
 from artreport.errors import ArtreportError, InputError
 from artreport.report import ReportWriter, default_report_path, refuse_overwriting
@@ -182,7 +182,8 @@ def push_command(
         int | None, typer.Option("--chunk-size", min=1, help="Rows per request (default 200).")
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option("--concurrency", min=1, max=32, help="Requests in parallel.")
+        int | None,
+        typer.Option("--concurrency", min=1, max=MAX_CONCURRENCY, help="Requests in parallel."),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Do everything except log in and send.")
