@@ -114,6 +114,31 @@ def test_delete_many_from_a_file(sandbox: Sandbox, tmp_path: Path) -> None:
     assert len(sandbox.rows("transplant")) == 2
 
 
+@pytest.mark.parametrize("given", [["--id"], ["--cycleid"]])
+def test_an_id_and_a_listing_together_delete_nothing(
+    sandbox: Sandbox, tmp_path: Path, given: list[str]
+) -> None:
+    # Which one the clerk meant cannot be known, and a delete cannot be undone: the listing
+    # was silently passed over for the --id, or the --cycleid for the listing's.
+    rows = load(sandbox, tmp_path, "transplant", 3)
+    listing = tmp_path / "to_delete.csv"
+    listing.write_text(
+        "移植ID,周期ID\n" + "".join(f"{r['transplantid']},{r['cycleid']}\n" for r in rows[:2]),
+        encoding="utf-8",
+    )
+    options = {"--id": rows[2]["transplantid"], "--cycleid": rows[2]["cycleid"]}
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "delete", "transplant", "--from-file", str(listing), "--yes", "--json"]
+        + [part for option in given for part in (option, options[option])],
+        env=env(sandbox),
+    )
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["error"] == "delete-id-and-file"
+    assert "Nothing was deleted." in json.loads(result.stdout)["message"]
+    assert len(sandbox.rows("transplant")) == 3
+
+
 def test_a_listing_on_the_second_sheet_is_read_from_there(tmp_path: Path) -> None:
     # The first sheet lists cycles: its 周期ID and 机构ID are ovum columns too, but not the
     # records to delete.

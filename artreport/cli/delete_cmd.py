@@ -71,6 +71,9 @@ def delete_command(
         chosen = load_schema().get(record_type)
         config = state.config()
         config.require("base_url", "orgid", "key")
+        if from_file and (record_id or cycleid):
+            # Deleting cannot be undone: which of the two was meant is not guessed.
+            raise UsageError("delete-id-and-file")
         if record_id:
             targets = [target_for(chosen, record_id, config.orgid, cycleid)]
         elif from_file:
