@@ -574,6 +574,38 @@ def test_sync_refuses_outputs_it_cannot_write_before_sending_anything(
     assert json.loads(summary.read_text(encoding="utf-8"))["totals"]["accepted"] == 2
 
 
+def test_the_summary_says_no_outcome_while_the_run_has_none(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed outright (kill -9, the OOM killer) writes no summary: until the run ends,
+    the file must not still hold last night's exit code 0 for the morning's monitor."""
+    from artreport.upload import job
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2))
+    summary = tmp_path / "last.json"
+    last_night = {"directory": str(folder), "exit_code": 0, "totals": {"accepted": 9}}
+    summary.write_text(json.dumps(last_night), encoding="utf-8")
+    during: list[dict[str, Any]] = []
+    push_one = job.push_one
+
+    def reading_the_summary(*args: Any, **kwargs: Any) -> Any:
+        during.append(json.loads(summary.read_text(encoding="utf-8")))
+        return push_one(*args, **kwargs)
+
+    monkeypatch.setattr(job, "push_one", reading_the_summary)
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "sync", str(folder), "--summary-json", str(summary)],
+        env=environment(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    assert during[0]["exit_code"] is None
+    assert during[0]["error"].startswith("The sync has not finished, or was killed")
+    assert json.loads(summary.read_text(encoding="utf-8"))["exit_code"] == 0
+
+
 def test_a_second_sync_exits_5_naming_the_holder_or_waits(tmp_path: Path, sandbox: Sandbox) -> None:
     folder = tmp_path / "exports"
     folder.mkdir()

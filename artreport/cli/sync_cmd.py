@@ -43,6 +43,7 @@ from artreport.errors import (
     UnreachableError,
     UsageError,
 )
+from artreport.messages import translate
 from artreport.report import ReportWriter, SyncReports, same_path, unused_path
 from artreport.schema import Schema, load_schema
 from artreport.state import private_dir, replace_file, state_dir
@@ -126,7 +127,7 @@ def sync_command(
         if report_dir is not None and same_path(report_dir, directory):
             raise UsageError("sync-report-dir-is-export-dir", path=str(report_dir))
         if summary_json is not None:
-            _prepare_summary_file(summary_json)
+            _prepare_summary_file(summary_json, directory, state.lang)
         ignored = unmatched_files(directory, exports)
         if ignored:
             errors.print(
@@ -547,9 +548,12 @@ def _write_summary(path: Path, summary: dict[str, Any]) -> None:
         raise
 
 
-def _prepare_summary_file(path: Path) -> None:
+def _prepare_summary_file(path: Path, directory: Path, lang: str | None) -> None:
     """Fail before anything is sent, not after, when the summary cannot be written there; its
-    folder is created as a report's is (the README's crontab names /var/log/artreport/)."""
+    folder is created as a report's is (the README's crontab names /var/log/artreport/).
+    Last night's summary is replaced at once by one without an exit code: a run killed
+    outright (kill -9, the OOM killer, a power cut) writes none, and its monitor must not
+    read last night's 0 the next morning."""
     reason = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -560,5 +564,20 @@ def _prepare_summary_file(path: Path) -> None:
             reason = os.strerror(errno.EISDIR)
         elif not os.access(path if path.exists() else path.parent, os.W_OK):
             reason = os.strerror(errno.EACCES)
+    if reason is None:
+        unfinished = {
+            "directory": str(directory),
+            "exit_code": None,
+            "error": translate("sync-summary-unfinished", lang),
+            "totals": {},
+            "files": [],
+            "ignored_files": [],
+            "warnings": [],
+            "log": None,
+        }
+        try:
+            _write_summary(path, unfinished)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
     if reason is not None:
         raise InputError("sync-summary-unwritable", path=str(path), reason=reason)
