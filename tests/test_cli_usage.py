@@ -54,6 +54,15 @@ def test_the_command_typed_alone_shows_the_help_not_an_error() -> None:
     assert "错误" not in result.output and "命令用法有误" not in result.output
 
 
+@pytest.mark.parametrize("command", ["validate", "push"])
+def test_the_sheet_option_says_which_sheet_is_read_without_it(command: str) -> None:
+    # "the first" sent a clerk with a notes sheet first to --sheet, which was not needed.
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    said = " ".join(result.output.split())  # as wrapped to the terminal's width
+    assert "default: the first visible one, or else the one whose header names" in said
+
+
 def test_the_usage_line_and_where_to_find_help_come_first() -> None:
     lines = usage_error("push", "cycle").splitlines()
     assert lines[:2] == [

@@ -51,7 +51,12 @@ ReportOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")]
 SheetOption = Annotated[
-    str | None, typer.Option("--sheet", help="Sheet to read (default: the first).")
+    str | None,
+    typer.Option(
+        "--sheet",
+        help="Sheet to read (default: the first visible one, or else the one whose header "
+        "names the record type's required columns).",
+    ),
 ]
 EncodingOption = Annotated[
     str | None,
