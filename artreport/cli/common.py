@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Any, TextIO
 
 import typer
 from rich.console import Console
@@ -158,3 +158,19 @@ def is_terminal() -> bool:
 def is_interactive() -> bool:
     """Someone is at a terminal who can answer a question."""
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def command_line_language(ctx: Any) -> str:
+    """--lang or $ARTREPORT_LANG, else the config file's ``lang``, else Chinese: a usage error
+    or a help page may come before the root callback read them, so from what the root group
+    parsed (its Click context, or none)."""
+    root = ctx.find_root() if ctx is not None else None
+    params = root.params if root is not None else {}
+    chosen = params.get("lang") or os.environ.get("ARTREPORT_LANG")
+    if chosen:
+        return resolve_language(chosen)
+    with contextlib.suppress(ArtreportError, OSError, ValueError):
+        configured = load_config(params.get("config")).lang
+        if configured:
+            return resolve_language(configured)
+    return resolve_language(None)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -17,9 +16,8 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from artreport.config import load_config
-from artreport.errors import ArtreportError
-from artreport.messages import Listing, resolve_language, translate
+from artreport.cli.common import command_line_language
+from artreport.messages import Listing, translate
 
 try:  # Typer 0.2x carries its own copy of Click
     from typer._click import exceptions as click_errors
@@ -77,7 +75,7 @@ def _show(error: Any, file: Any = None) -> None:
 def usage_error_text(error: Any) -> str:
     """What Click would print for ``error`` (usage, where to find help, what was wrong), in
     the user's language."""
-    lang = _language(error.ctx)
+    lang = command_line_language(error.ctx)
     lines = []
     if error.ctx is not None:
         usage = re.sub(r"^\s*Usage:\s*", "", error.ctx.get_usage())
@@ -147,18 +145,3 @@ def _bad_value(error: Any, lang: str) -> str:
 
 def _hint(param: Any, ctx: Any) -> str:
     return str(param.get_error_hint(ctx)).replace("'", "")
-
-
-def _language(ctx: Any) -> str:
-    """--lang or $ARTREPORT_LANG, else the config file's ``lang``, else Chinese: the error may
-    have come before the root callback read them, so from what the root group parsed."""
-    root = ctx.find_root() if ctx is not None else None
-    params = root.params if root is not None else {}
-    chosen = params.get("lang") or os.environ.get("ARTREPORT_LANG")
-    if chosen:
-        return resolve_language(chosen)
-    with contextlib.suppress(ArtreportError, OSError, ValueError):
-        configured = load_config(params.get("config")).lang
-        if configured:
-            return resolve_language(configured)
-    return resolve_language(None)
