@@ -49,7 +49,7 @@ def test_the_command_typed_alone_shows_the_help_not_an_error() -> None:
     result = runner.invoke(app, [])
     # Click from 8.2 on exits 2 here, older Click 0: either way the help, as no_args_is_help asks.
     assert result.exit_code in (0, 2)
-    assert result.output.startswith("Usage: artreport [OPTIONS] COMMAND [ARGS]...")
+    assert result.output.startswith("用法：artreport [OPTIONS] COMMAND [ARGS]...")
     assert "validate" in result.output and "sync" in result.output
     assert "错误" not in result.output and "命令用法有误" not in result.output
 
@@ -57,10 +57,13 @@ def test_the_command_typed_alone_shows_the_help_not_an_error() -> None:
 @pytest.mark.parametrize("command", ["validate", "push"])
 def test_the_sheet_option_says_which_sheet_is_read_without_it(command: str) -> None:
     # "the first" sent a clerk with a notes sheet first to --sheet, which was not needed.
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, ["--lang", "en", command, "--help"])
     assert result.exit_code == 0
     said = " ".join(result.output.split())  # as wrapped to the terminal's width
     assert "default: the first visible one, or else the one whose header names" in said
+    result = runner.invoke(app, [command, "--help"])
+    said = "".join(result.output.split())
+    assert "默认：第一个可见的工作表；没有时，取表头含有该记录类型必填列的那一个" in said
 
 
 def test_the_usage_line_and_where_to_find_help_come_first() -> None:

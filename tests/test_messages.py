@@ -52,6 +52,37 @@ def test_every_code_the_program_uses_has_a_message() -> None:
     assert missing == []
 
 
+# The --help texts: each help= of the command line is a code of messages/help.yaml, where an
+# English text would be shown to a clerk reading Chinese.
+_HELP = re.compile(r"\bhelp=f?[\"']([^\"']*)")
+_HELP_CODE = re.compile(r"\"(help-[a-z0-9-]+)\"")
+
+
+def help_codes_in_source() -> set[str]:
+    return {
+        code
+        for path in (PACKAGE / "cli").glob("*.py")
+        for code in _HELP.findall(path.read_text(encoding="utf-8"))
+    }
+
+
+def test_every_help_text_is_a_code_with_a_message() -> None:
+    codes = help_codes_in_source()
+    assert {"help-artreport", "help-push", "help-push-chunk-size", "help-sandbox-dump"} <= codes
+    assert all(code.startswith("help-") for code in codes), codes
+    assert sorted(codes - set(catalogue())) == []
+
+
+def test_every_help_message_is_used() -> None:
+    used = {
+        code
+        for path in (PACKAGE / "cli").glob("*.py")
+        for code in _HELP_CODE.findall(path.read_text(encoding="utf-8"))
+    }
+    unused = {code for code in catalogue() if code.startswith("help-")} - used
+    assert sorted(unused) == []
+
+
 _CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)+")
 
 

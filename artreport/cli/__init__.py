@@ -17,8 +17,7 @@ from artreport.messages import LANGUAGES, resolve_language
 
 app = typer.Typer(
     name="artreport",
-    help="Report assisted-reproduction records to the Zhejiang ART platform. "
-    "上报辅助生殖数据到浙江省辅助生殖管理信息系统。",
+    help="help-artreport",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
@@ -36,18 +35,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def _global_options(
     ctx: typer.Context,
+    # --config and --lang are eager, as --help is: read before it, they choose the language of
+    # `artreport --lang en --help` too.
     config: Annotated[
         str | None,
-        typer.Option(
-            "--config", help="Config file (default: $ARTREPORT_CONFIG, ./artreport.yaml)."
-        ),
+        typer.Option("--config", is_eager=True, help="help-config"),
     ] = None,
-    lang: Annotated[
-        str | None, typer.Option("--lang", help="Message language: zh (default) or en.")
-    ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    lang: Annotated[str | None, typer.Option("--lang", is_eager=True, help="help-lang")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="help-debug")] = False,
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="help-version")
     ] = False,
 ) -> None:
     if lang is not None and lang.lower() not in LANGUAGES:

@@ -16,6 +16,7 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
+from artreport.cli.helptext import HelpCommand
 from artreport.cli.push_cmd import WaitOption
 from artreport.cli.render import print_notices
 from artreport.cli.validate_cmd import JsonOption, TypeArgument
@@ -26,29 +27,24 @@ from artreport.schema import load_schema
 from artreport.state import state_dir
 
 
-@app.command("delete")
+@app.command("delete", cls=HelpCommand, help="help-delete")
 def delete_command(
     ctx: typer.Context,
     record_type: TypeArgument,
-    record_id: Annotated[
-        str | None, typer.Option("--id", help="Primary key of the record to delete.")
-    ] = None,
-    cycleid: Annotated[
-        str | None, typer.Option("--cycleid", help="Its cycle ID (most record types need it).")
-    ] = None,
+    record_id: Annotated[str | None, typer.Option("--id", help="help-delete-id")] = None,
+    cycleid: Annotated[str | None, typer.Option("--cycleid", help="help-delete-cycleid")] = None,
     from_file: Annotated[
         Path | None,
-        typer.Option("--from-file", help="CSV/Excel/JSON file listing the records to delete."),
+        typer.Option("--from-file", help="help-delete-from-file"),
     ] = None,
     sheet: Annotated[
         str | None,
-        typer.Option(help="The sheet of a --from-file workbook that lists the records."),
+        typer.Option(help="help-delete-sheet"),
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="help-delete-yes")] = False,
     as_json: JsonOption = False,
     wait: WaitOption = None,
 ) -> None:
-    """Delete records from the platform. 从平台删除记录。"""
     from artreport.client import PlatformClient, SessionCache
     from artreport.ledger import Ledger, default_path
     from artreport.runs import exclusive

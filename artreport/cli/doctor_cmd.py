@@ -9,6 +9,7 @@ import typer
 
 from artreport.cli import app
 from artreport.cli.common import AppState, reporting_errors, state_of
+from artreport.cli.helptext import HelpCommand
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS
 
 if TYPE_CHECKING:
@@ -18,12 +19,11 @@ _SYMBOLS = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "failed": ("✗"
 _SKIPPED = ("-", None)
 
 
-@app.command("doctor")
+@app.command("doctor", cls=HelpCommand, help="help-doctor")
 def doctor_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="help-doctor-json")] = False,
 ) -> None:
-    """Check the config, network, TLS, login, clock and state folder. 检查配置与连接。"""
     # Imported here: the checks pull in the HTTP client, which most commands never need.
     from artreport.doctor import Status, diagnose
 

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from artreport.cli import app
 from artreport.cli.common import AppState, reporting_errors, state_of, stdout_console
+from artreport.cli.helptext import HelpCommand
 from artreport.schema import load_schema
 
 if TYPE_CHECKING:
@@ -40,18 +41,15 @@ COUNT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 STATUS_STYLES = {"finished": "green", "interrupted": "yellow", "running": "cyan"}
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="help-json")]
 
 
-@app.command("history")
+@app.command("history", cls=HelpCommand, help="help-history")
 def history_command(
     ctx: typer.Context,
-    last: Annotated[
-        int, typer.Option("--last", min=1, help="How many runs to show, newest first.")
-    ] = DEFAULT_LAST,
+    last: Annotated[int, typer.Option("--last", min=1, help="help-history-last")] = DEFAULT_LAST,
     as_json: JsonOption = False,
 ) -> None:
-    """Past push and sync runs: time, command, counts, exit code. 查看历次上报运行。"""
     state = state_of(ctx)
     with reporting_errors(state):
         # Imported here: SQLite and the ledger weigh on every command's start-up.
@@ -79,9 +77,8 @@ def history_command(
         console.print(table)
 
 
-@app.command("status")
+@app.command("status", cls=HelpCommand, help="help-status")
 def status_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
-    """Per record type, the rows the platform accepted from artreport. 各类型已上报条数。"""
     state = state_of(ctx)
     with reporting_errors(state):
         config = state.config()

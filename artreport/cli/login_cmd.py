@@ -10,19 +10,17 @@ import typer
 
 from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of
+from artreport.cli.helptext import HelpCommand
 
 if TYPE_CHECKING:
     from artreport.client import ClientEvent
 
 
-@app.command("login")
+@app.command("login", cls=HelpCommand, help="help-login")
 def login_command(
     ctx: typer.Context,
-    force: Annotated[
-        bool, typer.Option("--force", help="Log in again even if a cached login is still valid.")
-    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="help-login-force")] = False,
 ) -> None:
-    """Log in to the platform and show when the login expires. 登录上报平台。"""
     # Imported here: the HTTP client is heavy and most commands never need it.
     from artreport.client import PlatformClient, SessionCache
 

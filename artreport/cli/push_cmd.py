@@ -21,6 +21,7 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
+from artreport.cli.helptext import HelpCommand
 from artreport.cli.render import (
     masked,
     print_counts_by_code,
@@ -161,38 +162,31 @@ ChangedOnlyOption = Annotated[
     bool,
     typer.Option(
         "--changed-only/--full",
-        help="Skip rows the platform already accepted unchanged (per the ledger); "
-        "--full sends everything.",
+        help="help-changed-only",
     ),
 ]
 WaitOption = Annotated[
     float | None,
-    typer.Option(
-        "--wait", min=0, metavar="SECONDS", help="Wait this long for another run to finish."
-    ),
+    typer.Option("--wait", min=0, metavar="SECONDS", help="help-wait"),
 ]
 
 
-@app.command("push")
+@app.command("push", cls=HelpCommand, help="help-push")
 def push_command(
     ctx: typer.Context,
     record_type: TypeArgument,
     file: FileArgument,
     chunk_size: Annotated[
-        int | None, typer.Option("--chunk-size", min=1, help="Rows per request (default 200).")
+        int | None, typer.Option("--chunk-size", min=1, help="help-push-chunk-size")
     ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", min=1, max=MAX_CONCURRENCY, help="Requests in parallel."),
+        typer.Option("--concurrency", min=1, max=MAX_CONCURRENCY, help="help-push-concurrency"),
     ] = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Do everything except log in and send.")
-    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="help-push-dry-run")] = False,
     report: ReportOption = None,
     as_json: JsonOption = False,
-    use_sandbox: Annotated[
-        bool, typer.Option("--sandbox", help="Push to an embedded local sandbox of the platform.")
-    ] = False,
+    use_sandbox: Annotated[bool, typer.Option("--sandbox", help="help-push-sandbox")] = False,
     sheet: SheetOption = None,
     encoding: EncodingOption = None,
     blank_clears: BlankClearsOption = False,
@@ -200,7 +194,6 @@ def push_command(
     wait: WaitOption = None,
     annotate: AnnotateOption = None,
 ) -> None:
-    """Validate an export and upload its valid rows. 校验并上报导出文件。"""
     from artreport.client import PlatformClient, SessionCache
     from artreport.runs import finish, unattended_run
     from artreport.upload import PushOptions

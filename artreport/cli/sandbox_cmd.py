@@ -11,14 +11,15 @@ import typer
 
 from artreport.cli import app
 from artreport.cli.common import AppState, reporting_errors, state_of
+from artreport.cli.helptext import HelpCommand, HelpGroup
 from artreport.errors import UsageError
 from artreport.sandbox import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TTL, DEMO_ORG, Faults
 from artreport.schema import RecordType, load_schema
 
 sandbox_app = typer.Typer(
-    help="Run a local emulation of the platform for tests and rehearsal. "
-    "运行本地模拟平台，用于测试和演练。",
+    help="help-sandbox",
     rich_markup_mode=None,
+    cls=HelpGroup,
 )
 app.add_typer(sandbox_app, name="sandbox")
 
@@ -28,68 +29,50 @@ _MASK = "***"
 @sandbox_app.callback(invoke_without_command=True)
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = DEFAULT_HOST,
-    port: Annotated[int, typer.Option(min=0, help="Port to listen on; 0 picks a free one.")] = (
-        DEFAULT_PORT
-    ),
+    host: Annotated[str, typer.Option(help="help-sandbox-host")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(min=0, help="help-sandbox-port")] = DEFAULT_PORT,
     db: Annotated[
         Path | None,
-        typer.Option(metavar="PATH", help="SQLite file to keep the records in (default: memory)."),
+        typer.Option(metavar="PATH", help="help-sandbox-db"),
     ] = None,
     org: Annotated[
         list[str] | None,
         typer.Option(
             metavar="ORGID:KEY",
-            help="Organisation to serve (repeatable; default: the config's, else a demo one).",
+            help="help-sandbox-org",
         ),
     ] = None,
-    ttl: Annotated[float, typer.Option(min=0, help="Seconds a login lasts.")] = DEFAULT_TTL,
-    fail_every: Annotated[
-        int, typer.Option(min=0, help="Answer every Nth request with HTTP 503 and an HTML page.")
-    ] = 0,
-    drop_every: Annotated[
-        int, typer.Option(min=0, help="Close the connection of every Nth request unanswered.")
-    ] = 0,
+    ttl: Annotated[float, typer.Option(min=0, help="help-sandbox-ttl")] = DEFAULT_TTL,
+    fail_every: Annotated[int, typer.Option(min=0, help="help-sandbox-fail-every")] = 0,
+    drop_every: Annotated[int, typer.Option(min=0, help="help-sandbox-drop-every")] = 0,
     lose_every: Annotated[
         int,
-        typer.Option(
-            min=0, help="Carry out every Nth request, then close its connection unanswered."
-        ),
+        typer.Option(min=0, help="help-sandbox-lose-every"),
     ] = 0,
-    expire_after: Annotated[
-        int, typer.Option(min=0, help="End each login after N requests (then 40003).")
-    ] = 0,
-    latency: Annotated[float, typer.Option(min=0, help="Seconds added to every request.")] = 0.0,
-    success_code: Annotated[
-        int, typer.Option(help="Code of a successful answer (the spec allows 0 or 200).")
-    ] = 0,
+    expire_after: Annotated[int, typer.Option(min=0, help="help-sandbox-expire-after")] = 0,
+    latency: Annotated[float, typer.Option(min=0, help="help-sandbox-latency")] = 0.0,
+    success_code: Annotated[int, typer.Option(help="help-sandbox-success-code")] = 0,
     reject_prefix: Annotated[
         str | None,
-        typer.Option(
-            metavar="PREFIX", help="Reject (code 500) batches and deletes with a key starting so."
-        ),
+        typer.Option(metavar="PREFIX", help="help-sandbox-reject-prefix"),
     ] = None,
     crash_prefix: Annotated[
         str | None,
         typer.Option(
             metavar="PREFIX",
-            help="Fail (HTTP 500, the web framework's error) on batches with a key starting so.",
+            help="help-sandbox-crash-prefix",
         ),
     ] = None,
     max_body: Annotated[
         int,
-        typer.Option(
-            metavar="BYTES", min=0, help="Answer HTTP 413 to a request body of more bytes."
-        ),
+        typer.Option(metavar="BYTES", min=0, help="help-sandbox-max-body"),
     ] = 0,
-    name_bad_row: Annotated[
-        bool, typer.Option(help="Say which row of a rejected batch is bad (the platform doesn't).")
-    ] = False,
+    name_bad_row: Annotated[bool, typer.Option(help="help-sandbox-name-bad-row")] = False,
     tls: Annotated[
         tuple[Path, Path] | None,
         typer.Option(
             metavar="CERT KEY",
-            help="Serve HTTPS with this certificate (PEM, may hold the chain) and private key.",
+            help="help-sandbox-tls",
         ),
     ] = None,
 ) -> None:
@@ -155,19 +138,14 @@ def _org_option(option: str) -> tuple[str, str]:
     return orgid, key
 
 
-@sandbox_app.command()
+@sandbox_app.command(cls=HelpCommand, help="help-sandbox-dump")
 def dump(
     ctx: typer.Context,
-    record_type: Annotated[str, typer.Argument(help="Record type, e.g. cycle or 周期信息.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON.")] = False,
-    db: Annotated[
-        Path | None, typer.Option(metavar="PATH", help="Read a sandbox's SQLite file.")
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(help=f"Ask the sandbox on this port (default {DEFAULT_PORT}).")
-    ] = None,
+    record_type: Annotated[str, typer.Argument(help="help-sandbox-dump-type")],
+    as_json: Annotated[bool, typer.Option("--json", help="help-sandbox-dump-json")] = False,
+    db: Annotated[Path | None, typer.Option(metavar="PATH", help="help-sandbox-dump-db")] = None,
+    port: Annotated[int | None, typer.Option(help="help-sandbox-dump-port")] = None,
 ) -> None:
-    """List the records a sandbox has stored."""
     from artreport.sandbox import fetch_rows, read_rows
 
     state = state_of(ctx)

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of, stdout_console
+from artreport.cli.helptext import HelpCommand
 from artreport.schema import RecordType, load_schema
 
 
@@ -36,16 +37,15 @@ def record_type_dict(record_type: RecordType) -> dict[str, Any]:
     }
 
 
-@app.command("schema")
+@app.command("schema", cls=HelpCommand, help="help-schema")
 def schema_command(
     ctx: typer.Context,
     record_type: Annotated[
         str | None,
-        typer.Argument(metavar="[TYPE]", help="Record type: cycle, 周期, aCyclerecord …"),
+        typer.Argument(metavar="[TYPE]", help="help-record-type"),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="help-json")] = False,
 ) -> None:
-    """List the record types, or one type's fields. 列出记录类型及字段。"""
     state = state_of(ctx)
     with reporting_errors(state):
         schema = load_schema()

@@ -22,6 +22,7 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
+from artreport.cli.helptext import HelpCommand
 from artreport.cli.push_cmd import (
     SHOWN_REFERENCES,
     ChangedOnlyOption,
@@ -60,26 +61,25 @@ if TYPE_CHECKING:
     from artreport.sync import Superseded
 
 
-@app.command("sync")
+@app.command("sync", cls=HelpCommand, help="help-sync")
 def sync_command(
     ctx: typer.Context,
-    directory: Annotated[Path, typer.Argument(metavar="DIR", help="Folder of exports.")],
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="help-sync-dir")],
     changed_only: ChangedOnlyOption = True,
     strict: Annotated[
         bool,
-        typer.Option("--strict", help="Refuse to send when a file refers to unknown records."),
+        typer.Option("--strict", help="help-sync-strict"),
     ] = False,
     summary_json: Annotated[
-        Path | None, typer.Option("--summary-json", help="Also write the summary here as JSON.")
+        Path | None, typer.Option("--summary-json", help="help-sync-summary-json")
     ] = None,
     report_dir: Annotated[
-        Path | None, typer.Option("--report-dir", help="Folder for the failure reports.")
+        Path | None, typer.Option("--report-dir", help="help-sync-report-dir")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="help-sync-json")] = False,
     wait: WaitOption = None,
     blank_clears: BlankClearsOption = False,
 ) -> None:
-    """Check and push every export in a folder, in dependency order. 按依赖顺序上报整个文件夹。"""
     from artreport.client import PlatformClient, SessionCache
     from artreport.runs import finish, unattended_run
     from artreport.sync import (

@@ -9,30 +9,28 @@ import typer
 
 from artreport.cli import app
 from artreport.cli.common import reporting_errors, state_of, stdout_console
+from artreport.cli.helptext import HelpCommand
 from artreport.schema import load_schema
 
 
-@app.command("template")
+@app.command("template", cls=HelpCommand, help="help-template")
 def template_command(
     ctx: typer.Context,
     record_type: Annotated[
         str | None,
-        typer.Argument(metavar="[TYPE]", help="Record type: cycle, 周期, aCyclerecord …"),
+        typer.Argument(metavar="[TYPE]", help="help-record-type"),
     ] = None,
-    all_types: Annotated[
-        bool, typer.Option("--all", help="One template per record type, into the -o folder.")
-    ] = False,
+    all_types: Annotated[bool, typer.Option("--all", help="help-template-all")] = False,
     output: Annotated[
         Path | None,
         typer.Option(
             "--output",
             "-o",
-            help="File (.xlsx or .csv; default <type>_template.xlsx), or the folder for --all.",
+            help="help-template-output",
         ),
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite existing files.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="help-template-force")] = False,
 ) -> None:
-    """Write a blank template to fill in and push. 生成填报模板。"""
     # openpyxl takes a noticeable part of a second to import: only this command needs it.
     from artreport.template import plan_templates, write_templates
 

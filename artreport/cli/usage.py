@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import typer
-from typer.core import TyperGroup
 
 from artreport.cli.common import command_line_language
+from artreport.cli.helptext import HelpGroup
 from artreport.messages import Listing, translate
 
 try:  # Typer 0.2x carries its own copy of Click
@@ -43,9 +43,9 @@ _TAKES_NO_VALUE = re.compile(r"^Option '(?P<name>.+?)' does not take a value\.$"
 _HELP_ASKED = getattr(click_errors, "NoArgsIsHelpError", ())
 
 
-class WordedGroup(TyperGroup):
+class WordedGroup(HelpGroup):
     """The root command group: its usage errors, and those of every command under it, are
-    shown in the user's language."""
+    shown in the user's language, as its help is."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with _worded():

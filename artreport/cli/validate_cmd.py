@@ -16,6 +16,7 @@ from artreport.cli.common import (
     stderr_console,
     stdout_console,
 )
+from artreport.cli.helptext import HelpCommand
 from artreport.cli.render import (
     masked_dict,
     print_counts_by_code,
@@ -33,55 +34,45 @@ if TYPE_CHECKING:
     # Imported where used: openpyxl weighs on every command's start-up.
     from artreport.annotate import Annotator
 
-TypeArgument = Annotated[
-    str, typer.Argument(metavar="TYPE", help="Record type: cycle, 周期, aCyclerecord …")
-]
+TypeArgument = Annotated[str, typer.Argument(metavar="TYPE", help="help-record-type")]
 FileArgument = Annotated[
     Path,
     typer.Argument(
         metavar="FILE",
-        help="CSV, XLSX, XLS, ODS, HTML, XML (Excel 2003), JSON or JSONL export.",
+        help="help-export-file",
         # Click's own check would answer in its English, as a mistyped command, without the
         # --json object: the reader says it in the user's language, exit 2.
         readable=False,
     ),
 ]
-ReportOption = Annotated[
-    Path | None, typer.Option("--report", help="Write the problem report here (.csv or .xlsx).")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the summary as one JSON object.")]
+ReportOption = Annotated[Path | None, typer.Option("--report", help="help-report")]
+JsonOption = Annotated[bool, typer.Option("--json", help="help-json-summary")]
 SheetOption = Annotated[
     str | None,
     typer.Option(
         "--sheet",
-        help="Sheet to read (default: the first visible one, or else the one whose header "
-        "names the record type's required columns).",
+        help="help-sheet",
     ),
 ]
 EncodingOption = Annotated[
     str | None,
-    typer.Option(
-        "--encoding", help="Text encoding of a CSV or web page (default: detect UTF-8 / GB18030)."
-    ),
+    typer.Option("--encoding", help="help-encoding"),
 ]
 AnnotateOption = Annotated[
     Path | None,
     typer.Option(
         "--annotate",
         metavar="OUT.xlsx",
-        help="Also write a copy of the file with the bad cells marked and the failed rows "
-        "on a sheet 待修改 (.xlsx).",
+        help="help-annotate",
     ),
 ]
 BlankClearsOption = Annotated[
     bool,
-    typer.Option(
-        "--blank-clears", help='Send empty optional cells as 0 / "" to clear stored values.'
-    ),
+    typer.Option("--blank-clears", help="help-blank-clears"),
 ]
 
 
-@app.command("validate")
+@app.command("validate", cls=HelpCommand, help="help-validate")
 def validate_command(
     ctx: typer.Context,
     record_type: TypeArgument,
@@ -93,7 +84,6 @@ def validate_command(
     blank_clears: BlankClearsOption = False,
     annotate: AnnotateOption = None,
 ) -> None:
-    """Check an export against the platform's rules; nothing is sent. 校验导出文件（不上报）。"""
     state = state_of(ctx)
     with reporting_errors(state, as_json=as_json):
         chosen = load_schema().get(record_type)
