@@ -1139,3 +1139,49 @@ def test_a_night_without_exports_names_its_log_and_the_configs_warnings_in_the_s
     summary = json.loads(summary_file.read_text(encoding="utf-8"))
     assert summary["log"] is not None and Path(summary["log"]).is_file()
     assert any("chunksize" in warning for warning in summary["warnings"])
+
+
+def test_the_summary_file_gives_a_stable_error_code_beside_the_worded_error(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``error`` is worded for people in the run's language; a monitor script matches the
+    code, as it does ``--json``'s ``error``, whatever language the run speaks."""
+    from artreport.upload import job
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2, orgid=ORGID))
+    summary = tmp_path / "last.json"
+    with exclusive(state_dir(Config()), "sync /data/exports", None):
+        result = runner.invoke(
+            app, ["sync", str(folder), "--summary-json", str(summary)], env=environment(sandbox)
+        )
+    assert result.exit_code == 5
+    written = json.loads(summary.read_text(encoding="utf-8"))
+    assert (written["exit_code"], written["error_code"]) == (5, "run-locked")
+
+    during: list[dict[str, Any]] = []
+    push_one = job.push_one
+
+    def reading_the_summary(*args: Any, **kwargs: Any) -> Any:
+        during.append(json.loads(summary.read_text(encoding="utf-8")))
+        return push_one(*args, **kwargs)
+
+    monkeypatch.setattr(job, "push_one", reading_the_summary)
+    result = runner.invoke(
+        app,
+        ["sync", str(folder), "--summary-json", str(summary)],
+        env=environment(sandbox) | {"ARTREPORT_KEY": "wrong"},
+    )
+    assert result.exit_code == 3
+    assert during[0]["error_code"] == "sync-summary-unfinished"
+    written = json.loads(summary.read_text(encoding="utf-8"))
+    assert written["error_code"] is None
+    [file] = written["files"]
+    assert file["error_code"] == "client-auth-bad-key" and file["error"]
+
+    result = runner.invoke(
+        app, ["sync", str(folder), "--summary-json", str(summary)], env=environment(sandbox)
+    )
+    assert result.exit_code == 0
+    assert json.loads(summary.read_text(encoding="utf-8"))["error_code"] is None

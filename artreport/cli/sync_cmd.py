@@ -221,6 +221,7 @@ def sync_command(
                             entry |= {
                                 "exit_code": unreadable.exit_code,
                                 "error": unreadable.message(state.lang),
+                                "error_code": unreadable.code,
                             }
                         elif blocked or stopped is not None or run.stop.is_set():
                             signalled = run.stop.is_set() and not blocked
@@ -258,9 +259,10 @@ def sync_command(
                                     unsent.superseded = counts.superseded
                                     unsent.not_sent = counts.not_sent
                             if signalled or blocked:
-                                reason = why.message(state.lang)
+                                reason, reason_code = why.message(state.lang), why.code
                             else:
-                                reason = state.t("sync-not-sent-stopped")
+                                reason_code = "sync-not-sent-stopped"
+                                reason = state.t(reason_code)
                             entry |= unsent.to_dict() | {"notices": []}
                             if superseded is not None and unsent.superseded:
                                 entry["notices"].append(
@@ -273,6 +275,7 @@ def sync_command(
                             entry |= {
                                 "exit_code": code,
                                 "error": reason,
+                                "error_code": reason_code,
                                 "report": writer.written_path if writer.written else None,
                             }
                         else:
@@ -316,6 +319,7 @@ def sync_command(
                             entry["exit_code"] = outcome.exit_code
                             if outcome.error is not None:
                                 entry["error"] = outcome.error.message(state.lang)
+                                entry["error_code"] = outcome.error.code
                                 if isinstance(
                                     outcome.error, (AuthError, UnreachableError, LedgerError)
                                 ):
@@ -343,6 +347,7 @@ def sync_command(
                             "notices": [],
                             "exit_code": error.exit_code,
                             "error": error.message(state.lang),
+                            "error_code": error.code,
                             "report": writer.written_path if writer is not None else None,
                         }
                         run.log.error("%s: %s", check.path, error.message("en"))
@@ -371,6 +376,8 @@ def sync_command(
             summary = {
                 "directory": str(directory),
                 "exit_code": exit_code,
+                # As in a summary of a run that could not start, so a monitor reads one form.
+                "error_code": None,
                 "totals": counts,
                 "files": results,
                 "ignored_files": [str(p) for p in ignored],
@@ -525,6 +532,8 @@ def _summary_of_failure(
                 "directory": str(directory),
                 "exit_code": error.exit_code,
                 "error": error.message(lang),
+                # ``error`` is worded for people, in their language; a monitor matches this.
+                "error_code": error.code,
                 "totals": {},
                 "files": [],
                 "ignored_files": [],
@@ -569,6 +578,7 @@ def _prepare_summary_file(path: Path, directory: Path, lang: str | None) -> None
             "directory": str(directory),
             "exit_code": None,
             "error": translate("sync-summary-unfinished", lang),
+            "error_code": "sync-summary-unfinished",
             "totals": {},
             "files": [],
             "ignored_files": [],
