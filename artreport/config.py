@@ -1,7 +1,8 @@
 """Settings: a YAML file, overridden by environment variables.
 
 The file is found from ``--config PATH``, else ``$ARTREPORT_CONFIG``, else ``./artreport.yaml``.
-``ARTREPORT_BASE_URL``, ``ARTREPORT_ORGID`` and ``ARTREPORT_KEY`` override the file's values.
+``ARTREPORT_BASE_URL``, ``ARTREPORT_ORGID``, ``ARTREPORT_KEY`` and ``ARTREPORT_LANG`` override
+the file's values.
 The key is a secret: it is kept out of ``repr`` so that no log line or traceback shows it.
 """
 
@@ -35,6 +36,9 @@ _ENV_OVERRIDES = {
     "ARTREPORT_BASE_URL": "base_url",
     "ARTREPORT_ORGID": "orgid",
     "ARTREPORT_KEY": "key",
+    # Checked as the file's lang is: a typo in a crontab must stop the job, as the same typo
+    # in the file or in --lang does, not quietly change the words its log is read in.
+    "ARTREPORT_LANG": "lang",
 }
 
 
@@ -195,10 +199,18 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
                 raise ConfigError("config-unreadable", path=str(path), reason="not a mapping")
             loaded.update(_as_written(text, loaded))
             raw.update(loaded)
+    overridden = {}
     for variable, name in _ENV_OVERRIDES.items():
         if os.environ.get(variable):
             raw[name] = os.environ[variable]
-    return _from_mapping(raw, path if path is not None and path.exists() else None)
+            overridden[name] = variable
+    try:
+        return _from_mapping(raw, path if path is not None and path.exists() else None)
+    except ConfigError as error:
+        # A value from the environment is named by its variable: the file has no such line.
+        if error.params.get("name") in overridden:
+            error.params["name"] = overridden[error.params["name"]]
+        raise
 
 
 #: What the parser was reading when it failed, in the errors about something that began at

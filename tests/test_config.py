@@ -139,6 +139,27 @@ def test_a_language_other_than_zh_or_en_in_the_config_is_refused(tmp_path: Path)
     assert caught.value.params["name"] == "lang"
 
 
+def test_a_language_other_than_zh_or_en_in_the_environment_is_refused_as_in_the_config(
+    tmp_path: Path,
+) -> None:
+    """ARTREPORT_LANG=xx in a crontab was ignored, the job speaking Chinese, while the same
+    typo in --lang or in the config stops it: it stops it too, naming the variable, and a
+    sync still says so in its summary file for the morning's monitor."""
+    (tmp_path / "exports").mkdir()
+    summary = tmp_path / "last.json"
+    summary.write_text('{"exit_code": 0}', encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["sync", str(tmp_path / "exports"), "--summary-json", str(summary)],
+        env={"ARTREPORT_LANG": "xx"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "ARTREPORT_LANG" in result.output and "xx" in result.output
+    written = json.loads(summary.read_text(encoding="utf-8"))
+    assert (written["exit_code"], written["error_code"]) == (2, "config-bad-value")
+    assert runner.invoke(app, ["history"], env={"ARTREPORT_LANG": "EN"}).exit_code == 0
+
+
 def test_broken_yaml_is_named_by_line_without_quoting_it(tmp_path: Path) -> None:
     config = tmp_path / "artreport.yaml"
     config.write_text("orgid: ZJ3301001\nkey: s3cret\n timeout: 5\n", encoding="utf-8")
