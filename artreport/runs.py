@@ -40,7 +40,7 @@ from artreport.errors import (
     LockedError,
 )
 from artreport.ledger import Ledger, default_path
-from artreport.messages import Phrase, translate
+from artreport.messages import Phrase, local_minutes, translate
 from artreport.state import folder_failure, state_dir
 from artreport.upload import Chunk
 
@@ -153,9 +153,9 @@ def _unusable(directory: Path, error: OSError) -> ConfigError:
 def _holder(holder_file: Path) -> str:
     try:
         holder = json.loads(holder_file.read_text(encoding="utf-8"))
-        return Phrase(
-            "run-holder", pid=holder["pid"], command=holder["command"], started=holder["started"]
-        )
+        # As history shows the run's start, for the operator who looks for it there.
+        started = local_minutes(holder["started"])
+        return Phrase("run-holder", pid=holder["pid"], command=holder["command"], started=started)
     except (OSError, ValueError, KeyError, TypeError):
         return "?"
 

@@ -1185,3 +1185,31 @@ def test_the_summary_file_gives_a_stable_error_code_beside_the_worded_error(
     )
     assert result.exit_code == 0
     assert json.loads(summary.read_text(encoding="utf-8"))["error_code"] is None
+
+
+def test_the_lock_message_gives_the_holders_start_as_history_does(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It showed ``2026-11-27T21:39:38+00:00``, UTC and ISO, where history shows the same run
+    at ``2026-11-28 05:39``: the operator looking for the hung run could not match them."""
+    from artreport.runs import HOLDER_FILE
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 1))
+    directory = state_dir(Config())
+    monkeypatch.setenv("TZ", "CST-8")  # POSIX for UTC+8, with or without a zone database
+    time.tzset()
+    try:
+        with exclusive(directory, "sync /data/exports", None):
+            holder = json.loads((directory / HOLDER_FILE).read_text(encoding="utf-8"))
+            holder["started"] = "2026-11-27T21:39:38+00:00"
+            (directory / HOLDER_FILE).write_text(json.dumps(holder), encoding="utf-8")
+            result = runner.invoke(
+                app, ["--lang", "en", "sync", str(folder)], env=environment(sandbox)
+            )
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert result.exit_code == 5
+    assert "since 2026-11-28 05:39" in result.output, result.output

@@ -19,6 +19,7 @@ from rich.text import Text
 from artreport.cli import app
 from artreport.cli.common import AppState, reporting_errors, state_of, stdout_console
 from artreport.cli.helptext import HelpCommand
+from artreport.messages import local_minutes
 from artreport.schema import load_schema
 
 if TYPE_CHECKING:
@@ -169,7 +170,7 @@ def _local_minutes(stamp: str | None) -> str:
     """A ledger time (UTC) as the operator's local time, to the minute."""
     if stamp is None:
         return NO_TIME
-    return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
+    return local_minutes(stamp)
 
 
 def _duration(run: RunRecord) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -37,6 +38,12 @@ def resolve_language(lang: str | None = None) -> str:
     """The language asked for, else ``$ARTREPORT_LANG``, else Chinese."""
     chosen = (lang or os.environ.get("ARTREPORT_LANG") or DEFAULT_LANGUAGE).lower()
     return chosen if chosen in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def local_minutes(stamp: str) -> str:
+    """An ISO time as every message and table shows one: the reader's local time, to the
+    minute."""
+    return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def translate(code: str, lang: str | None = None, /, **params: Any) -> str:
