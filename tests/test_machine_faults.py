@@ -286,3 +286,37 @@ def test_a_push_whose_annotated_copy_does_not_fit_still_says_what_it_sent(
     with Ledger.open(default_path(Config())) as ledger:
         [run] = ledger.history(1)
     assert run.exit_code == 2
+
+
+def test_a_login_the_state_folder_cannot_keep_leaves_the_sync_to_go_on(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """The login cache only spares the next run a login: a ``sessions`` that cannot be
+    written (a file in its place here, a full disk at night) stopped the whole upload with
+    "state directory unusable", exit 2. Now the run goes on, said once; ``artreport login``,
+    whose job the cache is, still fails on it."""
+    from artreport.state import state_dir
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_rows(exports / "information.csv", INFORMATION, fake_rows(INFORMATION, 5, orgid=ORGID))
+    write_rows(exports / "cycle.csv", CYCLE, fake_rows(CYCLE, 5, orgid=ORGID))
+    state = state_dir(Config())
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "sessions").write_text("not a folder", encoding="utf-8")
+    summary_file = tmp_path / "summary.json"
+
+    result = _run(sandbox, "sync", str(exports), "--summary-json", str(summary_file))
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("the login could not be saved") == 1, result.stderr
+    assert "Not a directory" in result.stderr and "state directory" not in result.stderr
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    assert summary["totals"]["accepted"] == 10 == len(sandbox.rows("cycle")) * 2
+    assert "the login could not be saved" in Path(summary["log"]).read_text(encoding="utf-8")
+    assert _run(sandbox, "sync", str(exports), "--full").returncode == 0
+    assert sandbox.stats()["logins"] == 2  # no cache: the next run logged in again
+
+    login = _run(sandbox, "login")
+    assert login.returncode == 2 and "state directory" in login.stderr, login.stderr
+    assert "Traceback" not in login.stderr

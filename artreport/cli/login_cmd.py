@@ -32,7 +32,7 @@ def login_command(
     with reporting_errors(state):
         config = state.config()
         with PlatformClient(
-            config, session_cache=SessionCache.for_config(config), on_event=show
+            config, session_cache=SessionCache.for_config(config, required=True), on_event=show
         ) as client:
             session = client.login(force=force)
     expires = datetime.fromtimestamp(session.expires_at).astimezone()

@@ -149,9 +149,16 @@ def _status_text(state: AppState, summary: PushSummary) -> str:
 
 def _client_events(state: AppState, log: logging.Logger) -> Callable[[ClientEvent], None]:
     """Retries and new logins: shown on the terminal and written to the run's log."""
+    from artreport.client.events import EventKind
+
     console = stderr_console()
 
     def show(event: ClientEvent) -> None:
+        if event.kind is EventKind.CACHE_UNSAVED:
+            # Not progress: something in the state folder for the operator to fix.
+            console.print(f"[yellow]![/yellow] {event.message(state.lang)}", soft_wrap=True)
+            log.warning("%s", event.log_line())
+            return
         console.print(f"[dim]{event.message(state.lang)}[/dim]", soft_wrap=True)
         log.info("%s", event.log_line())
 

@@ -19,6 +19,7 @@ class EventKind(enum.Enum):
     RELOGIN = "relogin"  # logging in again: the platform said 40003, or expiry is near
     RETRYING = "retrying"  # an attempt failed in a way worth repeating; waiting first
     RETRY_AFTER = "retry-after"  # as RETRYING, but the wait is the platform's Retry-After
+    CACHE_UNSAVED = "cache-unsaved"  # logged in, but the login could not be kept for later
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class ClientEvent:
     #: What the failure was in the words of the library that met it, when ``reason`` words it
     #: for people: kept for the log, where someone may look it up.
     detail: str = ""
+    #: For CACHE_UNSAVED, the folder the login could not be saved in.
+    path: str = ""
 
     def message(self, lang: str | None = None) -> str:
         return translate(
@@ -41,6 +44,7 @@ class ClientEvent:
             attempt=self.attempt,
             delay=f"{self.delay:.1f}",
             reason=self.reason,
+            path=self.path,
         )
 
     def log_line(self) -> str:

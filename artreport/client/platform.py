@@ -128,6 +128,7 @@ class PlatformClient:
         self._session: Session | None = None
         self._generation = 0  # bumped whenever _session changes, to tell stale 40003s apart
         self._login_failure: ArtreportError | None = None
+        self._cache_unsaved_told = False
         self._relogins_in_a_row = 0
 
     def __repr__(self) -> str:
@@ -292,8 +293,29 @@ class PlatformClient:
         # platform's.
         session = Session.started(self._base_url, self._orgid, now)
         if self._cache is not None:
-            self._cache.save(session, self._token)
+            self._keep(session, self._cache)
         return self._adopt(session)
+
+    def _keep(self, session: Session, cache: SessionCache) -> None:
+        """Save the login for later commands. Unless that is the command's job, a cache that
+        cannot be written (its disk full, ``sessions`` a file) leaves the upload to go on with
+        the login just made, said once: the next run logs in again, which costs one request."""
+        try:
+            cache.save(session, self._token)
+        except ConfigError as error:
+            if cache.required:
+                raise
+            if not self._cache_unsaved_told:
+                self._cache_unsaved_told = True
+                reason = str(error.params.get("reason") or "")
+                self._on_event(
+                    ClientEvent(
+                        EventKind.CACHE_UNSAVED,
+                        self._base_url + LOGIN_PATH,
+                        reason=reason,
+                        path=str(cache.directory),
+                    )
+                )
 
     def _adopt(self, session: Session) -> Session:
         self._session = session

@@ -54,12 +54,15 @@ class Session:
 class SessionCache:
     """One owner-only JSON file per base URL and orgid in ``directory``."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, required: bool = False) -> None:
         self.directory = directory
+        #: Saving the login is the command's job (``artreport login``), so failing to is its
+        #: failure; for the others the cache only spares the next command a login.
+        self.required = required
 
     @classmethod
-    def for_config(cls, config: Config) -> SessionCache:
-        return cls(state_dir(config) / "sessions")
+    def for_config(cls, config: Config, *, required: bool = False) -> SessionCache:
+        return cls(state_dir(config) / "sessions", required=required)
 
     def path_for(self, base_url: str, orgid: str) -> Path:
         # Hashed because a URL is no file name, and a directory listing need not spell orgids.
