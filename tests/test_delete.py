@@ -692,3 +692,25 @@ def test_the_question_in_english_names_the_type_in_english(sandbox: Sandbox) -> 
     arguments = ["--lang", "en", "delete", "cycle", "--id", "CYC1"]
     _code, said = at_a_terminal(arguments, b"n\n", env(sandbox))
     assert "Delete 1 cycle (周期信息) record(s) from the platform?" in said.replace("\r\n", "")
+
+
+def test_a_login_the_state_folder_cannot_keep_is_said_and_the_delete_goes_on(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    from artreport.config import Config
+    from artreport.state import state_dir
+
+    rows = load(sandbox, tmp_path, "information", 2)
+    state = state_dir(Config())
+    for cached in (state / "sessions").iterdir():
+        cached.unlink()
+    (state / "sessions").rmdir()
+    (state / "sessions").write_text("not a folder", encoding="utf-8")
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "delete", "information", "--id", rows[0]["informationid"], "--yes"],
+        env=env(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    assert "the login could not be saved" in result.output
+    assert len(sandbox.rows("information")) == 1

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from artreport.cli import app
 from artreport.cli.common import (
+    AppState,
     is_interactive,
     reporting_errors,
     state_of,
@@ -25,6 +27,9 @@ from artreport.privacy import mask_in_text, mask_key
 from artreport.readers import Notice
 from artreport.schema import load_schema
 from artreport.state import state_dir
+
+if TYPE_CHECKING:
+    from artreport.client.events import ClientEvent
 
 
 @app.command("delete", cls=HelpCommand, help="help-delete")
@@ -100,7 +105,11 @@ def delete_command(
         with (
             exclusive(state_dir(config), command, wait=wait),
             Ledger.open(default_path(config)) as ledger,
-            PlatformClient(config, session_cache=SessionCache.for_config(config)) as client,
+            PlatformClient(
+                config,
+                session_cache=SessionCache.for_config(config),
+                on_event=_unsaved_login(state),
+            ) as client,
         ):
             try:
                 for result in delete_all(lambda p: client.delete(chosen.resource, p), targets):
@@ -184,3 +193,16 @@ def delete_command(
         console.print(f"[red]✗[/red] {stopped.message(state.lang)}", soft_wrap=True)
         console.print(state.t("delete-not-attempted", count=not_attempted))
     raise typer.Exit(exit_code)
+
+
+def _unsaved_login(state: AppState) -> Callable[[ClientEvent], None]:
+    """delete shows no logins or retries, but a login it could not keep is for the operator
+    to fix: said, as push and sync say it."""
+    from artreport.client.events import EventKind
+
+    def show(event: ClientEvent) -> None:
+        if event.kind is EventKind.CACHE_UNSAVED:
+            message = event.message(state.lang)
+            stderr_console().print(f"[yellow]![/yellow] {message}", soft_wrap=True)
+
+    return show
