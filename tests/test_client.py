@@ -42,6 +42,7 @@ from artreport.errors import (
     EXIT_AUTH,
     EXIT_UNREACHABLE,
     AuthError,
+    ConfigError,
     StoppedError,
     UnreachableError,
 )
@@ -668,6 +669,27 @@ def test_unreadable_cache_file_means_no_cache(tmp_path):
     with make_client(platform, FakeClock(), cache=cache) as client:
         assert client.login().reused is False
     assert platform.logins == 1
+
+
+def test_a_cache_that_cannot_be_saved_is_said_once_and_the_calls_go_on(tmp_path):
+    """Only ``artreport login`` fails on it (``required``): for an upload the cache is an
+    optimisation, and each login again after a 40003 must not say it again."""
+    (tmp_path / "sessions").write_text("a file where the folder belongs")
+    platform = FakePlatform(expire_after=1)
+    events: list[ClientEvent] = []
+    with make_client(platform, FakeClock(), events, SessionCache(tmp_path / "sessions")) as client:
+        for _ in range(3):
+            assert client.batch_insert("aCyclerecord", ROWS).outcome is Outcome.SUCCESS
+    assert platform.logins == 3
+    [unsaved] = [e for e in events if e.kind is EventKind.CACHE_UNSAVED]
+    assert unsaved.path == str(tmp_path / "sessions") and unsaved.reason
+    required = SessionCache(tmp_path / "sessions", required=True)
+    with (
+        make_client(FakePlatform(), FakeClock(), cache=required) as client,
+        pytest.raises(ConfigError) as caught,
+    ):
+        client.login()
+    assert caught.value.code == "state-dir-unusable"
 
 
 # -- retries ----------------------------------------------------------------------------------
