@@ -4,6 +4,7 @@ sync order, the lock, and what the log may hold."""
 from __future__ import annotations
 
 import csv
+import datetime
 import json
 import os
 import re
@@ -1213,3 +1214,43 @@ def test_the_lock_message_gives_the_holders_start_as_history_does(
         time.tzset()
     assert result.exit_code == 5
     assert "since 2026-11-28 05:39" in result.output, result.output
+
+
+def test_every_form_of_the_summary_says_when_its_run_began(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A night no run wrote the file (cron not running, an option mistyped in the crontab)
+    leaves the night before's: its start time, in every form, is what tells the monitor."""
+    from artreport.upload import job
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2, orgid=ORGID))
+    summary = tmp_path / "last.json"
+    command = ["sync", str(folder), "--summary-json", str(summary)]
+
+    def started(written: dict[str, Any]) -> datetime.datetime:
+        when = datetime.datetime.fromisoformat(written["started_at"])
+        assert when.tzinfo is not None  # a monitor in another zone reads it right
+        return when
+
+    before = datetime.datetime.now().astimezone().replace(microsecond=0)
+    with exclusive(state_dir(Config()), "sync /data/exports", None):
+        locked = runner.invoke(app, command, env=environment(sandbox))
+    assert locked.exit_code == 5
+    assert started(json.loads(summary.read_text(encoding="utf-8"))) >= before
+
+    during: list[dict[str, Any]] = []
+    push_one = job.push_one
+
+    def reading_the_summary(*args: Any, **kwargs: Any) -> Any:
+        during.append(json.loads(summary.read_text(encoding="utf-8")))
+        return push_one(*args, **kwargs)
+
+    monkeypatch.setattr(job, "push_one", reading_the_summary)
+    again = datetime.datetime.now().astimezone().replace(microsecond=0)
+    finished = runner.invoke(app, command, env=environment(sandbox))
+    assert finished.exit_code == 0, finished.output
+    final = json.loads(summary.read_text(encoding="utf-8"))
+    assert started(during[0]) == started(final) >= again
+    assert started(final) <= datetime.datetime.now().astimezone()

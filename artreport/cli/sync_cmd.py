@@ -127,7 +127,7 @@ def sync_command(
         if report_dir is not None and same_path(report_dir, directory):
             raise UsageError("sync-report-dir-is-export-dir", path=str(report_dir))
         if summary_json is not None:
-            _prepare_summary_file(summary_json, directory, state.lang)
+            _prepare_summary_file(summary_json, directory, state.lang, early)
         ignored = unmatched_files(directory, exports)
         if ignored:
             errors.print(
@@ -373,17 +373,16 @@ def sync_command(
                     "not_sent",
                 )
             }
-            summary = {
-                "directory": str(directory),
-                "exit_code": exit_code,
-                # As in a summary of a run that could not start, so a monitor reads one form.
-                "error_code": None,
-                "totals": counts,
-                "files": results,
-                "ignored_files": [str(p) for p in ignored],
-                "warnings": warnings,
-                "log": str(run.log_path),
-            }
+            summary = _summary(
+                directory,
+                early,
+                exit_code=exit_code,
+                totals=counts,
+                files=results,
+                ignored_files=[str(p) for p in ignored],
+                warnings=warnings,
+                log=str(run.log_path),
+            )
             if summary_json:
                 try:
                     _write_summary(summary_json, summary)
@@ -494,6 +493,27 @@ class _EarlyEnd:
 
     warnings: list[str] = field(default_factory=list)
     log: Path | None = None
+    #: When the run began, in every form of its summary: a monitor tells tonight's from the
+    #: night before's by it even when no run wrote one (cron not running, a mistyped option).
+    started_at: str = field(
+        default_factory=lambda: dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    )
+
+
+def _summary(directory: Path, early: _EarlyEnd, **fields: Any) -> dict[str, Any]:
+    """The summary file's object, in the one form a monitor reads whether the run finished,
+    could not start, or is still going."""
+    return {
+        "directory": str(directory),
+        "started_at": early.started_at,
+        "exit_code": None,
+        "error_code": None,
+        "totals": {},
+        "files": [],
+        "ignored_files": [],
+        "warnings": early.warnings,
+        "log": str(early.log) if early.log else None,
+    } | fields
 
 
 def _record_in_history(
@@ -528,18 +548,14 @@ def _summary_of_failure(
         yield
     except ArtreportError as error:
         if path is not None:
-            summary = {
-                "directory": str(directory),
-                "exit_code": error.exit_code,
-                "error": error.message(lang),
+            summary = _summary(
+                directory,
+                early,
+                exit_code=error.exit_code,
+                error=error.message(lang),
                 # ``error`` is worded for people, in their language; a monitor matches this.
-                "error_code": error.code,
-                "totals": {},
-                "files": [],
-                "ignored_files": [],
-                "warnings": early.warnings,
-                "log": str(early.log) if early.log else None,
-            }
+                error_code=error.code,
+            )
             with contextlib.suppress(OSError):  # the message on screen says what went wrong
                 _write_summary(path, summary)
         raise
@@ -557,7 +573,7 @@ def _write_summary(path: Path, summary: dict[str, Any]) -> None:
         raise
 
 
-def _prepare_summary_file(path: Path, directory: Path, lang: str | None) -> None:
+def _prepare_summary_file(path: Path, directory: Path, lang: str | None, early: _EarlyEnd) -> None:
     """Fail before anything is sent, not after, when the summary cannot be written there; its
     folder is created as a report's is (the README's crontab names /var/log/artreport/).
     Last night's summary is replaced at once by one without an exit code: a run killed
@@ -574,17 +590,12 @@ def _prepare_summary_file(path: Path, directory: Path, lang: str | None) -> None
         elif not os.access(path if path.exists() else path.parent, os.W_OK):
             reason = os.strerror(errno.EACCES)
     if reason is None:
-        unfinished = {
-            "directory": str(directory),
-            "exit_code": None,
-            "error": translate("sync-summary-unfinished", lang),
-            "error_code": "sync-summary-unfinished",
-            "totals": {},
-            "files": [],
-            "ignored_files": [],
-            "warnings": [],
-            "log": None,
-        }
+        unfinished = _summary(
+            directory,
+            early,
+            error=translate("sync-summary-unfinished", lang),
+            error_code="sync-summary-unfinished",
+        )
         try:
             _write_summary(path, unfinished)
         except OSError as exc:
