@@ -279,6 +279,44 @@ def test_information_needs_a_male_or_female_name(tmp_path: Path) -> None:
     assert [p.code for p in results[1].problems] == ["one-of-required"]
 
 
+def test_a_blank_cycle_id_that_a_delete_will_need_is_a_warning(tmp_path: Path) -> None:
+    # The spec makes insemination's cycleid optional on insert but required on delete: the
+    # platform stores the row, and then no delete can ever name it.
+    insemination = SCHEMA.get("insemination")
+    values = {"string": "X", "datetime": "2023-05-06 08:30:00"}
+    base = {f.name: values[f.type] for f in insemination.required_fields} | {"orgid": ORGID}
+    rows = [
+        base | {"inseminationid": "A1", "cycleid": "CYC001"},
+        base | {"inseminationid": "A2", "cycleid": ""},
+    ]
+    _, results = run(insemination, write_csv(tmp_path / "a.csv", rows))
+
+    assert results[0].valid and not results[0].problems
+    [problem] = results[1].problems
+    assert results[1].valid
+    assert (problem.field, problem.code, problem.severity) == (
+        "cycleid",
+        "blank-delete-key",
+        "warning",
+    )
+    assert "周期ID" in problem.message("zh")
+
+
+def test_a_file_without_the_cycle_id_a_delete_will_need_warns_on_every_row(
+    tmp_path: Path,
+) -> None:
+    insemination = SCHEMA.get("insemination")
+    values = {"string": "X", "datetime": "2023-05-06 08:30:00"}
+    base = {f.name: values[f.type] for f in insemination.required_fields} | {"orgid": ORGID}
+    rows = [base | {"inseminationid": "A1"}, base | {"inseminationid": "A2"}]
+    _, results = run(insemination, write_csv(tmp_path / "a.csv", rows))
+
+    assert [codes(r.problems) for r in results] == [
+        [(2, "cycleid", "blank-delete-key")],
+        [(3, "cycleid", "blank-delete-key")],
+    ]
+
+
 def test_the_names_of_which_one_is_needed_are_given_by_their_labels(tmp_path: Path) -> None:
     base = {f.name: "X" for f in INFORMATION.required_fields} | {"orgid": ORGID}
     rows = [base | {"informationid": "I1", "fName": "", "wName": ""}]

@@ -36,6 +36,9 @@ ID_LOOK_ALIKE = "id-look-alike-character"
 ID_NUMBER_WITHOUT_DIGITS = "id-number-without-digits"
 NOT_TEXT = "not-text"
 ONE_OF_REQUIRED = "one-of-required"
+#: A field the spec makes optional on insert but required on delete, left blank: the row is
+#: stored, and the record can then not be deleted.
+BLANK_DELETE_KEY = "blank-delete-key"
 ORGID_MISMATCH = "orgid-mismatch"
 DUPLICATE_KEY = "duplicate-key"
 IDCARD_CHECKSUM = "idcard-checksum"

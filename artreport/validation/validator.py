@@ -649,10 +649,10 @@ class _CodeColumn:
 
 
 class _RowChecks:
-    """Checks that look at a whole row: orgid, fields of which one must be filled, resident ID
-    check digits, a primary key seen before in the file, numbers shorter than their column's
-    codes in a text file, and the sanity warnings (dates in order and not in the future,
-    numbers in a plausible range)."""
+    """Checks that look at a whole row: orgid, fields of which one must be filled, fields a
+    delete will need, resident ID check digits, a primary key seen before in the file,
+    numbers shorter than their column's codes in a text file, and the sanity warnings (dates
+    in order and not in the future, numbers in a plausible range)."""
 
     def __init__(
         self,
@@ -669,6 +669,13 @@ class _RowChecks:
         self.key_name = record_type.primary_key
         self.one_of = record_type.one_of_required
         self.id_fields = [f.name for f in record_type.fields if f.pii == "idcard"]
+        # The platform stores a row without them, but its delete requires them (insemination's
+        # cycleid): a record stored blank there could never be deleted.
+        self.needed_to_delete = [
+            record_type.field(name)
+            for name in record_type.delete_params
+            if record_type.has_field(name) and not record_type.field(name).required
+        ]
         self.first_row_of_key: dict[str, int] = {}
         field = record_type.field
         # Dates are canonical text, so text order is time order — except that a date-time
@@ -734,6 +741,11 @@ class _RowChecks:
                 for i, values in enumerate(zip(*present, strict=True))
                 if all(v is BLANK or v == "" for v in values)
             )
+        for fld in self.needed_to_delete:
+            values = columns.get(fld.name)
+            if values is None:
+                return set(range(size))
+            positions.update(i for i, v in enumerate(values) if v is BLANK or v == "")
         for name in self.id_fields:
             for i, number in enumerate(columns.get(name, ())):
                 if isinstance(number, str) and (
@@ -836,6 +848,9 @@ class _RowChecks:
                 found.append(
                     (codes.ONE_OF_REQUIRED, field(group[0]), None, {"fields": fields}, "error")
                 )
+        for fld in self.needed_to_delete:
+            if data.get(fld.name) in (None, ""):
+                found.append((codes.BLANK_DELETE_KEY, fld, None, {}, "warning"))
         for name in self.id_fields:
             number = data.get(name)
             if not isinstance(number, str):
