@@ -31,10 +31,15 @@ from artreport.dictionaries import Dictionaries, tables_for
 from artreport.errors import InputError, UsageError
 from artreport.messages import Listing, translate
 from artreport.schema import Field, RecordType, Schema
+from artreport.template_sheets import (
+    FIELD_SHEET_COLUMNS,
+    WORKBOOK_LANG,
+    field_sheet_header,
+    field_sheet_title,
+)
 
 SUFFIXES = (".xlsx", ".csv")
 REQUIRED_MARK = "*"
-WORKBOOK_LANG = "zh"
 
 NUMBER_FORMATS: Mapping[str, str] = {
     "string": "@",
@@ -153,7 +158,7 @@ def build_workbook(record_type: RecordType, dictionaries: Dictionaries | None = 
     data.title = record_type.label
     _fill_data_sheet(data, record_type)
     _add_type_checks(data, record_type, skip=tables.keys())
-    _fill_field_sheet(workbook.create_sheet(_zh("template-field-sheet")), record_type, tables)
+    _fill_field_sheet(workbook.create_sheet(field_sheet_title()), record_type, tables)
     if tables:
         _add_drop_downs(workbook, data, record_type, tables)
     return workbook
@@ -259,8 +264,8 @@ def _add_drop_downs(
 def _fill_field_sheet(
     sheet: Worksheet, record_type: RecordType, tables: Mapping[str, Mapping[int, str]]
 ) -> None:
-    columns = ("label", "name", "type", "required", "dict", "codes", "notes")
-    sheet.append([_zh(f"template-col-{c}") for c in columns])
+    columns = FIELD_SHEET_COLUMNS
+    sheet.append(field_sheet_header())
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = _OPTIONAL_FILL

@@ -114,6 +114,29 @@ def test_delete_many_from_a_file(sandbox: Sandbox, tmp_path: Path) -> None:
     assert len(sandbox.rows("transplant")) == 2
 
 
+def test_a_workbook_filled_in_from_the_template_is_read_without_sheet(
+    sandbox: Sandbox,
+) -> None:
+    # The template's own sheet of field notes (字段说明) lists no records: it is no reason to
+    # ask which sheet, nor to note on every push which sheet was read.
+    path = Path(__file__).parent / "files" / "ovum_from_template.xlsx"
+    pushed = runner.invoke(app, ["push", "ovum", str(path)], env=env(sandbox))
+    assert pushed.exit_code == 0, pushed.output
+    assert "字段说明" not in pushed.output and "工作表" not in pushed.output
+    assert sorted((r["ovumid"], r["cycleid"]) for r in sandbox.rows("ovum")) == [
+        ("00601", "0001001"),
+        ("00602", "0001002"),
+    ]
+
+    result = runner.invoke(
+        app, ["delete", "ovum", "--from-file", str(path), "--yes", "--json"], env=env(sandbox)
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deleted"] == 2
+    assert sandbox.rows("ovum") == []
+
+
 @pytest.mark.parametrize("given", [["--id"], ["--cycleid"]])
 def test_an_id_and_a_listing_together_delete_nothing(
     sandbox: Sandbox, tmp_path: Path, given: list[str]

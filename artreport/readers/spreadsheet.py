@@ -45,6 +45,7 @@ from artreport.readers.table import (
 )
 from artreport.readers.xls_scan import scan_xls_sheet
 from artreport.readers.xlsx_scan import SheetScan, scan_sheet
+from artreport.template_sheets import field_sheet_header, field_sheet_title
 
 
 def open_spreadsheet(
@@ -130,7 +131,11 @@ class SheetTable(Table):
             if sheet is None:
                 # A first sheet of notes (说明), or of another record type, before the data:
                 # the data is on the sheet whose header fits. sync has no --sheet to say so.
-                visible = _visible_sheets(workbook)
+                visible = [
+                    other
+                    for other in _visible_sheets(workbook)
+                    if other == name or not _is_template_field_sheet(workbook, other)
+                ]
                 others = [other for other in visible if other != name]
                 chosen, grid, header = choose_sheet(
                     [name, *others],
@@ -376,6 +381,16 @@ def _visible_sheets(workbook: CalamineWorkbook) -> list[str]:
         for meta in workbook.sheets_metadata
         if meta.visible == SheetVisibleEnum.Visible and meta.typ == SheetTypeEnum.WorkSheet
     ]
+
+
+def _is_template_field_sheet(workbook: CalamineWorkbook, name: str) -> bool:
+    """Whether sheet *name* is the field notes (字段说明) of artreport's own template, which a
+    workbook filled in from the template keeps: no sheet of records a clerk could mean, so
+    neither worth a notice on every push nor a reason for delete to ask which sheet."""
+    if name != field_sheet_title():
+        return False
+    first = workbook.get_sheet_by_name(name).to_python(nrows=1)
+    return bool(first) and [str(cell) for cell in first[0]] == field_sheet_header()
 
 
 def _choose_sheet(workbook: CalamineWorkbook, wanted: str | None, path: Path) -> str:
