@@ -162,6 +162,38 @@ def test_an_id_and_a_listing_together_delete_nothing(
     assert len(sandbox.rows("transplant")) == 3
 
 
+@pytest.mark.parametrize("type_name", ["information", "thawdet", "supplier", "selfsemen"])
+def test_a_cycle_id_the_delete_does_not_take_deletes_nothing(
+    sandbox: Sandbox, tmp_path: Path, type_name: str
+) -> None:
+    # These deletes have no cycleid parameter: a clerk's --cycleid would check nothing.
+    key = SCHEMA.get(type_name).primary_key
+    [row] = load(sandbox, tmp_path, type_name, 1)
+    command = ["delete", type_name, "--id", row[key], "--cycleid", "CYC9", "--yes", "--json"]
+
+    result = runner.invoke(app, command, env=env(sandbox))
+
+    assert result.exit_code == 2, result.output
+    assert json.loads(result.stdout)["error"] == "delete-cycleid-unused"
+    assert len(sandbox.rows(type_name)) == 1
+
+
+def test_a_cycle_id_other_than_the_cycles_own_deletes_nothing(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    [row] = load(sandbox, tmp_path, "cycle", 1)
+    command = ["delete", "cycle", "--id", row["cycleid"], "--yes", "--json", "--cycleid"]
+
+    other = runner.invoke(app, [*command, row["cycleid"] + "9"], env=env(sandbox))
+
+    assert other.exit_code == 2, other.output
+    assert json.loads(other.stdout)["error"] == "delete-cycleid-differs"
+    assert len(sandbox.rows("cycle")) == 1
+    same = runner.invoke(app, [*command, row["cycleid"]], env=env(sandbox))
+    assert same.exit_code == 0, same.output
+    assert sandbox.rows("cycle") == []
+
+
 def test_a_listing_on_the_second_sheet_is_read_from_there(tmp_path: Path) -> None:
     # The first sheet lists cycles: its 周期ID and 机构ID are ovum columns too, but not the
     # records to delete.

@@ -55,6 +55,7 @@ def delete_command(
     from artreport.runs import exclusive
     from artreport.upload.delete import (
         CYCLE_PARAM,
+        check_cycleid_option,
         delete_all,
         needs_cycleid,
         target_for,
@@ -76,6 +77,7 @@ def delete_command(
             # Deleting cannot be undone: which of the two was meant is not guessed.
             raise UsageError("delete-id-and-file")
         if record_id:
+            check_cycleid_option(chosen, record_id, cycleid)
             targets = [target_for(chosen, record_id, config.orgid, cycleid)]
         elif from_file:
             targets = list(

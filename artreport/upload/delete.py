@@ -69,6 +69,19 @@ def needs_cycleid(record_type: RecordType) -> bool:
     return CYCLE_PARAM in record_type.delete_params and record_type.primary_key != CYCLE_PARAM
 
 
+def check_cycleid_option(record_type: RecordType, key: str, cycleid: str | None) -> None:
+    """Refuse a --cycleid that the type's delete does not send: deleting cannot be undone, and
+    a cycle ID that is not sent checks nothing, while one that disagrees with a cycle's own
+    --id leaves which record was meant to a guess."""
+    if not cycleid or needs_cycleid(record_type):
+        return
+    label = f"{record_type.label} ({record_type.name})"
+    if record_type.primary_key != CYCLE_PARAM:
+        raise UsageError("delete-cycleid-unused", type=label)
+    if _as_pushed(record_type, CYCLE_PARAM, cycleid) != _as_pushed(record_type, CYCLE_PARAM, key):
+        raise UsageError("delete-cycleid-differs", type=label)
+
+
 def target_for(
     record_type: RecordType, key: str, orgid: str, cycleid: str | None, row: int | None = None
 ) -> DeleteTarget:
