@@ -260,6 +260,27 @@ def test_a_record_below_the_total_is_in_the_failure_report(tmp_path: Path) -> No
     assert validation.summary.invalid == 1
 
 
+def test_a_file_of_another_record_type_names_that_type(tmp_path: Path) -> None:
+    # A cycle export given as ovum: seven missing columns say what is wrong, not what to do.
+    path = write_csv(tmp_path / "c.csv", [required_cycle_headers()])
+
+    ovum, _ = run(SCHEMA.get("ovum"), path)
+    cycle, _ = run(CYCLE, path)
+
+    [hint] = [p for p in ovum.file_problems if p.code == "other-record-type"]
+    assert (hint.severity, hint.params["name"]) == ("warning", "cycle")
+    assert "cycle" in hint.message("en")
+    assert not any(p.code == "other-record-type" for p in cycle.file_problems)
+
+
+def test_a_file_missing_columns_of_every_type_names_none(tmp_path: Path) -> None:
+    row = {"周期ID": "CYC001", "机构ID": ORGID}
+    validation, _ = run(SCHEMA.get("ovum"), write_csv(tmp_path / "c.csv", [row]))
+
+    assert "missing-column" in {p.code for p in validation.file_problems}
+    assert "other-record-type" not in {p.code for p in validation.file_problems}
+
+
 def test_the_same_primary_key_twice_is_an_error_on_the_second(tmp_path: Path) -> None:
     rows = [required_cycle_headers(), required_cycle_headers()]
     _, results = run(CYCLE, write_csv(tmp_path / "c.csv", rows))

@@ -51,6 +51,8 @@ OUT_OF_RANGE = "out-of-range"
 WRONG_UNIT_VALUE = "wrong-unit-value"
 FUTURE_DATE = "future-date"
 MISSING_COLUMN = "missing-column"
+#: Beside MISSING_COLUMN: the header has every required column of another record type.
+OTHER_RECORD_TYPE = "other-record-type"
 UNKNOWN_COLUMNS = "unknown-columns"
 DUPLICATE_COLUMN = "duplicate-column"
 DUPLICATE_COLUMN_LOOSE = "duplicate-column-loose"

@@ -24,7 +24,7 @@ from artreport.errors import InputError
 from artreport.messages import Listing
 from artreport.readers import Notice, Table, open_table
 from artreport.readers.table import ANNOTATION_COLUMNS
-from artreport.schema import Field, RecordType, unit_in
+from artreport.schema import Field, RecordType, load_schema, unit_in
 from artreport.validation import problems as codes
 from artreport.validation.columns import (
     CODED,
@@ -283,7 +283,31 @@ class Validation:
                     params={"label": required.short_label},
                 )
             )
+        if any(p.code == codes.MISSING_COLUMN for p in self.file_problems):
+            self._name_the_type_the_header_fits()
         return columns
+
+    def _name_the_type_the_header_fits(self) -> None:
+        """A clerk who pushed a cycle file as ovum sees seven missing columns and thirty
+        unknown ones: name the record type whose required columns the header all has."""
+        headers = [str(h).strip() for h in self.table.headers if h is not None]
+        best: tuple[int, RecordType] | None = None
+        for other in load_schema():
+            if other.name == self.record_type.name:
+                continue
+            named = {f.name for h in headers if (f := other.match_header(h)) is not None}
+            needed = {f.name for f in other.required_fields} - ({_ORGID} if self.orgid else set())
+            if needed <= named and (best is None or len(named) > best[0]):
+                best = (len(named), other)
+        if best is not None:
+            other = best[1]
+            self.file_problems.append(
+                Problem(
+                    codes.OTHER_RECORD_TYPE,
+                    severity="warning",
+                    params={"type": other.label, "name": other.name},
+                )
+            )
 
     def _sampled_rows(self, checks: _RowChecks) -> Iterator[tuple[int, list[Any]]]:
         """The table's rows; for spreadsheets and text files, first learn from a sample how
