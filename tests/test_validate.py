@@ -146,6 +146,22 @@ def test_a_resident_id_a_spreadsheet_rounded_to_000_in_a_csv_is_caught(tmp_path:
     assert [r.valid for r in results] == [False, True, True]
 
 
+def test_a_hand_typed_id_number_cell_says_how_to_type_it_again(tmp_path: Path) -> None:
+    # A clerk who typed the number into a sheet of her own has no system to export from.
+    selfsemen = SCHEMA.get("selfsemen")
+    workbook = openpyxl.Workbook()
+    workbook.active.append(["身份证号", "机构ID"])
+    workbook.active.append([330102199001011232, ORGID])
+    path = tmp_path / "selfsemen.xlsx"
+    workbook.save(path)
+
+    _, [result] = run(selfsemen, path)
+
+    [problem] = result.problems
+    assert problem.code == "precision-lost"
+    assert "文本格式" in problem.message("zh") and "type the number again" in problem.message("en")
+
+
 def _text_file_of_codes(path: Path, label: str, values: list[str]) -> Path:
     """Cycle rows with *values* in the column *label*, as a CSV or as a web page's table."""
     rows = [
