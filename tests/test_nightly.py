@@ -575,19 +575,12 @@ def test_sync_refuses_outputs_it_cannot_write_before_sending_anything(
     assert json.loads(summary.read_text(encoding="utf-8"))["totals"]["accepted"] == 2
 
 
-def test_the_summary_says_no_outcome_while_the_run_has_none(
-    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A run killed outright (kill -9, the OOM killer) writes no summary: until the run ends,
-    the file must not still hold last night's exit code 0 for the morning's monitor."""
+def _summaries_read_while_pushing(
+    monkeypatch: pytest.MonkeyPatch, summary: Path
+) -> list[dict[str, Any]]:
+    """The summary file as a monitor would read it as each file's push begins."""
     from artreport.upload import job
 
-    folder = tmp_path / "exports"
-    folder.mkdir()
-    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2))
-    summary = tmp_path / "last.json"
-    last_night = {"directory": str(folder), "exit_code": 0, "totals": {"accepted": 9}}
-    summary.write_text(json.dumps(last_night), encoding="utf-8")
     during: list[dict[str, Any]] = []
     push_one = job.push_one
 
@@ -596,6 +589,21 @@ def test_the_summary_says_no_outcome_while_the_run_has_none(
         return push_one(*args, **kwargs)
 
     monkeypatch.setattr(job, "push_one", reading_the_summary)
+    return during
+
+
+def test_the_summary_says_no_outcome_while_the_run_has_none(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed outright (kill -9, the OOM killer) writes no summary: until the run ends,
+    the file must not still hold last night's exit code 0 for the morning's monitor."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2))
+    summary = tmp_path / "last.json"
+    last_night = {"directory": str(folder), "exit_code": 0, "totals": {"accepted": 9}}
+    summary.write_text(json.dumps(last_night), encoding="utf-8")
+    during = _summaries_read_while_pushing(monkeypatch, summary)
     result = runner.invoke(
         app,
         ["--lang", "en", "sync", str(folder), "--summary-json", str(summary)],
@@ -1147,8 +1155,6 @@ def test_the_summary_file_gives_a_stable_error_code_beside_the_worded_error(
 ) -> None:
     """``error`` is worded for people in the run's language; a monitor script matches the
     code, as it does ``--json``'s ``error``, whatever language the run speaks."""
-    from artreport.upload import job
-
     folder = tmp_path / "exports"
     folder.mkdir()
     write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2, orgid=ORGID))
@@ -1161,14 +1167,7 @@ def test_the_summary_file_gives_a_stable_error_code_beside_the_worded_error(
     written = json.loads(summary.read_text(encoding="utf-8"))
     assert (written["exit_code"], written["error_code"]) == (5, "run-locked")
 
-    during: list[dict[str, Any]] = []
-    push_one = job.push_one
-
-    def reading_the_summary(*args: Any, **kwargs: Any) -> Any:
-        during.append(json.loads(summary.read_text(encoding="utf-8")))
-        return push_one(*args, **kwargs)
-
-    monkeypatch.setattr(job, "push_one", reading_the_summary)
+    during = _summaries_read_while_pushing(monkeypatch, summary)
     result = runner.invoke(
         app,
         ["sync", str(folder), "--summary-json", str(summary)],
@@ -1221,8 +1220,6 @@ def test_every_form_of_the_summary_says_when_its_run_began(
 ) -> None:
     """A night no run wrote the file (cron not running, an option mistyped in the crontab)
     leaves the night before's: its start time, in every form, is what tells the monitor."""
-    from artreport.upload import job
-
     folder = tmp_path / "exports"
     folder.mkdir()
     write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 2, orgid=ORGID))
@@ -1240,14 +1237,7 @@ def test_every_form_of_the_summary_says_when_its_run_began(
     assert locked.exit_code == 5
     assert started(json.loads(summary.read_text(encoding="utf-8"))) >= before
 
-    during: list[dict[str, Any]] = []
-    push_one = job.push_one
-
-    def reading_the_summary(*args: Any, **kwargs: Any) -> Any:
-        during.append(json.loads(summary.read_text(encoding="utf-8")))
-        return push_one(*args, **kwargs)
-
-    monkeypatch.setattr(job, "push_one", reading_the_summary)
+    during = _summaries_read_while_pushing(monkeypatch, summary)
     again = datetime.datetime.now().astimezone().replace(microsecond=0)
     finished = runner.invoke(app, command, env=environment(sandbox))
     assert finished.exit_code == 0, finished.output
