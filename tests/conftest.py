@@ -19,6 +19,25 @@ SAMPLES = REPO / "samples"
 SHARED = REPO.parent / "shared"
 REAL_SAMPLES = SHARED / "samples-real"
 
+SETPRIV = "/usr/bin/setpriv"
+#: The prefix that runs a command the way an ordinary account meets file modes. Root reads
+#: whatever the mode is, so it gives up the capabilities that let it, for that one run; it stays
+#: root otherwise, so the Python and packages it installed stay readable to it (CI installs them
+#: where only root may look, and then running as nobody fails on "No module named typer").
+AS_AN_ORDINARY_USER = (
+    [SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-all"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0
+    else []
+)
+#: Why a test that needs AS_AN_ORDINARY_USER cannot run here, or None when it can.
+CANNOT_BE_AN_ORDINARY_USER = (
+    "POSIX modes"
+    if not hasattr(os, "geteuid")
+    else "as root, setpriv is needed"
+    if AS_AN_ORDINARY_USER and not os.path.exists(SETPRIV)
+    else None
+)
+
 
 @pytest.fixture(autouse=True)
 def isolated_environment(

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from artreport.cli import app
 from artreport.schema import load_schema
 from artreport.validation import ValidateOptions, open_validation
-from tests.conftest import real_sample
+from tests.conftest import AS_AN_ORDINARY_USER, CANNOT_BE_AN_ORDINARY_USER, real_sample
 
 runner = CliRunner()
 CYCLE = load_schema().get("cycle")
@@ -827,19 +827,7 @@ def test_json_beyond_any_exports_limits_is_an_input_error(tmp_path: Path, text: 
     assert json.loads(output.splitlines()[-1])["error"] == "input-json-beyond-limits"
 
 
-_SETPRIV = "/usr/bin/setpriv"
-#: Root reads whatever the file's mode: it gives up the capabilities that let it, for a run.
-_AS_AN_ORDINARY_USER = (
-    [_SETPRIV, "--bounding-set", "-dac_override,-dac_read_search", "--inh-caps", "-all"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0
-    else []
-)
-
-
-@pytest.mark.skipif(
-    sys.platform == "win32" or (_AS_AN_ORDINARY_USER and not os.path.exists(_SETPRIV)),
-    reason="POSIX modes; as root, setpriv is needed",
-)
+@pytest.mark.skipif(CANNOT_BE_AN_ORDINARY_USER is not None, reason=str(CANNOT_BE_AN_ORDINARY_USER))
 @pytest.mark.parametrize("where", ["file", "folder"])
 def test_a_file_that_may_not_be_read_is_said_so_in_the_users_words(
     tmp_path: Path, where: str
@@ -854,7 +842,7 @@ def test_a_file_that_may_not_be_read_is_said_so_in_the_users_words(
     locked.chmod(0)
     try:
         done = subprocess.run(
-            [*_AS_AN_ORDINARY_USER,
+            [*AS_AN_ORDINARY_USER,
              sys.executable, "-m", "artreport", "validate", "cycle", str(path), "--json"],
             capture_output=True,
             text=True,

@@ -9,22 +9,20 @@ import datetime
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import artreport
 from artreport.config import Config
 from artreport.fakedata import fake_rows, write_rows
 from artreport.ledger import Ledger, default_path
 from artreport.sandbox import Sandbox
 from artreport.schema import load_schema
+from tests.conftest import AS_AN_ORDINARY_USER, CANNOT_BE_AN_ORDINARY_USER
 
 ORGID = "ZJ3301001"
 KEY = "machine-faults-key"
@@ -133,72 +131,41 @@ def test_a_log_on_a_full_disk_leaves_the_push_its_summary_and_exit_code(
     assert (run.status, run.exit_code) == ("finished", 0)
 
 
-def _as_another_account() -> list[str] | None:
-    """The command prefix that runs a command as an account other than the test's (root runs
-    through permissions, so it drops to nobody), or None when there is none to be."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("setpriv") is None:
-        return None
-    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
-
-
+@pytest.mark.skipif(CANNOT_BE_AN_ORDINARY_USER is not None, reason=str(CANNOT_BE_AN_ORDINARY_USER))
 @pytest.mark.parametrize("command", ["history", "status"])
-def test_history_in_a_state_folder_another_account_keeps_closed_says_so(command: str) -> None:
+def test_history_in_a_state_folder_another_account_keeps_closed_says_so(
+    tmp_path: Path, command: str
+) -> None:
     """cron runs as root, whose state folder is its own (0700); a clerk runs history or
     status on it. That was "Internal error (PermissionError)": the look for the ledger failed
     before the ledger's own message could say whose it is."""
-    prefix = _as_another_account()
-    if prefix is None:
-        pytest.skip("no other account to run as")
-    outer = Path(tempfile.mkdtemp(prefix="artreport-other-"))
+    state = tmp_path / "state"
+    with Ledger.open(state_dir_ledger(state)):
+        pass
+    # Closed to the owner as well: a run as root that gives up reading past modes, and a run as
+    # an ordinary account, both meet it as a clerk meets root's folder.
+    state.chmod(0)
     try:
-        outer.chmod(0o755)  # the way in is open; the state folder is not
-        state = outer / "state"
-        with Ledger.open(state_dir_ledger(state)):
-            pass
-        state.chmod(0o700 if prefix else 0o000)
-        env = {
-            **os.environ,
-            "PYTHONPATH": _code_the_other_account_can_read(outer),
-            "ARTREPORT_HOME": str(state),
-            "ARTREPORT_BASE_URL": "http://127.0.0.1:9",
-            "ARTREPORT_ORGID": ORGID,
-            "HOME": str(outer),
-        }
         result = subprocess.run(
-            [*prefix, sys.executable, "-m", "artreport", "--lang", "en", command],
-            env=env,
-            cwd=outer,
+            [*AS_AN_ORDINARY_USER, sys.executable, "-m", "artreport", "--lang", "en", command],
+            env={
+                **os.environ,
+                "ARTREPORT_HOME": str(state),
+                "ARTREPORT_BASE_URL": "http://127.0.0.1:9",
+                "ARTREPORT_ORGID": ORGID,
+            },
+            cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=60,
         )
     finally:
         state.chmod(0o700)
-        shutil.rmtree(outer)
 
     assert result.returncode == 2, result.stderr
     assert "Internal error" not in result.stderr
     assert "may not use the upload ledger" in result.stderr
     assert "Permission denied" in result.stderr
-
-
-def _code_the_other_account_can_read(outer: Path) -> str:
-    """A copy of the package in the open folder: the checkout itself may lie where only this
-    account can reach (CI keeps it under a closed folder), and then the other account's Python
-    would stop at "No module named artreport" before artreport could say anything."""
-    code = outer / "code"
-    shutil.copytree(
-        Path(artreport.__file__).parent,
-        code / "artreport",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    for folder, _, files in os.walk(code):
-        Path(folder).chmod(0o755)
-        for name in files:
-            (Path(folder) / name).chmod(0o644)
-    return str(code)
 
 
 def state_dir_ledger(state: Path) -> Path:
