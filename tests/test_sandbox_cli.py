@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,17 @@ def test_serves_given_organisations_and_stops_cleanly_on_ctrl_c(start: Any) -> N
     assert out.rstrip().endswith("Sandbox platform stopped.")
 
 
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_as_soon_as_the_address_shows_is_as_clean(start: Any, signal_number: int) -> None:
+    """Ctrl-C while the lines after the address were still being printed ended the command on
+    "Interrupted.", exit 130, and SIGTERM killed it outright: a script that starts the sandbox,
+    reads its address, does something quick and stops it saw a failure most times."""
+    running = start("--fail-every", "7")
+    code, out, err = running.interrupt(signal_number)
+    assert (code, err) == (0, "")
+    assert out.rstrip().endswith("Sandbox platform stopped.")
+
+
 def test_stops_as_cleanly_on_sigterm_keeping_what_it_stored(start: Any, tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite3"
     running = start("--db", str(db))
@@ -161,8 +172,9 @@ def test_every_option_is_passed_to_the_sandbox(
             made.update(orgs=orgs, **options)
             super().__init__(orgs, **{**options, "port": 0})
 
-        def serve_forever(self) -> None:
+        def serve_forever(self, ready: Callable[[], object] = lambda: None) -> None:
             made["base_url"] = self.base_url
+            ready()
 
     monkeypatch.setattr(server, "Sandbox", Recorder)
     result = invoke(

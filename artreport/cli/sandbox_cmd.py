@@ -108,13 +108,16 @@ def serve(
             name_bad_row=name_bad_row,
             **https,
         )
-        with sandbox:
+
+        def say_where() -> None:
             typer.echo(state.t("sandbox-listening", url=sandbox.base_url))
             typer.echo(who)
             if faults.active():
                 active = ", ".join(f"{name}={value}" for name, value in faults.active().items())
                 typer.echo(state.t("sandbox-faults", faults=active))
-            sandbox.serve_forever()
+
+        with sandbox:
+            sandbox.serve_forever(ready=say_where)
         typer.echo(state.t("sandbox-stopped"))
 
 

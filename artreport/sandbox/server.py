@@ -20,6 +20,7 @@ import ssl
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -357,15 +358,18 @@ class Sandbox:
         running.thread.join()
         running.store.close()
 
-    def serve_forever(self) -> None:
+    def serve_forever(self, ready: Callable[[], object] = lambda: None) -> None:
         """Serve until Ctrl-C or SIGTERM (what ``kill``, systemd and ``docker stop`` send),
-        then stop cleanly: answers in progress finish and a ``db`` file keeps what it stored."""
+        then stop cleanly: answers in progress finish and a ``db`` file keeps what it stored.
+        ``ready`` runs once it serves (to say where) and is stopped the same way: someone who
+        presses Ctrl-C as soon as the address shows gets the same clean stop."""
         thread = self.start()._serving().thread
         on_main_thread = threading.current_thread() is threading.main_thread()
         # Only the main thread may set a handler; a server run from another thread is stopped
         # by whoever started it.
         previous = signal.signal(signal.SIGTERM, _as_ctrl_c) if on_main_thread else None
         try:
+            ready()
             thread.join()
         except KeyboardInterrupt:
             pass
