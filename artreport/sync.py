@@ -122,6 +122,13 @@ class FileCheck:
     #: The file's size and modification time once checked, None if it could not be read.
     checked_state: tuple[int, int] | None = None
 
+    def rows_not_superseded(self, superseded: Superseded | None) -> int:
+        """The file's rows less those whose record a newer export of the run holds: what it
+        adds to the night's count of its type's records."""
+        if superseded is None:
+            return self.rows
+        return self.rows - len((self.keys | self.invalid_rows.keys()) & superseded.keys)
+
     def changed_since(self) -> InputError | None:
         """The error for a file that changed between its check and its push: one still being
         written, read in two pauses of its writer, each whole and unchanged while read, but

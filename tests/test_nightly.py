@@ -723,6 +723,65 @@ def test_a_shrunken_export_is_a_warning_in_the_summary_file_too(
     assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
 
 
+def sync_warnings(folder: Path, summary: Path, sandbox: Sandbox) -> list[str]:
+    result = runner.invoke(
+        app,
+        ["--lang", "en", "sync", str(folder), "--summary-json", str(summary)],
+        env=environment(sandbox),
+    )
+    assert result.exit_code == 0, result.output
+    warnings = json.loads(summary.read_text(encoding="utf-8"))["warnings"]
+    # Only the row counts' warnings: these exports' cycles refer to patient files never sent.
+    return [warning for warning in warnings if "last time" in warning]
+
+
+def test_a_smaller_export_beside_the_nightly_one_does_not_hide_a_truncated_export(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    """A night with two exports of a type recorded the rows of whichever was sent last
+    (a 5-row correction beside the full export): the next night's truncated export was
+    measured against 5 rows, and not warned of."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    summary = tmp_path / "summary.json"
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 100))
+    write_rows(folder / "cycle_fix.csv", CYCLE, fake_rows(CYCLE, 5))
+    os.utime(folder / "cycle.csv", ns=(0, 0))  # the older export
+    assert sync_warnings(folder, summary, sandbox) == []
+    (folder / "cycle_fix.csv").unlink()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 10))
+    warnings = sync_warnings(folder, summary, sandbox)
+    assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
+
+
+def test_a_clerks_push_in_the_evening_does_not_hide_the_nights_truncated_export(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    summary = tmp_path / "summary.json"
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 100))
+    assert sync_warnings(folder, summary, sandbox) == []
+    push_json(sandbox, str(cycles(tmp_path, 3, name="correction.csv")))
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 10))
+    warnings = sync_warnings(folder, summary, sandbox)
+    assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
+
+
+def test_two_copies_of_an_export_count_each_record_once_the_next_night(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    summary = tmp_path / "summary.json"
+    for name in ("cycle_1.csv", "cycle_2.csv", "cycle_3.csv"):
+        write_rows(folder / name, CYCLE, fake_rows(CYCLE, 100))
+    assert sync_warnings(folder, summary, sandbox) == []
+    for name in ("cycle_1.csv", "cycle_2.csv"):
+        (folder / name).unlink()
+    assert sync_warnings(folder, summary, sandbox) == []
+
+
 @pytest.mark.parametrize(
     ("config_text", "mode", "warned"),
     [

@@ -166,10 +166,19 @@ def sync_command(
             # For the summary file too: a script must see a truncated export as a person does.
             warnings = list(early.warnings)
             for record_type in ordered:
-                rows = sum(c.rows for c in checks if c.record_type == record_type.name)
+                # Each record once, however many of tonight's exports hold it, and recorded
+                # here, before anything is sent: a night the platform is down or the run is
+                # stopped still counts its exports whole, and a push by hand (a clerk's few
+                # corrections) is no night's export to measure the next one against.
+                rows = sum(
+                    c.rows_not_superseded(replaced.get(c.path))
+                    for c in checks
+                    if c.record_type == record_type.name
+                )
                 last = run.ledger.last_row_count(
                     record_type.name, config.base_url, config.orgid, before_run=run.run_id
                 )
+                run.ledger.record_row_count(run.run_id, record_type.name, rows)
                 if last and rows < last * SHRINK_WARNING:
                     message = state.t(ROW_COUNT_FELL, label=record_type.label, rows=rows, last=last)
                     errors.print(f"[yellow]![/yellow] {message}")

@@ -9,8 +9,8 @@ One SQLite file in the state directory (:func:`default_path`), written by every 
   primary key: a hash of the row as sent, the run and the time. ``--changed-only`` skips a row
   whose hash matches (:meth:`Ledger.unchanged`); cross-file checks ask which keys exist
   (:meth:`Ledger.accepted_keys`);
-- **row counts** — how many rows each run read per record type, so that a truncated export
-  can be noticed (:meth:`Ledger.last_row_count`).
+- **row counts** — how many records each ``sync`` found per record type in its exports, so
+  that a truncated export can be noticed (:meth:`Ledger.last_row_count`).
 
 Rows are recorded per accepted chunk, each chunk in one transaction, after the platform said
 yes: a killed run leaves the ledger short of what the platform holds (those rows are sent

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from artreport.errors import ArtreportError, LedgerError
+from artreport.errors import ArtreportError
 from artreport.schema import RecordType, load_schema
 from artreport.sync import LedgerReferences
 from artreport.upload.pipeline import (
@@ -85,14 +85,6 @@ def push_one(
             # The pipeline sees only that it was stopped; the run knows by which signal.
             outcome.summary.stopped_by = run.stopped_by
             outcome.summary.stopped_exit_code = run.interrupted_exit_code
-        try:
-            run.ledger.record_row_count(run.run_id, record_type.name, outcome.summary.rows_read)
-        except LedgerError as error:
-            # The ledger's disk full, say: what was done is still summed up and reported.
-            if outcome.error is None:
-                outcome.error = error
-                outcome.summary.stopped_by = error.code
-                outcome.summary.stopped_exit_code = error.exit_code
         summary = json.dumps(outcome.summary.to_dict(), ensure_ascii=False)
         run.log.info("%s %s: %s", record_type.name, path, summary)
         if outcome.error is not None:
