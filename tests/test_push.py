@@ -1124,6 +1124,29 @@ def test_cli_push_to_the_embedded_sandbox(tmp_path: Path) -> None:
     assert "40 accepted" in result.output
 
 
+def test_a_rehearsal_on_the_embedded_sandbox_leaves_no_rows_in_the_ledger(
+    tmp_path: Path, isolated_environment: Path
+) -> None:
+    """Each rehearsal's sandbox, on a port of its own and gone when the push ends, got every
+    accepted row in the ledger, kept there for good and never read again: a clerk rehearsing
+    a large export every week grew the ledger by its size each time."""
+    import sqlite3
+
+    path = cycle_file(tmp_path, 40)
+    for _ in range(2):
+        result = runner.invoke(app, ["--lang", "en", "push", "cycle", str(path), "--sandbox"])
+        assert result.exit_code == 0, result.output
+        assert "40 accepted" in result.output
+
+    ledger = sqlite3.connect(isolated_environment / "ledger.sqlite3")
+    try:
+        assert ledger.execute("SELECT count(*) FROM accepted").fetchone() == (0,)
+        # The rehearsals are still runs of the history.
+        assert ledger.execute("SELECT count(*) FROM runs").fetchone() == (2,)
+    finally:
+        ledger.close()
+
+
 def test_the_key_and_token_appear_in_no_output_or_report(
     tmp_path: Path, sandbox_factory: Any, isolated_environment: Path
 ) -> None:

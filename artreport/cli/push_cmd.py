@@ -279,6 +279,9 @@ def push_command(
                 on_progress=on_progress,
                 # The embedded sandbox starts empty: every reference would be unknown to it.
                 check_references=not use_sandbox,
+                # Its rows, recorded, would stay in the ledger for good under the address of
+                # a platform gone with the command, never read again.
+                record_accepted=not use_sandbox,
             )
             summary = outcome.summary
             exit_code = outcome.exit_code

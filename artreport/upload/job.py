@@ -48,11 +48,14 @@ def push_one(
     superseded: frozenset[str] = frozenset(),
     on_progress: Callable[[PushSummary], None] | None = None,
     check_references: bool = False,
+    record_accepted: bool = True,
 ) -> PushOutcome:
     """Push ``path``; with ``client`` None nothing is sent (a dry run). With a ``run``, accepted
     rows go to its ledger, ``--changed-only`` skips what the ledger says the platform holds,
     and its signals stop the push; ``check_references`` warns of rows that refer to records
-    the ledger does not know were accepted. The rows of the ``superseded`` keys are not sent."""
+    the ledger does not know were accepted. The rows of the ``superseded`` keys are not sent.
+    Without ``record_accepted`` the run is in the ledger but not its rows: for a platform
+    gone when the command ends (the embedded sandbox)."""
     skip = run.skip_unchanged(record_type.name) if run is not None and changed_only else None
     references = None
     if run is not None and check_references:
@@ -69,7 +72,9 @@ def push_one(
             orgid=orgid,
             options=options,
             on_progress=on_progress,
-            on_accepted=run.record_accepted(record_type.name) if run is not None else None,
+            on_accepted=run.record_accepted(record_type.name)
+            if run is not None and record_accepted
+            else None,
             skip=skip,
             superseded=superseded,
             stop=run.stop if run is not None else None,
