@@ -768,6 +768,24 @@ def test_a_clerks_push_in_the_evening_does_not_hide_the_nights_truncated_export(
     assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
 
 
+def test_a_night_whose_export_could_not_be_read_is_no_measure_for_the_next(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    summary = tmp_path / "summary.json"
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 100))
+    assert sync_warnings(folder, summary, sandbox) == []
+    (folder / "cycle.csv").unlink()
+    (folder / "cycle.xlsx").write_bytes(b"not a workbook")
+    result = runner.invoke(app, ["sync", str(folder)], env=environment(sandbox))
+    assert result.exit_code == 2, result.output
+    (folder / "cycle.xlsx").unlink()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 10))
+    warnings = sync_warnings(folder, summary, sandbox)
+    assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
+
+
 def test_two_copies_of_an_export_count_each_record_once_the_next_night(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:

@@ -170,15 +170,15 @@ def sync_command(
                 # here, before anything is sent: a night the platform is down or the run is
                 # stopped still counts its exports whole, and a push by hand (a clerk's few
                 # corrections) is no night's export to measure the next one against.
-                rows = sum(
-                    c.rows_not_superseded(replaced.get(c.path))
-                    for c in checks
-                    if c.record_type == record_type.name
-                )
+                of_type = [c for c in checks if c.record_type == record_type.name]
+                rows = sum(c.rows_not_superseded(replaced.get(c.path)) for c in of_type)
                 last = run.ledger.last_row_count(
                     record_type.name, config.base_url, config.orgid, before_run=run.run_id
                 )
-                run.ledger.record_row_count(run.run_id, record_type.name, rows)
+                # An export read only in part (damaged, still being written) or not at all (a
+                # signal came before its check) is no measure.
+                if not (run.stop.is_set() or any(c.error for c in of_type)):
+                    run.ledger.record_row_count(run.run_id, record_type.name, rows)
                 if last and rows < last * SHRINK_WARNING:
                     message = state.t(ROW_COUNT_FELL, label=record_type.label, rows=rows, last=last)
                     errors.print(f"[yellow]![/yellow] {message}")
