@@ -95,6 +95,18 @@ def test_changed_only_sends_nothing_unchanged_and_exactly_what_changed(
     assert push_json(sandbox, str(edited))["sent"] == 10_000  # --full is the default
 
 
+def test_changed_only_knows_rows_saved_in_another_format(tmp_path: Path, sandbox: Sandbox) -> None:
+    """A whole number is a double in a workbook (35.0) and digits in a CSV (35): the clerk who
+    fixed the night's CSV in Excel and pushed it by hand as xlsx sent every row again, and the
+    next night's CSV sent every row once more."""
+    rows = list(fake_rows(CYCLE, 50, orgid=ORGID))
+    write_rows(tmp_path / "cycles.csv", CYCLE, rows)
+    write_rows(tmp_path / "cycles.xlsx", CYCLE, rows)
+    assert push_json(sandbox, str(tmp_path / "cycles.csv"))["accepted"] == 50
+    again = push_json(sandbox, str(tmp_path / "cycles.xlsx"), "--changed-only")
+    assert (again["sent"], again["skipped_unchanged"]) == (0, 50)
+
+
 def test_changed_only_knows_rows_whose_columns_moved(tmp_path: Path, sandbox: Sandbox) -> None:
     path = cycles(tmp_path, 600)
     assert push_json(sandbox, str(path))["accepted"] == 600

@@ -116,6 +116,25 @@ def test_number(source: object, expected: object) -> None:
     assert read(NUMBER, source) == expected
 
 
+@pytest.mark.parametrize(
+    ("source", "doubles", "expected"),
+    [
+        ("7.0", False, 7),
+        (35.0, True, 35),
+        (35.0, False, 35),
+        (-0.0, True, 0),
+        (2.0**60, True, 2.0**60),
+    ],
+)
+def test_a_whole_number_reads_as_an_int_whatever_the_file_wrote(
+    source: object, doubles: bool, expected: object
+) -> None:
+    """35.0 in a workbook is the 35 of a CSV: the body sent, and so --changed-only's view of
+    the row, is the same. Past 2**53 a double's digits are not the number's own: left a double."""
+    value = read(NUMBER, source, doubles=doubles)
+    assert (value, type(value)) == (expected, type(expected))
+
+
 @pytest.mark.parametrize("source", ["abc", "1,5", "inf", "nan", True, {"x": 1}])
 def test_number_problems(source: object) -> None:
     assert problem_code(NUMBER, source) == "not-number"

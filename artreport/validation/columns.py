@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from artreport.validation.problems import CellError
-from artreport.validation.values import BLANK
+from artreport.validation.values import BLANK, whole_as_int
 
 _NO_POSITIONS: frozenset[int] = frozenset()
 
@@ -228,7 +228,7 @@ def _integers(cells: Sequence[Any]) -> Read | None:
 def _numbers(cells: Sequence[Any]) -> Read | None:
     if not _DECIMALS.fullmatch("\n".join(cells) + "\n"):
         return None
-    values = [(float(c) if "." in c else int(c)) if c else BLANK for c in cells]
+    values = [(whole_as_int(float(c)) if "." in c else int(c)) if c else BLANK for c in cells]
     return values, "" in cells
 
 

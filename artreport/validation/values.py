@@ -448,7 +448,19 @@ def _number_from_text(text: str) -> int | float:
         raise CellError(NOT_NUMBER) from None
     if not math.isfinite(number):
         raise CellError(NOT_NUMBER)
-    return number
+    return whole_as_int(number)
+
+
+#: Doubles up to here hold every whole number exactly; beyond, int() would spell out digits
+#: the double only approximates.
+_EXACT_INTS = 2**53
+
+
+def whole_as_int(number: float) -> int | float:
+    """A whole number as the int another export of the record gives: a workbook keeps every
+    number as a double (35.0) where a CSV has 35, and the body sent, which --changed-only
+    compares with the ledger's, must not depend on the file's format."""
+    return int(number) if number.is_integer() and abs(number) < _EXACT_INTS else number
 
 
 def read_number(value: Any) -> Any:
@@ -464,7 +476,7 @@ def read_number(value: Any) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise CellError(NOT_NUMBER)
-        return value
+        return whole_as_int(value)
     raise CellError(NOT_NUMBER)
 
 
