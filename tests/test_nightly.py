@@ -798,6 +798,25 @@ def test_a_night_whose_export_could_not_be_read_is_no_measure_for_the_next(
     assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
 
 
+def test_a_row_count_the_ledger_cannot_record_leaves_the_sync_to_send(
+    tmp_path: Path, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The row counts are recorded before anything is sent: a ledger refusing that write
+    leaves it to the pushes' own recording, which says what was and was not accepted."""
+    from artreport.errors import LedgerError
+
+    def refuse(*arguments: object) -> None:
+        raise LedgerError("ledger-unusable", path="ledger.sqlite3", reason="disk full")
+
+    monkeypatch.setattr(Ledger, "record_row_count", refuse)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 20))
+    result = runner.invoke(app, ["sync", str(folder)], env=environment(sandbox))
+    assert result.exit_code == 0, result.output
+    assert len(sandbox.rows("cycle")) == 20
+
+
 def test_two_copies_of_an_export_count_each_record_once_the_next_night(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:

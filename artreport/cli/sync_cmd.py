@@ -178,7 +178,12 @@ def sync_command(
                 # An export read only in part (damaged, still being written) or not at all (a
                 # signal came before its check) is no measure.
                 if not (run.stop.is_set() or any(c.error for c in of_type)):
-                    run.ledger.record_row_count(run.run_id, record_type.name, rows)
+                    try:
+                        run.ledger.record_row_count(run.run_id, record_type.name, rows)
+                    except LedgerError as error:
+                        # The ledger's disk full, say: the pushes meet it again when they
+                        # record what is accepted, and stop there with every row accounted for.
+                        run.log.error("%s", error.message("en"))
                 if last and rows < last * SHRINK_WARNING:
                     message = state.t(ROW_COUNT_FELL, label=record_type.label, rows=rows, last=last)
                     errors.print(f"[yellow]![/yellow] {message}")
