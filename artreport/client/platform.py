@@ -50,6 +50,9 @@ _TURNED_AWAY = frozenset({429, 503})
 _SERVER_FAILED = frozenset({400, 422, 500})
 _NOT_THE_PLATFORM = frozenset({401, 403, 404, 405, 407, 410})
 _REFUSED_CALLER = frozenset({401, 403})
+# What a web application firewall answers a request it blocks for its content (a row holding
+# "<script>" or "select … from"): 403, or 405 as Alibaba Cloud's WAF does.
+_FIREWALL_BLOCKS = frozenset({403, 405})
 LOGIN_PATH = "/art/login"
 _LOGIN_RETRY_CODES = frozenset({500})
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -459,11 +462,20 @@ class PlatformClient:
                     location=self._scrub(location.split("?")[0]),
                     suggested=https,
                 )
+            blocked: dict[str, Any] = {}
+            if status in _FIREWALL_BLOCKS and not location and not url.endswith(LOGIN_PATH):
+                # A firewall refusing this data call for its rows looks the same, but lets the
+                # rest of the file through: the caller may split the chunk to tell.
+                blocked = {
+                    "http_status": status,
+                    "page": self._scrub(_framework_message(response)),
+                }
             raise UnreachableError(
                 "client-not-the-platform",
                 url=self._base_url,
                 status=f"{status} {response.reason_phrase}".strip(),
                 location=self._scrub(location.split("?")[0]) if location else "-",
+                **blocked,
             )
         if answer is None and status in _SERVER_FAILED:
             # The web framework in front of the platform's code failed on this request: it

@@ -321,6 +321,10 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     held: list[tuple[PendingRow, Answer]] = []
     any_accepted = False
     server_failed = False
+    # Parts a firewall blocked, and its error: kept to stop the run as before the splitting if
+    # it blocks every part alike (no row's fault then: a path it closes, an address it bans).
+    blocked = 0
+    blocked_by: ArtreportError | None = None
     while pending:
         part = pending.popleft()
         if stop.is_set() or halt.is_set():
@@ -338,14 +342,19 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             outcome.not_sent.extend(pending)
             break
         except ArtreportError as error:
-            # Auth refused or platform unreachable: nothing more will get through.
-            if error.params.get("may_have_arrived"):
-                outcome.unconfirmed.append(part)
-            else:
-                outcome.not_sent.append(part)
-            outcome.not_sent.extend(pending)
-            halt.set(error)
-            break
+            answer = _firewall_block(error)
+            if answer is not None:
+                blocked += 1
+                blocked_by = error
+            if answer is None or (blocked >= FIREWALL_BLOCKS_TO_STOP and not any_accepted):
+                # Auth refused or platform unreachable: nothing more will get through.
+                if error.params.get("may_have_arrived"):
+                    outcome.unconfirmed.append(part)
+                else:
+                    outcome.not_sent.append(part)
+                outcome.not_sent.extend(pending)
+                halt.set(error)
+                break
         outcome.requests += 1
         outcome.resent += answer.attempts - 1
         if answer.outcome is Outcome.SUCCESS:
@@ -375,7 +384,11 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             continue
         held.append((part.pending_rows()[0], answer))
         if len(held) == len(chunk) and not any_accepted and not halt.progress.is_set():
-            failure = _platform_failure(held)
+            failure = (
+                blocked_by
+                if {answer.outcome for _, answer in held} == {Outcome.BLOCKED}
+                else _platform_failure(held)
+            )
             if failure is not None:
                 outcome.not_sent.append(Chunk(*_sent(held)))
                 halt.set(failure)
@@ -383,6 +396,20 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
                 break
     outcome.rejected.extend(held)
     return outcome
+
+
+#: Blocked answers to parts of one chunk, none of it taken, that stop the run: the chunk and
+#: both its halves. A row the firewall blocks is in one half only, and the other half passes.
+FIREWALL_BLOCKS_TO_STOP = 3
+
+
+def _firewall_block(error: ArtreportError) -> Answer | None:
+    """The answer to read into a client's error that is a firewall blocking a data call
+    (see ``PlatformClient._judge``), or None for any other error."""
+    status = error.params.get("http_status")
+    if not isinstance(error, UnreachableError) or not isinstance(status, int):
+        return None
+    return Answer(status, str(error.params.get("page", "")), None, Outcome.BLOCKED)
 
 
 #: The fewest rows a chunk must have, every one failed alone by the server's framework, or
@@ -626,6 +653,8 @@ def push_file(
                         WORDING: Wording.PLATFORM_REJECTED_TOO_LARGE,
                         "size": len(row.body) + 2,
                     }
+                elif answer.outcome is Outcome.BLOCKED:
+                    params[WORDING] = Wording.PLATFORM_REJECTED_BLOCKED
                 problem = Problem(
                     PLATFORM_REJECTED, row=row.row, primary_key=row.key, params=params
                 )

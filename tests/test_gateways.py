@@ -1,0 +1,193 @@
+"""Gateways in front of the platform (nginx, a web application firewall, a portal) failing the way
+real ones do, over real HTTP on 127.0.0.1: a hand-made server relays to the sandbox, or answers
+in its place."""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from artreport.cli import app
+from artreport.fakedata import fake_rows, write_rows
+from artreport.sandbox import Sandbox
+from artreport.schema import load_schema
+
+ORGID = "ZJ3301001"
+KEY = "sandbox-test-key-9f3a"
+CYCLE = load_schema().get("cycle")
+BATCH_INSERT = f"/art/{CYCLE.resource}/batchInsert"
+runner = CliRunner()
+
+#: What answers in the platform's place: (status, headers, body), or None to relay the request.
+Fault = Callable[[str, bytes], "tuple[int, dict[str, str], bytes] | None"]
+
+WAF_PAGE = (
+    "<html><head><title>访问被拦截</title></head>"
+    "<body>您的请求包含非法字符，已被网站防火墙拦截。事件ID：8f2c</body></html>"
+).encode()
+
+
+class Gateway:
+    """A reverse proxy to a sandbox that lets ``fault`` answer any request instead."""
+
+    def __init__(self, fault: Fault) -> None:
+        self.sandbox = Sandbox({ORGID: KEY}).start()
+        self.requests: list[str] = []
+        upstream = self.sandbox.base_url.split("//", 1)[1]
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def relay(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                gateway.requests.append(self.path.split("?")[0])
+                answer = fault(self.path, body)
+                if answer is None:
+                    connection = http.client.HTTPConnection(upstream, timeout=10)
+                    headers = {
+                        k: v
+                        for k, v in self.headers.items()
+                        if k.lower() in ("orgid", "token", "content-type")
+                    }
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    answer = (
+                        response.status,
+                        {"content-type": response.getheader("content-type", "")},
+                        response.read(),
+                    )
+                    connection.close()
+                status, headers, content = answer
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = relay
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.sandbox.stop()
+
+    def stored(self) -> list[str]:
+        return sorted(row["cycleid"] for row in self.sandbox.rows("cycle"))
+
+    def data_requests(self) -> int:
+        return self.requests.count(BATCH_INSERT)
+
+
+@pytest.fixture
+def gateway() -> Iterator[Callable[[Fault], Gateway]]:
+    started: list[Gateway] = []
+
+    def start(fault: Fault) -> Gateway:
+        started.append(Gateway(fault))
+        return started[-1]
+
+    yield start
+    for each in started:
+        each.stop()
+
+
+def push(gateway: Gateway, path: Path, *args: str) -> Any:
+    env = {"ARTREPORT_BASE_URL": gateway.base_url, "ARTREPORT_ORGID": ORGID, "ARTREPORT_KEY": KEY}
+    return runner.invoke(app, ["--lang", "en", "push", "cycle", str(path), *args], env=env)
+
+
+def cycle_file(tmp_path: Path, count: int, marked: dict[int, str] | None = None) -> Path:
+    rows = list(fake_rows(CYCLE, count, orgid=ORGID))
+    for position, text in (marked or {}).items():
+        rows[position]["acyesisnameMx"] = text
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, rows)
+    return path
+
+
+def report_rows(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def firewall(status: int, blocks: Callable[[bytes], bool]) -> Fault:
+    def fault(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if path == BATCH_INSERT and blocks(body):
+            return status, {"content-type": "text/html; charset=utf-8"}, WAF_PAGE
+        return None
+
+    return fault
+
+
+@pytest.mark.parametrize("status", [403, 405])
+@pytest.mark.parametrize("position", [3, 57], ids=["first-chunk", "later-chunk"])
+def test_a_firewall_blocking_one_row_gets_that_row_reported_and_the_rest_sent(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway], status: int, position: int
+) -> None:
+    """A WAF's block page for the chunk holding a row with "<script>", every other chunk let
+    through. It stopped the run as "not the platform, check base_url" (exit 4): every row
+    after that chunk went unsent, every night, until someone found the row."""
+    platform = gateway(firewall(status, lambda body: b"<script>" in body))
+    path = cycle_file(tmp_path, 150, {position: "见附件<script>alert(1)</script>"})
+    report = tmp_path / "report.csv"
+    result = push(platform, path, "--chunk-size", "50", "--report", str(report))
+    assert result.exit_code == 1, result.output
+    assert "149 accepted" in result.output
+    assert "base_url" not in result.output
+    assert len(platform.stored()) == 149
+    [entry] = report_rows(report)
+    assert (entry["row"], entry["code"]) == (str(position + 2), "platform-rejected")
+    assert f"HTTP {status}" in entry["message"] and "访问被拦截" in entry["message"]
+    assert "firewall" in entry["message"]
+    # Three chunks, and the halves down to the one row: no more than bisecting a refused one.
+    assert platform.data_requests() <= 3 + 2 * 6
+
+
+def test_a_firewall_blocking_every_upload_stops_the_run_after_a_chunk_and_its_halves(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """A gateway closing the upload's path to this computer (or a firewall banning it) blocks
+    every part alike: no row is at fault, and the file is not sent through it row by row."""
+    platform = gateway(firewall(403, lambda body: True))
+    path = cycle_file(tmp_path, 150)
+    report = tmp_path / "report.csv"
+    result = push(platform, path, "--chunk-size", "50", "--report", str(report))
+    assert result.exit_code == 4, result.output
+    assert "HTTP 403 Forbidden" in result.output and "base_url" in result.output
+    assert platform.data_requests() == 3
+    entries = report_rows(report)
+    assert len(entries) == 150
+    assert {e["code"] for e in entries} == {"not-sent-unreachable"}
+    assert platform.stored() == []
+
+
+def test_a_firewall_blocking_rows_of_both_halves_of_the_first_chunk_stops_as_before(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """Rows in both halves of a chunk blocked, nothing taken yet: that cannot be told from a
+    gateway blocking everything, so the run stops, no row blamed."""
+    platform = gateway(firewall(403, lambda body: b"<script>" in body))
+    path = cycle_file(tmp_path, 50, {3: "<script>", 40: "<script>"})
+    report = tmp_path / "report.csv"
+    result = push(platform, path, "--chunk-size", "50", "--report", str(report))
+    assert result.exit_code == 4, result.output
+    assert platform.data_requests() == 3
+    assert {e["code"] for e in report_rows(report)} == {"not-sent-unreachable"}
