@@ -109,9 +109,18 @@ def gateway() -> Iterator[Callable[[Fault], Gateway]]:
         each.stop()
 
 
-def push(gateway: Gateway, path: Path, *args: str) -> Any:
-    env = {"ARTREPORT_BASE_URL": gateway.base_url, "ARTREPORT_ORGID": ORGID, "ARTREPORT_KEY": KEY}
-    return runner.invoke(app, ["--lang", "en", "push", "cycle", str(path), *args], env=env)
+def push(gateway: Gateway, path: Path, *args: str, lang: str = "en") -> Any:
+    # Retries kept short: a page in the platform's place is retried, with pauses, before
+    # anything else is made of it.
+    config = path.parent / "artreport.yaml"
+    config.write_text("retries: 2\nretry_max_seconds: 1\ntimeout: 5\n", encoding="utf-8")
+    env = {
+        "ARTREPORT_CONFIG": str(config),
+        "ARTREPORT_BASE_URL": gateway.base_url,
+        "ARTREPORT_ORGID": ORGID,
+        "ARTREPORT_KEY": KEY,
+    }
+    return runner.invoke(app, ["--lang", lang, "push", "cycle", str(path), *args], env=env)
 
 
 def cycle_file(tmp_path: Path, count: int, marked: dict[int, str] | None = None) -> Path:
@@ -137,14 +146,15 @@ def firewall(status: int, blocks: Callable[[bytes], bool]) -> Fault:
     return fault
 
 
-@pytest.mark.parametrize("status", [403, 405])
+@pytest.mark.parametrize("status", [403, 405, 200])
 @pytest.mark.parametrize("position", [3, 57], ids=["first-chunk", "later-chunk"])
 def test_a_firewall_blocking_one_row_gets_that_row_reported_and_the_rest_sent(
     tmp_path: Path, gateway: Callable[[Fault], Gateway], status: int, position: int
 ) -> None:
     """A WAF's block page for the chunk holding a row with "<script>", every other chunk let
-    through. It stopped the run as "not the platform, check base_url" (exit 4): every row
-    after that chunk went unsent, every night, until someone found the row."""
+    through. It stopped the run, as "not the platform, check base_url" (403, 405) or after
+    retries as something answering in its place (200), exit 4: every row after that chunk
+    went unsent, every night, until someone found the row."""
     platform = gateway(firewall(status, lambda body: b"<script>" in body))
     path = cycle_file(tmp_path, 150, {position: "见附件<script>alert(1)</script>"})
     report = tmp_path / "report.csv"
@@ -157,8 +167,9 @@ def test_a_firewall_blocking_one_row_gets_that_row_reported_and_the_rest_sent(
     assert (entry["row"], entry["code"]) == (str(position + 2), "platform-rejected")
     assert f"HTTP {status}" in entry["message"] and "访问被拦截" in entry["message"]
     assert "firewall" in entry["message"]
-    # Three chunks, and the halves down to the one row: no more than bisecting a refused one.
-    assert platform.data_requests() <= 3 + 2 * 6
+    # Three chunks (the blocked one retried if it came as HTTP 200), and the halves down to
+    # the one row, each sent once.
+    assert platform.data_requests() <= 3 + 2 + 2 * 6
 
 
 def test_a_firewall_blocking_every_upload_stops_the_run_after_a_chunk_and_its_halves(
@@ -191,3 +202,39 @@ def test_a_firewall_blocking_rows_of_both_halves_of_the_first_chunk_stops_as_bef
     assert result.exit_code == 4, result.output
     assert platform.data_requests() == 3
     assert {e["code"] for e in report_rows(report)} == {"not-sent-unreachable"}
+
+
+MAINTENANCE_PAGE = (
+    "<html><head><title>系统维护中</title></head><body>系统维护中，请稍后再试。</body></html>"
+).encode()
+
+
+def test_a_maintenance_page_from_mid_run_on_stops_the_run_and_blames_no_row(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """A gateway's maintenance page, HTTP 200, for every upload once two chunks have landed:
+    the chunk is retried, its halves tried once each, and the run stops (exit 4) with the
+    page named; no row is reported as refused."""
+    uploads = 0
+
+    def maintenance(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        nonlocal uploads
+        if path != BATCH_INSERT:
+            return None
+        uploads += 1
+        if uploads <= 2:
+            return None
+        return 200, {"content-type": "text/html; charset=utf-8"}, MAINTENANCE_PAGE
+
+    platform = gateway(maintenance)
+    path = cycle_file(tmp_path, 200)
+    report = tmp_path / "report.csv"
+    result = push(platform, path, "--chunk-size", "50", "--report", str(report), lang="zh")
+    assert result.exit_code == 4, result.output
+    assert "系统维护中" in result.output and "不是上报平台的应答" in result.output
+    assert len(platform.stored()) == 100
+    # Two chunks, the third with its 2 retries, and its two halves.
+    assert platform.data_requests() == 2 + 3 + 2
+    entries = report_rows(report)
+    assert len(entries) == 100
+    assert {e["code"] for e in entries} == {"not-sent-unreachable"}

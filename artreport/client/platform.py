@@ -172,9 +172,10 @@ class PlatformClient:
         """:meth:`batch_insert` for a JSON array already encoded, so that a pipeline keeping
         rows as bytes never encodes them twice, not even when bisecting.
 
-        ``retry_server_failures=False``: an HTTP 500 from the server's framework is answered
-        at once, not retried: for the parts of a batch that already failed so after retries,
-        which are being split to find the row at fault."""
+        ``retry_server_failures=False``: an HTTP 500 from the server's framework, or a web
+        page in the platform's place, is answered at once, not retried: for the parts of a
+        batch that already failed so after retries, which are being split to find the row at
+        fault."""
         path = f"/art/{resource}/batchInsert"
         return self._call("POST", path, content=body, retry_server_failures=retry_server_failures)
 
@@ -488,7 +489,8 @@ class PlatformClient:
             # It answered: the request was not lost, and a failed one is rolled back.
             return TryAgain(reason, may_have_arrived=False, if_exhausted=failed)
         if answer is None and 200 <= status < 300:
-            return self._not_an_answer(response, reason)
+            data_call = not url.endswith(LOGIN_PATH)
+            return self._not_an_answer(response, reason, data_call, retry_server_failures)
         retry_after = retry_after_seconds(response.headers.get("retry-after"), self._clock())
         # "Too many requests" and "unavailable" refuse a request before it is read; a gateway
         # timing out (502, 504) or any other page may have let it through first.
@@ -500,10 +502,13 @@ class PlatformClient:
             gives_up="client-rate-limited" if status == 429 else "client-unreachable",
         )
 
-    def _not_an_answer(self, response: httpx.Response, status: str) -> TryAgain:
+    def _not_an_answer(
+        self, response: httpx.Response, status: str, data_call: bool, retry: bool
+    ) -> TryAgain:
         """A success status without the envelope: a page of something answering in the
-        platform's place (a gateway's error page, a portal), or the platform's answer mangled.
-        Worth another try, except a login form: it stays until someone logs in there."""
+        platform's place (a gateway's error page, a portal, a firewall's block page), or the
+        platform's answer mangled. Worth another try, except a login form: it stays until
+        someone logs in there. Without ``retry``, a page is answered at once."""
         text = response.text
         found = _TITLE.search(text)
         title = self._scrub(" ".join(html.unescape(found.group(1)).split()))[:80] if found else ""
@@ -515,8 +520,18 @@ class PlatformClient:
                 title=title or "-",
             )
         if title:
+            # A firewall blocking a data call for its rows answers so too, on every attempt,
+            # while letting the rest of the file through: the caller may split the chunk.
+            blocked = (
+                {"http_status": response.status_code, "page": f"{status}: {title}"}
+                if data_call
+                else {}
+            )
             return TryAgain(
-                Phrase("net-web-page", status=status, title=title), gives_up="client-no-answer"
+                Phrase("net-web-page", status=status, title=title),
+                gives_up="client-no-answer",
+                gives_up_with=blocked,
+                final=data_call and not retry,
             )
         return TryAgain(Phrase("net-no-envelope", status=status), gives_up="client-no-answer")
 

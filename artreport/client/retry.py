@@ -16,8 +16,8 @@ import email.utils
 import math
 import random
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import timezone
 from typing import Any, TypeVar
 
@@ -49,6 +49,10 @@ class TryAgain:
     #: The failure in the words of the library that met it, for the log, where the reason
     #: gives it in the user's.
     detail: str = ""
+    #: More parameters of that error, for the caller to act on.
+    gives_up_with: Mapping[str, Any] = field(default_factory=dict)
+    #: No other attempt, whatever the bounds allow: the caller asked for one only.
+    final: bool = False
 
 
 class RetryPolicy:
@@ -96,7 +100,7 @@ class RetryPolicy:
                 # Stopped while this attempt was on the wire: announce no retry.
                 raise StoppedError("client-stopped", url=url)
             remaining = self._max_seconds - (self._clock() - started)
-            if number >= self._attempts or remaining <= 0:
+            if number >= self._attempts or remaining <= 0 or result.final:
                 if result.if_exhausted is not None:
                     return result.if_exhausted, number, lost
                 break
@@ -136,6 +140,7 @@ class RetryPolicy:
             reason=result.reason,
             # The caller tells rows sent without a readable answer from rows never sent.
             may_have_arrived=lost > 0,
+            **result.gives_up_with,
         )
 
     def _backoff(self, failures: int) -> float:

@@ -345,7 +345,8 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             answer = _firewall_block(error)
             if answer is not None:
                 blocked += 1
-                blocked_by = error
+                # The first, which says how long the chunk was retried for.
+                blocked_by = blocked_by or error
             if answer is None or (blocked >= FIREWALL_BLOCKS_TO_STOP and not any_accepted):
                 # Auth refused or platform unreachable: nothing more will get through.
                 if error.params.get("may_have_arrived"):
@@ -353,7 +354,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
                 else:
                     outcome.not_sent.append(part)
                 outcome.not_sent.extend(pending)
-                halt.set(error)
+                halt.set(blocked_by if blocked_by is not None and answer is not None else error)
                 break
         outcome.requests += 1
         outcome.resent += answer.attempts - 1
@@ -374,7 +375,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             outcome.accepted.append(part)
             outcome.duplicates_after_loss.append(part)
             continue
-        server_failed = server_failed or answer.outcome is Outcome.SERVER_FAILED
+        server_failed = server_failed or answer.outcome in _SEND_PARTS_ONCE
         if answer.outcome is Outcome.TOO_LARGE:
             size = part.body_size()
             if outcome.refused_size is None or size < outcome.refused_size:
@@ -398,14 +399,18 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     return outcome
 
 
+#: Failures of a chunk after which its parts are sent once each.
+_SEND_PARTS_ONCE = frozenset({Outcome.SERVER_FAILED, Outcome.BLOCKED})
+
 #: Blocked answers to parts of one chunk, none of it taken, that stop the run: the chunk and
 #: both its halves. A row the firewall blocks is in one half only, and the other half passes.
 FIREWALL_BLOCKS_TO_STOP = 3
 
 
 def _firewall_block(error: ArtreportError) -> Answer | None:
-    """The answer to read into a client's error that is a firewall blocking a data call
-    (see ``PlatformClient._judge``), or None for any other error."""
+    """The answer to read into a client's error that may be a firewall blocking a data call
+    (an HTTP 403/405 or 200 page: see ``PlatformClient._judge``), or None for any other
+    error."""
     status = error.params.get("http_status")
     if not isinstance(error, UnreachableError) or not isinstance(status, int):
         return None
