@@ -238,3 +238,46 @@ def test_a_maintenance_page_from_mid_run_on_stops_the_run_and_blames_no_row(
     entries = report_rows(report)
     assert len(entries) == 100
     assert {e["code"] for e in entries} == {"not-sent-unreachable"}
+
+
+def run_cli(gateway: Gateway, *args: str, lang: str) -> Any:
+    env = {"ARTREPORT_BASE_URL": gateway.base_url, "ARTREPORT_ORGID": ORGID, "ARTREPORT_KEY": KEY}
+    return runner.invoke(app, ["--lang", lang, *args], env=env)
+
+
+@pytest.mark.parametrize(
+    ("lang", "said", "not_said"),
+    [
+        ("en", "HTTP 403 Forbidden (the page says: 访问被拦截)", "redirected to"),
+        ("zh", "HTTP 403 Forbidden（页面内容：访问被拦截）", "跳转到"),
+    ],
+)
+def test_an_address_answering_with_a_page_says_what_the_page_says_not_a_redirect(
+    gateway: Callable[[Fault], Gateway], lang: str, said: str, not_said: str
+) -> None:
+    """A firewall's 403 page to a delete was said to have "redirected to: -"."""
+
+    def firewall_on_delete(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if "/delete" in path:
+            return 403, {"content-type": "text/html; charset=utf-8"}, WAF_PAGE
+        return None
+
+    platform = gateway(firewall_on_delete)
+    result = run_cli(platform, "delete", "cycle", "--id", "CYC00000001", "--yes", lang=lang)
+    assert result.exit_code == 4, result.output
+    assert said in result.output
+    assert not_said not in result.output and KEY not in result.output
+
+
+def test_a_login_redirected_to_a_portal_says_where_at_once(
+    gateway: Callable[[Fault], Gateway],
+) -> None:
+    def portal(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        return 302, {"location": "/cas/login?service=http%3A%2F%2Fart"}, b""
+
+    platform = gateway(portal)
+    result = run_cli(platform, "login", lang="zh")
+    assert result.exit_code == 4, result.output
+    assert "HTTP 302 Found（跳转到：/cas/login）" in result.output
+    assert "service=" not in result.output
+    assert platform.requests == ["/art/login"]

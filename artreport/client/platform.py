@@ -56,6 +56,7 @@ _FIREWALL_BLOCKS = frozenset({403, 405})
 LOGIN_PATH = "/art/login"
 _LOGIN_RETRY_CODES = frozenset({500})
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
 _PASSWORD_FIELD = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.IGNORECASE)
 _TOO_LARGE = 413
 
@@ -475,7 +476,7 @@ class PlatformClient:
                 "client-not-the-platform",
                 url=self._base_url,
                 status=f"{status} {response.reason_phrase}".strip(),
-                location=self._scrub(location.split("?")[0]) if location else "-",
+                seen=self._what_answered(response, location),
                 **blocked,
             )
         if answer is None and status in _SERVER_FAILED:
@@ -501,6 +502,15 @@ class PlatformClient:
             may_have_arrived=not turned_away,
             gives_up="client-rate-limited" if status == 429 else "client-unreachable",
         )
+
+    def _what_answered(self, response: httpx.Response, location: str) -> Phrase:
+        """Where a redirect leads, or else what the page says: a firewall's or a gateway's
+        words name it for IT."""
+        if location:
+            return Phrase("net-redirected-to", location=self._scrub(location.split("?")[0]))
+        words = self._scrub(_TAG.sub(" ", _page_words(response)))
+        words = " ".join(html.unescape(words).split())[:80]
+        return Phrase("net-page-says", words=words) if words else Phrase("net-empty-page")
 
     def _not_an_answer(
         self, response: httpx.Response, status: str, data_call: bool, retry: bool
@@ -649,23 +659,28 @@ def _framework_message(response: httpx.Response) -> str:
     """What a web framework's own error answer says (Spring's ``{"status", "error",
     "message"}``, an error page's title), for the failure report: the platform's words on the
     row, as near as there are any."""
-    said = ""
+    said = " ".join(_page_words(response).split())[:200]
+    heading = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+    framework = _framework_status(response)
+    if framework is not None and framework != response.status_code:
+        heading += f" (status {framework})"
+    return f"{heading}: {said}" if said else heading
+
+
+def _page_words(response: httpx.Response) -> str:
+    """What an answer that is not the envelope says: a framework's error fields, a page's
+    title, or else its text."""
     try:
         body = response.json()
     except ValueError:
         body = None
     if isinstance(body, dict):
         parts = [body.get(k) for k in ("error", "message", "detail", "title")]
-        said = ": ".join(str(p) for p in parts if p and isinstance(p, (str, int)))
-    elif response.text:
+        return ": ".join(str(p) for p in parts if p and isinstance(p, (str, int)))
+    if response.text:
         title = _TITLE.search(response.text)
-        said = title.group(1) if title else response.text
-    said = " ".join(said.split())[:200]
-    heading = f"HTTP {response.status_code} {response.reason_phrase}".strip()
-    framework = _framework_status(response)
-    if framework is not None and framework != response.status_code:
-        heading += f" (status {framework})"
-    return f"{heading}: {said}" if said else heading
+        return title.group(1) if title else response.text
+    return ""
 
 
 def _https_base_url(base_url: str, url: str, location: str) -> str | None:
