@@ -281,3 +281,15 @@ def test_a_login_redirected_to_a_portal_says_where_at_once(
     assert "HTTP 302 Found（跳转到：/cas/login）" in result.output
     assert "service=" not in result.output
     assert platform.requests == ["/art/login"]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3])
+def test_a_firewall_blocking_every_upload_of_a_small_file_blames_none_of_its_rows(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway], rows: int
+) -> None:
+    platform = gateway(firewall(403, lambda body: True))
+    report = tmp_path / "report.csv"
+    result = push(platform, cycle_file(tmp_path, rows), "--report", str(report))
+    assert result.exit_code == 4, result.output
+    assert platform.data_requests() <= 3
+    assert [e["code"] for e in report_rows(report)] == ["not-sent-unreachable"] * rows

@@ -354,7 +354,13 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
                 else:
                     outcome.not_sent.append(part)
                 outcome.not_sent.extend(pending)
-                halt.set(blocked_by if blocked_by is not None and answer is not None else error)
+                if answer is not None:
+                    # Rows blocked alone before it was clear that everything is: not theirs.
+                    if held:
+                        outcome.not_sent.append(Chunk(*_sent(held)))
+                        held.clear()
+                    error = blocked_by or error
+                halt.set(error)
                 break
         outcome.requests += 1
         outcome.resent += answer.attempts - 1
