@@ -4,9 +4,14 @@ in its place."""
 
 from __future__ import annotations
 
+import codecs
 import csv
+import email.utils
+import gzip
 import http.client
+import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from artreport.cli import app
+from artreport.client.session import make_token
 from artreport.fakedata import fake_rows, write_rows
 from artreport.sandbox import Sandbox
 from artreport.schema import load_schema
@@ -293,3 +299,53 @@ def test_a_firewall_blocking_every_upload_of_a_small_file_blames_none_of_its_row
     assert result.exit_code == 4, result.output
     assert platform.data_requests() <= 3
     assert [e["code"] for e in report_rows(report)] == ["not-sent-unreachable"] * rows
+
+
+def test_a_java_gateways_rewrapped_answer_is_the_platforms_answer(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """The platform's answer as a gateway passes it on: gzip-encoded, labelled text/html,
+    behind a UTF-8 byte order mark, its code written as the text "200"."""
+
+    def rewrapped(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if path != BATCH_INSERT:
+            return None
+        upstream = http.client.HTTPConnection(platform.sandbox.base_url.split("//", 1)[1])
+        headers = {"orgid": ORGID, "token": make_token(ORGID, KEY)}
+        upstream.request("POST", path, body=body, headers=headers)
+        answer = json.loads(upstream.getresponse().read())
+        upstream.close()
+        if answer["code"] == 0:
+            answer["code"] = "200"
+        content = gzip.compress(codecs.BOM_UTF8 + json.dumps(answer).encode())
+        return 200, {"content-type": "text/html;charset=UTF-8", "content-encoding": "gzip"}, content
+
+    platform = gateway(rewrapped)
+    result = push(platform, cycle_file(tmp_path, 120), "--chunk-size", "50", "--json")
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert (counts["accepted"], counts["platform_affected"], counts["resent"]) == (120, 120, 0)
+    assert len(platform.stored()) == 120
+
+
+@pytest.mark.parametrize("when", ["3600", "http-date"])
+def test_a_gateway_asking_to_come_back_in_an_hour_ends_the_run_at_once(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway], when: str
+) -> None:
+    later = email.utils.formatdate(time.time() + 3600, usegmt=True)
+    retry_after = later if when == "http-date" else when
+
+    def maintenance(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if path != BATCH_INSERT:
+            return None
+        return 503, {"retry-after": retry_after, "content-type": "text/html"}, MAINTENANCE_PAGE
+
+    platform = gateway(maintenance)
+    report = tmp_path / "report.csv"
+    started = time.monotonic()
+    result = push(platform, cycle_file(tmp_path, 60), "--report", str(report), lang="zh")
+    assert time.monotonic() - started < 5
+    assert result.exit_code == 4, result.output
+    assert "后再试" in result.output and "retry_max_seconds" in result.output
+    assert platform.data_requests() == 1
+    assert [e["code"] for e in report_rows(report)] == ["not-sent-unreachable"] * 60
