@@ -22,8 +22,9 @@ class Outcome(enum.Enum):
     #: The server's framework failed on this request (HTTP 400, or 500 still after retries,
     #: without the envelope): a row it cannot read may be the cause, so the caller bisects.
     SERVER_FAILED = "server_failed"
-    #: A firewall in front of the platform blocked this request (HTTP 403/405, its own page):
-    #: never the platform's answer, but the upload's reading of a data call refused so.
+    #: A firewall in front of the platform blocked this request (its own page, with HTTP 403,
+    #: 405 or 200): never the platform's answer, but the upload's reading of a data call
+    #: refused so.
     BLOCKED = "blocked"
 
 

@@ -393,7 +393,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
         if len(held) == len(chunk) and not any_accepted and not halt.progress.is_set():
             failure = (
                 blocked_by
-                if {answer.outcome for _, answer in held} == {Outcome.BLOCKED}
+                if {refused.outcome for _, refused in held} == {Outcome.BLOCKED}
                 else _platform_failure(held)
             )
             if failure is not None:

@@ -87,8 +87,8 @@ class Wording:
     #: the gateway's words say nothing a clerk can act on.
     PLATFORM_REJECTED_TOO_LARGE = "platform-rejected-too-large"
     #: PLATFORM_REJECTED of a row that a firewall in front of the platform blocked even
-    #: alone (HTTP 403/405 with its own page): its text set off a rule, which the clerk can
-    #: change.
+    #: alone (its own page, with HTTP 403, 405 or 200): its text set off a rule, which the
+    #: clerk can change.
     PLATFORM_REJECTED_BLOCKED = "platform-rejected-blocked"
     #: NOT_SENT_UNREACHABLE of rows sent whose every answer was lost (a connection closed
     #: mid-answer, a timeout): the platform may have stored them.
