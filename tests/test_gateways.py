@@ -349,3 +349,29 @@ def test_a_gateway_asking_to_come_back_in_an_hour_ends_the_run_at_once(
     assert "后再试" in result.output and "retry_max_seconds" in result.output
     assert platform.data_requests() == 1
     assert [e["code"] for e in report_rows(report)] == ["not-sent-unreachable"] * 60
+
+
+@pytest.mark.parametrize("answer", ["page", "502", "broken"])
+def test_rows_of_a_run_whose_login_never_got_an_answer_are_not_sent_not_unconfirmed(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway], answer: str
+) -> None:
+    """Only the login went out, and its answers were lost or were some page. The first chunk's
+    rows were counted as sent and reported "not confirmed: sent, every answer lost", telling
+    the clerk the platform may hold rows it was never sent."""
+
+    def login_fails(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if answer == "page":
+            return 200, {"content-type": "text/html; charset=utf-8"}, MAINTENANCE_PAGE
+        if answer == "502":
+            return 502, {"content-type": "text/html"}, b"<h1>502 Bad Gateway</h1>"
+        return 200, {"content-length": "500"}, b'{"code":0'  # a length it contradicts
+
+    platform = gateway(login_fails)
+    report = tmp_path / "report.csv"
+    result = push(platform, cycle_file(tmp_path, 80), "--chunk-size", "50", "--json")
+    assert result.exit_code == 4, result.output
+    counts = json.loads(result.stdout)
+    assert (counts["sent"], counts["not_sent"]) == (0, 80)
+    assert set(platform.requests) == {"/art/login"}
+    result = push(platform, cycle_file(tmp_path, 80), "--report", str(report))
+    assert {e["message"].split(":")[0] for e in report_rows(report)} == {"Not sent"}

@@ -292,6 +292,9 @@ class PlatformClient:
                     url=self._base_url,
                 )
         except ArtreportError as error:
+            # Whatever became of the login, the data call waiting for it was never sent: its
+            # rows are not sent, not "sent, every answer lost".
+            error.params.pop("may_have_arrived", None)
             self._login_failure = error
             raise
         # Timed from before the request, so our idea of expiry is never later than the
