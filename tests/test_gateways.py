@@ -32,7 +32,8 @@ CYCLE = load_schema().get("cycle")
 BATCH_INSERT = f"/art/{CYCLE.resource}/batchInsert"
 runner = CliRunner()
 
-#: What answers in the platform's place: (status, headers, body), or None to relay the request.
+#: What answers in the platform's place: (status, headers, body), or None to relay the request;
+#: status 0 closes the connection without an answer.
 Fault = Callable[[str, bytes], "tuple[int, dict[str, str], bytes] | None"]
 
 WAF_PAGE = (
@@ -76,6 +77,9 @@ class Gateway:
                     )
                     connection.close()
                 status, headers, content = answer
+                if status == 0:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -375,3 +379,29 @@ def test_rows_of_a_run_whose_login_never_got_an_answer_are_not_sent_not_unconfir
     assert set(platform.requests) == {"/art/login"}
     result = push(platform, cycle_file(tmp_path, 80), "--report", str(report))
     assert {e["message"].split(":")[0] for e in report_rows(report)} == {"Not sent"}
+
+
+def test_rows_whose_answer_was_lost_before_a_login_failed_are_unconfirmed(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """The chunk's answer lost (the platform may have stored it), its resend answered 40003,
+    and the new login failing: the rows may be on the platform, and are said so."""
+    seen: list[str] = []
+
+    def script(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        seen.append(path)
+        if path == BATCH_INSERT:
+            if seen.count(BATCH_INSERT) == 1:
+                return 0, {}, b""
+            expired = {"code": 40003, "msg": "登录已过期", "data": None}
+            return 200, {"content-type": "application/json"}, json.dumps(expired).encode()
+        if seen.count(path) > 1:
+            return 502, {"content-type": "text/html"}, b"<h1>502 Bad Gateway</h1>"
+        return None
+
+    platform = gateway(script)
+    report = tmp_path / "report.csv"
+    result = push(platform, cycle_file(tmp_path, 20), "--report", str(report))
+    assert result.exit_code == 4, result.output
+    assert seen[:3] == ["/art/login", BATCH_INSERT, BATCH_INSERT]
+    assert {e["message"].split(":")[0] for e in report_rows(report)} == {"Not confirmed"}

@@ -216,7 +216,14 @@ class PlatformClient:
             lost += answer.lost_answers
             if answer.outcome is Outcome.EXPIRED:
                 # A 40003 means the platform did not process the request, so resending is safe.
-                self._renew(generation)
+                try:
+                    self._renew(generation)
+                except ArtreportError as error:
+                    if not lost:
+                        raise
+                    # A copy sent before, whose answer was lost, may have been carried out.
+                    said = {**error.params, "may_have_arrived": True}
+                    raise type(error)(error.code, **said) from None
                 continue
             if answer.outcome is Outcome.AUTH:
                 raise self._auth_error(answer)
