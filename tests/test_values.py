@@ -300,6 +300,33 @@ def test_twelve_oclock_on_a_twelve_hour_clock_and_what_it_cannot_say() -> None:
         assert problem_code(DATETIME, source) == "bad-datetime", source
 
 
+@pytest.mark.parametrize("field", [DATE, DATETIME])
+@pytest.mark.parametrize(
+    ("source", "doubles"),
+    [
+        ("0023-05-06", False),  # 2023 with a slip of the keys: strftime wrote 23-05-06
+        ("0023-05-06 08:00:00", False),
+        ("0023/5/6 8:00", False),
+        ("1023年5月6日", False),
+        ("1899-12-31", False),
+        (dt.datetime(1899, 12, 30, 8, 30), True),  # an ods's date before 1900
+        (dt.date(23, 5, 6), True),
+    ],
+)
+def test_a_date_before_1900_is_refused_not_sent_as_a_mangled_year(
+    field: Field, source: object, doubles: bool
+) -> None:
+    with pytest.raises(CellError) as caught:
+        read(field, source, doubles=doubles)
+    assert caught.value.code == ("bad-date" if field is DATE else "bad-datetime")
+    assert caught.value.params["wording"] == "date-before-earliest-year"
+
+
+def test_the_earliest_dates_still_read() -> None:
+    assert read(DATE, "1900-01-01") == "1900-01-01"
+    assert read(DATETIME, "1900/1/1 8:00") == "1900-01-01 08:00:00"
+
+
 def test_a_bad_value_is_reported_again_after_a_good_one_is_cached() -> None:
     reader = value_reader(DATE)
     assert reader("2023-05-06") == "2023-05-06"

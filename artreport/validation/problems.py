@@ -113,6 +113,8 @@ class Wording:
     #: UNSAVED_FORMULA_VALUE of a formula giving text that a legacy xls keeps as 0: the file
     #: holds a number in its place, not nothing, and saving it again in LibreOffice keeps it so.
     FORMULA_TEXT_SAVED_AS_ZERO = "formula-text-saved-as-zero"
+    #: BAD_DATE or BAD_DATETIME of a real date too early for any record (0023-05-06).
+    DATE_BEFORE_EARLIEST_YEAR = "date-before-earliest-year"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).

@@ -133,6 +133,11 @@ _ISO_WITH_OFFSET = re.compile(
 _ODS_DURATION = re.compile(r"^PT([0-9]+)H([0-9]+)M([0-9]+(?:\.[0-9]+)?)S$")
 #: The platform's times are China's local time, which has been UTC+8 all year since 1991.
 _CHINA_TIME = dt.timezone(dt.timedelta(hours=8))
+#: No patient, birth or treatment of this platform's is older: an earlier year is a slip of the
+#: keys (0023 or 1023 for 2023), and one below 1000 is not even written in four digits by
+#: strftime (23-05-06 00:00:00, which the platform refuses and compares as a future date).
+_EARLIEST_YEAR = 1900
+_EARLIEST_YEAR_TEXT = str(_EARLIEST_YEAR)
 
 # Caches for the readers whose parsing is costly and whose inputs repeat (dates, numbers as
 # text). Bounded so that a column of unique values cannot grow them without limit.
@@ -611,8 +616,10 @@ def _calendar_reader(
                 from_iso(text)
             except ValueError:
                 raise CellError(code) from None
+            if text[:4] < _EARLIEST_YEAR_TEXT:
+                raise _too_early(code)
             return text
-        return _parse_date_text(text, code).strftime(form)
+        return _in_range(_parse_date_text(text, code), code).strftime(form)
 
     def read_calendar(value: Any) -> Any:
         if value.__class__ is str:
@@ -626,9 +633,19 @@ def _calendar_reader(
             return parse(text) if text else BLANK
         if value is None:
             return BLANK
-        return _datetime_of(value, code, numbers_are_doubles).strftime(form)
+        return _in_range(_datetime_of(value, code, numbers_are_doubles), code).strftime(form)
 
     return read_calendar
+
+
+def _in_range(moment: dt.datetime, code: str) -> dt.datetime:
+    if moment.year < _EARLIEST_YEAR:
+        raise _too_early(code)
+    return moment
+
+
+def _too_early(code: str) -> CellError:
+    return CellError(code, year=_EARLIEST_YEAR, **{WORDING: Wording.DATE_BEFORE_EARLIEST_YEAR})
 
 
 def value_reader(
