@@ -300,6 +300,24 @@ def test_twelve_oclock_on_a_twelve_hour_clock_and_what_it_cannot_say() -> None:
         assert problem_code(DATETIME, source) == "bad-datetime", source
 
 
+@pytest.mark.parametrize("field", [INTEGER, NUMBER])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("1 234", 1234), ("1 234 567", 1234567), ("- 5", -5), ("3 \u200b", 3), ("１ ２３４", 1234)],
+)
+def test_spaces_between_thousands_are_read(field: Field, source: str, expected: int) -> None:
+    assert read(field, source) == expected
+
+
+@pytest.mark.parametrize("field", [INTEGER, NUMBER])
+@pytest.mark.parametrize("source", ["3 5", "3\u00a05", "12 5", "1 23", "1234 567", "3\u30005"])
+def test_spaces_that_join_two_numbers_are_refused_not_read_as_one(
+    field: Field, source: str
+) -> None:
+    # 3 5 is "3 or 5", or a slip: 35 is a number the clerk never wrote.
+    assert problem_code(field, source) in ("not-integer", "not-number")
+
+
 @pytest.mark.parametrize("field", [DATE, DATETIME])
 @pytest.mark.parametrize(
     ("source", "doubles"),

@@ -380,8 +380,18 @@ def _checked_int(number: int) -> int:
 _GROUPED = re.compile(r"[+-]?[1-9][0-9]{0,2}(?:(?:,[0-9]{3}){2,}(?:\.[0-9]+)?|,[0-9]{3}\.[0-9]+)")
 
 
+#: Spaces a number may hold: after its sign, and between groups of three digits (1 234 567, as
+#: a French or SI export writes thousands). Others join numbers that were two: 3 5 is not 35.
+_SPACED = re.compile(r"[+-]? *[0-9]{1,3}(?: [0-9]{3})*(?:\.[0-9]+)?")
+
+
 def _plain_digits(text: str) -> str:
-    digits = _ascii_digits(text).replace(" ", "")
+    digits = _ascii_digits(text)
+    if " " in digits:
+        digits = digits.strip()  # one that stood beside an invisible character
+        if " " in digits and not _SPACED.fullmatch(digits):
+            return digits  # refused by int() and float() as it is
+        digits = digits.replace(" ", "")
     # A full-width comma (，) is Chinese punctuation, not a separator a program writes.
     if "," in digits and "，" not in text and _GROUPED.fullmatch(digits):
         return digits.replace(",", "")
