@@ -316,6 +316,24 @@ def test_information_needs_a_male_or_female_name(tmp_path: Path) -> None:
     assert [p.code for p in results[1].problems] == ["one-of-required"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_names_are_sent_as_the_clerk_sees_them(tmp_path: Path, encoding: str) -> None:
+    # Rare characters beyond the BMP (four bytes in GB18030) and a minority name's middle dot
+    # arrive as typed; a zero-width space or a BOM pasted in with a name, which the platform
+    # would keep, does not. Enough distinct names that the column is read whole.
+    base = {f.name: "X" for f in INFORMATION.required_fields} | {"orgid": ORGID}
+    names = ["𠀀明", "买买提·艾力", "张三\u200b", "\ufeff李四", "王\u200b五", "\u200b"]
+    names += [f"周{chr(0x4E00 + n)}" for n in range(60)]
+    rows = [
+        base | {"informationid": f"I{n}", "wName": name, "fName": "赵六"}
+        for n, name in enumerate(names)
+    ]
+    _, results = run(INFORMATION, write_csv(tmp_path / "i.csv", rows, encoding))
+    sent = [result.data.get("wName") for result in results[:6]]
+    assert sent == ["𠀀明", "买买提·艾力", "张三", "李四", "王五", None]
+    assert all(result.valid for result in results)
+
+
 def test_a_blank_cycle_id_that_a_delete_will_need_is_a_warning(tmp_path: Path) -> None:
     # The spec makes insemination's cycleid optional on insert but required on delete: the
     # platform stores the row, and then no delete can ever name it.

@@ -300,6 +300,25 @@ def test_twelve_oclock_on_a_twelve_hour_clock_and_what_it_cannot_say() -> None:
         assert problem_code(DATETIME, source) == "bad-datetime", source
 
 
+NAME = Field("wName", "女方姓名", "string", pii="name")
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("张三\u200b", "张三"),
+        ("\ufeff张三", "张三"),
+        ("张\u200b三", "张三"),
+        ("买买提·艾力", "买买提·艾力"),
+        ("𠀀明", "𠀀明"),
+        ("\u200b", BLANK),
+        ("张\u3000三", "张\u3000三"),  # a space the clerk typed and sees
+    ],
+)
+def test_a_name_is_sent_without_what_shows_as_nothing(source: str, expected: object) -> None:
+    assert read(NAME, source) == expected
+
+
 @pytest.mark.parametrize("field", [INTEGER, NUMBER])
 @pytest.mark.parametrize(
     ("source", "expected"),

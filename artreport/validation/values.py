@@ -144,10 +144,11 @@ _EARLIEST_YEAR_TEXT = str(_EARLIEST_YEAR)
 _CACHE_LIMIT = 4096
 
 
-#: Characters that show as nothing: a number or a date means the same without them (an ID
-#: does not: there they are refused as making it look like another).
+#: Characters that show as nothing: a number, a date or a name means the same without them (an
+#: ID does not: there they are refused as making it look like another).
 #: (Not the direction marks U+202A–202E: ‮12 shows as "21", and is refused as written.)
 _INVISIBLE = dict.fromkeys([0x00AD, 0x180E, *range(0x200B, 0x200E), 0x2060, 0xFEFF])
+INVISIBLE_CHARACTER: Final = re.compile("[" + "".join(map(chr, _INVISIBLE)) + "]")
 
 
 def _ascii_digits(text: str) -> str:
@@ -260,10 +261,18 @@ def _unmarked(text: str) -> str:
     return text
 
 
-def _text_reader(numbers_are_doubles: bool, codes: TypicalCodes | None) -> Callable[[Any], Any]:
+def _text_reader(
+    numbers_are_doubles: bool, codes: TypicalCodes | None, *, visible: bool = False
+) -> Callable[[Any], Any]:
+    """``visible``: without the characters that show as nothing (a zero-width space or a BOM
+    pasted in with a name), which the platform would store, so that the 张三 it holds is not
+    the 张三 the clerk sees. An ID's reader sees them, to refuse them."""
+
     def read_text(value: Any) -> Any:
         if value.__class__ is str:
             text = cell_text(value)
+            if visible and not text.isprintable():
+                text = text.translate(_INVISIBLE).strip()
             if not text:
                 return BLANK
             if numbers_are_doubles and text[0] == "P" and _ODS_DURATION.match(text):
@@ -670,10 +679,11 @@ def value_reader(
     refused.
     """
     if field.type == "string":
-        read_text = _text_reader(numbers_are_doubles, codes)
         if field.pii == "idcard":
-            return _id_number_reader(read_text)
-        return _identifier_reader(read_text) if field.identifier else read_text
+            return _id_number_reader(_text_reader(numbers_are_doubles, codes))
+        if field.identifier:
+            return _identifier_reader(_text_reader(numbers_are_doubles, codes))
+        return _text_reader(numbers_are_doubles, codes, visible=True)
     if field.type == "integer":
         return _coded_field_reader if field.dict else read_integer
     if field.type == "number":
