@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from artreport.validation.problems import CellError
-from artreport.validation.values import BLANK, INVISIBLE_CHARACTER, whole_as_int
+from artreport.validation.values import BLANK, INVISIBLE_CHARACTERS, whole_as_int
 
 _NO_POSITIONS: frozenset[int] = frozenset()
 
@@ -191,7 +191,8 @@ def _text(cells: Sequence[Any]) -> Read | None:
         return None
     if "NULL" in joined or "null" in joined or "Null" in joined:
         return None  # a database tool's empty cell
-    if not joined.isascii() and INVISIBLE_CHARACTER.search(joined):
+    # Each character sought alone (memchr-fast), which costs a name column a tenth of a regex.
+    if not joined.isascii() and any(map(joined.__contains__, INVISIBLE_CHARACTERS)):
         return None  # a zero-width space pasted in with a name: the reader takes it out
     if "" not in stripped:
         return stripped, False

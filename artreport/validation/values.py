@@ -148,7 +148,7 @@ _CACHE_LIMIT = 4096
 #: ID does not: there they are refused as making it look like another).
 #: (Not the direction marks U+202A–202E: ‮12 shows as "21", and is refused as written.)
 _INVISIBLE = dict.fromkeys([0x00AD, 0x180E, *range(0x200B, 0x200E), 0x2060, 0xFEFF])
-INVISIBLE_CHARACTER: Final = re.compile("[" + "".join(map(chr, _INVISIBLE)) + "]")
+INVISIBLE_CHARACTERS: Final = tuple(map(chr, _INVISIBLE))
 
 
 def _ascii_digits(text: str) -> str:
