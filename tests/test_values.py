@@ -456,6 +456,21 @@ def test_a_column_read_whole_reads_as_its_cells_one_by_one(
     assert not refused
 
 
+@pytest.mark.parametrize("field", [DATE, DATETIME])
+@pytest.mark.parametrize("early", [dt.date(23, 5, 6), dt.datetime(1899, 12, 31, 8, 30)])
+def test_a_date_cell_before_1900_is_refused_in_a_column_read_whole(
+    field: Field, early: dt.date
+) -> None:
+    # An ods holds dates before 1900 (Excel's cells cannot): 0023 for 2023 is a slip there too.
+    reader = value_reader(field, numbers_are_doubles=True)
+    cells = spreadsheet_column([early])
+    values, refused = convert_column(
+        cells, field.type, reader, required=False, clear=BLANK, cache=ColumnCache()
+    )
+    assert set(refused) == {len(cells) - 1}
+    assert values[:-1] == [reader(cell) for cell in cells[:-1]]
+
+
 def text_date_column(field: Field, extra: list[str]) -> list[str]:
     """A CSV date column: many distinct dates written as the platform wants them, blank
     cells, and ``extra``."""
@@ -477,6 +492,10 @@ def text_date_column(field: Field, extra: list[str]) -> list[str]:
         ["2023-04-31 08:00:00"],
         ["2023-13-01"],
         ["0000-01-01"],
+        ["0023-05-06"],  # each alone, in the shape the column's other cells have
+        ["0023-05-06 08:00:00"],
+        ["1899-12-31"],
+        ["1899-12-31 23:59:59"],
         ["2023-05-06 24:00:00"],
         ["2023-05-06 23:59:60"],
         ["2023-05-06 23:60:00"],

@@ -20,7 +20,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from artreport.validation.problems import CellError
-from artreport.validation.values import BLANK, INVISIBLE_CHARACTERS, whole_as_int
+from artreport.validation.values import (
+    BLANK,
+    EARLIEST_YEAR,
+    EARLIEST_YEAR_TEXT,
+    INVISIBLE_CHARACTERS,
+    whole_as_int,
+)
 
 _NO_POSITIONS: frozenset[int] = frozenset()
 
@@ -280,7 +286,7 @@ def _calendar_cells(cells: Sequence[Any], text_of: Callable[[Any], str]) -> Read
             values.append(BLANK)
             has_blank = True
         else:
-            if kind is dt.datetime and cell.tzinfo is not None:
+            if cell.year < EARLIEST_YEAR or (kind is dt.datetime and cell.tzinfo is not None):
                 return None
             values.append(text_of(cell))
     return values, has_blank
@@ -303,6 +309,8 @@ def _canonical(cells: Sequence[Any], shape: bytes, parse: Callable[[str], Any]) 
         return None
     distinct = set(cells)
     distinct.discard("")
+    if distinct and min(distinct) < EARLIEST_YEAR_TEXT:
+        return None  # 0023-05-06: its reader refuses it
     # A cell holding a new line passes the shape test line by line; parse refuses it whole.
     for _ in map(parse, distinct):
         pass

@@ -136,8 +136,8 @@ _CHINA_TIME = dt.timezone(dt.timedelta(hours=8))
 #: No patient, birth or treatment of this platform's is older: an earlier year is a slip of the
 #: keys (0023 or 1023 for 2023), and one below 1000 is not even written in four digits by
 #: strftime (23-05-06 00:00:00, which the platform refuses and compares as a future date).
-_EARLIEST_YEAR = 1900
-_EARLIEST_YEAR_TEXT = str(_EARLIEST_YEAR)
+EARLIEST_YEAR: Final = 1900
+EARLIEST_YEAR_TEXT: Final = str(EARLIEST_YEAR)
 
 # Caches for the readers whose parsing is costly and whose inputs repeat (dates, numbers as
 # text). Bounded so that a column of unique values cannot grow them without limit.
@@ -635,7 +635,7 @@ def _calendar_reader(
                 from_iso(text)
             except ValueError:
                 raise CellError(code) from None
-            if text[:4] < _EARLIEST_YEAR_TEXT:
+            if text[:4] < EARLIEST_YEAR_TEXT:
                 raise _too_early(code)
             return text
         return _in_range(_parse_date_text(text, code), code).strftime(form)
@@ -658,13 +658,13 @@ def _calendar_reader(
 
 
 def _in_range(moment: dt.datetime, code: str) -> dt.datetime:
-    if moment.year < _EARLIEST_YEAR:
+    if moment.year < EARLIEST_YEAR:
         raise _too_early(code)
     return moment
 
 
 def _too_early(code: str) -> CellError:
-    return CellError(code, year=_EARLIEST_YEAR, **{WORDING: Wording.DATE_BEFORE_EARLIEST_YEAR})
+    return CellError(code, year=EARLIEST_YEAR, **{WORDING: Wording.DATE_BEFORE_EARLIEST_YEAR})
 
 
 def value_reader(
