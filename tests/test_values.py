@@ -471,6 +471,32 @@ def test_a_date_cell_before_1900_is_refused_in_a_column_read_whole(
     assert values[:-1] == [reader(cell) for cell in cells[:-1]]
 
 
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        (dt.datetime(2023, 5, 6, 8, 29, 59, 999000), "2023-05-06 08:30:00"),  # 45052.35416666
+        (dt.datetime(2023, 5, 6, 8, 29, 59, 990000), "2023-05-06 08:30:00"),  # LibreOffice's ods
+        (dt.datetime(2023, 5, 6, 23, 59, 59, 991000), "2023-05-07 00:00:00"),
+        (dt.datetime(2023, 5, 6, 8, 30, 0, 400000), "2023-05-06 08:30:00"),
+    ],
+)
+def test_a_date_time_cell_is_read_to_the_nearest_second_as_the_sheet_shows_it(
+    cell: dt.datetime, expected: str
+) -> None:
+    assert read(DATETIME, cell, doubles=True) == expected
+    # The same in a column read whole.
+    cells = spreadsheet_column([cell])
+    values, _ = convert_column(
+        cells,
+        "datetime",
+        value_reader(DATETIME, numbers_are_doubles=True),
+        required=False,
+        clear=BLANK,
+        cache=ColumnCache(),
+    )
+    assert values[-1] == expected
+
+
 def text_date_column(field: Field, extra: list[str]) -> list[str]:
     """A CSV date column: many distinct dates written as the platform wants them, blank
     cells, and ``extra``."""

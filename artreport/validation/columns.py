@@ -24,6 +24,7 @@ from artreport.validation.values import (
     BLANK,
     EARLIEST_YEAR,
     EARLIEST_YEAR_TEXT,
+    HALF_SECOND,
     INVISIBLE_CHARACTERS,
     whole_as_int,
 )
@@ -256,7 +257,8 @@ def _datetimes(cells: Sequence[Any]) -> Read | None:
 
 
 # A spreadsheet's date cells, as the cell readers write them (``values._datetime_of``): the
-# time of day truncated to the second, a bare date at midnight, a date-time's day for a date.
+# time of day to the second (a cell the reader rounds up is left to it), a bare date at
+# midnight, a date-time's day for a date.
 def _date_text(cell: Any) -> str:
     return str(cell.isoformat()[:_DATE_WIDTH])
 
@@ -286,8 +288,10 @@ def _calendar_cells(cells: Sequence[Any], text_of: Callable[[Any], str]) -> Read
             values.append(BLANK)
             has_blank = True
         else:
-            if cell.year < EARLIEST_YEAR or (kind is dt.datetime and cell.tzinfo is not None):
-                return None
+            if cell.year < EARLIEST_YEAR or (
+                kind is dt.datetime and (cell.tzinfo is not None or cell.microsecond >= HALF_SECOND)
+            ):
+                return None  # for the reader: too early, another zone, rounded up
             values.append(text_of(cell))
     return values, has_blank
 

@@ -587,6 +587,11 @@ def _hour_of_day(hour: int, half_day: str, code: str) -> int:
     return hour % 12 + (12 if half_day.upper() in _AFTERNOON else 0)
 
 
+_SECOND = 1_000_000
+#: Microseconds from which a spreadsheet's time shows as the next second.
+HALF_SECOND: Final = _SECOND // 2
+
+
 def _from_serial(value: float, code: str) -> dt.datetime:
     if not (_SERIAL_MIN <= value <= _SERIAL_MAX):
         raise CellError(code)
@@ -599,6 +604,10 @@ def _datetime_of(value: Any, code: str, numbers_are_doubles: bool) -> dt.datetim
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(_CHINA_TIME)
+        if value.microsecond >= HALF_SECOND:
+            # To the nearest second, as the sheet shows it and as a serial is read: a reader
+            # hands over 45052.35416666 as 08:29:59.999 (LibreOffice's ods: .99), not 08:30:00.
+            value += dt.timedelta(microseconds=_SECOND - value.microsecond)
         return value.replace(microsecond=0, tzinfo=None)
     if isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day)
