@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from artreport import yamlload
@@ -157,6 +158,45 @@ def _from_mapping(raw: Mapping[str, Any], source: Path | None) -> Config:
     if base_url:
         values["base_url"] = base_url.rstrip("/")
     return Config(source=source, unknown_settings=tuple(unknown), **values)
+
+
+def checked_base_url(base_url: str) -> str:
+    """``base_url`` without its trailing slash, or a ConfigError when it is no http(s) address
+    or holds a user name, a password or a query, which would leak into every message that
+    names the address."""
+    try:
+        url = httpx.URL(base_url)
+    except httpx.InvalidURL:
+        url = None
+    if (
+        url is None
+        or url.scheme not in ("http", "https")
+        or not url.host
+        or url.userinfo
+        or url.query
+    ):
+        raise ConfigError("client-bad-base-url", url=_without_credentials(base_url))
+    return base_url.rstrip("/")
+
+
+def shown_base_url(base_url: str) -> str:
+    """``base_url`` as a run records it and a command shows it: as it is when it is usable,
+    else without a user name, password or query. The client refuses such an address, but
+    only once the run has started, which the ledger and the log keep for good."""
+    try:
+        return checked_base_url(base_url)
+    except ConfigError:
+        return _without_credentials(base_url)
+
+
+def _without_credentials(base_url: str) -> str:
+    """The address as a message may quote it: without what stands before an ``@`` nor after a
+    ``?``, read by hand, since a password with a ``/`` or a ``#`` in it is what makes the
+    address one httpx cannot read."""
+    scheme, separator, rest = base_url.partition("://")
+    if not separator:
+        scheme, rest = "", base_url
+    return scheme + separator + rest.rpartition("@")[2].split("?")[0]
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None) -> tuple[Path | None, bool]:

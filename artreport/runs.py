@@ -30,7 +30,7 @@ from typing import Any
 
 import filelock
 
-from artreport.config import Config
+from artreport.config import Config, shown_base_url
 from artreport.errors import (
     EXIT_SIGINT,
     EXIT_SIGTERM,
@@ -251,10 +251,11 @@ def unattended_run(
     interrupted.
     """
     directory = state_dir(config)
+    platform = shown_base_url(config.base_url)
     with exclusive(directory, command, wait), Ledger.open(default_path(config)) as ledger:
         logs = _logs_dir(directory)
         run_id = ledger.start_run(
-            command, config.base_url, config.orgid, record_types=record_types, files=files
+            command, platform, config.orgid, record_types=record_types, files=files
         )
         try:
             log, log_path, handler = _open_log(logs, run_id)
@@ -264,7 +265,7 @@ def unattended_run(
             raise unusable from None
         run = Run(config, ledger, run_id, log, log_path)
         log.info("run %s: %s", run_id, command)
-        log.info("platform %s, orgid %s, files %s", config.base_url, config.orgid, files)
+        log.info("platform %s, orgid %s, files %s", platform, config.orgid, files)
         try:
             with _stopping_on_signals(run):
                 yield run

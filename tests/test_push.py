@@ -1176,6 +1176,37 @@ def test_the_key_and_token_appear_in_no_output_or_report(
         assert token not in text and token.lower() not in text
 
 
+@pytest.mark.parametrize("password", ["Pa55-word", "Pa55/word", "Pa55#word"])
+def test_a_password_in_base_url_is_neither_recorded_nor_shown(
+    tmp_path: Path, sandbox_factory: Any, isolated_environment: Path, password: str
+) -> None:
+    # A "/" or "#" makes an address httpx cannot read at all, and the message quotes it.
+    sandbox = sandbox_factory()
+    base_url = sandbox.base_url.replace("://", f"://clerk:{password}@")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    path = exports / "cycles.csv"
+    write_rows(path, CYCLE, list(fake_rows(CYCLE, 3, orgid=ORGID)))
+    outputs = []
+    for arguments in (
+        ["push", "cycle", str(path)],
+        ["push", "cycle", str(path), "--dry-run"],
+        ["sync", str(exports)],
+        ["status"],
+        ["status", "--json"],
+        ["history"],
+        ["doctor"],
+    ):
+        result = runner.invoke(app, arguments, env=cli_env(sandbox, base_url=base_url))
+        outputs.append(result.output)
+    written = [
+        p.read_text(errors="replace") for p in isolated_environment.rglob("*") if p.is_file()
+    ]
+    for text in outputs + written:
+        assert password not in text
+    assert sandbox.stats()["requests"] == 0
+
+
 @pytest.mark.parametrize(
     ("chunk_size", "chunk_bytes"), [(200, 2_000_000), (70, 2_000_000), (200, 9_000), (200, 1)]
 )

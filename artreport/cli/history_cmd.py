@@ -19,6 +19,7 @@ from rich.text import Text
 from artreport.cli import app
 from artreport.cli.common import AppState, reporting_errors, state_of, stdout_console
 from artreport.cli.helptext import HelpCommand
+from artreport.config import shown_base_url
 from artreport.messages import local_minutes
 from artreport.schema import load_schema
 
@@ -93,11 +94,15 @@ def status_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 accepted = {s.record_type: s for s in ledger.status(config.base_url, config.orgid)}
         rows = _status_rows(accepted)
         if as_json:
-            payload = {"platform": config.base_url, "orgid": config.orgid, "record_types": rows}
+            payload = {
+                "platform": shown_base_url(config.base_url),
+                "orgid": config.orgid,
+                "record_types": rows,
+            }
             typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         console = stdout_console()
-        where = {"platform": escape(config.base_url), "orgid": escape(config.orgid)}
+        where = {"platform": escape(shown_base_url(config.base_url)), "orgid": escape(config.orgid)}
         if not accepted:
             console.print(state.t("status-none", **where))
             return

@@ -36,7 +36,7 @@ from artreport.client.proxy import Proxy, asks_for_login, proxy_for
 from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
 from artreport.client.session import Session, SessionCache, make_token
 from artreport.client.tls import cause, certificate_problem
-from artreport.config import Config
+from artreport.config import Config, checked_base_url
 from artreport.errors import ArtreportError, AuthError, ConfigError, UnreachableError
 from artreport.messages import Phrase
 
@@ -710,19 +710,6 @@ def _https_base_url(base_url: str, url: str, location: str) -> str | None:
         # The same path on the new address: whatever comes before it is the new base.
         return str(target)[: -len(path)]
     return str(target.copy_with(path=httpx.URL(base_url).path or "/")).rstrip("/")
-
-
-def checked_base_url(base_url: str) -> str:
-    try:
-        url = httpx.URL(base_url)
-    except httpx.InvalidURL:
-        url = None
-    if url is None or url.scheme not in ("http", "https") or not url.host:
-        raise ConfigError("client-bad-base-url", url=base_url)
-    if url.userinfo or url.query:
-        # They would leak into every error message that names the URL.
-        raise ConfigError("client-bad-base-url", url=base_url.split("@")[-1].split("?")[0])
-    return base_url.rstrip("/")
 
 
 def is_loopback(base_url: str) -> bool:
