@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 import filelock
 
@@ -41,7 +41,7 @@ from artreport.errors import (
 )
 from artreport.ledger import Ledger, default_path
 from artreport.messages import Phrase, local_minutes, translate
-from artreport.state import folder_failure, state_dir
+from artreport.state import folder_failure, owner_only_opener, state_dir
 from artreport.upload import Chunk
 
 LOCK_FILE = "artreport.lock"
@@ -202,6 +202,17 @@ class _LogFile(logging.FileHandler):
     tell once after its summary; the run goes on without its log."""
 
     failure: OSError | None = None
+
+    def _open(self) -> TextIO:
+        # The log names the exports (a file may be named after its patient) and quotes the
+        # errors met: owner-only like the reports, whatever the umask or the folder's mode.
+        return open(
+            self.baseFilename,
+            self.mode,
+            encoding=self.encoding,
+            errors=self.errors,
+            opener=owner_only_opener,
+        )
 
     def handleError(self, record: logging.LogRecord) -> None:
         error = sys.exc_info()[1]

@@ -60,6 +60,16 @@ def folder_failure(error: OSError) -> str:
     return error.strerror or str(error)
 
 
+def owner_only_opener(path: str, flags: int) -> int:
+    """An ``opener`` for :func:`open`: the file owner-only, for a file written in place (a
+    report streamed as problems arrive, a run's log)."""
+    descriptor = os.open(path, flags, 0o600)
+    # An existing file keeps its old mode through O_TRUNC; tighten it as well.
+    if hasattr(os, "fchmod"):
+        os.fchmod(descriptor, 0o600)
+    return descriptor
+
+
 @contextlib.contextmanager
 def open_private(
     path: str | os.PathLike[str],

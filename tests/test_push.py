@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -1205,6 +1206,40 @@ def test_a_password_in_base_url_is_neither_recorded_nor_shown(
     for text in outputs + written:
         assert password not in text
     assert sandbox.stats()["requests"] == 0
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_every_file_and_folder_of_the_state_folder_is_owner_only_whatever_the_umask(
+    tmp_path: Path, sandbox_factory: Any, isolated_environment: Path
+) -> None:
+    sandbox = sandbox_factory(Faults(reject_prefix="BAD"))
+    rows = list(fake_rows(CYCLE, 5, orgid=ORGID))
+    rows[1]["cycleid"] = "BAD1"
+    rows[2]["startDate"] = "not a date"
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_rows(exports / "cycles.csv", CYCLE, rows)
+    previous = os.umask(0)
+    try:
+        for arguments in (
+            ["validate", "cycle", str(exports / "cycles.csv")],
+            ["push", "cycle", str(exports / "cycles.csv")],
+            ["sync", str(exports), "--full"],
+        ):
+            runner.invoke(app, arguments, env=cli_env(sandbox))
+    finally:
+        os.umask(previous)
+    found = {
+        p.relative_to(isolated_environment).as_posix(): p for p in isolated_environment.rglob("*")
+    }
+    assert any(name.startswith("logs/run-") for name in found)
+    assert any(name.startswith("reports/sync-") for name in found)
+    for name, path in found.items():
+        if name == "artreport.lock":
+            assert path.stat().st_size == 0  # the lock holds nothing
+            continue
+        expected = 0o700 if path.is_dir() else 0o600
+        assert stat.S_IMODE(path.stat().st_mode) == expected, name
 
 
 @pytest.mark.parametrize(

@@ -141,7 +141,9 @@ def sync_command(
         if report_dir is not None:
             reports = SyncReports(private_dir(report_dir, "sync-report-dir-unusable"), lasting=True)
         else:
-            folder = unused_path(state_dir(config) / "reports" / f"sync-{stamp}")
+            # Made owner-only here: made as the run's folder's parent, it would take the umask's.
+            reports_root = private_dir(state_dir(config) / "reports")
+            folder = unused_path(reports_root / f"sync-{stamp}")
             reports = SyncReports(private_dir(folder), lasting=False)
         with unattended_run(
             config, command, record_types=[t.name for t in ordered], files=files, wait=wait

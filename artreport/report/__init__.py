@@ -16,19 +16,10 @@ from types import TracebackType
 from typing import IO, Any
 
 from artreport.errors import InputError, UsageError
-from artreport.state import folder_failure
+from artreport.state import folder_failure, owner_only_opener
 from artreport.validation.problems import Problem
 
 REPORT_COLUMNS = ("row", "primary_key", "field", "code", "message", "value", "severity")
-_OWNER_ONLY = 0o600
-
-
-def _owner_only_opener(path: str, flags: int) -> int:
-    descriptor = os.open(path, flags, _OWNER_ONLY)
-    # An existing file keeps its old mode through O_TRUNC; tighten it as well.
-    if hasattr(os, "fchmod"):
-        os.fchmod(descriptor, _OWNER_ONLY)
-    return descriptor
 
 
 def default_report_path(
@@ -117,7 +108,9 @@ class ReportWriter:
 
     def _open(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only like the report itself, whatever the umask: the default folder of
+            # the reports is made here.
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             if self._xlsx:
                 from openpyxl import Workbook
 
@@ -141,7 +134,7 @@ class ReportWriter:
                 "w" + binary,
                 encoding=encoding,
                 newline=newline,
-                opener=_owner_only_opener,
+                opener=owner_only_opener,
             )
         chosen, number = self.path, 1
         while True:
@@ -151,7 +144,7 @@ class ReportWriter:
                     "x" + binary,
                     encoding=encoding,
                     newline=newline,
-                    opener=_owner_only_opener,
+                    opener=owner_only_opener,
                 )
             except FileExistsError:
                 number += 1
