@@ -264,6 +264,25 @@ def test_dump_text_masks_personal_data(stored: Path) -> None:
     assert "张三" not in result.output
 
 
+def test_dump_text_masks_an_id_or_mobile_number_in_any_field(tmp_path: Path) -> None:
+    # A shifted column, or a clerk who keyed the patient's ID number as the record ID.
+    db = tmp_path / "sandbox.db"
+    orgid, key = DEMO_ORG
+    row = {**INFORMATION_ROW, "informationid": "330603199812099042", "medicalid": "13912345678"}
+    with Sandbox(db=db) as sandbox, httpx.Client(base_url=sandbox.base_url) as client:
+        client.post("/art/login", json={"key": key, "orgid": orgid, "token": token_for(orgid, key)})
+        client.post(
+            "/art/aInformationrecord/batchInsert",
+            json=[row],
+            headers={"orgid": orgid, "token": token_for(orgid, key)},
+        )
+    result = invoke("sandbox", "dump", "information", "--db", str(db))
+    assert result.exit_code == 0, result.output
+    assert "informationid=3306************42" in result.output
+    assert "medicalid=139******78" in result.output
+    assert "199812" not in result.output and "13912345678" not in result.output
+
+
 def test_dump_asks_a_running_sandbox() -> None:
     with Sandbox() as sandbox:
         port = sandbox.base_url.rsplit(":", 1)[1]

@@ -13,8 +13,9 @@ from artreport.cli import app
 from artreport.cli.common import AppState, reporting_errors, state_of
 from artreport.cli.helptext import HelpCommand, HelpGroup
 from artreport.errors import UsageError
+from artreport.privacy import kind_by_shape, mask, mask_key
 from artreport.sandbox import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_TTL, DEMO_ORG, Faults
-from artreport.schema import RecordType, load_schema
+from artreport.schema import Field, RecordType, load_schema
 
 sandbox_app = typer.Typer(
     help="help-sandbox",
@@ -172,7 +173,18 @@ def dump(
 def _row_line(record_type: RecordType, row: dict[str, Any]) -> str:
     # The console never shows personal data; --json is for handing the rows to a program.
     return "  ".join(
-        f"{field.name}={_MASK if field.pii else row[field.name]}"
+        f"{field.name}={_shown(record_type, field, row[field.name])}"
         for field in record_type.fields
         if field.name in row
     )
+
+
+def _shown(record_type: RecordType, field: Field, value: Any) -> Any:
+    """A stored value as the console may show it: an ID or mobile number that a shifted column
+    or a clerk's slip put in another field (a record ID among them) is masked there too, as
+    validate and push mask it."""
+    if field.pii:
+        return _MASK
+    if field.name == record_type.primary_key:
+        return mask_key(None, value)
+    return mask(kind_by_shape(value, "string"), value)
