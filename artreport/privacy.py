@@ -163,6 +163,32 @@ _KEY_VALUE = re.compile(r"\)=\([^)\n]*\)")
 _NAMING_WORDS = frozenset({"column", "key", "table", "index", "constraint", "field"})
 
 
+#: What ends an unquoted value in a message: a separator of a list or a record's text, or a
+#: space.
+_VALUE_END = r"\s,;，；)）}\]"
+
+
+@functools.cache
+def _named_values() -> re.Pattern[str]:
+    """A personal field of any record type named with its value, unquoted, as a server's
+    message prints a row ("AInformationrecord(informationid=I1, wName=王丽华, …)", "女方姓名：
+    王丽华"): by its API name or its label. A label may follow other Chinese with no space
+    between (提交失败女方姓名：…), so only a Latin letter or digit before it makes it part of
+    another word."""
+    names = {
+        name
+        for record_type in load_schema()
+        for field in record_type.fields
+        if field.pii
+        for name in (field.name, field.label)
+    }
+    alternatives = "|".join(map(re.escape, sorted(names, key=len, reverse=True)))
+    return re.compile(
+        rf"(?<![A-Za-z0-9_])(?P<name>{alternatives})(?P<equals>\s*[=:：]\s*)[^{_VALUE_END}]+",
+        re.IGNORECASE,
+    )
+
+
 def mask_in_text(text: str) -> str:
     """A platform's free-text message as it may be shown on a screen or in a log: the message
     of a server's framework may quote the row's own values, a name or an ID number among them.
@@ -183,4 +209,5 @@ def mask_in_text(text: str) -> str:
         return whole
 
     text = _KEY_VALUE.sub(")=(***)", _QUOTED.sub(hide, text))
+    text = _named_values().sub(lambda found: f"{found['name']}{found['equals']}***", text)
     return _ID_IN_TEXT.sub(lambda found: mask("idcard", found.group()), text)

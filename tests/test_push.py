@@ -868,6 +868,17 @@ def test_cli_push_shows_the_rows_the_platform_refused_with_its_words(
         ('invalid value "WANGLIHUA" for column "wName"', 'invalid value "***" for column "wName"'),
         ("Key (wname)=(王丽华) already exists", "Key (wname)=(***) already exists"),
         ("女方姓名“王丽华”重复", "女方姓名“***”重复"),
+        # A server's framework printing the row it failed on (Lombok's toString), unquoted.
+        (
+            "插入失败: AInformationrecord(informationid=I1, wName=王丽华, "
+            "wIdcode=33010619900101123X, wCurrentaddress=浙江省杭州市西湖区文三路1号)",
+            "插入失败: AInformationrecord(informationid=I1, wName=***, "
+            "wIdcode=***, wCurrentaddress=***)",
+        ),
+        (
+            "提交失败女方姓名：王丽华，女方证件号码：33010619900101123X",
+            "提交失败女方姓名：***，女方证件号码：***",
+        ),
     ],
 )
 def test_a_platforms_message_on_the_screen_hides_the_values_it_quotes(
