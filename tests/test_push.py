@@ -582,6 +582,21 @@ def test_a_validating_process_that_fails_is_an_input_error_naming_its_last_words
     assert "UnicodeEncodeError: surrogates not allowed" in caught.value.message("en")
 
 
+def test_the_last_words_of_a_failed_validating_process_hide_the_values_they_quote() -> None:
+    receiving, sending = multiprocessing.Pipe(duplex=False)
+    trace = (
+        "Traceback (most recent call last):\n"
+        "ValueError: invalid literal for int() with base 10: '王丽华 330106199001011234'\n"
+    )
+    sending.send(("crash", trace))
+    source = ChildSource(receiving, None, "cycles.json")
+    with pytest.raises(InputError) as caught:
+        next(source.batches())
+    message = caught.value.message("en")
+    assert "ValueError: invalid literal for int() with base 10: '***'" in message
+    assert "王丽华" not in message and "1990" not in message
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="a pipe's size is set only on Linux")
 def test_the_validating_process_runs_batches_ahead_of_a_busy_sender(tmp_path: Path) -> None:
     # While the sending side is busy (recording a chunk in the ledger, waiting for a request

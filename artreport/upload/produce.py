@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import msgspec
 
 from artreport.errors import ArtreportError, InputError
+from artreport.privacy import mask_in_text
 from artreport.readers import Notice
 from artreport.schema import RecordType, load_schema
 from artreport.validation import Problem, ValidateOptions, open_validation
@@ -227,7 +228,9 @@ def _failed_reading(path: str | Path, trace: str) -> InputError:
     last words: the push ends on it like on a file that breaks off, its summary and report
     written. The whole traceback is the cause the caller chains to it, for --debug."""
     last = trace.strip().splitlines()[-1] if trace.strip() else "?"
-    return InputError("input-reading-failed", path=str(path), reason=last)
+    # Shown and logged: an exception's words may quote the cell it failed on ("invalid
+    # literal for int(): '王丽华'").
+    return InputError("input-reading-failed", path=str(path), reason=mask_in_text(last))
 
 
 def _produce(
