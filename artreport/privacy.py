@@ -210,4 +210,10 @@ def mask_in_text(text: str) -> str:
 
     text = _KEY_VALUE.sub(")=(***)", _QUOTED.sub(hide, text))
     text = _named_values().sub(lambda found: f"{found['name']}{found['equals']}***", text)
+    return mask_numbers_in_text(text)
+
+
+def mask_numbers_in_text(text: str) -> str:
+    """``text`` with every resident ID number and mobile number in it masked, the rest as it
+    is: for a log line, which names files and quotes messages that must stay readable."""
     return _ID_IN_TEXT.sub(lambda found: mask("idcard", found.group()), text)

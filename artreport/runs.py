@@ -18,7 +18,6 @@ import datetime as dt
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -41,21 +40,22 @@ from artreport.errors import (
 )
 from artreport.ledger import Ledger, default_path
 from artreport.messages import Phrase, local_minutes, translate
+from artreport.privacy import mask_numbers_in_text
 from artreport.state import folder_failure, owner_only_opener, state_dir
 from artreport.upload import Chunk
 
 LOCK_FILE = "artreport.lock"
 HOLDER_FILE = "artreport.lock.json"
 KEEP_LOGS = 50
-_RESIDENT_ID = re.compile(r"(?<![0-9])([0-9]{4})[0-9]{12}([0-9]{1}[0-9Xx])(?![0-9Xx])")
 
 
 class _MaskingFilter(logging.Filter):
-    """A last line of defence: an 18-digit resident ID number never reaches the log file."""
+    """A last line of defence: no resident ID number or mobile number reaches the log file,
+    not even in the name of a file named after its patient."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = _RESIDENT_ID.sub(r"\1************\2", message)
+        masked = mask_numbers_in_text(message)
         if masked != message:
             record.msg, record.args = masked, ()
         return True

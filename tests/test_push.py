@@ -1234,6 +1234,24 @@ def test_a_password_in_base_url_is_neither_recorded_nor_shown(
     assert sandbox.stats()["requests"] == 0
 
 
+def test_the_run_log_masks_an_id_or_mobile_number_in_a_file_named_after_its_patient(
+    tmp_path: Path, sandbox_factory: Any, isolated_environment: Path
+) -> None:
+    sandbox = sandbox_factory()
+    numbers = ("13912345678", "330106900101123", "33010619900101123X")
+    paths = []
+    for number in numbers:
+        paths.append(tmp_path / f"王丽华_{number}.csv")
+        write_rows(paths[-1], CYCLE, list(fake_rows(CYCLE, 2, orgid=ORGID)))
+        result = runner.invoke(app, ["push", "cycle", str(paths[-1])], env=cli_env(sandbox))
+        assert result.exit_code == 0, result.output
+    logs = sorted((isolated_environment / "logs").glob("run-*.log"))
+    text = "".join(log.read_text(encoding="utf-8") for log in logs)
+    assert text.count("王丽华_") >= len(numbers)  # the file is still named, its number masked
+    for number in numbers:
+        assert number not in text
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_every_file_and_folder_of_the_state_folder_is_owner_only_whatever_the_umask(
     tmp_path: Path, sandbox_factory: Any, isolated_environment: Path
