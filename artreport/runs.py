@@ -136,7 +136,10 @@ def exclusive(directory: Path, command: str, wait: float | None) -> Iterator[Non
             "started": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
         try:
-            holder_file.write_text(json.dumps(holder, ensure_ascii=False), encoding="utf-8")
+            # Owner-only like the log: the command names the export, which may be named after
+            # its patient.
+            with open(holder_file, "w", encoding="utf-8", opener=owner_only_opener) as handle:
+                handle.write(json.dumps(holder, ensure_ascii=False))
         except OSError as error:
             raise _unusable(directory, error) from None
         yield

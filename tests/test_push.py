@@ -1253,6 +1253,19 @@ def test_the_run_log_masks_an_id_or_mobile_number_in_a_file_named_after_its_pati
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
+def test_the_note_of_who_holds_the_run_lock_is_owner_only(tmp_path: Path) -> None:
+    from artreport.runs import HOLDER_FILE, exclusive
+
+    previous = os.umask(0)
+    try:
+        with exclusive(tmp_path, "push cycle 王丽华_13912345678.xlsx", None):
+            mode = stat.S_IMODE((tmp_path / HOLDER_FILE).stat().st_mode)
+    finally:
+        os.umask(previous)
+    assert mode == 0o600
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permissions")
 def test_every_file_and_folder_of_the_state_folder_is_owner_only_whatever_the_umask(
     tmp_path: Path, sandbox_factory: Any, isolated_environment: Path
 ) -> None:
