@@ -119,11 +119,17 @@ def gateway() -> Iterator[Callable[[Fault], Gateway]]:
         each.stop()
 
 
-def push(gateway: Gateway, path: Path, *args: str, lang: str = "en") -> Any:
+def push(
+    gateway: Gateway,
+    path: Path,
+    *args: str,
+    lang: str = "en",
+    settings: str = "retries: 2\nretry_max_seconds: 1\ntimeout: 5\n",
+) -> Any:
     # Retries kept short: a page in the platform's place is retried, with pauses, before
     # anything else is made of it.
     config = path.parent / "artreport.yaml"
-    config.write_text("retries: 2\nretry_max_seconds: 1\ntimeout: 5\n", encoding="utf-8")
+    config.write_text(settings, encoding="utf-8")
     env = {
         "ARTREPORT_CONFIG": str(config),
         "ARTREPORT_BASE_URL": gateway.base_url,
@@ -405,3 +411,133 @@ def test_rows_whose_answer_was_lost_before_a_login_failed_are_unconfirmed(
     assert result.exit_code == 4, result.output
     assert seen[:3] == ["/art/login", BATCH_INSERT, BATCH_INSERT]
     assert {e["message"].split(":")[0] for e in report_rows(report)} == {"Not confirmed"}
+
+
+#: A platform's answer that does not come within ``timeout``: one attempt of 0.3 s a part.
+SLOW = "retries: 1\nretry_max_seconds: 0.2\ntimeout: 0.3\n"
+GATEWAY_TIMEOUT = (504, {"content-type": "text/html"}, b"<h1>504 Gateway Time-out</h1>")
+
+
+def rows_in(body: bytes) -> int:
+    return body.count(b'"cycleid"')
+
+
+def too_slow_above(rows: int, how: str, sizes: list[int] | None = None) -> Fault:
+    """A platform that takes longer than the timeout for more than ``rows`` rows: it stores
+    them all the same, too late (``timeout``), or a gateway gives up on it first (504).
+    ``sizes`` gets the rows of each upload."""
+
+    def fault(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if path != BATCH_INSERT:
+            return None
+        if sizes is not None:
+            sizes.append(rows_in(body))
+        if rows_in(body) <= rows:
+            return None
+        if how == "504":
+            return GATEWAY_TIMEOUT
+        time.sleep(0.5)
+        return None
+
+    return fault
+
+
+@pytest.mark.parametrize("how", ["timeout", "504"])
+def test_chunks_too_big_for_a_slow_platform_are_split_and_the_rest_sent_smaller(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway], how: str
+) -> None:
+    """A platform needing longer than ``timeout`` for 40 rows, not for 20: each chunk was
+    retried and the run stopped at the first (exit 4), every night, every later row unsent."""
+    sizes: list[int] = []
+    platform = gateway(too_slow_above(30, how, sizes))
+    result = push(
+        platform, cycle_file(tmp_path, 400), "--chunk-size", "40", "--json", settings=SLOW
+    )
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert (counts["accepted"], counts["not_sent"], counts["rejected"]) == (400, 0, 0)
+    assert len(platform.stored()) == 400
+    # Only the chunks cut before the first one's answer was settled (four in flight, and one
+    # cut with them) are too big, each split once; the rest of the file goes in chunks of
+    # half the size that timed out, not each timing out in turn. (A 504 comes at once, so
+    # its retry is sent too.)
+    assert sum(size > 30 for size in sizes) <= 5 * (2 if how == "504" else 1)
+    assert max(sizes[-10:]) <= 20
+
+
+@pytest.mark.parametrize("how", ["timeout", "504"])
+def test_a_platform_answering_no_chunk_in_time_stops_after_a_chunk_and_its_halves(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway], how: str
+) -> None:
+    """Too slow for any size (or down behind a gateway that answers 504): the run stops as
+    before, after the first chunk and its two halves, not a storm of ever smaller requests."""
+    platform = gateway(too_slow_above(0, how))
+    report = tmp_path / "report.csv"
+    result = push(
+        platform,
+        cycle_file(tmp_path, 120),
+        "--chunk-size",
+        "40",
+        "--report",
+        str(report),
+        settings=SLOW,
+    )
+    assert result.exit_code == 4, result.output
+    attempts = 2 if how == "504" else 1
+    assert platform.data_requests() == 3 * attempts
+    entries = report_rows(report)
+    assert {e["code"] for e in entries} == {"not-sent-unreachable"}
+    # The first chunk sent, every answer lost: the platform may hold it.
+    said = sorted((int(e["row"]), e["message"].split(":")[0]) for e in entries)
+    assert said == [(row, "Not confirmed" if row < 42 else "Not sent") for row in range(2, 122)]
+
+
+def test_one_row_too_slow_even_alone_is_reported_not_confirmed_and_the_rest_sent(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    def slow_with_row(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if path == BATCH_INSERT and "慢".encode() in body:
+            return GATEWAY_TIMEOUT
+        return None
+
+    platform = gateway(slow_with_row)
+    report = tmp_path / "report.csv"
+    path = cycle_file(tmp_path, 60, {33: "慢"})
+    result = push(platform, path, "--chunk-size", "20", "--report", str(report), settings=SLOW)
+    assert result.exit_code == 1, result.output
+    assert len(platform.stored()) == 59
+    [entry] = report_rows(report)
+    assert (entry["row"], entry["code"]) == ("35", "not-sent-unreachable")
+    assert entry["message"].startswith("Not confirmed") and "timeout" in entry["message"]
+
+
+def test_rows_a_timed_out_copy_stored_count_as_accepted_when_the_resent_halves_are_duplicates(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """A platform that stores a big chunk too late for its answer, and answers 40005 to
+    rows it holds: the halves' 40005 is the late copy's doing, not the rows' refusal."""
+
+    def late_then_duplicate(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if path != BATCH_INSERT:
+            return None
+        sent = {row["cycleid"] for row in json.loads(body)}
+        if sent & set(platform.stored()):
+            duplicate = {"code": 40005, "msg": "已存在重复数据，请检查", "data": None}
+            return 200, {"content-type": "application/json"}, json.dumps(duplicate).encode()
+        if len(sent) <= 20:
+            return None
+        upstream = http.client.HTTPConnection(platform.sandbox.base_url.split("//", 1)[1])
+        headers = {"orgid": ORGID, "token": make_token(ORGID, KEY)}
+        upstream.request("POST", path, body=body, headers=headers)
+        upstream.getresponse().read()
+        upstream.close()
+        time.sleep(0.5)
+        return GATEWAY_TIMEOUT
+
+    platform = gateway(late_then_duplicate)
+    path = cycle_file(tmp_path, 80)
+    result = push(platform, path, "--chunk-size", "40", "--json", settings=SLOW)
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)
+    assert (counts["accepted"], counts["rejected"], counts["duplicates_after_loss"]) == (80, 0, 80)
+    assert len(platform.stored()) == 80

@@ -34,10 +34,21 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "artreport_request_deadline", default=None
 )
 
+# Whether a byte of the current request's answer has come in, for the thread sending it.
+_answer_begun: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "artreport_answer_begun", default=None
+)
+
 # httpcore sends a body in as many socket sends as the send buffer takes, each allowed the whole
 # timeout; so a large body for a server that reads slowly goes in pieces, each allowed only what
 # is left.
 _WRITE_PIECE = 64 * 1024
+
+
+class AnswerNotBegun(httpx.ReadTimeout):
+    """A read timeout before a single byte of the answer came in: the server had the whole
+    request and was still working on it (more than it does within the time), unlike an answer
+    that began and came too slowly, which is the line's doing, whatever the request."""
 
 
 class DeadlineClient(httpx.Client):
@@ -54,9 +65,16 @@ class DeadlineClient(httpx.Client):
         deadline = time.monotonic() + seconds
         outer = _deadline.get()
         token = _deadline.set(deadline if outer is None else min(outer, deadline))
+        begun = [False]
+        begun_token = _answer_begun.set(begun)
         try:
             return super().send(request, **kwargs)
+        except httpx.ReadTimeout as exc:
+            if begun[0]:
+                raise
+            raise AnswerNotBegun(str(exc), request=exc.request) from exc
         finally:
+            _answer_begun.reset(begun_token)
             _deadline.reset(token)
 
     # httpx builds its transports through these two, the second once for each proxy it takes
@@ -155,7 +173,11 @@ class DeadlineStream(httpcore.NetworkStream):
         self._stream = stream
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+        data = self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+        begun = _answer_begun.get()
+        if data and begun is not None:
+            begun[0] = True
+        return data
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if len(buffer) <= _WRITE_PIECE:

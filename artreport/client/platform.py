@@ -30,10 +30,15 @@ import httpx
 
 from artreport import __version__
 from artreport.client.answers import Answer, Outcome, UnreadableAnswer, read_answer
-from artreport.client.deadline import DeadlineClient
+from artreport.client.deadline import AnswerNotBegun, DeadlineClient
 from artreport.client.events import ClientEvent, EventHandler, EventKind
 from artreport.client.proxy import Proxy, asks_for_login, proxy_for
-from artreport.client.retry import RetryPolicy, TryAgain, retry_after_seconds
+from artreport.client.retry import (
+    LOST_TIMEOUT,
+    RetryPolicy,
+    TryAgain,
+    retry_after_seconds,
+)
 from artreport.client.session import Session, SessionCache, make_token
 from artreport.client.tls import cause, certificate_problem
 from artreport.config import Config, checked_base_url
@@ -59,6 +64,7 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
 _PASSWORD_FIELD = re.compile(r"<input\b[^>]*\btype\s*=\s*[\"']?password", re.IGNORECASE)
 _TOO_LARGE = 413
+_GATEWAY_TIMEOUT = 504
 
 _AUTH_MESSAGES = {
     40001: "client-auth-missing-fields",
@@ -302,6 +308,7 @@ class PlatformClient:
             # Whatever became of the login, the data call waiting for it was never sent: its
             # rows are not sent, not "sent, every answer lost".
             error.params.pop("may_have_arrived", None)
+            error.params.pop("lost_after_sending", None)
             self._login_failure = error
             raise
         # Timed from before the request, so our idea of expiry is never later than the
@@ -393,7 +400,10 @@ class PlatformClient:
                 detail = self._technical(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
                 return TryAgain(
-                    _network_reason(exc) or detail, may_have_arrived=not never_sent, detail=detail
+                    _network_reason(exc) or detail,
+                    may_have_arrived=not never_sent,
+                    detail=detail,
+                    lost_after_sending=_lost_after_sending(exc),
                 )
             judged = self._judge(response, url, retry_server_failures)
             if isinstance(judged, Answer) and judged.code in retry_codes:
@@ -511,6 +521,8 @@ class PlatformClient:
             retry_after,
             may_have_arrived=not turned_away,
             gives_up="client-rate-limited" if status == 429 else "client-unreachable",
+            # A gateway that gave up waiting for the platform: as a read timeout of ours.
+            lost_after_sending=LOST_TIMEOUT if status == _GATEWAY_TIMEOUT else "",
         )
 
     def _what_answered(self, response: httpx.Response, location: str) -> Phrase:
@@ -630,6 +642,16 @@ def _network_reason(exc: httpx.RequestError) -> Phrase | None:
     if isinstance(exc, httpx.WriteError):
         return Phrase("net-write-failed")
     return None
+
+
+def _lost_after_sending(exc: httpx.RequestError) -> str:
+    """How an answer was lost after the request went out, when the request itself may be the
+    cause (see ``TryAgain.lost_after_sending``). A connect that fails or times out never
+    reached the server, and an answer that began but came too slowly is the line's: that is
+    the network, whatever the request."""
+    if isinstance(exc, AnswerNotBegun):
+        return LOST_TIMEOUT
+    return ""
 
 
 _CONNECT_FAILURES = (

@@ -53,6 +53,13 @@ class TryAgain:
     gives_up_with: Mapping[str, Any] = field(default_factory=dict)
     #: No other attempt, whatever the bounds allow: the caller asked for one only.
     final: bool = False
+    #: How the answer was lost once the request had reached the server, when that may be the
+    #: request's own doing rather than the network's: ``LOST_TIMEOUT`` (not a byte of the
+    #: answer in time, a gateway's 504: too big for a slow platform); empty otherwise.
+    lost_after_sending: str = ""
+
+
+LOST_TIMEOUT = "timeout"
 
 
 class RetryPolicy:
@@ -88,6 +95,7 @@ class RetryPolicy:
         started = self._clock()
         number = 0
         lost = 0
+        lost_how: set[str] = set()
         while True:
             if self._stop.is_set():
                 raise StoppedError("client-stopped", url=url)
@@ -96,6 +104,7 @@ class RetryPolicy:
             if not isinstance(result, TryAgain):
                 return result, number, lost
             lost += result.may_have_arrived
+            lost_how.add(result.lost_after_sending)
             if self._stop.is_set():
                 # Stopped while this attempt was on the wire: announce no retry.
                 raise StoppedError("client-stopped", url=url)
@@ -132,6 +141,9 @@ class RetryPolicy:
                 )
             )
             self._sleep(delay)
+        # Only when every attempt failed the same way after sending: a mix (a refused connect
+        # among timeouts) is the network's.
+        how = lost_how.pop() if len(lost_how) == 1 else ""
         raise UnreachableError(
             result.gives_up,
             url=url,
@@ -141,6 +153,7 @@ class RetryPolicy:
             # The caller tells rows sent without a readable answer from rows never sent.
             may_have_arrived=lost > 0,
             **result.gives_up_with,
+            **({"lost_after_sending": how} if how else {}),
         )
 
     def _backoff(self, failures: int) -> float:

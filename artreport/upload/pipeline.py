@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from artreport.client.answers import Answer, Outcome, affected_rows
+from artreport.client.retry import LOST_TIMEOUT
 from artreport.errors import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -235,6 +236,13 @@ class ChunkOutcome:
     resent: int = 0
     #: The smallest body refused for its size (HTTP 413), if any was.
     refused_size: int | None = None
+    #: Of the parts sent whose every answer was lost after sending, rows each lost so alone
+    #: while others of the chunk were taken, with how (``LOST_TIMEOUT``): the
+    #: run goes on, and the platform may hold them.
+    lost_alone: list[tuple[Chunk, str]] = field(default_factory=list)
+    #: The fewest rows of a part that timed out (or a gateway's 504) after its retries, if any
+    #: did: too many for the platform to take within ``timeout``.
+    slow_rows: int | None = None
 
 
 def not_sent_code(stopped_by: ArtreportError | None) -> str:
@@ -301,6 +309,9 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     """Send ``chunk``; when the platform refuses it as data, a gateway as too large, or the
     server's framework fails on it, split and resend the halves until each refused row stands
     alone, so that every good row lands and every bad row carries the platform's own message.
+    So too when every answer to it was lost after it was sent in a way its size or text may
+    cause (timed out, a gateway's 504): a row lost so alone is reported
+    as not confirmed, the platform may hold it.
 
     Nothing is sent once ``stop`` (a signal) or ``halt`` is set; an error that ends the run
     sets ``halt``, not ``stop``: the rest of the file is still read, to be listed as not sent.
@@ -313,7 +324,9 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     # Halves are sent level by level (a queue, not a stack): all of one level before any of
     # the next, so that every row of a chunk is tried alone only when every larger part of it
     # has failed.
-    pending = deque([chunk])
+    # Each part with whether a copy of its rows went out before and its answer was lost: the
+    # platform may hold those rows, so they are never said to be "not sent".
+    pending: deque[tuple[Chunk, bool]] = deque([(chunk, False)])
     # Rows the server's framework failed on alone (HTTP 400/500 without the envelope), held
     # back until the chunk is done: when every row of the chunk fails so and nothing of the run
     # has been taken, it is the server failing, not the rows, and the file is not sent through
@@ -325,10 +338,22 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     # it blocks every part alike (no row's fault then: a path it closes, an address it bans).
     blocked = 0
     blocked_by: ArtreportError | None = None
+    # Parts whose every answer was lost after they were sent, in a way the part itself may
+    # cause (too slow for its size), and the
+    # first such error: split like a blocked chunk, and stopping the run the same way when the
+    # chunk and both its halves are lost so (then it is the platform or the network).
+    lost = 0
+    lost_by: ArtreportError | None = None
+    #: Rows lost so even alone, and how: kept apart until some of the chunk is taken.
+    lost_alone: list[tuple[Chunk, str]] = []
+
+    def leave(part: Chunk, after_loss: bool) -> None:
+        (outcome.unconfirmed if after_loss else outcome.not_sent).append(part)
+
     while pending:
-        part = pending.popleft()
+        part, after_loss = pending.popleft()
         if stop.is_set() or halt.is_set():
-            outcome.not_sent.append(part)
+            leave(part, after_loss)
             continue
         try:
             # Once the server's framework has failed on this chunk after retries, its parts are
@@ -338,30 +363,52 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             # A signal stopped the client before it sent this part, or before it sent it again:
             # the part stays unsent, as do those after it. ``stop`` is set already, so this is
             # no error to halt the run for.
-            outcome.not_sent.append(part)
-            outcome.not_sent.extend(pending)
+            leave(part, after_loss)
+            for rest in pending:
+                leave(*rest)
             break
         except ArtreportError as error:
             answer = _firewall_block(error)
+            how = _lost_after_sending(error) if answer is None else ""
             if answer is not None:
                 blocked += 1
                 # The first, which says how long the chunk was retried for.
                 blocked_by = blocked_by or error
-            if answer is None or (blocked >= FIREWALL_BLOCKS_TO_STOP and not any_accepted):
+            elif how:
+                lost += 1
+                lost_by = lost_by or error
+            stuck = blocked + lost >= FIREWALL_BLOCKS_TO_STOP and not any_accepted
+            if (answer is None and not how) or stuck:
                 # Auth refused or platform unreachable: nothing more will get through.
-                if error.params.get("may_have_arrived"):
+                if after_loss or error.params.get("may_have_arrived"):
                     outcome.unconfirmed.append(part)
                 else:
                     outcome.not_sent.append(part)
-                outcome.not_sent.extend(pending)
-                if answer is not None:
-                    # Rows blocked alone before it was clear that everything is: not theirs.
+                for rest in pending:
+                    leave(*rest)
+                if stuck:
+                    # Rows blocked or lost alone before it was clear that everything is: not
+                    # theirs.
                     if held:
                         outcome.not_sent.append(Chunk(*_sent(held)))
                         held.clear()
-                    error = blocked_by or error
+                    outcome.unconfirmed.extend(alone for alone, _ in lost_alone)
+                    lost_alone.clear()
+                    error = blocked_by or lost_by or error
                 halt.set(error)
                 break
+            if how:
+                outcome.requests += 1
+                outcome.resent += int(error.params.get("attempts", 1)) - 1
+                if len(part) == 1:
+                    lost_alone.append((part, how))
+                    continue
+                if how == LOST_TIMEOUT and (
+                    outcome.slow_rows is None or len(part) < outcome.slow_rows
+                ):
+                    outcome.slow_rows = len(part)
+                pending.extend((half, True) for half in part.halves())
+                continue
         outcome.requests += 1
         outcome.resent += answer.attempts - 1
         if answer.outcome is Outcome.SUCCESS:
@@ -375,7 +422,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             if affected is not None and affected < len(part):
                 outcome.short.append((part, affected))
             continue
-        if answer.code == DUPLICATE_DATA and answer.lost_answers:
+        if answer.code == DUPLICATE_DATA and (answer.lost_answers or after_loss):
             any_accepted = True
             halt.progress.set()
             outcome.accepted.append(part)
@@ -387,7 +434,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
             if outcome.refused_size is None or size < outcome.refused_size:
                 outcome.refused_size = size
         if len(part) > 1:
-            pending.extend(part.halves())
+            pending.extend((half, after_loss) for half in part.halves())
             continue
         held.append((part.pending_rows()[0], answer))
         if len(held) == len(chunk) and not any_accepted and not halt.progress.is_set():
@@ -402,15 +449,36 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
                 held.clear()
                 break
     outcome.rejected.extend(held)
+    if lost_alone and lost_by is not None and not any_accepted and not halt.is_set():
+        # Nothing of the chunk got through: no row is at fault, and the run stops as it did
+        # before chunks were split for such losses.
+        outcome.unconfirmed.extend(alone for alone, _ in lost_alone)
+        halt.set(lost_by)
+    else:
+        outcome.lost_alone.extend(lost_alone)
     return outcome
 
+
+#: How rows each lost alone after sending are told in the report.
+_LOST_ALONE_WORDING = {
+    LOST_TIMEOUT: Wording.NOT_CONFIRMED_SLOW,
+}
 
 #: Failures of a chunk after which its parts are sent once each.
 _SEND_PARTS_ONCE = frozenset({Outcome.SERVER_FAILED, Outcome.BLOCKED})
 
-#: Blocked answers to parts of one chunk, none of it taken, that stop the run: the chunk and
-#: both its halves. A row the firewall blocks is in one half only, and the other half passes.
+#: Blocked answers, or answers lost for the part's own sake (see ``_lost_after_sending``), to
+#: parts of one chunk, none of it taken, that stop the run: the chunk and both its halves. A
+#: row the firewall blocks is in one half only, and the other half passes; a chunk too big for
+#: a slow platform has halves that pass.
 FIREWALL_BLOCKS_TO_STOP = 3
+
+
+def _lost_after_sending(error: ArtreportError) -> str:
+    """How every answer to a part was lost after it was sent, when the part itself may be
+    the cause (see ``TryAgain.lost_after_sending``); empty for any other error."""
+    how = error.params.get("lost_after_sending")
+    return how if isinstance(error, UnreachableError) and isinstance(how, str) else ""
 
 
 def _firewall_block(error: ArtreportError) -> Answer | None:
@@ -607,12 +675,12 @@ def push_file(
             summary.problems_by_code[problem.code] += 1
         shown = summary.first_problems
 
-        def not_sent(chunk: Chunk, unconfirmed: bool = False) -> None:
+        def not_sent(chunk: Chunk, wording: str | None = None, code: str | None = None) -> None:
             summary.not_sent += len(chunk)
-            code = not_sent_code(halt.error)
+            code = code or not_sent_code(halt.error)
             params = not_sent_params(halt.error)
-            if unconfirmed:
-                params = {WORDING: Wording.NOT_SENT_UNCONFIRMED}
+            if wording is not None:
+                params = {WORDING: wording}
             for row, key in zip(chunk.rows, chunk.keys, strict=True):
                 report.add(Problem(code, row=row, primary_key=key, params=params))
 
@@ -677,11 +745,17 @@ def push_file(
                 not_sent(chunk)
             for chunk in outcome.unconfirmed:
                 # Sent, so counted as sent, but not taken as far as anyone can tell.
-                not_sent(chunk, unconfirmed=True)
+                not_sent(chunk, Wording.NOT_SENT_UNCONFIRMED)
+            for chunk, how in outcome.lost_alone:
+                # The run went on: its error, if any, is not what lost them.
+                not_sent(chunk, _LOST_ALONE_WORDING[how], NOT_SENT_UNREACHABLE)
             if outcome.refused_size is not None:
                 # Too large for a gateway: the rest of the file goes in chunks of half that
                 # size, not each refused and split in turn.
                 chunker.max_bytes = min(chunker.max_bytes, outcome.refused_size // 2)
+            if outcome.slow_rows is not None:
+                # Too many rows for the platform to answer in time: likewise, in rows.
+                chunker.size = min(chunker.size, max(1, outcome.slow_rows // 2))
 
         in_flight: deque[Future[ChunkOutcome]] = deque()
         max_in_flight = max(1, options.concurrency) * 4
