@@ -10,6 +10,9 @@ import email.utils
 import gzip
 import http.client
 import json
+import os
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,8 +36,10 @@ BATCH_INSERT = f"/art/{CYCLE.resource}/batchInsert"
 runner = CliRunner()
 
 #: What answers in the platform's place: (status, headers, body), or None to relay the request;
-#: status 0 closes the connection without an answer.
+#: status 0 closes the connection without an answer, RESET resets it (TCP RST).
 Fault = Callable[[str, bytes], "tuple[int, dict[str, str], bytes] | None"]
+
+RESET = -1
 
 WAF_PAGE = (
     "<html><head><title>访问被拦截</title></head>"
@@ -77,6 +82,14 @@ class Gateway:
                     )
                     connection.close()
                 status, headers, content = answer
+                if status == RESET:
+                    # An IPS cutting the connection: an RST, not a FIN, once the request is in.
+                    linger = struct.pack("ii", 1, 0)
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                    # Closed here, before the server's own shutdown would send a FIN first.
+                    os.close(self.connection.detach())
+                    self.close_connection = True
+                    return
                 if status == 0:
                     self.close_connection = True
                     return
@@ -541,3 +554,44 @@ def test_rows_a_timed_out_copy_stored_count_as_accepted_when_the_resent_halves_a
     counts = json.loads(result.stdout)
     assert (counts["accepted"], counts["rejected"], counts["duplicates_after_loss"]) == (80, 0, 80)
     assert len(platform.stored()) == 80
+
+
+def resetting(blocks: Callable[[bytes], bool]) -> Fault:
+    def fault(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if path == BATCH_INSERT and blocks(body):
+            return RESET, {}, b""
+        return None
+
+    return fault
+
+
+def test_an_ips_resetting_the_connection_for_one_row_gets_that_row_reported_and_the_rest_sent(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """An IPS resets the connection (TCP RST) of the chunk holding "<script>", letting every
+    other through: the run stopped at that chunk, every night, with the rest unsent."""
+    platform = gateway(resetting(lambda body: b"<script>" in body))
+    path = cycle_file(tmp_path, 150, {57: "见附件<script>alert(1)</script>"})
+    report = tmp_path / "report.csv"
+    result = push(platform, path, "--chunk-size", "50", "--report", str(report), settings=SLOW)
+    assert result.exit_code == 1, result.output
+    assert len(platform.stored()) == 149
+    [entry] = report_rows(report)
+    assert (entry["row"], entry["code"]) == ("59", "not-sent-unreachable")
+    assert entry["message"].startswith("Not confirmed") and "reset" in entry["message"]
+    # Three chunks, the one reset with its retry, and its halves down to the row, each
+    # retried once.
+    assert platform.data_requests() <= 3 + 1 + 2 * 6 * 2
+
+
+def test_a_network_resetting_every_upload_stops_after_a_chunk_and_its_halves(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    platform = gateway(resetting(lambda body: True))
+    report = tmp_path / "report.csv"
+    path = cycle_file(tmp_path, 50)
+    result = push(platform, path, "--chunk-size", "50", "--report", str(report), settings=SLOW)
+    assert result.exit_code == 4, result.output
+    assert platform.data_requests() == 3 * 2
+    assert platform.stored() == []
+    assert {e["code"] for e in report_rows(report)} == {"not-sent-unreachable"}

@@ -34,6 +34,7 @@ from artreport.client.deadline import AnswerNotBegun, DeadlineClient
 from artreport.client.events import ClientEvent, EventHandler, EventKind
 from artreport.client.proxy import Proxy, asks_for_login, proxy_for
 from artreport.client.retry import (
+    LOST_RESET,
     LOST_TIMEOUT,
     RetryPolicy,
     TryAgain,
@@ -399,11 +400,12 @@ class PlatformClient:
                     return blamed
                 detail = self._technical(exc)
                 never_sent = isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+                reason = _network_reason(exc)
                 return TryAgain(
-                    _network_reason(exc) or detail,
+                    reason or detail,
                     may_have_arrived=not never_sent,
                     detail=detail,
-                    lost_after_sending=_lost_after_sending(exc),
+                    lost_after_sending=_lost_after_sending(exc, reason),
                 )
             judged = self._judge(response, url, retry_server_failures)
             if isinstance(judged, Answer) and judged.code in retry_codes:
@@ -644,13 +646,15 @@ def _network_reason(exc: httpx.RequestError) -> Phrase | None:
     return None
 
 
-def _lost_after_sending(exc: httpx.RequestError) -> str:
+def _lost_after_sending(exc: httpx.RequestError, reason: Phrase | None) -> str:
     """How an answer was lost after the request went out, when the request itself may be the
     cause (see ``TryAgain.lost_after_sending``). A connect that fails or times out never
     reached the server, and an answer that began but came too slowly is the line's: that is
     the network, whatever the request."""
     if isinstance(exc, AnswerNotBegun):
         return LOST_TIMEOUT
+    if isinstance(exc, httpx.ReadError) and reason is not None and reason.code == "net-reset":
+        return LOST_RESET
     return ""
 
 

@@ -55,11 +55,13 @@ class TryAgain:
     final: bool = False
     #: How the answer was lost once the request had reached the server, when that may be the
     #: request's own doing rather than the network's: ``LOST_TIMEOUT`` (not a byte of the
-    #: answer in time, a gateway's 504: too big for a slow platform); empty otherwise.
+    #: answer in time, a gateway's 504: too big for a slow platform) or ``LOST_RESET`` (a
+    #: firewall resetting the connection for its content); empty otherwise.
     lost_after_sending: str = ""
 
 
 LOST_TIMEOUT = "timeout"
+LOST_RESET = "reset"
 
 
 class RetryPolicy:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from artreport.client.answers import Answer, Outcome, affected_rows
-from artreport.client.retry import LOST_TIMEOUT
+from artreport.client.retry import LOST_RESET, LOST_TIMEOUT
 from artreport.errors import (
     EXIT_OK,
     EXIT_PROBLEMS,
@@ -237,7 +237,7 @@ class ChunkOutcome:
     #: The smallest body refused for its size (HTTP 413), if any was.
     refused_size: int | None = None
     #: Of the parts sent whose every answer was lost after sending, rows each lost so alone
-    #: while others of the chunk were taken, with how (``LOST_TIMEOUT``): the
+    #: while others of the chunk were taken, with how (``LOST_TIMEOUT``, ``LOST_RESET``): the
     #: run goes on, and the platform may hold them.
     lost_alone: list[tuple[Chunk, str]] = field(default_factory=list)
     #: The fewest rows of a part that timed out (or a gateway's 504) after its retries, if any
@@ -310,7 +310,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     server's framework fails on it, split and resend the halves until each refused row stands
     alone, so that every good row lands and every bad row carries the platform's own message.
     So too when every answer to it was lost after it was sent in a way its size or text may
-    cause (timed out, a gateway's 504): a row lost so alone is reported
+    cause (timed out, a gateway's 504, the connection reset): a row lost so alone is reported
     as not confirmed, the platform may hold it.
 
     Nothing is sent once ``stop`` (a signal) or ``halt`` is set; an error that ends the run
@@ -339,7 +339,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
     blocked = 0
     blocked_by: ArtreportError | None = None
     # Parts whose every answer was lost after they were sent, in a way the part itself may
-    # cause (too slow for its size), and the
+    # cause (too slow for its size, a firewall resetting the connection for its text), and the
     # first such error: split like a blocked chunk, and stopping the run the same way when the
     # chunk and both its halves are lost so (then it is the platform or the network).
     lost = 0
@@ -462,6 +462,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
 #: How rows each lost alone after sending are told in the report.
 _LOST_ALONE_WORDING = {
     LOST_TIMEOUT: Wording.NOT_CONFIRMED_SLOW,
+    LOST_RESET: Wording.NOT_CONFIRMED_RESET,
 }
 
 #: Failures of a chunk after which its parts are sent once each.

@@ -96,6 +96,9 @@ class Wording:
     #: NOT_SENT_UNREACHABLE of a row sent alone whose every answer timed out (or a gateway's
     #: 504) while other rows of its chunk were taken: the run went on without it.
     NOT_CONFIRMED_SLOW = "not-confirmed-slow"
+    #: NOT_SENT_UNREACHABLE of a row sent alone whose every connection was reset after it was
+    #: sent while other rows of its chunk were taken: an IPS or firewall cutting it for its text.
+    NOT_CONFIRMED_RESET = "not-confirmed-reset"
     #: NOT_SENT_INTERRUPTED of rows left unsent because the ledger could not record what the
     #: platform accepted (its disk full): the state folder is what to fix, not the rows.
     NOT_SENT_LEDGER = "not-sent-ledger"
