@@ -595,3 +595,86 @@ def test_a_network_resetting_every_upload_stops_after_a_chunk_and_its_halves(
     assert platform.data_requests() == 3 * 2
     assert platform.stored() == []
     assert {e["code"] for e in report_rows(report)} == {"not-sent-unreachable"}
+
+
+def delete_listed(gateway: Gateway, keys: list[str], tmp_path: Path, *args: str) -> Any:
+    listing = tmp_path / "to-delete.csv"
+    listing.write_text("cycleid\n" + "".join(f"{key}\n" for key in keys), encoding="utf-8")
+    env = {
+        "ARTREPORT_CONFIG": str(tmp_path / "artreport.yaml"),  # as push wrote it: short retries
+        "ARTREPORT_BASE_URL": gateway.base_url,
+        "ARTREPORT_ORGID": ORGID,
+        "ARTREPORT_KEY": KEY,
+    }
+    arguments = ["--lang", "en", "delete", "cycle", "--from-file", str(listing), "--yes", *args]
+    return runner.invoke(app, arguments, env=env)
+
+
+def firewall_on_delete_of(blocks: Callable[[str], bool], status: int = 403) -> Fault:
+    def fault(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if "/delete" in path and blocks(path):
+            return status, {"content-type": "text/html; charset=utf-8"}, WAF_PAGE
+        return None
+
+    return fault
+
+
+def deletes(gateway: Gateway) -> int:
+    return sum("/delete" in path for path in gateway.requests)
+
+
+@pytest.mark.parametrize("status", [403, 405, 200])
+def test_a_firewall_blocking_one_records_delete_fails_that_record_alone(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway], status: int
+) -> None:
+    """A firewall's block page for the delete of one record in a listing stopped the deletes
+    of every record after it (exit 4), as if the platform could not be reached."""
+    blocked: list[str] = []
+    platform = gateway(firewall_on_delete_of(lambda path: blocked[0] in path, status))
+    assert push(platform, cycle_file(tmp_path, 6)).exit_code == 0
+    keys = platform.stored()
+    blocked.append(f"cycleid={keys[2]}&")
+    result = delete_listed(platform, keys, tmp_path, "--json")
+    assert result.exit_code == 1, result.output
+    said = json.loads(result.stdout)
+    assert (said["deleted"], said["failed"], said["not_attempted"]) == (5, 1, 0)
+    [failed] = [entry for entry in said["results"] if not entry["deleted"]]
+    assert (failed["row"], failed["code"]) == (4, status)
+    assert "访问被拦截" in failed["message"]
+    assert platform.stored() == [keys[2]]
+    # On screen: the record before it is gone now (not found), an answer all the same.
+    result = delete_listed(platform, keys[1:3], tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "firewall" in result.output and "访问被拦截" in result.output
+
+
+def test_a_firewall_blocking_every_delete_stops_after_three(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    platform = gateway(firewall_on_delete_of(lambda path: True))
+    assert push(platform, cycle_file(tmp_path, 6)).exit_code == 0
+    result = delete_listed(platform, platform.stored(), tmp_path)
+    assert result.exit_code == 4, result.output
+    assert "HTTP 403 Forbidden" in result.output and "base_url" in result.output
+    assert deletes(platform) == 3
+    assert len(platform.stored()) == 6
+
+
+def test_a_firewall_blocking_every_delete_from_mid_listing_on_stops_after_three(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """Two deleted, then every delete blocked (an address banned): the run stops, the blocked
+    ones blamed on no record, the rest not attempted."""
+
+    def ban_after_two(path: str) -> bool:
+        return deletes(platform) > 2
+
+    platform = gateway(firewall_on_delete_of(ban_after_two))
+    assert push(platform, cycle_file(tmp_path, 8)).exit_code == 0
+    result = delete_listed(platform, platform.stored(), tmp_path, "--json")
+    assert result.exit_code == 4, result.output
+    said = json.loads(result.stdout)
+    assert (said["deleted"], said["failed"], said["not_attempted"]) == (2, 0, 6)
+    assert said["error"] == "client-not-the-platform"
+    assert deletes(platform) == 5
+    assert len(platform.stored()) == 6

@@ -182,6 +182,9 @@ def delete_command(
             console.print(f"[red]✗[/red] {state.t('delete-none-deleted', key=key)}")
         elif result.not_found:
             console.print(f"[red]✗[/red] {state.t('delete-not-found', key=key)}")
+        elif result.blocked:
+            message = state.t("delete-blocked", key=key, page=mask_in_text(result.answer.msg))
+            console.print(f"[red]✗[/red] {message}")
         else:
             message = state.t(
                 "delete-failed",

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from artreport.errors import ArtreportError, UnreachableError
+
 
 class Outcome(enum.Enum):
     SUCCESS = "success"
@@ -206,3 +208,13 @@ def _envelope(text: str) -> Answer | None:
         data=parsed.get("data"),
         outcome=classify(code),
     )
+
+
+def firewall_block(error: ArtreportError) -> Answer | None:
+    """The answer to read into a client's error that may be a firewall blocking a data call
+    (an HTTP 403/405 or 200 page: see ``PlatformClient._judge``), or None for any other
+    error."""
+    status = error.params.get("http_status")
+    if not isinstance(error, UnreachableError) or not isinstance(status, int):
+        return None
+    return Answer(status, str(error.params.get("page", "")), None, Outcome.BLOCKED)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from artreport.client.answers import Answer, Outcome, affected_rows
-from artreport.errors import InputError, UsageError
+from artreport.client.answers import Answer, Outcome, affected_rows, firewall_block
+from artreport.errors import ArtreportError, InputError, UsageError
 from artreport.readers import Notice, open_table
 from artreport.readers.table import row_list
 from artreport.schema import RecordType
@@ -21,6 +21,10 @@ _SEVERAL_SHEETS = frozenset({"sheet-read", "sheet-chosen-by-header"})
 _HIDDEN_READ = "hidden-rows-read"
 #: The platform's answer to deleting a record it does not hold.
 NOT_FOUND = 40006
+#: Deletes in a row a firewall blocks that stop the run: one record's ID may set off a rule,
+#: but a firewall blocking every delete (a path it closes, an address it bans) is not gone
+#: through record by record.
+BLOCKS_IN_A_ROW_TO_STOP = 3
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ class DeleteResult:
     def deleted(self) -> bool:
         succeeded = self.answer.outcome is Outcome.SUCCESS and not self.none_deleted
         return succeeded or self.deleted_by_lost_copy
+
+    @property
+    def blocked(self) -> bool:
+        """A firewall in front of the platform blocked this delete, while letting others
+        through: the platform never saw it."""
+        return self.answer.outcome is Outcome.BLOCKED
 
     @property
     def none_deleted(self) -> bool:
@@ -219,5 +229,30 @@ def delete_all(
     delete: Callable[[dict[str, str]], Answer],
     targets: Iterable[DeleteTarget],
 ) -> Iterator[DeleteResult]:
+    """Delete each target in turn. A delete a firewall blocks (its page in the platform's
+    place) is that record's failure once another delete gets through; until then it is held
+    back, and if none does, or ``BLOCKS_IN_A_ROW_TO_STOP`` are blocked in a row, the firewall's
+    error ends the run as any unreachable platform does, the held ones blamed on no record."""
+    held: list[DeleteResult] = []
+    first_block: ArtreportError | None = None
+    got_through = False
     for target in targets:
-        yield DeleteResult(target, delete(target.params))
+        try:
+            answer = delete(target.params)
+        except ArtreportError as error:
+            blocked = firewall_block(error)
+            if blocked is None:
+                raise
+            held.append(DeleteResult(target, blocked))
+            first_block = first_block or error
+            if len(held) >= BLOCKS_IN_A_ROW_TO_STOP:
+                raise first_block from None
+            continue
+        got_through = True
+        yield from held
+        held.clear()
+        first_block = None
+        yield DeleteResult(target, answer)
+    if first_block is not None and not got_through:
+        raise first_block
+    yield from held

@@ -20,7 +20,7 @@ from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from artreport.client.answers import Answer, Outcome, affected_rows
+from artreport.client.answers import Answer, Outcome, affected_rows, firewall_block
 from artreport.client.retry import LOST_RESET, LOST_TIMEOUT
 from artreport.errors import (
     EXIT_OK,
@@ -368,7 +368,7 @@ def send_chunk(send: Sender, chunk: Chunk, stop: threading.Event, halt: Halt) ->
                 leave(*rest)
             break
         except ArtreportError as error:
-            answer = _firewall_block(error)
+            answer = firewall_block(error)
             how = _lost_after_sending(error) if answer is None else ""
             if answer is not None:
                 blocked += 1
@@ -480,16 +480,6 @@ def _lost_after_sending(error: ArtreportError) -> str:
     the cause (see ``TryAgain.lost_after_sending``); empty for any other error."""
     how = error.params.get("lost_after_sending")
     return how if isinstance(error, UnreachableError) and isinstance(how, str) else ""
-
-
-def _firewall_block(error: ArtreportError) -> Answer | None:
-    """The answer to read into a client's error that may be a firewall blocking a data call
-    (an HTTP 403/405 or 200 page: see ``PlatformClient._judge``), or None for any other
-    error."""
-    status = error.params.get("http_status")
-    if not isinstance(error, UnreachableError) or not isinstance(status, int):
-        return None
-    return Answer(status, str(error.params.get("page", "")), None, Outcome.BLOCKED)
 
 
 #: The fewest rows a chunk must have, every one failed alone by the server's framework, or
