@@ -720,18 +720,29 @@ def test_sync_says_on_screen_why_a_file_was_not_sent(tmp_path: Path, sandbox: Sa
 def test_a_shrunken_export_is_a_warning_in_the_summary_file_too(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
+    folder, summary = a_night_of_100_cycles(tmp_path, sandbox)
+    assert_the_next_night_of_10_is_warned_of(folder, summary, sandbox)
+
+
+def a_night_of_100_cycles(
+    tmp_path: Path, sandbox: Sandbox, *beside: tuple[str, int]
+) -> tuple[Path, Path]:
+    """The exports folder and summary file after a sync of a 100-row cycle.csv, and of the
+    ``beside`` exports (name, rows) made newer than it."""
     folder = tmp_path / "exports"
     folder.mkdir()
     summary = tmp_path / "summary.json"
-    for count in (100, 10):
-        write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, count))
-        result = runner.invoke(
-            app,
-            ["--lang", "en", "sync", str(folder), "--summary-json", str(summary)],
-            env=environment(sandbox),
-        )
-        assert result.exit_code == 0, result.output
-    warnings = json.loads(summary.read_text(encoding="utf-8"))["warnings"]
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 100))
+    os.utime(folder / "cycle.csv", ns=(0, 0))
+    for name, rows in beside:
+        write_rows(folder / name, CYCLE, fake_rows(CYCLE, rows))
+    assert sync_warnings(folder, summary, sandbox) == []
+    return folder, summary
+
+
+def assert_the_next_night_of_10_is_warned_of(folder: Path, summary: Path, sandbox: Sandbox) -> None:
+    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 10))
+    warnings = sync_warnings(folder, summary, sandbox)
     assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
 
 
@@ -753,49 +764,29 @@ def test_a_smaller_export_beside_the_nightly_one_does_not_hide_a_truncated_expor
     """A night with two exports of a type recorded the rows of whichever was sent last
     (a 5-row correction beside the full export): the next night's truncated export was
     measured against 5 rows, and not warned of."""
-    folder = tmp_path / "exports"
-    folder.mkdir()
-    summary = tmp_path / "summary.json"
-    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 100))
-    write_rows(folder / "cycle_fix.csv", CYCLE, fake_rows(CYCLE, 5))
-    os.utime(folder / "cycle.csv", ns=(0, 0))  # the older export
-    assert sync_warnings(folder, summary, sandbox) == []
+    folder, summary = a_night_of_100_cycles(tmp_path, sandbox, ("cycle_fix.csv", 5))
     (folder / "cycle_fix.csv").unlink()
-    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 10))
-    warnings = sync_warnings(folder, summary, sandbox)
-    assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
+    assert_the_next_night_of_10_is_warned_of(folder, summary, sandbox)
 
 
 def test_a_clerks_push_in_the_evening_does_not_hide_the_nights_truncated_export(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
-    folder = tmp_path / "exports"
-    folder.mkdir()
-    summary = tmp_path / "summary.json"
-    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 100))
-    assert sync_warnings(folder, summary, sandbox) == []
+    folder, summary = a_night_of_100_cycles(tmp_path, sandbox)
     push_json(sandbox, str(cycles(tmp_path, 3, name="correction.csv")))
-    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 10))
-    warnings = sync_warnings(folder, summary, sandbox)
-    assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
+    assert_the_next_night_of_10_is_warned_of(folder, summary, sandbox)
 
 
 def test_a_night_whose_export_could_not_be_read_is_no_measure_for_the_next(
     tmp_path: Path, sandbox: Sandbox
 ) -> None:
-    folder = tmp_path / "exports"
-    folder.mkdir()
-    summary = tmp_path / "summary.json"
-    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 100))
-    assert sync_warnings(folder, summary, sandbox) == []
+    folder, summary = a_night_of_100_cycles(tmp_path, sandbox)
     (folder / "cycle.csv").unlink()
     (folder / "cycle.xlsx").write_bytes(b"not a workbook")
     result = runner.invoke(app, ["sync", str(folder)], env=environment(sandbox))
     assert result.exit_code == 2, result.output
     (folder / "cycle.xlsx").unlink()
-    write_rows(folder / "cycle.csv", CYCLE, fake_rows(CYCLE, 10))
-    warnings = sync_warnings(folder, summary, sandbox)
-    assert any("has 10 rows, 100 last time" in warning for warning in warnings), warnings
+    assert_the_next_night_of_10_is_warned_of(folder, summary, sandbox)
 
 
 def test_a_row_count_the_ledger_cannot_record_leaves_the_sync_to_send(
