@@ -359,6 +359,33 @@ def test_a_date_before_1900_is_refused_not_sent_as_a_mangled_year(
     assert caught.value.params["wording"] == "date-before-earliest-year"
 
 
+@pytest.mark.parametrize(
+    ("field", "source", "meant"),
+    [
+        (DATE, "45052", "2023-05-06"),
+        (DATETIME, "45052.354166666664", "2023-05-06 08:30:00"),
+        (DATETIME, "４５０５２", "2023-05-06 00:00:00"),
+    ],
+)
+def test_a_spreadsheets_date_number_in_a_csv_is_refused_naming_the_date_it_stands_for(
+    field: Field, source: str, meant: str
+) -> None:
+    """A date column that went out to CSV formatted as a number got the bare "not a valid
+    date" message: the clerk saw 45052 and no hint of what had happened to it."""
+    with pytest.raises(CellError) as caught:
+        read(field, source)
+    assert caught.value.code == ("bad-date" if field is DATE else "bad-datetime")
+    assert caught.value.params["wording"] == "date-as-serial-number"
+    assert caught.value.params["date"] == meant
+
+
+@pytest.mark.parametrize("source", ["12345", "99999", "45052x", "4505"])
+def test_other_numbers_in_a_date_field_get_the_plain_message(source: str) -> None:
+    with pytest.raises(CellError) as caught:
+        read(DATE, source)
+    assert "wording" not in caught.value.params
+
+
 def test_the_earliest_dates_still_read() -> None:
     assert read(DATE, "1900-01-01") == "1900-01-01"
     assert read(DATETIME, "1900/1/1 8:00") == "1900-01-01 08:00:00"

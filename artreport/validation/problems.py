@@ -121,6 +121,9 @@ class Wording:
     FORMULA_TEXT_SAVED_AS_ZERO = "formula-text-saved-as-zero"
     #: BAD_DATE or BAD_DATETIME of a real date too early for any record (0023-05-06).
     DATE_BEFORE_EARLIEST_YEAR = "date-before-earliest-year"
+    #: BAD_DATE or BAD_DATETIME of a bare number a spreadsheet would read as a date (45052):
+    #: the date it stands for is named, for the clerk to re-export or type.
+    DATE_AS_SERIAL_NUMBER = "date-as-serial-number"
 
 
 #: A code's short title is the catalogue entry of this prefix and the code (titles.yaml).

@@ -547,7 +547,7 @@ def _parse_other_date_text(normal: str, code: str) -> dt.datetime:
     else:
         match = _DATE_MONTH_NAME.match(normal)
         if match is None or match[2].lower() not in _MONTHS:
-            raise CellError(code)
+            raise _not_a_date(normal, code)
         day, name, year, before, hour, minute, second, after = match.groups()
         month = str(_MONTHS[name.lower()])
     hour_of_day = int(hour) if hour else 0
@@ -590,6 +590,20 @@ def _hour_of_day(hour: int, half_day: str, code: str) -> int:
 _SECOND = 1_000_000
 #: Microseconds from which a spreadsheet's time shows as the next second.
 HALF_SECOND: Final = _SECOND // 2
+
+
+#: A bare count of days, as a spreadsheet keeps a date (1954 to 2119): a date column that went
+#: out to a CSV formatted as a number. Refused all the same (another system's number could be
+#: anything), but the clerk is told which date the spreadsheet meant.
+_SERIAL_DAY = re.compile(r"[2-7][0-9]{4}(?:[.][0-9]+)?")
+
+
+def _not_a_date(normal: str, code: str) -> CellError:
+    if _SERIAL_DAY.fullmatch(normal):
+        meant = _from_serial(float(normal), code)
+        shown = meant.strftime("%Y-%m-%d" if code == BAD_DATE else "%Y-%m-%d %H:%M:%S")
+        return CellError(code, date=shown, **{WORDING: Wording.DATE_AS_SERIAL_NUMBER})
+    return CellError(code)
 
 
 def _from_serial(value: float, code: str) -> dt.datetime:
