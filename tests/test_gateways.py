@@ -11,6 +11,7 @@ import gzip
 import http.client
 import json
 import os
+import signal
 import socket
 import struct
 import threading
@@ -684,3 +685,34 @@ def test_a_firewall_blocking_every_delete_from_mid_listing_on_stops_after_three(
         # Three of the six were sent and blocked: it must not say that no request went out.
         assert "The other 6 were not deleted" in result.output
         assert "no request sent" not in result.output
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX threads only")
+def test_a_ctrl_c_the_kernel_hands_to_the_sending_thread_stops_the_retries_at_once(
+    tmp_path: Path, gateway: Callable[[Fault], Gateway]
+) -> None:
+    """The kernel may deliver Ctrl-C to any thread; Python runs the handler only on the main
+    thread, which slept in a wait for the chunk's answer: the sending thread went on retrying
+    a gateway's 503 through its whole retry budget (minutes) before the push stopped."""
+
+    def unavailable(path: str, body: bytes) -> tuple[int, dict[str, str], bytes] | None:
+        if path == BATCH_INSERT:
+            return 503, {"content-type": "text/html"}, b"<html>503 Service Unavailable</html>"
+        return None
+
+    platform = gateway(unavailable)
+    requests_at_signal: list[int] = []
+
+    def ctrl_c_to_the_sending_thread() -> None:
+        while platform.data_requests() < 2:  # retrying the chunk
+            time.sleep(0.01)
+        [sender] = [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
+        requests_at_signal.append(platform.data_requests())
+        signal.pthread_kill(sender.ident or 0, signal.SIGINT)
+
+    threading.Thread(target=ctrl_c_to_the_sending_thread, daemon=True).start()
+    path = cycle_file(tmp_path, 30)
+    result = push(platform, path, settings="retries: 6\nretry_max_seconds: 600\ntimeout: 5\n")
+    assert result.exit_code == 130, result.output
+    assert "30 not sent" in result.output
+    assert platform.data_requests() <= requests_at_signal[0] + 1  # one may have been on the wire

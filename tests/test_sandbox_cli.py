@@ -115,6 +115,39 @@ def test_a_stop_as_soon_as_the_address_shows_is_as_clean(start: Any, signal_numb
     assert out.rstrip().endswith("Sandbox platform stopped.")
 
 
+SIGNAL_TO_THE_SERVING_THREAD = """
+import signal, sys, threading
+from artreport.sandbox import Sandbox
+
+def hand_the_signal_to_the_serving_thread():
+    serving = next(t for t in threading.enumerate() if t.name == "artreport-sandbox")
+    # After ready() returns, so that the main thread waits for the server, as it does all day.
+    threading.Timer(0.3, signal.pthread_kill, (serving.ident, int(sys.argv[1]))).start()
+
+Sandbox().serve_forever(ready=hand_the_signal_to_the_serving_thread)
+print("stopped")
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX threads only")
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_the_kernel_hands_to_the_serving_thread_still_stops_it(
+    signal_number: int, tmp_path: Path
+) -> None:
+    """The kernel may deliver Ctrl-C or SIGTERM to any thread of the process; Python runs the
+    handler only on the main thread, and one asleep in a join without a timeout never woke:
+    the sandbox ignored the stop for good (seen in CI as a stop right after the address)."""
+    stopped = subprocess.run(
+        [sys.executable, "-c", SIGNAL_TO_THE_SERVING_THREAD, str(int(signal_number))],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert (stopped.returncode, stopped.stdout, stopped.stderr) == (0, "stopped\n", "")
+
+
 def test_stops_as_cleanly_on_sigterm_keeping_what_it_stored(start: Any, tmp_path: Path) -> None:
     db = tmp_path / "sandbox.sqlite3"
     running = start("--db", str(db))

@@ -370,7 +370,11 @@ class Sandbox:
         previous = signal.signal(signal.SIGTERM, _as_ctrl_c) if on_main_thread else None
         try:
             ready()
-            thread.join()
+            # Never a join without a timeout: the kernel may hand the signal to the serving
+            # thread, and Python runs its handler only on the main thread, so a main thread
+            # asleep in join() would sleep through Ctrl-C and SIGTERM for good.
+            while thread.is_alive():
+                thread.join(_POLL_SECONDS)
         except KeyboardInterrupt:
             pass
         finally:

@@ -546,6 +546,23 @@ def platform_sender(client: Any, resource: str) -> Sender:
     return send
 
 
+#: The longest the main thread sleeps waiting for answers before it looks for a signal.
+_SIGNAL_CHECK_SECONDS = 0.2
+
+
+def _first_settled(futures: Collection[Future[ChunkOutcome]]) -> set[Future[ChunkOutcome]]:
+    """The futures done, once at least one is, in a wait that stays open to Ctrl-C and SIGTERM.
+
+    The kernel may deliver a signal to a sending thread; Python runs the handler (which sets
+    ``stop``, ending the senders' back-off) only on the main thread, and a main thread asleep in
+    a wait without a timeout would learn of it only when a chunk settled: after every retry.
+    """
+    while True:
+        done, _ = wait(futures, timeout=_SIGNAL_CHECK_SECONDS, return_when=FIRST_COMPLETED)
+        if done:
+            return done
+
+
 @contextlib.contextmanager
 def _responsive_threads() -> Iterator[None]:
     """Let the sending threads have the interpreter soon after their answer arrives.
@@ -758,8 +775,7 @@ def push_file(
             summary.sent += len(chunk)
             in_flight.append(executor.submit(send_chunk, send, chunk, stop, halt))  # type: ignore[arg-type]
             while len(in_flight) >= max_in_flight:
-                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in _first_settled(in_flight):
                     in_flight.remove(future)
                     settle(future.result())
 
@@ -827,6 +843,7 @@ def push_file(
             if chunker.chunk.rows:
                 submit(executor, chunker.take())
             while in_flight:
+                _first_settled([in_flight[0]])
                 settle(in_flight.popleft().result())
         summary.notices = list(source.notices)
     if references is not None:
