@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import io
 import json
 import os
 import shlex
@@ -89,6 +91,65 @@ def state_of(ctx: typer.Context) -> AppState:
 PIPE_WIDTH = 200
 
 
+#: What a console whose encoding lacks a character shows instead: the first of these it can
+#: show, else "?". A zh_CN.GBK server, a Windows task whose output goes to a file in the ANSI
+#: code page (cp936) and a latin-1 locale all lack ✓ and ✗; without a stand-in the command
+#: ended on a traceback, exit 1, after its work was done.
+_STAND_INS = {
+    "✓": ("√", "OK"),
+    "✗": ("×", "X"),
+    "→": ("->",),
+    "…": ("...",),
+    "—": ("-",),
+    "━": ("-",),
+    "─": ("-",),
+    "·": (".",),
+}
+_STAND_IN_HANDLER = "artreport-stand-in"
+
+#: Encodings that can write any character: JSON on them keeps its text as it is.
+_WHOLE_UNICODE = frozenset({"utf-8", "utf-16", "utf-32", "gb18030"})
+
+
+def _stand_in(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    shown = []
+    for character in error.object[error.start : error.end]:
+        for candidate in _STAND_INS.get(character, ()):
+            try:
+                candidate.encode(error.encoding)
+            except UnicodeEncodeError:
+                continue
+            shown.append(candidate)
+            break
+        else:
+            shown.append("?")
+    return "".join(shown), error.end
+
+
+def print_whatever_the_encoding() -> None:
+    """Let stdout and stderr show a stand-in for a character their encoding lacks."""
+    codecs.register_error(_STAND_IN_HANDLER, _stand_in)
+    for stream in (sys.stdout, sys.stderr):
+        # stderr's own default writes ✗ as "\u2717"; surrogateescape (Python's UTF-8 mode)
+        # is kept: it can write every character and gives a file name's odd bytes back.
+        if isinstance(stream, io.TextIOWrapper) and stream.errors in ("strict", "backslashreplace"):
+            stream.reconfigure(errors=_STAND_IN_HANDLER)
+
+
+def json_for_stdout(value: Any, *, indent: int | None = None, default: Any = None) -> str:
+    """``value`` as JSON for stdout: its text as it is where stdout takes any character,
+    else escaped (\\u4e2d), so that a GBK or latin-1 console never gets a "?" inside a
+    name a program reads back."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    try:
+        whole = codecs.lookup(encoding).name in _WHOLE_UNICODE
+    except LookupError:
+        whole = False
+    return json.dumps(value, ensure_ascii=not whole, indent=indent, default=default)
+
+
 def stdout_console() -> Console:
     return _console(sys.stdout, stderr=False)
 
@@ -125,7 +186,7 @@ def reporting_errors(state: AppState, *, as_json: bool = False) -> Iterator[None
         stderr_console().print(f"[red]✗[/red] {message}", soft_wrap=True)
         if as_json:
             failure = {"error": error.code, "message": message, "exit_code": error.exit_code}
-            typer.echo(json.dumps(failure, ensure_ascii=False))
+            typer.echo(json_for_stdout(failure))
         raise typer.Exit(error.exit_code) from None
     except KeyboardInterrupt:
         stderr_console().print(state.t("interrupted"))

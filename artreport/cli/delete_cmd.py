@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,6 +12,7 @@ from artreport.cli import app
 from artreport.cli.common import (
     AppState,
     is_interactive,
+    json_for_stdout,
     reporting_errors,
     state_of,
     stderr_console,
@@ -161,7 +161,7 @@ def delete_command(
         }
         if stopped is not None:
             payload |= {"error": stopped.code, "message": stopped.message(state.lang)}
-        typer.echo(json.dumps(payload, ensure_ascii=False))
+        typer.echo(json_for_stdout(payload))
         raise typer.Exit(exit_code)
     console = stdout_console()
     for result in results:

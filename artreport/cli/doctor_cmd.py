@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from artreport.cli import app
-from artreport.cli.common import AppState, reporting_errors, state_of
+from artreport.cli.common import AppState, json_for_stdout, reporting_errors, state_of
 from artreport.cli.helptext import HelpCommand
 from artreport.errors import EXIT_OK, EXIT_PROBLEMS
 
@@ -41,7 +40,7 @@ def doctor_command(
     warnings = sum(check.status is Status.WARNING for check in checks)
     if as_json:
         payload = {"ok": not failed, "checks": [_as_dict(state, check) for check in checks]}
-        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2, default=str))
+        typer.echo(json_for_stdout(payload, indent=2, default=str))
     elif failed:
         typer.echo(state.t("doctor-summary-failed", count=failed))
     elif warnings:

@@ -6,7 +6,6 @@ run takes them over.)"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
@@ -17,7 +16,13 @@ from rich.table import Table
 from rich.text import Text
 
 from artreport.cli import app
-from artreport.cli.common import AppState, reporting_errors, state_of, stdout_console
+from artreport.cli.common import (
+    AppState,
+    json_for_stdout,
+    reporting_errors,
+    state_of,
+    stdout_console,
+)
 from artreport.cli.helptext import HelpCommand
 from artreport.config import shown_base_url
 from artreport.messages import local_minutes
@@ -64,7 +69,7 @@ def history_command(
             with Ledger.open(path, read_only=True) as ledger:
                 runs = ledger.history(last)
         if as_json:
-            typer.echo(json.dumps([r.to_dict() for r in runs], ensure_ascii=False, indent=2))
+            typer.echo(json_for_stdout([r.to_dict() for r in runs], indent=2))
             return
         console = stdout_console()
         if not runs:
@@ -99,7 +104,7 @@ def status_command(ctx: typer.Context, as_json: JsonOption = False) -> None:
                 "orgid": config.orgid,
                 "record_types": rows,
             }
-            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+            typer.echo(json_for_stdout(payload, indent=2))
             return
         console = stdout_console()
         where = {"platform": escape(shown_base_url(config.base_url)), "orgid": escape(config.orgid)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from artreport.cli import app
 from artreport.cli.common import (
     AppState,
     is_terminal,
+    json_for_stdout,
     reporting_errors,
     state_of,
     stderr_console,
@@ -310,7 +310,7 @@ def push_command(
             payload["annotate_error"] = annotate_failure.message(state.lang)
         if outcome.error:
             payload["stopped_message"] = outcome.error.message(state.lang)
-        typer.echo(json.dumps(payload, ensure_ascii=False))
+        typer.echo(json_for_stdout(payload))
         warn_of_unwritten_log(state, run)
         raise typer.Exit(exit_code)
     print_push_summary(state, chosen, file, summary, config.dictionaries)

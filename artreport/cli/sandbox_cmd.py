@@ -3,14 +3,13 @@ stored."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from artreport.cli import app
-from artreport.cli.common import AppState, reporting_errors, state_of
+from artreport.cli.common import AppState, json_for_stdout, reporting_errors, state_of
 from artreport.cli.helptext import HelpCommand, HelpGroup
 from artreport.errors import UsageError
 from artreport.privacy import kind_by_shape, mask, mask_key
@@ -162,7 +161,7 @@ def dump(
         else:
             rows = fetch_rows(port or DEFAULT_PORT, chosen.name)
         if as_json:
-            typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+            typer.echo(json_for_stdout(rows, indent=2))
             return
         count = len(rows)
         typer.echo(state.t("sandbox-dump-count", label=chosen.label, name=chosen.name, count=count))

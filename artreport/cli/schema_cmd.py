@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from artreport.cli import app
-from artreport.cli.common import reporting_errors, state_of, stdout_console
+from artreport.cli.common import json_for_stdout, reporting_errors, state_of, stdout_console
 from artreport.cli.helptext import HelpCommand
 from artreport.schema import RecordType, load_schema
 
@@ -52,11 +51,7 @@ def schema_command(
         chosen = [schema.get(record_type)] if record_type else list(schema)
         if as_json:
             payload: Any = [record_type_dict(t) for t in chosen]
-            typer.echo(
-                json.dumps(
-                    payload if record_type is None else payload[0], ensure_ascii=False, indent=2
-                )
-            )
+            typer.echo(json_for_stdout(payload if record_type is None else payload[0], indent=2))
             return
         console = stdout_console()
         if record_type is None:

@@ -17,6 +17,7 @@ import typer
 from artreport.cli import app
 from artreport.cli.common import (
     AppState,
+    json_for_stdout,
     reporting_errors,
     state_of,
     stderr_console,
@@ -420,7 +421,7 @@ def sync_command(
                 exit_code = worst_exit_code([exit_code, unrecorded.exit_code])
                 summary["exit_code"] = exit_code
     if as_json:
-        typer.echo(json.dumps(summary, ensure_ascii=False))
+        typer.echo(json_for_stdout(summary))
         warn_of_unwritten_log(state, run)
         raise typer.Exit(exit_code)
     console.print(state.t("sync-totals", exit_code=exit_code, log=str(run.log_path), **counts))

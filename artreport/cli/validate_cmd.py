@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,6 +10,7 @@ import typer
 from artreport.cli import app
 from artreport.cli.common import (
     AppState,
+    json_for_stdout,
     reporting_errors,
     state_of,
     stderr_console,
@@ -127,7 +127,7 @@ def validate_command(
             payload["message"] = _another_organisation(
                 state, outcome.summary.rows_read, config.orgid
             )
-        typer.echo(json.dumps(payload, ensure_ascii=False, default=str))
+        typer.echo(json_for_stdout(payload, default=str))
         raise typer.Exit(outcome.exit_code)
 
     console = stdout_console()
