@@ -74,13 +74,10 @@ def _read_file(path: Path) -> Any:
             "config-unreadable", path=str(path), reason=error.strerror or type(error).__name__
         ) from None
     try:
-        # Excel saves CSV as GB18030 on Chinese Windows; everything else writes UTF-8.
-        text = raw.decode("utf-8-sig")
+        # Excel saves CSV as GB18030 on Chinese Windows, Notepad as GBK or UTF-16.
+        text = yamlload.decode(raw)
     except UnicodeDecodeError:
-        try:
-            text = raw.decode("gb18030")
-        except UnicodeDecodeError:
-            raise ConfigError("config-unreadable", path=str(path), reason="encoding") from None
+        raise ConfigError("config-unreadable", path=str(path), reason="encoding") from None
     if path.suffix.lower() == ".csv":
         return _from_csv(path, text)
     try:

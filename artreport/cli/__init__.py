@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from artreport import __version__
-from artreport.cli.common import AppState, print_whatever_the_encoding
+from artreport.cli.common import AppState, print_whatever_the_encoding, streams_that_may_fail
 from artreport.cli.usage import WordedGroup
 from artreport.messages import LANGUAGES, resolve_language
 
@@ -117,4 +117,5 @@ def main() -> None:
     gc.freeze()
     gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     print_whatever_the_encoding()
+    streams_that_may_fail()
     app(args=hoist_global_options(sys.argv[1:]), prog_name="artreport")

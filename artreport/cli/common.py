@@ -17,6 +17,11 @@ from typing import Any, TextIO
 import typer
 from rich.console import Console
 
+try:  # Typer 0.2x carries its own copy of Click
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - older Typer, on Click
+    from click import get_current_context  # type: ignore[no-redef]
+
 from artreport.config import Config, exposed_key_file, load_config
 from artreport.errors import EXIT_SIGINT, EXIT_USAGE, ArtreportError
 from artreport.messages import resolve_language, translate
@@ -30,6 +35,7 @@ class AppState:
     #: --lang or $ARTREPORT_LANG was given; otherwise the config file's ``lang`` applies.
     lang_chosen: bool = False
     unknown_settings_told: bool = False
+    repeated_settings_told: bool = False
     exposed_key_told: bool = False
     unverified_told: bool = False
 
@@ -43,6 +49,17 @@ class AppState:
             source=str(config.source),
         )
 
+    def repeated_settings_message(self, config: Config) -> str | None:
+        """The warning for settings the file writes twice, if it does: a key pasted at the top
+        of a copied example lost to the example's own key further down."""
+        if not config.repeated_settings:
+            return None
+        names = ", ".join(
+            f"{name} ({'/'.join(str(line) for line in lines)})"
+            for name, lines in config.repeated_settings
+        )
+        return self.t("config-repeated-settings", names=names, source=str(config.source))
+
     def config(self) -> Config:
         config = load_config(self.config_path)
         if config.lang and not self.lang_chosen:
@@ -50,6 +67,10 @@ class AppState:
         if config.unknown_settings and not self.unknown_settings_told:
             self.unknown_settings_told = True
             stderr_console().print(f"[yellow]![/yellow] {self.unknown_settings_message(config)}")
+        repeated = self.repeated_settings_message(config)
+        if repeated is not None and not self.repeated_settings_told:
+            self.repeated_settings_told = True
+            stderr_console().print(f"[yellow]![/yellow] {repeated}", soft_wrap=True)
         exposed = self.exposed_key_message(config) if not self.exposed_key_told else None
         if exposed is not None:
             # doctor fails on it; a clerk who never runs doctor must hear of it too.
@@ -138,6 +159,85 @@ def print_whatever_the_encoding() -> None:
             stream.reconfigure(errors=_STAND_IN_HANDLER)
 
 
+def streams_that_may_fail() -> None:
+    """Give the command streams it can always write to, so that its output, which is only a
+    log of its work, never stops that work.
+
+    A stream Python was started without (``pythonw.exe``, as a Windows scheduled task may run
+    it; ``>&-`` or ``<&-`` in a crontab) is None, and the first print ended the run on an
+    AttributeError before it sent anything. A stream that fails (the disk of the cron log
+    full, a pipe whose reader has gone) stopped a sync after its first file. Such output is
+    now lost rather than fatal; the run's results are in its ledger, its report files and
+    ``--summary-json``, and its exit code is its own.
+    """
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
+    sys.stdout = _Forgiving(sys.stdout, told=_tell_output_lost)
+    sys.stderr = _Forgiving(sys.stderr)
+
+
+class _Forgiving:
+    """A text stream whose writes cannot fail: after the first failure the stream's file
+    descriptor points at the null device, so that what is still buffered, and Python's own
+    flush at exit, go there too rather than failing again."""
+
+    def __init__(self, stream: TextIO, told: Any = None) -> None:
+        self._stream = stream
+        self._told = told
+        self.lost: OSError | None = None
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as error:
+            self._lose(error)
+            return len(text)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            self._lose(error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _lose(self, error: OSError) -> None:
+        if self.lost is not None:
+            return
+        self.lost = error
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self._stream.fileno())
+            os.close(null)
+        with contextlib.suppress(OSError, ValueError):
+            # Whatever failed to be written is dropped now, not retried at each flush.
+            self._stream.flush()
+        if self._told is not None and not isinstance(error, BrokenPipeError):
+            # A reader that has gone (`| head`) wants no more; a full disk is worth a word.
+            self._told(error)
+
+
+def _tell_output_lost(error: OSError) -> None:
+    reason = error.strerror or type(error).__name__
+    with contextlib.suppress(Exception):
+        message = translate("output-lost", _current_language(), reason=reason)
+        stderr_console().print(f"[yellow]![/yellow] {message}", soft_wrap=True)
+
+
+def _current_language() -> str:
+    context = get_current_context(silent=True)
+    root = context.find_root() if context is not None else None
+    if root is not None and isinstance(root.obj, AppState):
+        return root.obj.lang
+    return command_line_language(context)
+
+
 def json_for_stdout(value: Any, *, indent: int | None = None, default: Any = None) -> str:
     """``value`` as JSON for stdout: its text as it is where stdout takes any character,
     else escaped (\\u4e2d), so that a GBK or latin-1 console never gets a "?" inside a
@@ -159,7 +259,12 @@ def stderr_console() -> Console:
 
 
 def _console(stream: TextIO, *, stderr: bool) -> Console:
-    if stream.isatty() or "COLUMNS" in os.environ:
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) == 0:
+        # Rich takes COLUMNS=0 for a console no character fits on and prints nothing at all,
+        # errors included.
+        return Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+    if stream.isatty() or columns:
         return Console(stderr=stderr, highlight=False)
     # Not a terminal: a line broken at 80 columns breaks a report's path in a cron log, and
     # with it grep and copy-paste; each message stays one line, whatever its length.

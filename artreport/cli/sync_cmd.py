@@ -501,6 +501,9 @@ def _config_warnings(state: AppState, config: Config) -> list[str]:
         # Printed when the config was read; a misspelt setting is silently at its default,
         # which the morning's reader of the summary must see too.
         warnings.append(state.unknown_settings_message(config))
+    repeated = state.repeated_settings_message(config)
+    if repeated is not None:
+        warnings.append(repeated)
     return warnings
 
 
