@@ -158,7 +158,7 @@ class ReportWriter:
         record = problem.to_dict(self.lang)
         cells = ["" if record[c] is None else record[c] for c in REPORT_COLUMNS]
         if self._xlsx:
-            self._sheet.append([_cell_text(c) for c in cells])
+            self._sheet.append([_xlsx_cell(self._sheet, c) for c in cells])
         else:
             try:
                 self._csv.writerow(cells)
@@ -255,6 +255,14 @@ class Tee:
         return next((path for path in paths if path is not None), None)
 
 
-def _cell_text(value: Any) -> Any:
+def _xlsx_cell(sheet: Any, value: Any) -> Any:
     # Keep IDs as text in the XLSX so that Excel does not turn them into numbers again.
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, str(value))
+    # openpyxl stores a text beginning with = as a formula, which Excel would run: the
+    # export's text (a record ID "=1+1", a planted =HYPERLINK) is shown as it is instead.
+    cell.data_type = "s"
+    return cell
