@@ -467,6 +467,7 @@ def _number_in(cell: Cell, default: int) -> Any:
 def _text_cell(sheet: Any, text: str) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, text)
     cell.number_format = TEXT_FORMAT
+    cell.data_type = "s"  # see _value_cell
     return cell
 
 
@@ -476,6 +477,10 @@ def _value_cell(sheet: Any, value: Any, text_column: bool) -> WriteOnlyCell:
     elif isinstance(value, (list, dict)):
         value = str(value)
     cell = WriteOnlyCell(sheet, value)
+    if isinstance(value, str):
+        # openpyxl stores text beginning with = as a formula: the export's "=1+1" would be
+        # run by Excel, and, having no result in the file, refused when the sheet is pushed.
+        cell.data_type = "s"
     if isinstance(value, str) or text_column:
         cell.number_format = TEXT_FORMAT
     elif isinstance(value, dt.datetime):
@@ -574,8 +579,10 @@ class _RowCopier:
             anchor = self.filled_down.get((row, column))
             holder = self.source.cell(*anchor) if anchor is not None else original
             value = holder.value
-            if self.cached is not None and holder.data_type == "f":
+            formula = holder.data_type == "f"
+            if self.cached is not None and formula:
                 value = self.cached.value(self.source.title, holder.row, holder.column)
+                formula = False
             if (row, column) in self.destroyed:
                 value = None
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -584,6 +591,8 @@ class _RowCopier:
                 if shown is not None:
                     value = shown
             cell = self.target.cell(target_row, target_column, value)
+            if isinstance(value, str) and not formula:
+                cell.data_type = "s"  # a text cell's "=1+1" stays text, as on the sheet copied
             if original.has_style:
                 cell.font = copy(original.font)
                 cell.border = copy(original.border)

@@ -668,3 +668,37 @@ def test_a_duplicate_on_a_failed_rows_sheet_annotated_again_names_the_original_r
     assert "在原文件第 4 行（原行号 4）已出现过" in note
     on_sheet = workbook[FAILED_SHEET]
     assert "在第 2 行已出现过" in on_sheet[f"{header_columns(on_sheet)['cycleid']}3"].comment.text
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_an_export_text_starting_with_equals_stays_text_and_its_fixed_row_pushes(
+    tmp_path: Path, sandbox: Sandbox, suffix: str
+) -> None:
+    rows = list(fake_rows(INFORMATION, 3, orgid=ORGID))
+    rows[1]["informationid"] = "=1+1"
+    rows[1]["wBirthday"] = "1985-13-01"
+    source = tmp_path / f"information{suffix}"
+    write_rows(source, INFORMATION, rows)
+    if suffix == ".xlsx":  # as a spreadsheet holds it: a text cell, not a formula
+        workbook = openpyxl.load_workbook(source)
+        for row in workbook.active.iter_rows():
+            for cell in row:
+                if cell.value == "=1+1":
+                    cell.data_type = "s"
+        workbook.save(source)
+    out = tmp_path / "marked.xlsx"
+    result = runner.invoke(app, ["validate", "information", str(source), "--annotate", str(out)])
+    assert result.exit_code == 1, result.output
+
+    workbook = openpyxl.load_workbook(out)
+    for sheet in (workbook.worksheets[0], workbook[FAILED_SHEET]):
+        keys = [c for row in sheet.iter_rows() for c in row if c.value == "=1+1"]
+        assert [c.data_type for c in keys] == ["s"], sheet.title
+    todo = workbook[FAILED_SHEET]
+    todo[f"{header_columns(todo)['wBirthday']}2"] = "1985-12-01"
+    workbook.save(out)
+    again = runner.invoke(
+        app, ["push", "information", str(out), "--sheet", FAILED_SHEET], env=cli_env(sandbox)
+    )
+    assert again.exit_code == 0, again.output
+    assert "=1+1" in {row["informationid"] for row in sandbox.rows("information")}
