@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import shutil
+import subprocess
 from pathlib import Path
 
 import openpyxl
+import pytest
 from typer.testing import CliRunner
 
 from artreport.cli import app
+from artreport.report import csv_cell
 
 runner = CliRunner()
+SOFFICE = shutil.which("soffice")
 
 #: Record IDs and values an export may hold that a spreadsheet would not show as written.
 TRICKY_KEYS = ["=1+1", "-5", "000123", "330102198503121235", "1-2", "@SUM(A1)"]
@@ -41,3 +47,52 @@ def test_an_xlsx_report_holds_an_export_text_starting_with_equals_as_text(
         (key, "1985-13-01") for key in TRICKY_KEYS
     ]
     assert {key.data_type for key, _ in cells} == {"s"}
+
+
+def calc_reads(csv_report: Path, out: Path) -> list[tuple[object, ...]]:
+    """The CSV report's cells as LibreOffice Calc opens it: UTF-8, comma, and like Excel,
+    numbers and dates detected and formulas evaluated."""
+    subprocess.run(
+        [
+            SOFFICE,
+            f"-env:UserInstallation=file://{out}/profile",
+            "--headless",
+            "--infilter=CSV:44,34,76,1,,0,false,true,false,false,false,-1,true",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            str(csv_report),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    sheet = openpyxl.load_workbook(out / f"{csv_report.stem}.xlsx", data_only=True).active
+    return list(sheet.iter_rows(min_row=2, values_only=True))
+
+
+def test_a_csv_report_keeps_ids_as_written_in_a_spreadsheet(tmp_path: Path) -> None:
+    report = tmp_path / "report.csv"
+    validate(information_csv(tmp_path / "information.csv", TRICKY_KEYS), report)
+    # Written so that Excel, WPS and Calc show each key as text: 000123 keeps its zeros, an
+    # 18-digit number is not rounded to 3.30102E+17, 1-2 is no date, =1+1 is not run.
+    with open(report, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["row"], r["primary_key"]) for r in rows] == [
+        (str(row), f'="{key}"') for row, key in enumerate(TRICKY_KEYS, 2)
+    ]
+    if SOFFICE is None:
+        pytest.skip("LibreOffice is not installed")
+    cells = calc_reads(report, tmp_path / "calc")
+    assert [(row, key, value) for row, key, _, _, _, value, _ in cells] == [
+        (row, key, "1985-13-01") for row, key in enumerate(TRICKY_KEYS, 2)
+    ]
+
+
+def test_a_long_csv_report_cell_beginning_with_a_formula_sign_is_not_a_formula() -> None:
+    # Too long for ="…" (Excel keeps 255 characters of a formula's text): a ' before it.
+    long = "=" + "x" * 300
+    assert csv_cell(long) == "'" + long
+    assert csv_cell("-5\n6") == "'-5\n6"
+    assert csv_cell("CYC001") == "CYC001" and csv_cell("“周期ID”…") == "“周期ID”…"

@@ -161,7 +161,7 @@ class ReportWriter:
             self._sheet.append([_xlsx_cell(self._sheet, c) for c in cells])
         else:
             try:
-                self._csv.writerow(cells)
+                self._csv.writerow([cells[0], *(csv_cell(c) for c in cells[1:])])
             except OSError as error:  # a full disk
                 raise self._unwritable(error) from None
         self.count += 1
@@ -253,6 +253,32 @@ class Tee:
     def written_path(self) -> str | None:
         paths = (getattr(sink, "written_path", None) for sink in self.sinks)
         return next((path for path in paths if path is not None), None)
+
+
+#: What Excel, WPS and Calc take for a number, a date or a formula when they open a CSV.
+_RETYPED_START = tuple("0123456789.=+-@")
+_FORMULA_START = tuple("=+-@\t\r")
+#: Excel keeps at most 255 characters of text inside a formula.
+_FORMULA_TEXT_LIMIT = 255
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell of the CSV report as a spreadsheet will show it as written.
+
+    A clerk opens the report by double-clicking it, and Excel retypes every cell: 000123
+    loses its zeros, an 18-digit ID number becomes 3.30102E+17, 1-2 a date, and =… from an
+    export is run as a formula. Written ="000123", the cell is text to Excel, WPS and Calc
+    alike (and artreport's readers take it as 000123)."""
+    if value is None or value == "":
+        return value
+    text = str(value)
+    if not (text.startswith(_RETYPED_START) or text.upper() in ("TRUE", "FALSE")):
+        return text
+    if len(text) <= _FORMULA_TEXT_LIMIT and "\n" not in text and "\r" not in text:
+        return '="' + text.replace('"', '""') + '"'
+    # Too long or broken over lines for a formula's text: a ' keeps a formula sign from
+    # being run (Excel shows the ', which is better than running it).
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:
