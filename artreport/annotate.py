@@ -39,7 +39,7 @@ from artreport.errors import InputError, UsageError
 from artreport.readers import Table
 from artreport.readers.number_formats import zero_padding
 from artreport.readers.table import ORIGINAL_ROW_COLUMN, REASON_COLUMN, SPILL_COLUMN
-from artreport.report import Tee
+from artreport.report import Tee, unwritable_code
 from artreport.schema import RecordType
 from artreport.state import open_private
 from artreport.validation.problems import (
@@ -129,6 +129,8 @@ class Annotator:
     def write(self) -> Path:
         """Write the annotated copy (owner-only: it holds patient data) and return its path."""
         failure: str | None = None
+        code = "annotate-unwritable"
+        writing = False
         with _unraisable_silenced():
             try:
                 with open_export(
@@ -140,14 +142,17 @@ class Annotator:
                         # Its sheets are streamed to temporary files: a full disk may stop
                         # them already.
                         workbook = self._rebuilt(table)
+                writing = True
                 self.out.parent.mkdir(parents=True, exist_ok=True)
                 with open_private(self.out, "wb") as handle:
                     workbook.save(handle)
             except OSError as error:
                 failure = error.strerror or str(error)
+                if writing:
+                    code = unwritable_code(code, self.out, error)
                 workbook = None
         if failure is not None:
-            raise InputError("annotate-unwritable", path=str(self.out), reason=failure)
+            raise InputError(code, path=str(self.out), reason=failure)
         return self.out
 
     # -- marks ------------------------------------------------------------------------------

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 
 from artreport.cli import app
 from artreport.report import csv_cell
+from tests.conftest import AS_AN_ORDINARY_USER, CANNOT_BE_AN_ORDINARY_USER
 
 runner = CliRunner()
 SOFFICE = shutil.which("soffice")
@@ -96,3 +99,35 @@ def test_a_long_csv_report_cell_beginning_with_a_formula_sign_is_not_a_formula()
     assert csv_cell(long) == "'" + long
     assert csv_cell("-5\n6") == "'-5\n6"
     assert csv_cell("CYC001") == "CYC001" and csv_cell("“周期ID”…") == "“周期ID”…"
+
+
+@pytest.mark.skipif(CANNOT_BE_AN_ORDINARY_USER is not None, reason=str(CANNOT_BE_AN_ORDINARY_USER))
+@pytest.mark.parametrize("option", ["--report", "--annotate"])
+def test_last_runs_report_still_open_in_excel_is_named_as_the_likely_cause(
+    tmp_path: Path, option: str
+) -> None:
+    # The clerk runs again with last run's report (or copy) still open in Excel: on Windows
+    # writing it is refused, "Permission denied". Here, a file and folder that may not be
+    # written stand for Excel's lock.
+    source = information_csv(tmp_path / "information.csv", ["INF001"])
+    folder = tmp_path / "out"
+    folder.mkdir()
+    target = folder / "失败报告.xlsx"
+    target.write_bytes(b"last run's")
+    target.chmod(0o400)
+    folder.chmod(0o500)
+    try:
+        done = subprocess.run(
+            [*AS_AN_ORDINARY_USER, sys.executable, "-m", "artreport",
+             "validate", "information", str(source), option, str(target)],
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=60,
+            env=os.environ | {"ARTREPORT_HOME": str(tmp_path / "state")},
+        )  # fmt: skip
+    finally:
+        folder.chmod(0o700)
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert "失败报告.xlsx" in said and "Excel" in said and option in said

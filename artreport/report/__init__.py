@@ -124,7 +124,9 @@ class ReportWriter:
                 self._csv.writerow(REPORT_COLUMNS)
         except OSError as error:
             raise InputError(
-                "report-unwritable", path=str(self.path), reason=folder_failure(error)
+                unwritable_code("report-unwritable", self.path, error),
+                path=str(self.path),
+                reason=folder_failure(error),
             ) from None
 
     def _create(self, binary: str, encoding: str | None, newline: str | None) -> IO[Any]:
@@ -279,6 +281,13 @@ def csv_cell(value: Any) -> Any:
     # Too long or broken over lines for a formula's text: a ' keeps a formula sign from
     # being run (Excel shows the ', which is better than running it).
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def unwritable_code(code: str, path: Path, error: OSError) -> str:
+    """``code``, or its ``-in-use`` form for a file that is there but may not be written: on
+    Windows, what a file open in Excel or WPS answers (the clerk has last run's report open
+    while fixing the rows it names), which "Permission denied" alone does not tell."""
+    return f"{code}-in-use" if isinstance(error, PermissionError) and path.is_file() else code
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:
