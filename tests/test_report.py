@@ -131,3 +131,17 @@ def test_last_runs_report_still_open_in_excel_is_named_as_the_likely_cause(
     assert done.returncode == 2, done.stdout + done.stderr
     said = done.stdout + done.stderr
     assert "失败报告.xlsx" in said and "Excel" in said and option in said
+
+
+def test_an_xlsx_report_is_laid_out_to_be_read(tmp_path: Path) -> None:
+    report = tmp_path / "report.xlsx"
+    validate(information_csv(tmp_path / "information.csv", TRICKY_KEYS), report)
+    sheet = openpyxl.load_workbook(report).active
+    # The header stays in place and is bold; an 18-digit ID and the message are readable
+    # at the column's width, not cut to 3301021985…; a filter on every row.
+    assert sheet.freeze_panes == "A2"
+    assert all(cell.font.bold for cell in sheet[1])
+    widths = {cell.value: sheet.column_dimensions[cell.column_letter].width for cell in sheet[1]}
+    assert widths["primary_key"] >= len("330102198503121235") + 2
+    assert widths["message"] >= 60
+    assert sheet.auto_filter.ref == f"A1:G{len(TRICKY_KEYS) + 1}"

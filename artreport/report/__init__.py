@@ -117,7 +117,7 @@ class ReportWriter:
                 self._file = self._create("b", None, None)
                 self._workbook = Workbook(write_only=True)
                 self._sheet = self._workbook.create_sheet("report")
-                self._sheet.append(list(REPORT_COLUMNS))
+                _lay_out(self._sheet)
             else:
                 self._file = self._create("", "utf-8-sig", "")
                 self._csv = csv.writer(self._file)
@@ -185,6 +185,8 @@ class ReportWriter:
             return
         try:
             if self._xlsx:
+                # A filter on the header, to show one code or field at a time.
+                self._sheet.auto_filter.ref = f"A1:{_LAST_COLUMN}{self.count + 1}"
                 self._workbook.save(self._file)
             self._file.close()
         except OSError as error:
@@ -288,6 +290,38 @@ def unwritable_code(code: str, path: Path, error: OSError) -> str:
     Windows, what a file open in Excel or WPS answers (the clerk has last run's report open
     while fixing the rows it names), which "Permission denied" alone does not tell."""
     return f"{code}-in-use" if isinstance(error, PermissionError) and path.is_file() else code
+
+
+#: Wide enough for an 18-digit ID number, a field name, a code and a sentence or two.
+_COLUMN_WIDTHS = {
+    "row": 8,
+    "primary_key": 22,
+    "field": 18,
+    "code": 26,
+    "message": 100,
+    "value": 22,
+    "severity": 10,
+}
+_LAST_COLUMN = chr(ord("A") + len(REPORT_COLUMNS) - 1)
+
+
+def _lay_out(sheet: Any) -> None:
+    """The header row in bold, staying in place while the clerk scrolls, and columns wide
+    enough to read: at Excel's default width an ID number showed as 3301021985… and the
+    message as its first few words."""
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    for index, name in enumerate(REPORT_COLUMNS, 1):
+        sheet.column_dimensions[get_column_letter(index)].width = _COLUMN_WIDTHS[name]
+    sheet.freeze_panes = "A2"
+    header = []
+    for name in REPORT_COLUMNS:
+        cell = WriteOnlyCell(sheet, name)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
 
 
 def _xlsx_cell(sheet: Any, value: Any) -> Any:
