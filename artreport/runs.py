@@ -5,10 +5,11 @@
 - **recorded**: the ledger gets the run and every accepted chunk, and answers ``--changed-only``;
 - **logged**: a log file per run in ``<state>/logs`` (the last :data:`KEEP_LOGS` kept), with
   resident ID numbers masked, and no key, token or patient name ever written to it;
-- **stoppable**: SIGINT and SIGTERM stop the run after the requests in flight; the report and
-  the ledger are written, and the exit code is 130 or 143. A second signal changes nothing:
-  the client already starts no new request (pass it ``Run.stop``), so the wait is at most
-  one request, and breaking out of it would lose the summary, the report and the ledger.
+- **stoppable**: SIGINT, SIGTERM and SIGHUP stop the run after the requests in flight; the
+  report and the ledger are written, and the exit code is 130, 143 or 129. A second signal
+  changes nothing: the client already starts no new request (pass it ``Run.stop``), so the
+  wait is at most one request, and breaking out of it would lose the summary, the report
+  and the ledger.
 """
 
 from __future__ import annotations
@@ -24,15 +25,12 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any, TextIO
 
 import filelock
 
 from artreport.config import Config, shown_base_url
 from artreport.errors import (
-    EXIT_SIGINT,
-    EXIT_SIGTERM,
     ArtreportError,
     ConfigError,
     LedgerError,
@@ -42,6 +40,7 @@ from artreport.ledger import Ledger, default_path
 from artreport.messages import Phrase, local_minutes, translate
 from artreport.privacy import mask_numbers_in_text
 from artreport.state import folder_failure, owner_only_opener, state_dir
+from artreport.stopping import exit_code_for, stopping_on_signals
 from artreport.upload import Chunk
 
 LOCK_FILE = "artreport.lock"
@@ -106,11 +105,7 @@ class Run:
 
     @property
     def interrupted_exit_code(self) -> int | None:
-        if self.signal_number == signal.SIGTERM:
-            return EXIT_SIGTERM
-        if self.signal_number == signal.SIGINT:
-            return EXIT_SIGINT
-        return None
+        return exit_code_for(self.signal_number)
 
 
 @contextlib.contextmanager
@@ -165,13 +160,10 @@ def _holder(holder_file: Path) -> str:
 
 @contextlib.contextmanager
 def _stopping_on_signals(run: Run) -> Iterator[None]:
-    """SIGINT/SIGTERM set ``run.stop`` (the push finishes the requests in flight); the first
-    one names the exit code."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    """SIGINT/SIGTERM/SIGHUP set ``run.stop`` (the push finishes the requests in flight); the
+    first one names the exit code."""
 
-    def stop(number: int, frame: FrameType | None) -> None:
+    def stop(number: int) -> None:
         if run.stop.is_set():
             run.log.warning("signal %s again: still stopping after the requests in flight", number)
             return
@@ -179,12 +171,8 @@ def _stopping_on_signals(run: Run) -> Iterator[None]:
         run.log.warning("signal %s: stopping after the requests in flight", number)
         run.stop.set()
 
-    previous = {number: signal.signal(number, stop) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stopping_on_signals(stop):
         yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def _logs_dir(directory: Path) -> Path:

@@ -243,8 +243,12 @@ def _produce(
     referring: Sequence[str],
 ) -> None:
     """The child process: validate and encode ``path``, sending each batch down
-    ``connection``. Ctrl-C reaches the whole process group; the parent decides what to do."""
+    ``connection``. Ctrl-C reaches the whole process group, and a closed terminal's SIGHUP
+    the whole session; the parent decides what to do (killed by either, this process would
+    take the parent's orderly stop for a reader that crashed)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if parents_end is not None:
         # A forked child holds a copy of the pipe's reading end. Closed, the pipe has no

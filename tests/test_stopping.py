@@ -1,0 +1,130 @@
+"""Stops from outside, as the operator's system delivers them: a closed SSH session's SIGHUP,
+a run started under nohup, a Ctrl-C during delete."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from artreport.config import Config
+from artreport.fakedata import fake_rows, write_rows
+from artreport.ledger import Ledger, default_path
+from artreport.sandbox import Faults, Sandbox
+from artreport.schema import load_schema
+
+ORGID = "ZJ3301001"
+KEY = "stopping-test-key"
+CYCLE = load_schema().get("cycle")
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="POSIX signals")
+
+
+def _environment(sandbox: Sandbox) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ARTREPORT_BASE_URL": sandbox.base_url,
+        "ARTREPORT_ORGID": ORGID,
+        "ARTREPORT_KEY": KEY,
+        "ARTREPORT_LANG": "en",
+    }
+
+
+def _cycles(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / "cycles.csv"
+    write_rows(path, CYCLE, fake_rows(CYCLE, count, orgid=ORGID))
+    return path
+
+
+def _wait_for_rows(sandbox: Sandbox, at_least: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while len(sandbox.rows("cycle")) < at_least:
+        assert process.poll() is None, "the push ended before it could be stopped"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def _stored_keys(sandbox: Sandbox) -> set[str]:
+    return {row["cycleid"] for row in sandbox.rows("cycle")}
+
+
+def _ledger(sandbox: Sandbox) -> Ledger:
+    return Ledger.open(default_path(Config(base_url=sandbox.base_url, orgid=ORGID)))
+
+
+def _ledger_keys(sandbox: Sandbox) -> set[str]:
+    with _ledger(sandbox) as ledger:
+        return ledger.accepted_keys("cycle", sandbox.base_url, ORGID)
+
+
+def _last_run(sandbox: Sandbox) -> Any:
+    with _ledger(sandbox) as ledger:
+        [run] = ledger.history(1)
+    return run
+
+
+def _not_sent_rows(report: Path) -> set[int]:
+    with report.open(encoding="utf-8-sig", newline="") as handle:
+        return {int(r["row"]) for r in csv.DictReader(handle) if r["code"].startswith("not-")}
+
+
+def test_a_closed_ssh_session_stops_a_push_with_everything_written(tmp_path: Path) -> None:
+    """Its SIGHUP killed the push outright: the chunk in flight accepted but not in the
+    ledger, no report, the run left "running" in history; the summary's write to the gone
+    terminal then failed (EIO) with a traceback."""
+    path = _cycles(tmp_path, 3_000)
+    report = tmp_path / "report.csv"
+    leader, terminal = pty.openpty()
+    with Sandbox({ORGID: KEY}, faults=Faults(latency=0.2)) as sandbox:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "artreport", "push", "cycle", str(path), *("--report", report)],
+            env=_environment(sandbox),
+            stdin=subprocess.DEVNULL,
+            stdout=terminal,
+            stderr=terminal,
+        )
+        os.close(terminal)
+        try:
+            _wait_for_rows(sandbox, 400, process)
+            os.close(leader)  # the session is gone: writes to its terminal now fail
+            leader = -1
+            process.send_signal(signal.SIGHUP)
+            assert process.wait(timeout=30) == 129
+        finally:
+            if leader >= 0:
+                os.close(leader)
+            if process.poll() is None:
+                process.kill()
+        stored = _stored_keys(sandbox)
+        assert _ledger_keys(sandbox) == stored  # nothing accepted went unrecorded
+        run = _last_run(sandbox)
+    assert 400 <= len(stored) < 3_000
+    assert (run.status, run.exit_code, run.counts["stopped_by"]) == ("interrupted", 129, "SIGHUP")
+    # Rows 2… were sent in order: the first not sent is the one after the last stored.
+    assert min(_not_sent_rows(report)) == len(stored) + 2
+
+
+def test_a_push_started_under_nohup_goes_on_when_the_session_closes(tmp_path: Path) -> None:
+    path = _cycles(tmp_path, 1_000)
+    with Sandbox({ORGID: KEY}, faults=Faults(latency=0.05)) as sandbox:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "artreport", "push", "cycle", str(path), "--json"],
+            env=_environment(sandbox),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+        )
+        _wait_for_rows(sandbox, 200, process)
+        process.send_signal(signal.SIGHUP)
+        out, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err.decode()
+    assert json.loads(out)["accepted"] == 1_000
