@@ -128,3 +128,45 @@ def test_a_push_started_under_nohup_goes_on_when_the_session_closes(tmp_path: Pa
         out, err = process.communicate(timeout=60)
         assert process.returncode == 0, err.decode()
     assert json.loads(out)["accepted"] == 1_000
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+)
+def test_a_delete_stopped_midway_lists_what_it_deleted_and_forgets_it_in_the_ledger(
+    tmp_path: Path, signal_number: int, exit_code: int
+) -> None:
+    """Ctrl-C ended a delete --from-file with "Interrupted." and SIGTERM killed it: the deletes
+    done were not listed, and the one in flight, carried out by the platform, stayed in the
+    ledger as accepted, so push --changed-only never sent that record again."""
+    path = _cycles(tmp_path, 30)
+    with Sandbox({ORGID: KEY}, faults=Faults(latency=0.2)) as sandbox:
+        environment = _environment(sandbox)
+        pushed = subprocess.run(
+            [sys.executable, "-m", "artreport", "push", "cycle", str(path)],
+            env=environment,
+            capture_output=True,
+            timeout=60,
+        )
+        assert pushed.returncode == 0, pushed.stderr.decode()
+        delete = ["delete", "cycle", "--from-file", str(path), "--yes", "--json"]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "artreport", *delete],
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 30
+        while len(sandbox.rows("cycle")) > 27:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        process.send_signal(signal_number)
+        out, err = process.communicate(timeout=30)
+        assert process.returncode == exit_code, err.decode()
+        stored = _stored_keys(sandbox)
+        assert _ledger_keys(sandbox) == stored
+    assert b"Traceback" not in err
+    answer = json.loads(out)
+    assert answer["deleted"] == 30 - len(stored) >= 3
+    assert answer["not_attempted"] == len(stored)
+    assert answer["exit_code"] == exit_code

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -22,11 +23,12 @@ from artreport.cli.helptext import HelpCommand
 from artreport.cli.push_cmd import WaitOption
 from artreport.cli.render import print_notices
 from artreport.cli.validate_cmd import JsonOption, TypeArgument
-from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, UsageError
+from artreport.errors import EXIT_OK, EXIT_PROBLEMS, ArtreportError, StoppedError, UsageError
 from artreport.privacy import mask_in_text, mask_key
 from artreport.readers import Notice
 from artreport.schema import load_schema
 from artreport.state import state_dir
+from artreport.stopping import exit_code_for, stopping_on_signals
 
 if TYPE_CHECKING:
     from artreport.client.events import ClientEvent
@@ -104,13 +106,20 @@ def delete_command(
                 typer.echo(state.t("delete-cancelled"))
                 raise typer.Exit(EXIT_PROBLEMS)
         command = f"delete {chosen.name}"
+        # Ctrl-C or SIGTERM stops after the delete in flight, which the platform may have
+        # carried out: killed there, the ledger would still hold the record as accepted (a
+        # --changed-only push would never send it again) and the deletes done go unlisted.
+        stop = threading.Event()
+        signals: list[int] = []
         with (
+            stopping_on_signals(lambda number: (signals.append(number), stop.set())),
             exclusive(state_dir(config), command, wait=wait),
             Ledger.open(default_path(config)) as ledger,
             PlatformClient(
                 config,
                 session_cache=SessionCache.for_config(config),
                 on_event=_unsaved_login(state),
+                stop=stop,
             ) as client,
         ):
             try:
@@ -122,6 +131,8 @@ def delete_command(
                         key = result.target.key(chosen)
                         ledger.forget(chosen.name, config.base_url, config.orgid, [key])
             except ArtreportError as error:
+                if signals and isinstance(error, StoppedError):
+                    error.exit_code = exit_code_for(signals[0]) or error.exit_code
                 if not results:
                     raise  # nothing done: the error alone says it all
                 stopped = error
