@@ -170,3 +170,35 @@ def test_a_delete_stopped_midway_lists_what_it_deleted_and_forgets_it_in_the_led
     assert answer["deleted"] == 30 - len(stored) >= 3
     assert answer["not_attempted"] == len(stored)
     assert answer["exit_code"] == exit_code
+
+
+def test_a_push_started_with_stdout_and_stderr_closed_sends_and_exits_as_usual(
+    tmp_path: Path,
+) -> None:
+    """``>&- 2>&-`` in a crontab line: Python leaves sys.stdout None, and the push failed at
+    its first print (exit 1; with stderr open, exit 2 and "Internal error")."""
+    path = _cycles(tmp_path, 300)
+    report = tmp_path / "report.csv"
+    with Sandbox({ORGID: KEY}) as sandbox:
+        process = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "artreport",
+                "push",
+                "cycle",
+                str(path),
+                "--report",
+                str(report),
+            ],
+            env=_environment(sandbox),
+            stdin=subprocess.DEVNULL,
+            preexec_fn=lambda: (os.close(1), os.close(2)),
+            timeout=60,
+        )
+        assert process.returncode == 0
+        assert len(_stored_keys(sandbox)) == 300
+        run = _last_run(sandbox)
+    assert (run.status, run.exit_code) == ("finished", 0)
+    # Only the report's header: nothing meant for stderr landed in it.
+    assert report.read_text(encoding="utf-8-sig").count("\n") == 1

@@ -11,7 +11,12 @@ from typing import Annotated
 import typer
 
 from artreport import __version__
-from artreport.cli.common import AppState, print_whatever_the_encoding, streams_that_may_fail
+from artreport.cli.common import (
+    AppState,
+    give_closed_streams_somewhere,
+    print_whatever_the_encoding,
+    streams_that_may_fail,
+)
 from artreport.cli.usage import WordedGroup
 from artreport.messages import LANGUAGES, resolve_language
 
@@ -116,6 +121,7 @@ def main() -> None:
     # Start-up's objects are frozen first, so that they are never scanned again either.
     gc.freeze()
     gc.set_threshold(_GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    give_closed_streams_somewhere()
     print_whatever_the_encoding()
     streams_that_may_fail()
     app(args=hoist_global_options(sys.argv[1:]), prog_name="artreport")

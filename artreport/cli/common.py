@@ -149,6 +149,26 @@ def _stand_in(error: UnicodeError) -> tuple[str, int]:
     return "".join(shown), error.end
 
 
+def give_closed_streams_somewhere() -> None:
+    """A command started with stdin, stdout or stderr closed (``>&-`` in a crontab line, a
+    launcher that closes them) gets /dev/null in their place. Python leaves such a stream as
+    None, which failed the first print (after a push had sent everything, with an internal
+    error); and the first file the run opens would take the free descriptor, so that a
+    library writing to "stderr" would write into the report or the log."""
+    for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            nowhere = os.open(os.devnull, mode)
+            if nowhere != fd:
+                os.dup2(nowhere, fd)
+                os.close(nowhere)
+    for name, fd, mode in (("stdin", 0, "r"), ("stdout", 1, "w"), ("stderr", 2, "w")):
+        if getattr(sys, name) is None:
+            # The process's own stream, open until it exits.
+            setattr(sys, name, open(fd, mode, encoding="utf-8", closefd=False))  # noqa: SIM115
+
+
 def print_whatever_the_encoding() -> None:
     """Let stdout and stderr show a stand-in for a character their encoding lacks."""
     codecs.register_error(_STAND_IN_HANDLER, _stand_in)
@@ -160,19 +180,15 @@ def print_whatever_the_encoding() -> None:
 
 
 def streams_that_may_fail() -> None:
-    """Give the command streams it can always write to, so that its output, which is only a
-    log of its work, never stops that work.
+    """Make stdout and stderr streams whose writes cannot fail, so that the command's output,
+    which is only a log of its work, never stops that work (after
+    :func:`give_closed_streams_somewhere`, for streams it was started without).
 
-    A stream Python was started without (``pythonw.exe``, as a Windows scheduled task may run
-    it; ``>&-`` or ``<&-`` in a crontab) is None, and the first print ended the run on an
-    AttributeError before it sent anything. A stream that fails (the disk of the cron log
-    full, a pipe whose reader has gone) stopped a sync after its first file. Such output is
-    now lost rather than fatal; the run's results are in its ledger, its report files and
-    ``--summary-json``, and its exit code is its own.
+    A stream that fails (the disk of the cron log full, a pipe whose reader has gone) stopped
+    a sync after its first file, or a push mid-run. Such output is now lost rather than fatal;
+    the run's results are in its ledger, its report files and ``--summary-json``, and its exit
+    code is its own.
     """
-    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115
     sys.stdout = _Forgiving(sys.stdout, told=_tell_output_lost)
     sys.stderr = _Forgiving(sys.stderr)
 
