@@ -202,3 +202,26 @@ def test_a_push_started_with_stdout_and_stderr_closed_sends_and_exits_as_usual(
     assert (run.status, run.exit_code) == ("finished", 0)
     # Only the report's header: nothing meant for stderr landed in it.
     assert report.read_text(encoding="utf-8-sig").count("\n") == 1
+
+
+def test_a_push_whose_output_reader_has_gone_finishes_with_its_own_exit_code(
+    tmp_path: Path,
+) -> None:
+    """Cron restarted (or ``| head``) while a push's output was piped to it: the next line
+    written ended the push at once with exit 1, mid-run."""
+    path = _cycles(tmp_path, 2_000)
+    with Sandbox({ORGID: KEY}, faults=Faults(latency=0.1)) as sandbox:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "artreport", "push", "cycle", str(path)],
+            env=_environment(sandbox),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert process.stdout is not None
+        process.stdout.readline()  # "Logging in …": the reader goes
+        process.stdout.close()
+        assert process.wait(timeout=60) == 0
+        assert len(_stored_keys(sandbox)) == 2_000
+        run = _last_run(sandbox)
+    assert (run.status, run.exit_code, run.counts["accepted"]) == ("finished", 0, 2_000)
