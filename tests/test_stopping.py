@@ -225,3 +225,53 @@ def test_a_push_whose_output_reader_has_gone_finishes_with_its_own_exit_code(
         assert len(_stored_keys(sandbox)) == 2_000
         run = _last_run(sandbox)
     assert (run.status, run.exit_code, run.counts["accepted"]) == ("finished", 0, 2_000)
+
+
+def _reading_a_huge_sheet(*args: Any) -> None:
+    time.sleep(60)  # the child sends nothing for a long while
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork")
+def test_a_stop_ends_the_wait_for_a_validating_process_slow_to_its_next_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The push waited in recv() for the child's next batch, which signals do not end: a
+    Ctrl-C while calamine read a large workbook's sheet (seconds, a quarter of a minute for
+    the largest) was handled only once it had."""
+    import threading
+
+    from artreport.report import ReportWriter
+    from artreport.upload import produce
+    from artreport.upload.pipeline import PushOptions, push_file
+
+    monkeypatch.setattr(produce, "_start_method", lambda: "fork")
+    monkeypatch.setattr(produce, "_produce", _reading_a_huge_sheet)
+    path = _cycles(tmp_path, 10)
+    stop = threading.Event()
+    report = tmp_path / "report.csv"
+    summaries: list[Any] = []
+
+    def push() -> None:
+        with ReportWriter(report, "en") as writer:
+            summaries.append(
+                push_file(
+                    CYCLE,
+                    path,
+                    send=lambda chunk: pytest.fail("nothing is sent"),  # type: ignore[arg-type,return-value]
+                    report=writer,
+                    orgid=ORGID,
+                    options=PushOptions(validate_in_child=True),
+                    stop=stop,
+                )
+            )
+
+    pushing = threading.Thread(target=push, daemon=True)
+    pushing.start()
+    time.sleep(0.5)
+    stop.set()
+    pushing.join(5)
+    assert not pushing.is_alive(), "the push waited for the validating process past its stop"
+    [summary] = summaries
+    assert (summary.rows_read, summary.stopped_at_row) == (0, None)
+    with report.open(encoding="utf-8-sig", newline="") as handle:
+        assert [r["code"] for r in csv.DictReader(handle)] == ["not-read-after-stop"]

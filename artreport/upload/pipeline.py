@@ -675,6 +675,7 @@ def push_file(
         options=options.validate,
         in_child=in_child,
         referring=references.fields if references is not None else (),
+        stop=stop,
     ) as source:
         summary = PushSummary(record_type.name, str(path), dry_run=dry_run)
         summary.file_problems = list(source.file_problems)
@@ -796,6 +797,12 @@ def push_file(
                     report.add(Problem(NOT_READ_INPUT_ERROR, row=next_row, params=params))
                     break
                 if batch is None:
+                    if source.stopped_early:
+                        # Stopped while the next batch was being read: from its first row on,
+                        # or the whole file when no batch had come yet.
+                        first_unread = next_row if next_row > 1 else None
+                        summary.stopped_at_row = first_unread
+                        report.add(Problem(NOT_READ_AFTER_STOP, row=first_unread))
                     break
                 next_row = batch.last_row + 1
                 if stop.is_set():

@@ -143,6 +143,8 @@ class Source(Protocol):
 
     file_problems: list[Problem]
     notices: list[Notice]
+    #: The batches ended before the file did, because the run was stopped (a signal).
+    stopped_early: bool
 
     def batches(self) -> Iterator[Encoded]: ...
 
@@ -153,6 +155,7 @@ class _HereSource:
         self._referring = referring
         self.file_problems = list(validation.file_problems)
         self.notices: list[Notice] = []
+        self.stopped_early = False
 
     def batches(self) -> Iterator[Encoded]:
         try:
@@ -166,20 +169,45 @@ class _HereSource:
         self.notices = list(self._validation.summary.notices)
 
 
+class _StoppedWaiting(Exception):
+    pass
+
+
+#: The longest the pushing process waits for the validating one before it looks for a stop.
+STOP_LOOK_SECONDS = 0.2
+
+
 class ChildSource:
-    def __init__(self, connection: Connection, process: Any, path: str) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        process: Any,
+        path: str,
+        stop: threading.Event | None = None,
+    ) -> None:
         self._connection = connection
         self._process = process
         self._path = path
+        self._stop = stop
         self.file_problems: list[Problem] = []
         self.notices: list[Notice] = []
+        self.stopped_early = False
 
     def open(self) -> None:
-        self.file_problems = self._receive("open")
+        try:
+            self.file_problems = self._receive("open")
+        except _StoppedWaiting:
+            self.stopped_early = True
 
     def batches(self) -> Iterator[Encoded]:
+        if self.stopped_early:
+            return
         while True:
-            kind, payload = self._next()
+            try:
+                kind, payload = self._next()
+            except _StoppedWaiting:
+                self.stopped_early = True
+                return
             if kind == "end":
                 self.notices = payload
                 return
@@ -192,6 +220,13 @@ class ChildSource:
         return payload
 
     def _next(self) -> tuple[str, Any]:
+        # The child may take long to its next batch (calamine reads a whole sheet before the
+        # first: a quarter of a minute for a large workbook). A stop (Ctrl-C, SIGTERM) set
+        # meanwhile is not waited out: a signal's handler does not end a wait in recv(), and
+        # one the kernel hands to another thread does not even interrupt it.
+        while self._stop is not None and not self._connection.poll(STOP_LOOK_SECONDS):
+            if self._stop.is_set():
+                raise _StoppedWaiting
         try:
             kind, *payload = self._connection.recv()
         except (EOFError, OSError):
@@ -290,9 +325,11 @@ def open_source(
     options: ValidateOptions,
     in_child: bool,
     referring: Sequence[str] = (),
+    stop: threading.Event | None = None,
 ) -> Iterator[Source]:
     """The export's batches, validated here or ``in_child``; with the values of the
-    ``referring`` fields too (see :class:`Encoded`)."""
+    ``referring`` fields too (see :class:`Encoded`). Once ``stop`` is set, the wait for the
+    child's next batch ends (:attr:`Source.stopped_early`)."""
     if not in_child:
         with open_validation(record_type, path, orgid=orgid, options=options) as validation:
             yield _HereSource(validation, referring)
@@ -311,7 +348,7 @@ def open_source(
     )
     process.start()
     sending.close()
-    source = ChildSource(receiving, process, str(path))
+    source = ChildSource(receiving, process, str(path), stop)
     try:
         source.open()
         yield source
